@@ -1,0 +1,98 @@
+//! The domain's one error type.
+//!
+//! Each variant knows its client-facing [`ErrorKind`] (the GraphQL `errorType`)
+//! and a message that is safe to show. Store failures keep their source for the
+//! logs but are shown to the client only as an internal failure.
+
+use std::fmt;
+
+/// What went wrong, as the client sees it: the GraphQL `errorType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input breaks a documented limit or format.
+    Validation,
+    /// The caller may not do this (not a member, not their identity).
+    Unauthorized,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The request clashes with existing state (taken username, reused id).
+    Conflict,
+    /// A limit on stored state was reached (members per conversation).
+    LimitExceeded,
+    /// Something failed on our side; details are in the logs only.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The `errorType` string returned to GraphQL clients.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "ValidationError",
+            ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::LimitExceeded => "LimitExceeded",
+            ErrorKind::Internal => "InternalFailure",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.error_type())
+    }
+}
+
+/// Every failure of a use-case.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// A storage failure. The source is kept for the logs; the client sees only
+    /// that the request failed.
+    #[error("storage failure")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation(_) => ErrorKind::Validation,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            Error::Store(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The message that is safe to return to a client.
+    pub fn client_message(&self) -> String {
+        match self {
+            Error::Store(_) => "internal failure; the request was not completed".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Store(Box::new(err))
+    }
+
+    pub(crate) fn validation(msg: impl Into<String>) -> Self {
+        Error::Validation(msg.into())
+    }
+
+    pub(crate) fn not_member() -> Self {
+        Error::Unauthorized("you are not a member of this conversation".to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

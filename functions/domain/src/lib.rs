@@ -1,0 +1,29 @@
+//! The chat domain: types, limits, authorization and the use-cases that every
+//! resolver function runs.
+//!
+//! Nothing here talks to AWS. The use-cases depend on the [`ChatStore`] port,
+//! which the DynamoDB adapter (`chat-store`) implements, so every rule can be
+//! unit-tested against an in-memory store and integration-tested against the
+//! real one.
+//!
+//! # Layout
+//!
+//! - [`model`]: the domain types, shaped as the GraphQL schema names them.
+//! - [`limits`]: every input limit, in one place, with its validation.
+//! - [`page`]: page requests and the signed, scope-bound `nextToken`.
+//! - [`ports`]: the [`ChatStore`] trait and its outcome types.
+//! - [`service`]: [`ChatService`], the use-cases with their authorization rules.
+//! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
+
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod page;
+pub mod ports;
+pub mod service;
+
+pub use error::{Error, ErrorKind};
+pub use model::{Caller, Conversation, ConvoLink, Message, User};
+pub use page::{Page, PageRequest, PageTokens, SortDirection};
+pub use ports::ChatStore;
+pub use service::ChatService;

@@ -1,0 +1,144 @@
+//! Every input limit of the API, in one place. README.md and schema/TABLES.md
+//! quote these numbers; the tests probe each at its edge.
+
+use crate::error::{Error, Result};
+
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+/// Longest conversation name, in characters.
+pub const MAX_CONVO_NAME_CHARS: usize = 100;
+/// Most members a conversation can have, the creator included. It keeps
+/// `createConvo` inside one TransactWriteItems (1 + members actions, AWS allows 100).
+pub const MAX_MEMBERS: usize = 50;
+/// Longest message, in characters (at most 4 bytes each, so a message with its
+/// envelope stays well inside API Gateway's 32 KB WebSocket frame).
+pub const MAX_CONTENT_CHARS: usize = 4000;
+/// Longest id accepted anywhere (user, conversation, client message id).
+pub const MAX_ID_CHARS: usize = 128;
+/// Largest page (`limit`, `first`).
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Page size when none is given.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Longest `nextToken` accepted.
+pub const MAX_NEXT_TOKEN_CHARS: usize = 2048;
+
+fn char_count(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Usernames: 1 to 64 characters of letters, digits and `_ . - @ +` (what Cognito
+/// allows for user names, emails included).
+pub fn username(raw: &str) -> Result<String> {
+    let n = char_count(raw);
+    if n == 0 || n > MAX_USERNAME_CHARS {
+        return Err(Error::validation(format!(
+            "username must be 1 to {MAX_USERNAME_CHARS} characters (got {n})"
+        )));
+    }
+    if let Some(bad) = raw
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '+')))
+    {
+        return Err(Error::validation(format!(
+            "username may contain only letters, digits and _ . - @ + (found {bad:?})"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+/// Conversation names: 1 to 100 characters, not blank, no control characters.
+pub fn convo_name(raw: &str) -> Result<String> {
+    let n = char_count(raw);
+    if raw.trim().is_empty() || n > MAX_CONVO_NAME_CHARS {
+        return Err(Error::validation(format!(
+            "conversation name must be 1 to {MAX_CONVO_NAME_CHARS} characters and not blank (got {n})"
+        )));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(Error::validation(
+            "conversation name may not contain control characters",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Message content: 1 to 4,000 characters, not blank.
+pub fn content(raw: &str) -> Result<String> {
+    let n = char_count(raw);
+    if raw.trim().is_empty() || n > MAX_CONTENT_CHARS {
+        return Err(Error::validation(format!(
+            "content must be 1 to {MAX_CONTENT_CHARS} characters and not blank (got {n})"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+/// Ids: 1 to 128 characters of letters, digits and `_ - :`. Every id the
+/// server makes (Cognito subs, ULIDs, link ids) fits, and so does a client UUID.
+pub fn id(field: &str, raw: &str) -> Result<String> {
+    let n = char_count(raw);
+    if n == 0 || n > MAX_ID_CHARS {
+        return Err(Error::validation(format!(
+            "{field} must be 1 to {MAX_ID_CHARS} characters (got {n})"
+        )));
+    }
+    if !raw
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':'))
+    {
+        return Err(Error::validation(format!(
+            "{field} may contain only ASCII letters, digits and _ - :"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+/// Page sizes: 1 to 100; absent means 50.
+pub fn page_size(field: &str, raw: Option<i64>) -> Result<u32> {
+    match raw {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if (1..=i64::from(MAX_PAGE_SIZE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(Error::validation(format!(
+            "{field} must be between 1 and {MAX_PAGE_SIZE} (got {n})"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_edges() {
+        assert!(username("").is_err());
+        assert!(username(&"a".repeat(MAX_USERNAME_CHARS)).is_ok());
+        assert!(username(&"a".repeat(MAX_USERNAME_CHARS + 1)).is_err());
+        assert!(username("alice@example.com").is_ok());
+        assert!(username("al ice").is_err());
+        assert!(username("al#ice").is_err());
+    }
+
+    #[test]
+    fn name_and_content_edges() {
+        assert!(convo_name(&"n".repeat(MAX_CONVO_NAME_CHARS)).is_ok());
+        assert!(convo_name(&"n".repeat(MAX_CONVO_NAME_CHARS + 1)).is_err());
+        assert!(convo_name("   ").is_err());
+        assert!(convo_name("a\u{0}b").is_err());
+        assert!(content(&"é".repeat(MAX_CONTENT_CHARS)).is_ok());
+        assert!(content(&"é".repeat(MAX_CONTENT_CHARS + 1)).is_err());
+        assert!(content("\n\t ").is_err());
+    }
+
+    #[test]
+    fn id_and_page_edges() {
+        assert!(id("id", &"x".repeat(MAX_ID_CHARS)).is_ok());
+        assert!(id("id", &"x".repeat(MAX_ID_CHARS + 1)).is_err());
+        assert!(id("id", "USERNAME#alice").is_err());
+        assert!(id("id", "0b7ad4f4-8c2c-4c59-9c0e-5f8a1b2c3d4e").is_ok());
+        assert_eq!(page_size("limit", None).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size("limit", Some(100)).unwrap(), 100);
+        assert!(page_size("limit", Some(101)).is_err());
+        assert!(page_size("limit", Some(0)).is_err());
+        assert!(page_size("limit", Some(-1)).is_err());
+    }
+}

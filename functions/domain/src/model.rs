@@ -1,0 +1,116 @@
+//! Domain types. Their serialized field names are the GraphQL schema's, so a
+//! resolver can return them as they are.
+
+use serde::{Deserialize, Serialize};
+
+/// The verified caller of a request: who the token says they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's `sub`; also the caller's user id.
+    pub id: String,
+    /// The token's `cognito:username`.
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvoLink {
+    pub id: String,
+    pub convo_link_user_id: String,
+    pub convo_link_conversation_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ConvoLink {
+    pub fn new(conversation_id: &str, user_id: &str, now: &str) -> Self {
+        ConvoLink {
+            id: Self::id_for(conversation_id, user_id),
+            convo_link_user_id: user_id.to_string(),
+            convo_link_conversation_id: conversation_id.to_string(),
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+
+    /// A link's id is derived from its two ends, so it is stable across retries.
+    pub fn id_for(conversation_id: &str, user_id: &str) -> String {
+        format!("{conversation_id}:{user_id}")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// The client's idempotency key, or the server ULID when none was given.
+    pub id: String,
+    pub message_conversation_id: String,
+    pub author_id: String,
+    pub content: String,
+    /// Server-assigned ULID: the order of the conversation. Not in the schema.
+    #[serde(skip_serializing)]
+    pub seq: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A message with its optional nested fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    #[serde(flatten)]
+    pub message: Message,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<Option<User>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Conversation>,
+}
+
+/// A membership link with its optional nested fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    #[serde(flatten)]
+    pub link: ConvoLink,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Option<User>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Option<Conversation>>,
+}
+
+/// A user with the caller's conversations, when asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<crate::Page<LinkView>>,
+}
+
+/// A conversation with its optional nested connections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<crate::Page<MessageView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub associated: Option<crate::Page<LinkView>>,
+}

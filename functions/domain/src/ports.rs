@@ -1,0 +1,121 @@
+//! The storage port. The use-cases in [`crate::service`] need exactly these
+//! requests; each method is one DynamoDB request in the production adapter
+//! (the counts in schema/TABLES.md are these calls).
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::model::{Conversation, ConvoLink, Message, User};
+use crate::page::{Cursor, PageQuery, SortDirection};
+
+/// How an attempt to create a user profile ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateUserOutcome {
+    Created,
+    /// A profile with this id exists already.
+    IdTaken,
+    /// Another user holds this username.
+    UsernameTaken,
+}
+
+/// How an attempt to add a member ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddMemberOutcome {
+    Added,
+    /// The user was a member already: nothing changed.
+    AlreadyMember,
+    /// The caller is not a member of the conversation (or it does not exist).
+    CallerNotMember,
+    /// There is no user with that id.
+    UserMissing,
+    /// The conversation has `max_members` members.
+    Full,
+}
+
+/// How an attempt to store a message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutMessageOutcome {
+    Created,
+    /// A message with this id exists in this conversation: here it is.
+    Exists(Message),
+}
+
+/// Items fetched together in one batch read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub users: Vec<User>,
+    pub conversations: Vec<Conversation>,
+}
+
+/// The storage the use-cases need.
+pub trait ChatStore: Send + Sync {
+    fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+
+    /// Creates the profile and claims its username atomically.
+    fn create_user(&self, user: &User) -> impl Future<Output = Result<CreateUserOutcome>> + Send;
+
+    /// Users ordered by username.
+    fn list_users(
+        &self,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<User>, Option<Cursor>)>> + Send;
+
+    /// Users and conversations by id, in one batch read. Missing ids are left out.
+    fn batch_get(
+        &self,
+        user_ids: &[String],
+        conversation_ids: &[String],
+    ) -> impl Future<Output = Result<Batch>> + Send;
+
+    /// The caller's membership link and, when asked, the conversation, in one read.
+    fn membership(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        with_conversation: bool,
+    ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>)>> + Send;
+
+    /// Creates the conversation and every member's link atomically.
+    fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        links: &[ConvoLink],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds `link`'s user to its conversation, atomically checking that
+    /// `caller_id` is a member, the user exists and the conversation has room.
+    fn add_member(
+        &self,
+        caller_id: &str,
+        link: &ConvoLink,
+        max_members: usize,
+    ) -> impl Future<Output = Result<AddMemberOutcome>> + Send;
+
+    /// A user's links, ordered by conversation id (creation time).
+    fn links_of_user(
+        &self,
+        user_id: &str,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
+
+    /// A conversation's links, ordered by user id.
+    fn links_of_conversation(
+        &self,
+        conversation_id: &str,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
+
+    /// Stores the message unless its id is taken in its conversation.
+    fn put_message(
+        &self,
+        message: &Message,
+    ) -> impl Future<Output = Result<PutMessageOutcome>> + Send;
+
+    /// A conversation's messages in server (ULID) order.
+    fn messages(
+        &self,
+        conversation_id: &str,
+        page: &PageQuery,
+        direction: SortDirection,
+    ) -> impl Future<Output = Result<(Vec<Message>, Option<Cursor>)>> + Send;
+}

@@ -1,0 +1,576 @@
+//! The use-cases. Each public method is one GraphQL root field; it validates
+//! input, checks that the caller may do it, and then reads or writes through
+//! the [`ChatStore`] port with as few requests as the access pattern allows.
+
+use std::collections::{BTreeSet, HashMap};
+
+use tracing::instrument;
+use ulid::Ulid;
+
+use crate::error::{Error, Result};
+use crate::limits;
+use crate::model::{
+    Caller, Conversation, ConversationView, ConvoLink, LinkView, Message, MessageView, User,
+    UserView,
+};
+use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
+use crate::ports::{AddMemberOutcome, Batch, ChatStore, CreateUserOutcome, PutMessageOutcome};
+
+/// Which nested fields of a link to resolve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkFields {
+    pub user: bool,
+    pub conversation: bool,
+}
+
+/// Which nested fields of a message to resolve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageFields {
+    pub author: bool,
+    pub conversation: bool,
+}
+
+/// A nested list of links to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinksArgs {
+    pub page: PageRequest,
+    pub fields: LinkFields,
+}
+
+/// A nested list of messages to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessagesArgs {
+    pub page: PageRequest,
+    pub direction: Option<String>,
+    pub fields: MessageFields,
+}
+
+/// What `getConvo` should resolve besides the conversation itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConvoQuery {
+    pub messages: Option<MessagesArgs>,
+    pub associated: Option<LinksArgs>,
+}
+
+/// `createMessage`'s input, as the client sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMessage {
+    pub id: Option<String>,
+    pub content: String,
+    pub conversation_id: String,
+    pub author_id: Option<String>,
+}
+
+/// The chat use-cases over a store.
+#[derive(Debug, Clone)]
+pub struct ChatService<S> {
+    store: S,
+    tokens: PageTokens,
+}
+
+/// Server time, as AppSync's `AWSDateTime` (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl<S: ChatStore> ChatService<S> {
+    pub fn new(store: S, tokens: PageTokens) -> Self {
+        ChatService { store, tokens }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Creates the caller's own profile. Idempotent: a caller who has a profile
+    /// with this username gets it back.
+    #[instrument(skip(self), fields(caller = %caller.id))]
+    pub async fn create_user(&self, caller: &Caller, username: &str) -> Result<User> {
+        let username = limits::username(username)?;
+        let id = limits::id("caller id", &caller.id)?;
+        if let Some(existing) = self.store.get_user(&id).await? {
+            return same_username(existing, &username);
+        }
+        let now = now();
+        let user = User {
+            id,
+            username,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        match self.store.create_user(&user).await? {
+            CreateUserOutcome::Created => Ok(user),
+            CreateUserOutcome::UsernameTaken => Err(Error::Conflict(format!(
+                "username {:?} is taken",
+                user.username
+            ))),
+            // A concurrent retry of the same request won the race.
+            CreateUserOutcome::IdTaken => match self.store.get_user(&user.id).await? {
+                Some(existing) => same_username(existing, &user.username),
+                None => Err(Error::Conflict("profile is being created; retry".into())),
+            },
+        }
+    }
+
+    /// Creates a conversation with the caller and `members`, and every
+    /// member's link, in one transaction.
+    #[instrument(skip(self, members), fields(caller = %caller.id, members = members.len()))]
+    pub async fn create_convo(
+        &self,
+        caller: &Caller,
+        name: &str,
+        members: &[String],
+    ) -> Result<Conversation> {
+        let name = limits::convo_name(name)?;
+        let mut ids = vec![limits::id("caller id", &caller.id)?];
+        let mut seen: BTreeSet<String> = ids.iter().cloned().collect();
+        for m in members {
+            let m = limits::id("members", m)?;
+            if seen.insert(m.clone()) {
+                ids.push(m);
+            }
+        }
+        if ids.len() > limits::MAX_MEMBERS {
+            return Err(Error::validation(format!(
+                "a conversation has at most {} members, the caller included (got {})",
+                limits::MAX_MEMBERS,
+                ids.len()
+            )));
+        }
+        let found = self.store.batch_get(&ids, &[]).await?;
+        let found: BTreeSet<&str> = found.users.iter().map(|u| u.id.as_str()).collect();
+        if !found.contains(caller.id.as_str()) {
+            return Err(Error::NotFound(
+                "you have no profile yet: call createUser first".into(),
+            ));
+        }
+        if let Some(missing) = ids.iter().find(|id| !found.contains(id.as_str())) {
+            return Err(Error::NotFound(format!("no user with id {missing:?}")));
+        }
+        let now = now();
+        let convo = Conversation {
+            id: Ulid::new().to_string(),
+            name,
+            members: ids,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        };
+        let links: Vec<ConvoLink> = convo
+            .members
+            .iter()
+            .map(|m| ConvoLink::new(&convo.id, m, &now))
+            .collect();
+        self.store.create_conversation(&convo, &links).await?;
+        Ok(convo)
+    }
+
+    /// Adds a member (by default the caller) to a conversation the caller is in.
+    /// Idempotent: adding a member again returns the existing link.
+    #[instrument(skip(self, fields), fields(caller = %caller.id))]
+    pub async fn create_convo_link(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        user_id: Option<&str>,
+        fields: LinkFields,
+    ) -> Result<LinkView> {
+        let conversation_id = limits::id("convoLinkConversationId", conversation_id)?;
+        let user_id = limits::id("convoLinkUserId", user_id.unwrap_or(&caller.id))?;
+        let link = if user_id == caller.id {
+            // Nobody can join on their own: this only confirms a membership.
+            self.existing_link(&caller.id, &conversation_id).await?
+        } else {
+            let now = now();
+            let link = ConvoLink::new(&conversation_id, &user_id, &now);
+            match self
+                .store
+                .add_member(&caller.id, &link, limits::MAX_MEMBERS)
+                .await?
+            {
+                AddMemberOutcome::Added => link,
+                AddMemberOutcome::AlreadyMember => {
+                    self.existing_link(&user_id, &conversation_id).await?
+                }
+                AddMemberOutcome::CallerNotMember => return Err(Error::not_member()),
+                AddMemberOutcome::UserMissing => {
+                    return Err(Error::NotFound(format!("no user with id {user_id:?}")))
+                }
+                AddMemberOutcome::Full => {
+                    return Err(Error::LimitExceeded(format!(
+                        "the conversation has the maximum of {} members",
+                        limits::MAX_MEMBERS
+                    )))
+                }
+            }
+        };
+        let batch = self.nested_batch(&[], &[], &[&link], fields).await?;
+        Ok(link_view(link, fields, &batch))
+    }
+
+    async fn existing_link(&self, user_id: &str, conversation_id: &str) -> Result<ConvoLink> {
+        match self
+            .store
+            .membership(user_id, conversation_id, false)
+            .await?
+        {
+            (Some(link), _) => Ok(link),
+            (None, _) => Err(Error::not_member()),
+        }
+    }
+
+    /// Posts a message as the caller. Idempotent on the client's `id`: a retry
+    /// returns the stored message and writes nothing.
+    #[instrument(skip(self, input, fields), fields(caller = %caller.id, conversation = %input.conversation_id))]
+    pub async fn create_message(
+        &self,
+        caller: &Caller,
+        input: NewMessage,
+        fields: MessageFields,
+    ) -> Result<MessageView> {
+        let content = limits::content(&input.content)?;
+        let conversation_id = limits::id("messageConversationId", &input.conversation_id)?;
+        let client_id = input
+            .id
+            .as_deref()
+            .map(|id| limits::id("id", id))
+            .transpose()?;
+        if let Some(author) = input.author_id.as_deref() {
+            if author != caller.id {
+                return Err(Error::Unauthorized(
+                    "authorId must be the caller's own id".into(),
+                ));
+            }
+        }
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &conversation_id, fields.conversation)
+            .await?;
+        if link.is_none() {
+            return Err(Error::not_member());
+        }
+        let seq = Ulid::new().to_string();
+        let now = now();
+        let message = Message {
+            id: client_id.unwrap_or_else(|| seq.clone()),
+            message_conversation_id: conversation_id,
+            author_id: caller.id.clone(),
+            content,
+            seq,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let message = match self.store.put_message(&message).await? {
+            PutMessageOutcome::Created => message,
+            PutMessageOutcome::Exists(original) if original.author_id == caller.id => original,
+            PutMessageOutcome::Exists(_) => {
+                return Err(Error::Conflict(
+                    "this message id is already used in this conversation".into(),
+                ))
+            }
+        };
+        let authors: &[&Message] = if fields.author { &[&message] } else { &[] };
+        let batch = self
+            .nested_batch(authors, &[], &[], LinkFields::default())
+            .await?;
+        Ok(message_view(message, fields, convo.as_ref(), &batch))
+    }
+
+    /// Any signed-in user can read a profile; only its owner can read its
+    /// conversations.
+    #[instrument(skip(self, conversations), fields(caller = %caller.id))]
+    pub async fn get_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        conversations: Option<LinksArgs>,
+    ) -> Result<Option<UserView>> {
+        let id = limits::id("id", id)?;
+        let page = match &conversations {
+            Some(_) if id != caller.id => {
+                return Err(Error::Unauthorized(
+                    "only the user can read their own conversations".into(),
+                ))
+            }
+            Some(args) => Some(
+                self.tokens
+                    .open(&Scope::UserLinks(&id), &args.page, "limit")?,
+            ),
+            None => None,
+        };
+        let (user, links) = match &page {
+            Some(page) => {
+                let (user, links) = futures::join!(
+                    self.store.get_user(&id),
+                    self.store.links_of_user(&id, page)
+                );
+                (user?, Some(links?))
+            }
+            None => (self.store.get_user(&id).await?, None),
+        };
+        let Some(user) = user else { return Ok(None) };
+        let conversations = match (links, conversations) {
+            (Some((links, cursor)), Some(args)) => {
+                let refs: Vec<&ConvoLink> = links.iter().collect();
+                let batch = self.nested_batch(&[], &[], &refs, args.fields).await?;
+                let scope = Scope::UserLinks(&id);
+                Some(Page {
+                    next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
+                    items: links
+                        .into_iter()
+                        .map(|l| link_view(l, args.fields, &batch))
+                        .collect(),
+                })
+            }
+            _ => None,
+        };
+        Ok(Some(UserView {
+            user,
+            conversations,
+        }))
+    }
+
+    /// A conversation, for its members only, with the nested lists asked for.
+    #[instrument(skip(self, query), fields(caller = %caller.id))]
+    pub async fn get_convo(
+        &self,
+        caller: &Caller,
+        id: &str,
+        query: ConvoQuery,
+    ) -> Result<ConversationView> {
+        let id = limits::id("id", id)?;
+        let direction = match &query.messages {
+            Some(m) => SortDirection::parse(m.direction.as_deref())?,
+            None => SortDirection::Asc,
+        };
+        let msg_scope = Scope::Messages(&id, direction);
+        let link_scope = Scope::ConvoLinks(&id);
+        let msg_page = query
+            .messages
+            .as_ref()
+            .map(|m| self.tokens.open(&msg_scope, &m.page, "limit"))
+            .transpose()?;
+        let link_page = query
+            .associated
+            .as_ref()
+            .map(|a| self.tokens.open(&link_scope, &a.page, "limit"))
+            .transpose()?;
+
+        let (link, convo) = self.store.membership(&caller.id, &id, true).await?;
+        if link.is_none() {
+            return Err(Error::not_member());
+        }
+        let convo = convo.ok_or_else(|| Error::NotFound("no such conversation".into()))?;
+
+        let read_messages = async {
+            match &msg_page {
+                Some(p) => self.store.messages(&id, p, direction).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let read_links = async {
+            match &link_page {
+                Some(p) => self.store.links_of_conversation(&id, p).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (messages, links) = futures::join!(read_messages, read_links);
+        let (messages, links) = (messages?, links?);
+
+        let msg_fields = query
+            .messages
+            .as_ref()
+            .map(|m| m.fields)
+            .unwrap_or_default();
+        let link_fields = query
+            .associated
+            .as_ref()
+            .map(|a| a.fields)
+            .unwrap_or_default();
+        let msg_refs: Vec<&Message> = messages.iter().flat_map(|(m, _)| m).collect();
+        let link_refs: Vec<&ConvoLink> = links.iter().flat_map(|(l, _)| l).collect();
+        // The conversation is known: nested `conversation` fields reuse it.
+        let batch = self
+            .nested_batch(
+                if msg_fields.author { &msg_refs } else { &[] },
+                &[],
+                &link_refs,
+                LinkFields {
+                    user: link_fields.user,
+                    conversation: false,
+                },
+            )
+            .await?;
+        let messages = messages.map(|(items, cursor)| Page {
+            next_token: cursor.map(|c| self.tokens.seal(&msg_scope, &c)),
+            items: items
+                .into_iter()
+                .map(|m| message_view(m, msg_fields, Some(&convo), &batch))
+                .collect(),
+        });
+        let associated = links.map(|(items, cursor)| Page {
+            next_token: cursor.map(|c| self.tokens.seal(&link_scope, &c)),
+            items: items
+                .into_iter()
+                .map(|l| {
+                    let mut view = link_view(
+                        l,
+                        LinkFields {
+                            conversation: false,
+                            ..link_fields
+                        },
+                        &batch,
+                    );
+                    if link_fields.conversation {
+                        view.conversation = Some(Some(convo.clone()));
+                    }
+                    view
+                })
+                .collect(),
+        });
+        Ok(ConversationView {
+            conversation: convo,
+            messages,
+            associated,
+        })
+    }
+
+    /// Users ordered by username. Any signed-in user may list them (to start a
+    /// conversation, as Chatt does).
+    #[instrument(skip(self), fields(caller = %caller.id))]
+    pub async fn list_users(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>> {
+        let query = self.tokens.open(&Scope::Users, &page, "limit")?;
+        let (users, cursor) = self.store.list_users(&query).await?;
+        Ok(Page {
+            items: users,
+            next_token: cursor.map(|c| self.tokens.seal(&Scope::Users, &c)),
+        })
+    }
+
+    /// The caller's own profile, or `None` before `createUser`.
+    #[instrument(skip(self), fields(caller = %caller.id))]
+    pub async fn me(&self, caller: &Caller) -> Result<Option<User>> {
+        self.store.get_user(&caller.id).await
+    }
+
+    /// ChatQL's history: newest first, `first` at a time, resuming `after`.
+    #[instrument(skip(self, fields), fields(caller = %caller.id))]
+    pub async fn message_history(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        page: PageRequest,
+        fields: MessageFields,
+    ) -> Result<Page<MessageView>> {
+        let id = limits::id("conversationId", conversation_id)?;
+        let scope = Scope::Messages(&id, SortDirection::Desc);
+        let query = self.tokens.open(&scope, &page, "first")?;
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &id, fields.conversation)
+            .await?;
+        if link.is_none() {
+            return Err(Error::not_member());
+        }
+        let (messages, cursor) = self
+            .store
+            .messages(&id, &query, SortDirection::Desc)
+            .await?;
+        let refs: Vec<&Message> = if fields.author {
+            messages.iter().collect()
+        } else {
+            vec![]
+        };
+        let batch = self
+            .nested_batch(&refs, &[], &[], LinkFields::default())
+            .await?;
+        Ok(Page {
+            next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
+            items: messages
+                .into_iter()
+                .map(|m| message_view(m, fields, convo.as_ref(), &batch))
+                .collect(),
+        })
+    }
+
+    /// One batch read for every nested user and conversation a response needs;
+    /// none when nothing nested was asked for.
+    async fn nested_batch(
+        &self,
+        authors_of: &[&Message],
+        extra_users: &[String],
+        links: &[&ConvoLink],
+        link_fields: LinkFields,
+    ) -> Result<Batch> {
+        let mut users: BTreeSet<String> = extra_users.iter().cloned().collect();
+        users.extend(authors_of.iter().map(|m| m.author_id.clone()));
+        let mut convos = BTreeSet::new();
+        for l in links {
+            if link_fields.user {
+                users.insert(l.convo_link_user_id.clone());
+            }
+            if link_fields.conversation {
+                convos.insert(l.convo_link_conversation_id.clone());
+            }
+        }
+        if users.is_empty() && convos.is_empty() {
+            return Ok(Batch::default());
+        }
+        let users: Vec<String> = users.into_iter().collect();
+        let convos: Vec<String> = convos.into_iter().collect();
+        self.store.batch_get(&users, &convos).await
+    }
+}
+
+fn same_username(existing: User, asked: &str) -> Result<User> {
+    if existing.username == asked {
+        Ok(existing)
+    } else {
+        Err(Error::Conflict(format!(
+            "you already have a profile, with username {:?}",
+            existing.username
+        )))
+    }
+}
+
+fn index_users(batch: &Batch) -> HashMap<&str, &User> {
+    batch.users.iter().map(|u| (u.id.as_str(), u)).collect()
+}
+
+fn link_view(link: ConvoLink, fields: LinkFields, batch: &Batch) -> LinkView {
+    let users = index_users(batch);
+    LinkView {
+        user: fields.user.then(|| {
+            users
+                .get(link.convo_link_user_id.as_str())
+                .map(|u| (*u).clone())
+        }),
+        conversation: fields.conversation.then(|| {
+            batch
+                .conversations
+                .iter()
+                .find(|c| c.id == link.convo_link_conversation_id)
+                .cloned()
+        }),
+        link,
+    }
+}
+
+fn message_view(
+    message: Message,
+    fields: MessageFields,
+    convo: Option<&Conversation>,
+    batch: &Batch,
+) -> MessageView {
+    let users = index_users(batch);
+    MessageView {
+        author: fields
+            .author
+            .then(|| users.get(message.author_id.as_str()).map(|u| (*u).clone())),
+        conversation: if fields.conversation {
+            convo.cloned()
+        } else {
+            None
+        },
+        message,
+    }
+}

@@ -1,0 +1,25 @@
+//! GraphQL for the chat API: the schema, request validation, AppSync-shaped
+//! errors, payload projection, and the AppSync resolver `info` that functions
+//! read to learn what was selected.
+//!
+//! Parsing, validation, variable coercion, introspection and execution order
+//! are `apollo-compiler`'s (a spec-complete implementation); this crate only
+//! adds what AppSync does differently.
+//!
+//! # Layout
+//!
+//! - [`schema`]: schema/schema.graphql plus AppSync's built-in scalars and
+//!   directives, parsed and validated once.
+//! - [`error`]: errors in AppSync's JSON shape, with `errorType`.
+//! - [`project`]: [`project::JsonObject`], which shapes a resolver's JSON result
+//!   to the request's selection set (aliases, fragments, `__typename`).
+//! - [`selection`]: the `selectionSetList` / `selectionSetGraphQL` that AppSync
+//!   puts in a resolver event, and reading nested field arguments back out of it.
+
+pub mod error;
+pub mod project;
+pub mod schema;
+pub mod selection;
+
+pub use error::{AppSyncError, Location};
+pub use schema::schema;

@@ -1,0 +1,193 @@
+//! Storage items: what is written to each table, kept apart from the domain
+//! types so a schema change and a storage change never have to move together.
+//! Every attribute map is produced by `serde_dynamo` from these types.
+
+use serde::{Deserialize, Serialize};
+
+use chat_domain::{Conversation, ConvoLink, Message, User};
+
+/// The partition of the `byUsername` index that lists every user.
+pub const USER_LIST_PARTITION: &str = "USER";
+
+/// A user profile row in the Users table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserItem {
+    pub id: String,
+    pub username: String,
+    /// Constant partition of the sparse `byUsername` index (claims lack it).
+    pub list_pk: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The row that reserves a username (case-insensitively) in the Users table.
+/// Its id holds a `#`, which no user id can, so the two kinds never collide.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsernameClaimItem {
+    pub id: String,
+    pub owner_id: String,
+}
+
+impl UsernameClaimItem {
+    pub fn new(user: &User) -> Self {
+        UsernameClaimItem {
+            id: format!("USERNAME#{}", user.username.to_lowercase()),
+            owner_id: user.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdKey {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationItem {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkItem {
+    pub convo_link_user_id: String,
+    pub convo_link_conversation_id: String,
+    pub id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkKey {
+    pub convo_link_user_id: String,
+    pub convo_link_conversation_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageItem {
+    pub message_conversation_id: String,
+    pub id: String,
+    /// Server ULID: the sort key of the `byOrder` index.
+    pub seq: String,
+    pub author_id: String,
+    pub content: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserItem {
+    fn from(u: &User) -> Self {
+        UserItem {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            list_pk: USER_LIST_PARTITION.to_string(),
+            created_at: u.created_at.clone(),
+            updated_at: u.updated_at.clone(),
+        }
+    }
+}
+
+impl From<UserItem> for User {
+    fn from(u: UserItem) -> Self {
+        User {
+            id: u.id,
+            username: u.username,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+impl From<&Conversation> for ConversationItem {
+    fn from(c: &Conversation) -> Self {
+        ConversationItem {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            members: c.members.clone(),
+            created_at: c.created_at.clone(),
+            updated_at: c.updated_at.clone(),
+        }
+    }
+}
+
+impl From<ConversationItem> for Conversation {
+    fn from(c: ConversationItem) -> Self {
+        Conversation {
+            id: c.id,
+            name: c.name,
+            members: c.members,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl From<&ConvoLink> for LinkItem {
+    fn from(l: &ConvoLink) -> Self {
+        LinkItem {
+            convo_link_user_id: l.convo_link_user_id.clone(),
+            convo_link_conversation_id: l.convo_link_conversation_id.clone(),
+            id: l.id.clone(),
+            created_at: l.created_at.clone(),
+            updated_at: l.updated_at.clone(),
+        }
+    }
+}
+
+impl From<LinkItem> for ConvoLink {
+    fn from(l: LinkItem) -> Self {
+        ConvoLink {
+            id: l.id,
+            convo_link_user_id: l.convo_link_user_id,
+            convo_link_conversation_id: l.convo_link_conversation_id,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+impl LinkKey {
+    pub fn new(user_id: &str, conversation_id: &str) -> Self {
+        LinkKey {
+            convo_link_user_id: user_id.to_string(),
+            convo_link_conversation_id: conversation_id.to_string(),
+        }
+    }
+}
+
+impl From<&Message> for MessageItem {
+    fn from(m: &Message) -> Self {
+        MessageItem {
+            message_conversation_id: m.message_conversation_id.clone(),
+            id: m.id.clone(),
+            seq: m.seq.clone(),
+            author_id: m.author_id.clone(),
+            content: m.content.clone(),
+            created_at: m.created_at.clone(),
+            updated_at: m.updated_at.clone(),
+        }
+    }
+}
+
+impl From<MessageItem> for Message {
+    fn from(m: MessageItem) -> Self {
+        Message {
+            id: m.id,
+            message_conversation_id: m.message_conversation_id,
+            author_id: m.author_id,
+            content: m.content,
+            seq: m.seq,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}

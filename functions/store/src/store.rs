@@ -1,0 +1,516 @@
+//! [`DynamoStore`]: the [`ChatStore`] port over DynamoDB.
+//!
+//! Every method is one request (BatchGetItem: one per 100 keys, plus retries of
+//! unprocessed keys). Conditions do the checking inside DynamoDB, so concurrent
+//! requests cannot break an invariant between a read and a write.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use chat_domain::page::{Cursor, PageQuery};
+use chat_domain::ports::{AddMemberOutcome, Batch, CreateUserOutcome, PutMessageOutcome};
+use chat_domain::{ChatStore, Conversation, ConvoLink, Message, SortDirection, User};
+
+use crate::error::StoreError;
+use crate::items::{
+    ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, UserItem, UsernameClaimItem,
+    USER_LIST_PARTITION,
+};
+use crate::tables::{TableNames, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME};
+
+type Attrs = HashMap<String, AttributeValue>;
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// BatchGetItem takes at most 100 keys per request.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// Retries of unprocessed keys before giving up.
+const BATCH_GET_RETRIES: u32 = 8;
+
+/// The chat tables behind one DynamoDB client.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+fn to_attrs<T: Serialize>(value: &T) -> Result<Attrs> {
+    Ok(serde_dynamo::to_item(value)?)
+}
+
+fn to_av<T: Serialize>(value: &T) -> Result<AttributeValue> {
+    Ok(serde_dynamo::to_attribute_value(value)?)
+}
+
+fn from_attrs<T: DeserializeOwned>(attrs: Attrs) -> Result<T> {
+    Ok(serde_dynamo::from_item(attrs)?)
+}
+
+fn cursor_out(last_key: Option<Attrs>) -> Result<Option<Cursor>> {
+    last_key
+        .filter(|k| !k.is_empty())
+        .map(from_attrs)
+        .transpose()
+}
+
+fn cursor_in(cursor: &Option<Cursor>) -> Result<Option<Attrs>> {
+    cursor.as_ref().map(to_attrs).transpose()
+}
+
+/// Which actions of a cancelled transaction failed their condition.
+fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn failed(reasons: &[bool], index: usize) -> bool {
+    reasons.get(index).copied().unwrap_or(false)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .build()
+                    .expect("table, item and condition are set"),
+            )
+            .build()
+    }
+
+    async fn get<T: DeserializeOwned>(&self, table: &str, key: Attrs) -> Result<Option<T>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(from_attrs).transpose()
+    }
+
+    /// Reads `keys` (table, key) in batches of 100, retrying unprocessed keys.
+    async fn batch_get_raw(
+        &self,
+        keys: Vec<(String, Attrs)>,
+        consistent: bool,
+    ) -> Result<HashMap<String, Vec<Attrs>>> {
+        let mut found: HashMap<String, Vec<Attrs>> = HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
+            let mut by_table: HashMap<String, Vec<Attrs>> = HashMap::new();
+            for (table, key) in chunk {
+                by_table.entry(table.clone()).or_default().push(key.clone());
+            }
+            let mut request: HashMap<String, KeysAndAttributes> = HashMap::new();
+            for (table, keys) in by_table {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .expect("keys are set");
+                request.insert(table, ka);
+            }
+            let mut attempt = 0;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await?;
+                for (table, items) in out.responses.unwrap_or_default() {
+                    found.entry(table).or_default().extend(items);
+                }
+                match out.unprocessed_keys {
+                    Some(rest) if !rest.is_empty() => {
+                        attempt += 1;
+                        if attempt > BATCH_GET_RETRIES {
+                            return Err(StoreError::Unprocessed(BATCH_GET_RETRIES));
+                        }
+                        tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
+                        request = rest;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn query<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        hash_attr: &str,
+        hash_value: &str,
+        page: &PageQuery,
+        forward: bool,
+        consistent: bool,
+    ) -> Result<(Vec<T>, Option<Cursor>)> {
+        let out = self
+            .client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#h = :h")
+            .expression_attribute_names("#h", hash_attr)
+            .expression_attribute_values(":h", to_av(&hash_value)?)
+            .limit(page.limit as i32)
+            .scan_index_forward(forward)
+            .consistent_read(consistent)
+            .set_exclusive_start_key(cursor_in(&page.after)?)
+            .send()
+            .await?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect::<Result<Vec<T>>>()?;
+        Ok((items, cursor_out(out.last_evaluated_key)?))
+    }
+}
+
+impl ChatStore for DynamoStore {
+    async fn get_user(&self, id: &str) -> chat_domain::error::Result<Option<User>> {
+        let key = to_attrs(&IdKey { id: id.to_string() })?;
+        let item: Option<UserItem> = self.get(&self.tables.users, key).await?;
+        Ok(item.map(User::from))
+    }
+
+    async fn create_user(&self, user: &User) -> chat_domain::error::Result<CreateUserOutcome> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put(
+                &self.tables.users,
+                to_attrs(&UserItem::from(user))?,
+                "attribute_not_exists(id)",
+            ))
+            .transact_items(self.put(
+                &self.tables.users,
+                to_attrs(&UsernameClaimItem::new(user))?,
+                "attribute_not_exists(id)",
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateUserOutcome::Created),
+            Err(err) => match failed_conditions(&err) {
+                Some(r) if failed(&r, 0) => Ok(CreateUserOutcome::IdTaken),
+                Some(r) if failed(&r, 1) => Ok(CreateUserOutcome::UsernameTaken),
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn list_users(
+        &self,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<User>, Option<Cursor>)> {
+        let (items, cursor) = self
+            .query::<UserItem>(
+                &self.tables.users,
+                Some(USERS_BY_NAME),
+                "listPk",
+                USER_LIST_PARTITION,
+                page,
+                true,
+                false,
+            )
+            .await?;
+        Ok((items.into_iter().map(User::from).collect(), cursor))
+    }
+
+    async fn batch_get(
+        &self,
+        user_ids: &[String],
+        conversation_ids: &[String],
+    ) -> chat_domain::error::Result<Batch> {
+        let mut keys = Vec::with_capacity(user_ids.len() + conversation_ids.len());
+        for id in user_ids {
+            keys.push((
+                self.tables.users.clone(),
+                to_attrs(&IdKey { id: id.clone() })?,
+            ));
+        }
+        for id in conversation_ids {
+            keys.push((
+                self.tables.conversations.clone(),
+                to_attrs(&IdKey { id: id.clone() })?,
+            ));
+        }
+        let mut found = self.batch_get_raw(keys, false).await?;
+        let users = found
+            .remove(&self.tables.users)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| from_attrs::<UserItem>(a).map(User::from))
+            .collect::<Result<Vec<_>>>()?;
+        let conversations = found
+            .remove(&self.tables.conversations)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| from_attrs::<ConversationItem>(a).map(Conversation::from))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Batch {
+            users,
+            conversations,
+        })
+    }
+
+    async fn membership(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        with_conversation: bool,
+    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>)> {
+        let link_key = to_attrs(&LinkKey::new(user_id, conversation_id))?;
+        if !with_conversation {
+            let link: Option<LinkItem> = self.get(&self.tables.convo_links, link_key).await?;
+            return Ok((link.map(ConvoLink::from), None));
+        }
+        let keys = vec![
+            (self.tables.convo_links.clone(), link_key),
+            (
+                self.tables.conversations.clone(),
+                to_attrs(&IdKey {
+                    id: conversation_id.to_string(),
+                })?,
+            ),
+        ];
+        let mut found = self.batch_get_raw(keys, true).await?;
+        let link = found
+            .remove(&self.tables.convo_links)
+            .and_then(|mut v| v.pop())
+            .map(|a| from_attrs::<LinkItem>(a).map(ConvoLink::from))
+            .transpose()?;
+        let convo = found
+            .remove(&self.tables.conversations)
+            .and_then(|mut v| v.pop())
+            .map(|a| from_attrs::<ConversationItem>(a).map(Conversation::from))
+            .transpose()?;
+        Ok((link, convo))
+    }
+
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        links: &[ConvoLink],
+    ) -> chat_domain::error::Result<()> {
+        let mut tx = self.client.transact_write_items().transact_items(self.put(
+            &self.tables.conversations,
+            to_attrs(&ConversationItem::from(conversation))?,
+            "attribute_not_exists(id)",
+        ));
+        for link in links {
+            tx = tx.transact_items(self.put(
+                &self.tables.convo_links,
+                to_attrs(&LinkItem::from(link))?,
+                "attribute_not_exists(convoLinkUserId)",
+            ));
+        }
+        tx.send().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        caller_id: &str,
+        link: &ConvoLink,
+        max_members: usize,
+    ) -> chat_domain::error::Result<AddMemberOutcome> {
+        let conversation_id = &link.convo_link_conversation_id;
+        let user_id = &link.convo_link_user_id;
+        let caller_is_member = ConditionCheck::builder()
+            .table_name(&self.tables.convo_links)
+            .set_key(Some(to_attrs(&LinkKey::new(caller_id, conversation_id))?))
+            .condition_expression("attribute_exists(convoLinkUserId)")
+            .build()
+            .expect("table, key and condition are set");
+        let user_exists = ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .set_key(Some(to_attrs(&IdKey {
+                id: user_id.clone(),
+            })?))
+            .condition_expression("attribute_exists(id)")
+            .build()
+            .expect("table, key and condition are set");
+        let append_member = Update::builder()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(to_attrs(&IdKey {
+                id: conversation_id.clone(),
+            })?))
+            .update_expression("SET members = list_append(members, :new), updatedAt = :now")
+            .condition_expression(
+                "attribute_exists(id) AND size(members) < :max AND NOT contains(members, :uid)",
+            )
+            .expression_attribute_values(":new", to_av(&vec![user_id.clone()])?)
+            .expression_attribute_values(":now", to_av(&link.created_at)?)
+            .expression_attribute_values(":max", to_av(&max_members)?)
+            .expression_attribute_values(":uid", to_av(user_id)?)
+            .build()
+            .expect("table, key and expression are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(caller_is_member)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(user_exists)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(append_member).build())
+            .transact_items(self.put(
+                &self.tables.convo_links,
+                to_attrs(&LinkItem::from(link))?,
+                "attribute_not_exists(convoLinkUserId)",
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(AddMemberOutcome::Added),
+            Err(err) => match failed_conditions(&err) {
+                Some(r) if failed(&r, 0) => Ok(AddMemberOutcome::CallerNotMember),
+                Some(r) if failed(&r, 1) => Ok(AddMemberOutcome::UserMissing),
+                Some(r) if failed(&r, 3) => Ok(AddMemberOutcome::AlreadyMember),
+                Some(r) if failed(&r, 2) => Ok(AddMemberOutcome::Full),
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn links_of_user(
+        &self,
+        user_id: &str,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<ConvoLink>, Option<Cursor>)> {
+        let (items, cursor) = self
+            .query::<LinkItem>(
+                &self.tables.convo_links,
+                None,
+                "convoLinkUserId",
+                user_id,
+                page,
+                true,
+                true,
+            )
+            .await?;
+        Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn links_of_conversation(
+        &self,
+        conversation_id: &str,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<ConvoLink>, Option<Cursor>)> {
+        let (items, cursor) = self
+            .query::<LinkItem>(
+                &self.tables.convo_links,
+                Some(LINKS_BY_CONVERSATION),
+                "convoLinkConversationId",
+                conversation_id,
+                page,
+                true,
+                false,
+            )
+            .await?;
+        Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn put_message(
+        &self,
+        message: &Message,
+    ) -> chat_domain::error::Result<PutMessageOutcome> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.messages)
+            .set_item(Some(to_attrs(&MessageItem::from(message))?))
+            .condition_expression("attribute_not_exists(id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutMessageOutcome::Created),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => {
+                    let existing: Option<MessageItem> = match e.item() {
+                        Some(old) => Some(from_attrs(old.clone())?),
+                        // Not every emulator returns the old item: read it.
+                        None => {
+                            let key = to_attrs(&serde_json::json!({
+                                "messageConversationId": message.message_conversation_id,
+                                "id": message.id,
+                            }))?;
+                            self.get(&self.tables.messages, key).await?
+                        }
+                    };
+                    match existing {
+                        Some(item) => Ok(PutMessageOutcome::Exists(item.into())),
+                        None => Err(StoreError::from(err).into()),
+                    }
+                }
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        page: &PageQuery,
+        direction: SortDirection,
+    ) -> chat_domain::error::Result<(Vec<Message>, Option<Cursor>)> {
+        let (items, cursor) = self
+            .query::<MessageItem>(
+                &self.tables.messages,
+                Some(MESSAGES_BY_ORDER),
+                "messageConversationId",
+                conversation_id,
+                page,
+                direction == SortDirection::Asc,
+                true,
+            )
+            .await?;
+        Ok((items.into_iter().map(Message::from).collect(), cursor))
+    }
+}
