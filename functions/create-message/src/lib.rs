@@ -1,1 +1,50 @@
-//! placeholder
+//! `Mutation.createMessage`: posts a message as the caller to a conversation they belong to; idempotent on the client's `id`.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore};
+use chat_lambda::{output, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::instrument;
+
+use chat_domain::service::{MessageFields, NewMessage};
+
+#[derive(Deserialize)]
+struct Args {
+    input: Input,
+}
+
+/// `createdAt` is accepted (Chatt sends it) and ignored: the server stamps time
+/// and order.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Input {
+    id: Option<String>,
+    content: String,
+    message_conversation_id: String,
+    author_id: Option<String>,
+}
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore>(
+    service: &ChatService<S>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    let args: Args = event.payload.arguments()?;
+    let fields = MessageFields {
+        author: event.payload.selects("author"),
+        conversation: event.payload.selects("conversation"),
+    };
+    let input = NewMessage {
+        id: args.input.id,
+        content: args.input.content,
+        conversation_id: args.input.message_conversation_id,
+        author_id: args.input.author_id,
+    };
+    let message = service.create_message(&caller, input, fields).await?;
+    output(&message)
+}

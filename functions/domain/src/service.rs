@@ -120,7 +120,7 @@ impl<S: ChatStore> ChatService<S> {
         caller: &Caller,
         name: &str,
         members: &[String],
-    ) -> Result<Conversation> {
+    ) -> Result<(Conversation, Vec<ConvoLink>)> {
         let name = limits::convo_name(name)?;
         let mut ids = vec![limits::id("caller id", &caller.id)?];
         let mut seen: BTreeSet<String> = ids.iter().cloned().collect();
@@ -161,7 +161,7 @@ impl<S: ChatStore> ChatService<S> {
             .map(|m| ConvoLink::new(&convo.id, m, &now))
             .collect();
         self.store.create_conversation(&convo, &links).await?;
-        Ok(convo)
+        Ok((convo, links))
     }
 
     /// Adds a member (by default the caller) to a conversation the caller is in.

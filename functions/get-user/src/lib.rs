@@ -1,1 +1,44 @@
-//! placeholder
+//! `Query.getUser`: reads a profile; its `conversations` only for its owner.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore};
+use chat_lambda::{output, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::instrument;
+
+use chat_domain::service::{LinkFields, LinksArgs};
+use chat_lambda::PageArgs;
+
+#[derive(Deserialize)]
+struct Args {
+    id: String,
+}
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore>(
+    service: &ChatService<S>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    let args: Args = event.payload.arguments()?;
+    let request = &event.payload;
+    let conversations = if request.selects("conversations") {
+        Some(LinksArgs {
+            page: request
+                .nested_arguments::<PageArgs>("conversations")?
+                .into(),
+            fields: LinkFields {
+                user: request.selects("conversations/items/user"),
+                conversation: request.selects("conversations/items/conversation"),
+            },
+        })
+    } else {
+        None
+    };
+    let user = service.get_user(&caller, &args.id, conversations).await?;
+    output(&user)
+}

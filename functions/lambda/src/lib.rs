@@ -1,1 +1,206 @@
-//! placeholder
+//! What every resolver function shares: the AppSync event it receives, the
+//! caller it extracts, the arguments and selections it reads, the error it
+//! returns to AppSync, and its cold-start setup.
+//!
+//! # Layout
+//!
+//! - [`ResolverEvent`]: AppSync's Direct Lambda resolver event, with the
+//!   Cognito identity read reliably.
+//! - [`ResolverError`]: the crate's one error; becomes a Lambda `Diagnostic`
+//!   whose `errorType` AppSync returns to the client.
+//! - [`config`]: reading configuration and building clients once per cold start.
+
+pub mod config;
+
+use aws_lambda_events::appsync::{AppSyncCognitoIdentity, AppSyncDirectResolverEvent};
+use lambda_runtime::Diagnostic;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use chat_domain::{Caller, ErrorKind};
+
+pub use config::{init_tracing, service_from_env, Service};
+
+/// AppSync's Direct Lambda resolver event.
+///
+/// `AppSyncDirectResolverEvent::identity` is an untagged enum whose IAM variant
+/// also matches a Cognito identity (and then drops `sub`), so the identity is
+/// read here as the Cognito shape this API is configured for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResolverEvent {
+    pub identity: Option<AppSyncCognitoIdentity>,
+    #[serde(flatten)]
+    pub appsync: AppSyncDirectResolverEvent<Value, Value, Value>,
+}
+
+impl ResolverEvent {
+    /// The verified caller, as AppSync passes the Cognito claims.
+    pub fn caller(&self) -> Result<Caller, ResolverError> {
+        let identity = self.identity.as_ref().ok_or(ResolverError::NoIdentity)?;
+        let sub = identity.sub.clone().filter(|s| !s.is_empty());
+        let username = identity
+            .username
+            .clone()
+            .or_else(|| {
+                identity
+                    .claims
+                    .get("cognito:username")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .filter(|s| !s.is_empty());
+        match (sub, username) {
+            (Some(id), Some(username)) => Ok(Caller { id, username }),
+            _ => Err(ResolverError::NoIdentity),
+        }
+    }
+
+    /// The field's arguments, typed.
+    pub fn arguments<T: DeserializeOwned>(&self) -> Result<T, ResolverError> {
+        let args = self
+            .appsync
+            .arguments
+            .clone()
+            .unwrap_or(Value::Object(Map::new()));
+        serde_json::from_value(args).map_err(ResolverError::Arguments)
+    }
+
+    /// Whether the request selected this field path (e.g. `messages/items/author`).
+    pub fn selects(&self, path: &str) -> bool {
+        chat_graphql::selection::selects(&self.appsync.info.selection_set_list, path)
+    }
+
+    /// The arguments of a nested field, e.g. `messages(limit: 10)`, typed.
+    pub fn nested_arguments<T: DeserializeOwned>(&self, field: &str) -> Result<T, ResolverError> {
+        let args = chat_graphql::selection::nested_arguments(
+            &self.appsync.info.selection_set_graphql,
+            field,
+            &self.appsync.info.variables,
+        );
+        serde_json::from_value(Value::Object(args)).map_err(ResolverError::Arguments)
+    }
+}
+
+/// A page request as the schema's `limit` / `nextToken` arguments carry it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageArgs {
+    pub limit: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+impl From<PageArgs> for chat_domain::PageRequest {
+    fn from(p: PageArgs) -> Self {
+        chat_domain::PageRequest {
+            limit: p.limit,
+            next_token: p.next_token,
+        }
+    }
+}
+
+/// Every failure of a resolver function.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error(transparent)]
+    Domain(#[from] chat_domain::Error),
+    #[error("arguments do not match the schema")]
+    Arguments(#[source] serde_json::Error),
+    #[error("the request carries no Cognito identity")]
+    NoIdentity,
+    #[error("the result could not be serialized")]
+    Output(#[source] serde_json::Error),
+}
+
+impl ResolverError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ResolverError::Domain(e) => e.kind(),
+            ResolverError::Arguments(_) => ErrorKind::Validation,
+            ResolverError::NoIdentity => ErrorKind::Unauthorized,
+            ResolverError::Output(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The edge: what AppSync shows the client. Internal failures are logged with
+/// their whole cause chain and reported without details.
+impl From<ResolverError> for Diagnostic {
+    fn from(err: ResolverError) -> Self {
+        let kind = err.kind();
+        let message = match &err {
+            ResolverError::Domain(e) => e.client_message(),
+            other => other.to_string(),
+        };
+        if kind == ErrorKind::Internal {
+            let mut chain = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(&err);
+            while let Some(e) = source {
+                chain.push_str(&format!("{e}; "));
+                source = e.source();
+            }
+            tracing::error!(error = %chain, "resolver failed");
+        }
+        Diagnostic {
+            error_type: kind.error_type().to_string(),
+            error_message: message,
+        }
+    }
+}
+
+/// Serializes a resolver's result.
+pub fn output<T: serde::Serialize>(value: &T) -> Result<Value, ResolverError> {
+    serde_json::to_value(value).map_err(ResolverError::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_cognito_identity_and_selection() {
+        let event: ResolverEvent = serde_json::from_value(json!({
+            "arguments": {"id": "c1"},
+            "identity": {
+                "sub": "u-1", "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/pool",
+                "username": "alice", "claims": {"cognito:username": "alice"},
+                "sourceIp": ["1.2.3.4"], "defaultAuthStrategy": "ALLOW", "groups": null
+            },
+            "source": null,
+            "request": {"headers": {}, "domainName": null},
+            "prev": null,
+            "info": {
+                "selectionSetList": ["id", "messages", "messages/items"],
+                "selectionSetGraphQL": "{\n  id\n  messages(limit: $n) {\n    items { id }\n  }\n}",
+                "parentTypeName": "Query", "fieldName": "getConvo", "variables": {"n": 3}
+            },
+            "stash": {}
+        }))
+        .unwrap();
+        assert_eq!(
+            event.caller().unwrap(),
+            Caller {
+                id: "u-1".into(),
+                username: "alice".into()
+            }
+        );
+        assert!(event.selects("messages/items"));
+        assert!(!event.selects("associated"));
+        let page: PageArgs = event.nested_arguments("messages").unwrap();
+        assert_eq!(page.limit, Some(3));
+    }
+
+    #[test]
+    fn no_identity_is_unauthorized() {
+        let event: ResolverEvent = serde_json::from_value(json!({
+            "arguments": {}, "identity": null, "source": null,
+            "request": {"headers": {}}, "prev": null, "stash": {},
+            "info": {"selectionSetList": [], "selectionSetGraphQL": "", "parentTypeName": "Query",
+                     "fieldName": "me", "variables": {}}
+        }))
+        .unwrap();
+        let diag: Diagnostic = event.caller().unwrap_err().into();
+        assert_eq!(diag.error_type, "Unauthorized");
+    }
+}

@@ -1,1 +1,24 @@
-//! placeholder
+//! `Query.listUsers`: lists users by username, a page at a time.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore};
+use chat_lambda::{output, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+
+use serde_json::Value;
+use tracing::instrument;
+
+use chat_lambda::PageArgs;
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore>(
+    service: &ChatService<S>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    let page: PageArgs = event.payload.arguments()?;
+    let users = service.list_users(&caller, page.into()).await?;
+    output(&users)
+}
