@@ -24,15 +24,21 @@ pub struct AppSyncError {
     pub message: String,
 }
 
-/// Separates the `errorType` from the message inside an execution error.
-/// `apollo-compiler`'s field errors carry only a message; the resolver glue
-/// prefixes the type with this separator and [`AppSyncError::from_execution`]
-/// takes it back out.
-const TYPE_SEPARATOR: char = '\u{1f}';
+/// Brackets the `errorType` inside an execution error's message.
+/// `apollo-compiler`'s field errors carry only a (prefixed) message; the
+/// gateway embeds the type between two of these and
+/// [`AppSyncError::from_graphql`] takes it back out.
+const TYPE_MARK: char = '\u{1f}';
 
 /// The message of an execution error that carries `error_type`.
 pub fn typed_message(error_type: &str, message: &str) -> String {
-    format!("{error_type}{TYPE_SEPARATOR}{message}")
+    format!("{TYPE_MARK}{error_type}{TYPE_MARK}{message}")
+}
+
+fn split_typed(message: &str) -> Option<(String, String)> {
+    let (_, rest) = message.split_once(TYPE_MARK)?;
+    let (error_type, message) = rest.split_once(TYPE_MARK)?;
+    Some((error_type.to_string(), message.to_string()))
 }
 
 impl AppSyncError {
@@ -60,8 +66,8 @@ impl AppSyncError {
                 source_name: None,
             })
             .collect();
-        let (error_type, message) = match err.message.split_once(TYPE_SEPARATOR) {
-            Some((t, m)) => (t.to_string(), m.to_string()),
+        let (error_type, message) = match split_typed(&err.message) {
+            Some(typed) => typed,
             None if err.path.is_empty() => ("ValidationError".to_string(), err.message),
             None => ("ExecutionError".to_string(), err.message),
         };

@@ -3,14 +3,14 @@
 //! A Lambda resolver returns a whole object; AppSync keeps only the selected
 //! fields, under their aliases, with `__typename` and fragments applied, and
 //! nulls propagated per the schema. [`JsonObject`] lets `apollo-compiler`'s
-//! executor do exactly that walk over plain JSON.
+//! executor do exactly that walk over plain JSON. The walk is synchronous: all
+//! I/O has happened by the time a result is projected.
 
-use apollo_compiler::resolvers::{AsyncObjectValue, AsyncResolvedValue, FieldError, ResolveInfo};
+use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::JsonValue;
 use apollo_compiler::schema::Type;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::Schema;
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 /// A JSON object standing for an instance of the object type `type_name`.
@@ -28,7 +28,7 @@ impl JsonObject {
     }
 }
 
-impl AsyncObjectValue for JsonObject {
+impl ObjectValue for JsonObject {
     fn type_name(&self) -> &str {
         &self.type_name
     }
@@ -36,14 +36,13 @@ impl AsyncObjectValue for JsonObject {
     fn resolve_field<'a>(
         &'a self,
         info: &'a ResolveInfo<'a>,
-    ) -> BoxFuture<'a, Result<AsyncResolvedValue<'a>, FieldError>> {
+    ) -> Result<ResolvedValue<'a>, FieldError> {
         let value = self
             .fields
             .get(info.field_name())
             .cloned()
             .unwrap_or(Value::Null);
-        let resolved = resolve_json(info.schema(), &info.field_definition().ty, value);
-        Box::pin(std::future::ready(resolved))
+        resolve_json(info.schema(), &info.field_definition().ty, value)
     }
 }
 
@@ -53,9 +52,9 @@ pub fn resolve_json<'a>(
     schema: &Valid<Schema>,
     ty: &Type,
     value: Value,
-) -> Result<AsyncResolvedValue<'a>, FieldError> {
+) -> Result<ResolvedValue<'a>, FieldError> {
     if value.is_null() {
-        return Ok(AsyncResolvedValue::null());
+        return Ok(ResolvedValue::null());
     }
     match ty {
         Type::List(item) | Type::NonNullList(item) => match value {
@@ -64,7 +63,7 @@ pub fn resolve_json<'a>(
                     .into_iter()
                     .map(|v| resolve_json(schema, item, v))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(AsyncResolvedValue::list(resolved))
+                Ok(ResolvedValue::list(resolved))
             }
             _ => Err(FieldError {
                 message: format!("resolver returned a non-list for {ty}"),
@@ -73,7 +72,7 @@ pub fn resolve_json<'a>(
         Type::Named(name) | Type::NonNullNamed(name) => {
             if schema.get_object(name).is_some() {
                 match value {
-                    Value::Object(fields) => Ok(AsyncResolvedValue::object(JsonObject::new(
+                    Value::Object(fields) => Ok(ResolvedValue::object(JsonObject::new(
                         name.as_str(),
                         fields,
                     ))),
@@ -82,7 +81,7 @@ pub fn resolve_json<'a>(
                     }),
                 }
             } else {
-                Ok(AsyncResolvedValue::leaf(to_response_json(value)))
+                Ok(ResolvedValue::leaf(to_response_json(value)))
             }
         }
     }

@@ -1,1 +1,206 @@
-//! placeholder
+//! The local gateway: runs the whole chat stack on one machine with no AWS
+//! account. It stands in for AppSync (GraphQL over HTTP), Cognito (a dev
+//! identity provider and its JWKS) and DynamoDB (an embedded engine), and
+//! invokes the real resolver functions with the events AppSync would send.
+//!
+//! # Layout
+//!
+//! - [`Config`] and [`start`]: what to run and where; [`Running`] is the live
+//!   stack (endpoints, counters, shutdown).
+//! - [`dynamo`]: the embedded DynamoDB engine or an external endpoint, the SDK
+//!   client every function shares, and table creation.
+//! - [`idp`]: the dev identity provider: RS256 keys, tokens with Cognito's
+//!   claims, and the JWKS.
+//! - [`resolvers`]: which function resolves which field, and the in-process
+//!   invocation of each function's handler with an AppSync event.
+//! - [`graphql`]: the AppSync stand-in: auth, validation, execution, and
+//!   AppSync-shaped responses.
+
+pub mod dynamo;
+pub mod graphql;
+pub mod idp;
+pub mod resolvers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use chat_auth::Verifier;
+use chat_domain::{ChatService, PageTokens};
+use chat_store::{DynamoStore, RequestCounter, TableNames};
+
+pub use dynamo::Backend;
+pub use idp::DevIdentityProvider;
+pub use resolvers::{Invocations, Resolvers};
+
+/// Largest GraphQL request body accepted (AppSync's own limit is far above any
+/// valid request of this API).
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where GraphQL, the token endpoint and the JWKS are served.
+    pub http_addr: SocketAddr,
+    pub backend: Backend,
+    /// Prefixed to every table name (for sharing one DynamoDB between stacks).
+    pub table_prefix: String,
+    /// Where the dev signing key and the page-token secret are kept; `None`
+    /// makes fresh ones for this run only.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            backend: Backend::Embedded { path: None },
+            table_prefix: String::new(),
+            data_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("could not bind {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not prepare the data directory")]
+    DataDir(#[source] std::io::Error),
+    #[error("the embedded DynamoDB engine failed to start: {0}")]
+    Embedded(String),
+    #[error("could not create the tables")]
+    Tables(#[from] chat_store::StoreError),
+    #[error("the dev identity provider failed")]
+    Idp(#[from] idp::IdpError),
+}
+
+/// State shared by every request.
+pub struct AppState {
+    pub verifier: Verifier,
+    pub idp: Arc<DevIdentityProvider>,
+    pub resolvers: Resolvers,
+    pub requests: RequestCounter,
+}
+
+/// The running stack.
+pub struct Running {
+    /// e.g. `http://127.0.0.1:4000`
+    pub base_url: String,
+    pub dynamodb_endpoint: String,
+    pub tables: TableNames,
+    pub requests: RequestCounter,
+    pub invocations: Invocations,
+    pub idp: Arc<DevIdentityProvider>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.base_url)
+    }
+
+    /// Stops serving, lets requests in flight finish, and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Reads `name` from the data dir, or makes it with `make` and keeps it there.
+pub(crate) fn persisted(
+    data_dir: Option<&PathBuf>,
+    name: &str,
+    make: impl FnOnce() -> Result<String, GatewayError>,
+) -> Result<String, GatewayError> {
+    let Some(dir) = data_dir else { return make() };
+    let path = dir.join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing);
+    }
+    let value = make()?;
+    std::fs::write(&path, &value).map_err(GatewayError::DataDir)?;
+    Ok(value)
+}
+
+/// Starts the stack and returns once it serves requests.
+pub async fn start(config: Config) -> Result<Running, GatewayError> {
+    if let Some(dir) = &config.data_dir {
+        std::fs::create_dir_all(dir).map_err(GatewayError::DataDir)?;
+    }
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let (dynamodb_endpoint, engine) = dynamo::start(&config.backend, shutdown_signal(&shutdown_rx)).await?;
+    tasks.extend(engine);
+    let requests = RequestCounter::default();
+    let client = dynamo::client(&dynamodb_endpoint, requests.clone()).await;
+    let tables = TableNames::with_prefix(&config.table_prefix);
+    chat_store::tables::create_tables(&client, &tables).await?;
+
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
+    let base_url = format!("http://{addr}");
+
+    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || Ok(idp::random_hex(32)))?;
+    let service = Arc::new(ChatService::new(
+        DynamoStore::new(client, tables.clone()),
+        PageTokens::new(secret.as_bytes()),
+    ));
+    let resolvers = Resolvers::in_process(service);
+    let invocations = resolvers.invocations().clone();
+    let idp = Arc::new(DevIdentityProvider::load_or_create(config.data_dir.as_ref(), &base_url)?);
+    let state = Arc::new(AppState {
+        verifier: Verifier::new(base_url.clone()),
+        idp: idp.clone(),
+        resolvers,
+        requests: requests.clone(),
+    });
+
+    let app = Router::new()
+        .route("/graphql", post(graphql::handle))
+        .route("/auth/token", post(idp::token_endpoint))
+        .route("/.well-known/jwks.json", get(idp::jwks_endpoint))
+        .route("/local/stats", get(graphql::stats))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(state);
+    let stop = shutdown_signal(&shutdown_rx);
+    tasks.push(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %err, "HTTP server failed");
+        }
+    }));
+
+    Ok(Running {
+        base_url,
+        dynamodb_endpoint,
+        tables,
+        requests,
+        invocations,
+        idp,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,313 @@
+//! The AppSync stand-in: `POST /graphql`.
+//!
+//! Like AppSync it refuses a request without a valid token with HTTP 401,
+//! validates the document against the schema, resolves each root field by
+//! invoking its function with an AppSync resolver event, shapes the result to
+//! the selection set, and returns errors with `errorType`.
+//!
+//! Execution runs in three steps, because `apollo-compiler`'s async executor
+//! is not `Send` and cannot live inside a multi-threaded server:
+//! 1. *plan*: a synchronous pass records, for every root field, the event its
+//!    function gets (arguments coerced, selection computed by the executor);
+//! 2. *invoke*: the functions run (a mutation's fields one after another, a
+//!    query's concurrently), as AppSync does;
+//! 3. *project*: a second synchronous pass shapes each result to its selection
+//!    set and answers introspection.
+
+use std::sync::Arc;
+
+use apollo_compiler::executable::OperationType;
+use apollo_compiler::request::coerce_variable_values;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
+use apollo_compiler::response::JsonMap;
+use apollo_compiler::ExecutableDocument;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lambda_runtime::Diagnostic;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tracing::instrument;
+
+use chat_auth::VerifiedToken;
+use chat_graphql::error::typed_message;
+use chat_graphql::project::{from_response_json, resolve_json};
+use chat_graphql::selection::{selection_set_graphql, selection_set_list};
+use chat_graphql::{schema, AppSyncError};
+
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphQLRequest {
+    query: String,
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    operation_name: Option<String>,
+}
+
+fn errors_only(status: StatusCode, errors: Vec<AppSyncError>) -> Response {
+    (status, Json(json!({ "errors": errors }))).into_response()
+}
+
+fn unauthorized(message: String) -> Response {
+    errors_only(
+        StatusCode::UNAUTHORIZED,
+        vec![AppSyncError::request("UnauthorizedException", message, vec![])],
+    )
+}
+
+/// `POST /graphql`
+#[instrument(skip_all)]
+pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return unauthorized("Valid authorization header not provided.".into());
+    };
+    let identity = match state.verifier.verify(token).await {
+        Ok(identity) => identity,
+        Err(err) => return unauthorized(format!("Unauthorized: {err}.")),
+    };
+    let request: GraphQLRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(err) => {
+            return errors_only(
+                StatusCode::BAD_REQUEST,
+                vec![AppSyncError::request(
+                    "MalformedHttpRequestException",
+                    format!("The request body is not a GraphQL request: {err}"),
+                    vec![],
+                )],
+            )
+        }
+    };
+    let request_headers: Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| name.as_str() != "authorization")
+        .filter_map(|(name, value)| Some((name.to_string(), Value::String(value.to_str().ok()?.to_string()))))
+        .collect();
+    let body = execute(&state, &identity, request, request_headers).await;
+    Json(body).into_response()
+}
+
+async fn execute(
+    state: &Arc<AppState>,
+    identity: &VerifiedToken,
+    request: GraphQLRequest,
+    headers: Map<String, Value>,
+) -> Value {
+    let schema = schema();
+    let document = match ExecutableDocument::parse_and_validate(schema, &request.query, "request.graphql") {
+        Ok(doc) => doc,
+        Err(invalid) => {
+            let errors: Vec<AppSyncError> = invalid
+                .errors
+                .iter()
+                .map(|d| AppSyncError::from_graphql(d.to_json()))
+                .collect();
+            return json!({ "data": null, "errors": errors });
+        }
+    };
+    let request_error = |e: apollo_compiler::request::RequestError| {
+        json!({ "data": null, "errors": [AppSyncError::from_graphql(e.to_graphql_error(&document.sources))] })
+    };
+    let operation = match document.operations.get(request.operation_name.as_deref()) {
+        Ok(op) => op,
+        Err(e) => return request_error(e),
+    };
+    if operation.operation_type == OperationType::Subscription {
+        return json!({ "data": null, "errors": [AppSyncError::request(
+            "UnsupportedOperation",
+            "subscriptions are served over the WebSocket API, not HTTP",
+            vec![],
+        )]});
+    }
+    if let Err(e) = apollo_compiler::introspection::check_max_depth(&document, operation) {
+        return request_error(e);
+    }
+    let raw_variables: JsonMap = match serde_json::from_value(Value::Object(request.variables.clone().unwrap_or_default())) {
+        Ok(v) => v,
+        Err(_) => return json!({ "data": null, "errors": [AppSyncError::request("ValidationError", "variables must be a JSON object", vec![])] }),
+    };
+    let variables = match coerce_variable_values(schema, operation, &raw_variables) {
+        Ok(v) => v,
+        Err(e) => return request_error(e),
+    };
+    let context = EventContext {
+        type_name: operation.object_type().to_string(),
+        identity: identity.clone(),
+        headers,
+        variables: from_response_json(&*variables),
+    };
+    // 1. Plan.
+    let planner = Planner {
+        context: &context,
+        planned: RefCell::new(Vec::new()),
+    };
+    if let Err(e) = Execution::new(schema, &document)
+        .operation(operation)
+        .coerced_variable_values(&variables)
+        .execute_sync(&planner)
+    {
+        return request_error(e);
+    }
+    let planned = planner.planned.into_inner();
+    // 2. Invoke.
+    let results: HashMap<String, Option<Result<Value, Diagnostic>>> = if operation.operation_type == OperationType::Mutation {
+        let mut results = HashMap::new();
+        for call in planned {
+            let result = state.resolvers.invoke(&call.field, call.event).await;
+            results.insert(call.key, result);
+        }
+        results
+    } else {
+        let calls = planned.into_iter().map(|call| async move {
+            let result = state.resolvers.invoke(&call.field, call.event).await;
+            (call.key, result)
+        });
+        futures::future::join_all(calls).await.into_iter().collect()
+    };
+    // 3. Project.
+    let projector = Projector {
+        type_name: &context.type_name,
+        results,
+    };
+    let response = Execution::new(schema, &document)
+        .operation(operation)
+        .coerced_variable_values(&variables)
+        .enable_schema_introspection(true)
+        .execute_sync(&projector);
+    match response {
+        Ok(response) => {
+            let mut out = Map::new();
+            out.insert(
+                "data".into(),
+                response.data.as_ref().map(from_response_json).unwrap_or(Value::Null),
+            );
+            if !response.errors.is_empty() {
+                let errors: Vec<AppSyncError> = response.errors.into_iter().map(AppSyncError::from_graphql).collect();
+                out.insert("errors".into(), json!(errors));
+            }
+            Value::Object(out)
+        }
+        Err(e) => request_error(e),
+    }
+}
+
+/// What every resolver event of one request shares.
+struct EventContext {
+    type_name: String,
+    identity: VerifiedToken,
+    headers: Map<String, Value>,
+    variables: Value,
+}
+
+/// One function invocation for one root field (by response key).
+struct PlannedCall {
+    key: String,
+    field: String,
+    event: Value,
+}
+
+/// The planning pass's root object: records each root field's invocation.
+struct Planner<'c> {
+    context: &'c EventContext,
+    planned: RefCell<Vec<PlannedCall>>,
+}
+
+impl ObjectValue for Planner<'_> {
+    fn type_name(&self) -> &str {
+        &self.context.type_name
+    }
+
+    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Result<ResolvedValue<'a>, FieldError> {
+        let key = response_key(info);
+        let mut planned = self.planned.borrow_mut();
+        if !planned.iter().any(|c| c.key == key) {
+            planned.push(PlannedCall {
+                field: format!("{}.{}", self.context.type_name, info.field_name()),
+                event: self.context.event(info),
+                key,
+            });
+        }
+        Ok(ResolvedValue::null())
+    }
+}
+
+/// The projection pass's root object: shapes each function's result.
+struct Projector<'c> {
+    type_name: &'c str,
+    results: HashMap<String, Option<Result<Value, Diagnostic>>>,
+}
+
+impl ObjectValue for Projector<'_> {
+    fn type_name(&self) -> &str {
+        self.type_name
+    }
+
+    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Result<ResolvedValue<'a>, FieldError> {
+        match self.results.get(&response_key(info)) {
+            Some(Some(Ok(value))) => resolve_json(info.schema(), &info.field_definition().ty, value.clone()),
+            Some(Some(Err(diagnostic))) => Err(FieldError {
+                message: typed_message(&diagnostic.error_type, &diagnostic.error_message),
+            }),
+            _ => Err(FieldError {
+                message: typed_message(
+                    "NotImplemented",
+                    &format!("no resolver is wired to {}.{}", self.type_name, info.field_name()),
+                ),
+            }),
+        }
+    }
+}
+
+fn response_key(info: &ResolveInfo<'_>) -> String {
+    info.field_selections()
+        .first()
+        .map(|f| f.response_key().to_string())
+        .unwrap_or_else(|| info.field_name().to_string())
+}
+
+impl EventContext {
+    /// The event AppSync sends a Direct Lambda resolver.
+    fn event(&self, info: &ResolveInfo<'_>) -> Value {
+        let claims = &self.identity.claims;
+        json!({
+            "arguments": from_response_json(info.arguments()),
+            "identity": {
+                "sub": self.identity.sub,
+                "issuer": self.identity.issuer,
+                "username": self.identity.username,
+                "claims": claims,
+                "sourceIp": ["127.0.0.1"],
+                "defaultAuthStrategy": "ALLOW",
+                "groups": claims.get("cognito:groups").cloned().unwrap_or(Value::Null),
+            },
+            "source": null,
+            "request": { "headers": self.headers, "domainName": null },
+            "prev": null,
+            "info": {
+                "selectionSetList": selection_set_list(info.document(), info.field_selections()),
+                "selectionSetGraphQL": selection_set_graphql(info.document(), info.field_selections()),
+                "parentTypeName": self.type_name,
+                "fieldName": info.field_name(),
+                "variables": self.variables,
+            },
+            "stash": {},
+        })
+    }
+}
+
+/// `GET /local/stats`: function invocations and DynamoDB requests so far.
+pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({
+        "invocations": state.resolvers.invocations().snapshot(),
+        "dynamodbRequests": state.requests.snapshot(),
+    }))
+}
+

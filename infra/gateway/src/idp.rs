@@ -1,0 +1,176 @@
+//! The dev identity provider: stands in for Cognito. It signs RS256 tokens
+//! with Cognito's claims and serves its JWKS, so the same verifier that checks
+//! Cognito tokens in production checks these.
+//!
+//! The same username always gets the same `sub` (a UUIDv5 of the username),
+//! and the signing key is kept in the data directory, so tokens and user ids
+//! survive a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+
+/// Token lifetime, as Cognito's default for id tokens.
+pub const TOKEN_LIFETIME_SECS: u64 = 3600;
+/// The app client id put in `aud`.
+pub const CLIENT_ID: &str = "local-dev-client";
+/// Namespace of the username → `sub` mapping.
+const SUB_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2b7e_93d4_4a5b_8e0f_5c1d_2a3b_4c5d);
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    #[error("could not generate or read the signing key")]
+    Key(#[from] rsa::pkcs1::Error),
+    #[error("could not generate the signing key")]
+    Generate(#[from] rsa::Error),
+    #[error("could not load the signing key")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+}
+
+pub struct DevIdentityProvider {
+    issuer: String,
+    kid: String,
+    encoding: EncodingKey,
+    jwks: Value,
+}
+
+/// `n` hex characters of randomness.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl DevIdentityProvider {
+    /// Loads the signing key from the data directory, or makes one.
+    pub fn load_or_create(data_dir: Option<&PathBuf>, issuer: &str) -> Result<Self, crate::GatewayError> {
+        let pem = crate::persisted(data_dir, "dev-idp-key.pem", || {
+            let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(IdpError::from)?;
+            Ok(key.to_pkcs1_pem(LineEnding::LF).map_err(IdpError::from)?.to_string())
+        })?;
+        Ok(Self::from_pem(&pem, issuer)?)
+    }
+
+    fn from_pem(pem: &str, issuer: &str) -> Result<Self, IdpError> {
+        let key = RsaPrivateKey::from_pkcs1_pem(pem)?;
+        let n = key.n().to_bytes_be();
+        let e = key.e().to_bytes_be();
+        let kid: String = Sha256::digest(&n)[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let jwks = json!({
+            "keys": [{
+                "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+                "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e),
+            }]
+        });
+        Ok(DevIdentityProvider {
+            issuer: issuer.to_string(),
+            kid,
+            encoding: EncodingKey::from_rsa_pem(pem.as_bytes())?,
+            jwks,
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `sub` this provider gives `username`.
+    pub fn sub_for(username: &str) -> String {
+        uuid::Uuid::new_v5(&SUB_NAMESPACE, username.as_bytes()).to_string()
+    }
+
+    /// Cognito's id-token claims for `username`.
+    pub fn claims_for(&self, username: &str) -> serde_json::Map<String, Value> {
+        let now = now_secs();
+        let claims = json!({
+            "sub": Self::sub_for(username),
+            "cognito:username": username,
+            "token_use": "id",
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_SECS,
+        });
+        match claims {
+            Value::Object(map) => map,
+            _ => unreachable!("json! of an object is an object"),
+        }
+    }
+
+    /// Signs any claims with this provider's key (tests use it to make expired
+    /// or otherwise odd tokens).
+    pub fn sign(&self, claims: &serde_json::Map<String, Value>) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing with a valid key succeeds")
+    }
+
+    /// A fresh token for `username`.
+    pub fn token_for(&self, username: &str) -> String {
+        self.sign(&self.claims_for(username))
+    }
+
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    username: String,
+}
+
+/// `POST /auth/token {"username": "alice"}` → `{"token": "<JWT>", ...}`.
+pub async fn token_endpoint(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "send a JSON body {\"username\": \"...\"}"})),
+            )
+                .into_response()
+        }
+    };
+    if let Err(err) = chat_domain::limits::username(&request.username) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": err.client_message()}))).into_response();
+    }
+    let token = state.idp.token_for(&request.username);
+    Json(json!({
+        "token": token,
+        "sub": DevIdentityProvider::sub_for(&request.username),
+        "username": request.username,
+        "expiresIn": TOKEN_LIFETIME_SECS,
+    }))
+    .into_response()
+}
+
+/// `GET /.well-known/jwks.json`
+pub async fn jwks_endpoint(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.idp.jwks().clone())
+}

@@ -1,0 +1,82 @@
+//! `chat-gateway`: the whole chat stack on one machine. See `make dev`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use chat_gateway::{Backend, Config};
+
+/// Runs the chat API locally: AppSync, Cognito and DynamoDB stand-ins in front
+/// of the real resolver functions.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Where GraphQL, the token endpoint and the JWKS are served.
+    #[arg(long, env = "CHAT_HTTP_ADDR", default_value = "127.0.0.1:4000")]
+    http_addr: SocketAddr,
+    /// Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded engine.
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    dynamodb_endpoint: Option<String>,
+    /// Keeps data, the dev signing key and the page-token secret here.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = ".local")]
+    data_dir: PathBuf,
+    /// Keep the embedded database in memory only (nothing survives a restart).
+    #[arg(long)]
+    in_memory: bool,
+    /// Prefix for every table name.
+    #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
+    table_prefix: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let args = Args::parse();
+    let backend = match (&args.dynamodb_endpoint, args.in_memory) {
+        (Some(endpoint), _) => Backend::External { endpoint: endpoint.clone() },
+        (None, true) => Backend::Embedded { path: None },
+        (None, false) => Backend::Embedded { path: Some(args.data_dir.join("chat.sqlite")) },
+    };
+    let storage = match &backend {
+        Backend::External { endpoint } => format!("{endpoint} (external)"),
+        Backend::Embedded { path: Some(p) } => format!("embedded, {}", p.display()),
+        Backend::Embedded { path: None } => "embedded, in memory".to_string(),
+    };
+    let running = chat_gateway::start(Config {
+        http_addr: args.http_addr,
+        backend,
+        table_prefix: args.table_prefix,
+        data_dir: Some(args.data_dir),
+    })
+    .await?;
+    println!("chat stack ready (Ctrl-C stops it)");
+    println!("  GraphQL   POST {}", running.graphql_url());
+    println!("  tokens    POST {}/auth/token  {{\"username\":\"alice\"}}", running.base_url);
+    println!("  JWKS      GET  {}/.well-known/jwks.json", running.base_url);
+    println!("  stats     GET  {}/local/stats", running.base_url);
+    println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
+
+    wait_for_stop().await;
+    println!("stopping...");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
