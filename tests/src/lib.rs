@@ -1,1 +1,204 @@
-//! placeholder
+//! Test harness: starts the local stack in-process on free ports and talks to
+//! it over HTTP, as any GraphQL client would.
+//!
+//! With `CHAT_TEST_DYNAMODB_ENDPOINT` set (to Amazon DynamoDB Local, say) every
+//! stack uses that endpoint with its own table prefix; otherwise each stack
+//! gets a fresh in-memory embedded engine. `make test` runs the suite both ways.
+//!
+//! # Layout
+//!
+//! - [`Stack`]: one running stack and an HTTP client for it.
+//! - [`Client`]: a signed-in user (token and id) and their requests.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+
+use chat_gateway::{Backend, Config, Running};
+
+pub use chat_gateway::DevIdentityProvider;
+
+/// The environment variable naming an external DynamoDB endpoint for the suite.
+pub const ENDPOINT_ENV: &str = "CHAT_TEST_DYNAMODB_ENDPOINT";
+
+pub struct Stack {
+    pub running: Running,
+    pub http: reqwest::Client,
+}
+
+/// A signed-in user.
+#[derive(Clone)]
+pub struct Client {
+    pub username: String,
+    pub id: String,
+    pub token: String,
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Stack {
+    /// A fresh stack on free ports, with its own data.
+    pub async fn start() -> Stack {
+        Self::start_with(None, None).await
+    }
+
+    /// A stack whose embedded database and keys live in `data_dir`.
+    pub async fn start_with(data_dir: Option<std::path::PathBuf>, prefix: Option<String>) -> Stack {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, prefix).await
+    }
+
+    /// A stack on `addr`.
+    pub async fn start_at(
+        addr: SocketAddr,
+        data_dir: Option<std::path::PathBuf>,
+        prefix: Option<String>,
+    ) -> Stack {
+        let backend = match std::env::var(ENDPOINT_ENV) {
+            Ok(endpoint) if !endpoint.is_empty() => Backend::External { endpoint },
+            _ => Backend::Embedded {
+                path: data_dir.as_ref().map(|d| d.join("chat.sqlite")),
+            },
+        };
+        let table_prefix = prefix.unwrap_or_else(|| format!("t{}-", ulid::Ulid::new()));
+        let running = chat_gateway::start(Config {
+            http_addr: addr,
+            backend,
+            table_prefix,
+            data_dir,
+        })
+        .await
+        .expect("the local stack starts");
+        Stack {
+            running,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn graphql_url(&self) -> String {
+        self.running.graphql_url()
+    }
+
+    /// A token from the dev identity provider, over HTTP.
+    pub async fn token(&self, username: &str) -> String {
+        let resp: Value = self
+            .http
+            .post(format!("{}/auth/token", self.running.base_url))
+            .json(&json!({ "username": username }))
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token JSON");
+        resp["token"].as_str().expect("a token").to_string()
+    }
+
+    /// A client for `username`, without a profile yet.
+    pub async fn client(&self, username: &str) -> Client {
+        let token = self.token(username).await;
+        Client {
+            username: username.to_string(),
+            id: DevIdentityProvider::sub_for(username),
+            token,
+            http: self.http.clone(),
+            url: self.graphql_url(),
+        }
+    }
+
+    /// A client for `username` whose profile exists.
+    pub async fn user(&self, username: &str) -> Client {
+        let client = self.client(username).await;
+        let out = client
+            .ok(
+                "mutation($u: String!) { createUser(input: {username: $u}) { id } }",
+                json!({ "u": username }),
+            )
+            .await;
+        assert_eq!(out["createUser"]["id"], client.id.as_str());
+        client
+    }
+
+    /// A raw GraphQL POST with any Authorization header (or none).
+    pub async fn post(&self, authorization: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(self.graphql_url()).json(&body);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.send().await.expect("GraphQL request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Function invocations and DynamoDB requests made while `f` ran.
+    pub async fn cost<F, T>(&self, f: F) -> (T, u64, u64)
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let (inv, ddb) = (self.running.invocations.total(), self.running.requests.total());
+        let out = f.await;
+        (
+            out,
+            self.running.invocations.total() - inv,
+            self.running.requests.total() - ddb,
+        )
+    }
+}
+
+impl Client {
+    /// Sends a document; returns the whole response body.
+    pub async fn send(&self, query: &str, variables: Value) -> Value {
+        self.http
+            .post(&self.url)
+            .header("Authorization", &self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("GraphQL request")
+            .json()
+            .await
+            .expect("GraphQL JSON")
+    }
+
+    /// Sends a document that must succeed; returns `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let out = self.send(query, variables).await;
+        assert!(out.get("errors").is_none(), "unexpected errors: {out:#}");
+        out["data"].clone()
+    }
+
+    /// Sends a document that must fail; returns the first error's `errorType`
+    /// after checking the error has AppSync's shape.
+    pub async fn error_type(&self, query: &str, variables: Value) -> String {
+        let out = self.send(query, variables).await;
+        let err = &out["errors"][0];
+        assert!(err.is_object(), "expected an error: {out:#}");
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {out:#}");
+        assert!(err["locations"].is_array(), "locations: {out:#}");
+        assert!(err.get("path").is_some(), "path: {out:#}");
+        assert!(!err["message"].as_str().unwrap().contains("Dynamo"), "leaks internals: {out:#}");
+        err["errorType"].as_str().expect("an errorType").to_string()
+    }
+}
+
+/// Creates a conversation owned by `owner` with `members` (ids); returns its id.
+pub async fn convo(owner: &Client, name: &str, members: &[&Client]) -> String {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let out = owner
+        .ok(
+            "mutation($n: String!, $m: [String!]!) { createConvo(input: {name: $n, members: $m}) { id } }",
+            json!({ "n": name, "m": ids }),
+        )
+        .await;
+    out["createConvo"]["id"].as_str().expect("an id").to_string()
+}
+
+/// Posts `content` as `author`; returns the message id.
+pub async fn post(author: &Client, conversation_id: &str, content: &str) -> String {
+    let out = author
+        .ok(
+            "mutation($c: String!, $cid: ID!) { createMessage(input: {content: $c, messageConversationId: $cid}) { id } }",
+            json!({ "c": content, "cid": conversation_id }),
+        )
+        .await;
+    out["createMessage"]["id"].as_str().expect("an id").to_string()
+}

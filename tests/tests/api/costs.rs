@@ -1,0 +1,45 @@
+//! What each operation costs: function invocations and DynamoDB requests,
+//! counted at the SDK (retries included). schema/TABLES.md states these
+//! numbers; this test holds them.
+
+use chat_tests::{convo, post, Stack};
+use serde_json::json;
+
+#[tokio::test]
+async fn invocations_and_dynamodb_requests_per_operation() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let id = convo(&alice, "room", &[&bob]).await;
+    for i in 0..3 {
+        post(&alice, &id, &format!("a{i}")).await;
+        post(&bob, &id, &format!("b{i}")).await;
+    }
+    let dave = stack.client("dave").await;
+
+    let cases: Vec<(&str, &chat_tests::Client, &str, serde_json::Value, u64)> = vec![
+        ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 2),
+        ("createUser (retry)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 1),
+        ("createConvo", &alice, "mutation($m: [String!]!) { createConvo(input: {name: \"n\", members: $m}) { id } }", json!({ "m": [bob.id, carol.id] }), 2),
+        ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 1),
+        ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 2),
+        ("createMessage", &alice, "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }", json!({ "c": id }), 2),
+        ("createMessage + author", &alice, "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id author { username } } }", json!({ "c": id }), 3),
+        ("getUser", &alice, "query($u: ID!) { getUser(id: $u) { username } }", json!({ "u": bob.id }), 1),
+        ("getUser + conversations", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { id } } } }", json!({ "u": alice.id }), 2),
+        ("getUser + conversations + names", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { conversation { name } } } } }", json!({ "u": alice.id }), 3),
+        ("getConvo", &alice, "query($c: ID!) { getConvo(id: $c) { name } }", json!({ "c": id }), 1),
+        ("getConvo + messages", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { content } } } }", json!({ "c": id }), 2),
+        ("getConvo + messages + authors + links + users", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { author { username } } } associated { items { user { username } } } } }", json!({ "c": id }), 4),
+        ("listUsers", &alice, "{ listUsers { items { username } } }", json!({}), 1),
+        ("me", &alice, "{ me { username } }", json!({}), 1),
+        ("allMessageConnection", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }), 2),
+        ("allMessageConnection + authors", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { author { username } } } }", json!({ "c": id }), 3),
+    ];
+    for (name, client, doc, vars, expected_requests) in cases {
+        let (_, invocations, requests) = stack.cost(client.ok(doc, vars)).await;
+        assert_eq!(invocations, 1, "{name}: one function invocation");
+        assert_eq!(requests, expected_requests, "{name}: DynamoDB requests");
+    }
+}

@@ -1,0 +1,9 @@
+//! The chat API over GraphQL/HTTP against the local stack. One binary, one
+//! module per concern; every test starts its own stack.
+
+mod chatt;
+mod costs;
+mod graphql;
+mod limits;
+mod rules;
+mod security;
