@@ -134,7 +134,10 @@ impl Stack {
     where
         F: std::future::Future<Output = T>,
     {
-        let (inv, ddb) = (self.running.invocations.total(), self.running.requests.total());
+        let (inv, ddb) = (
+            self.running.invocations.total(),
+            self.running.requests.total(),
+        );
         let out = f.await;
         (
             out,
@@ -172,10 +175,16 @@ impl Client {
         let out = self.send(query, variables).await;
         let err = &out["errors"][0];
         assert!(err.is_object(), "expected an error: {out:#}");
-        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {out:#}");
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "message: {out:#}"
+        );
         assert!(err["locations"].is_array(), "locations: {out:#}");
         assert!(err.get("path").is_some(), "path: {out:#}");
-        assert!(!err["message"].as_str().unwrap().contains("Dynamo"), "leaks internals: {out:#}");
+        assert!(
+            !err["message"].as_str().unwrap().contains("Dynamo"),
+            "leaks internals: {out:#}"
+        );
         err["errorType"].as_str().expect("an errorType").to_string()
     }
 }
@@ -189,7 +198,10 @@ pub async fn convo(owner: &Client, name: &str, members: &[&Client]) -> String {
             json!({ "n": name, "m": ids }),
         )
         .await;
-    out["createConvo"]["id"].as_str().expect("an id").to_string()
+    out["createConvo"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string()
 }
 
 /// Posts `content` as `author`; returns the message id.
@@ -200,5 +212,8 @@ pub async fn post(author: &Client, conversation_id: &str, content: &str) -> Stri
             json!({ "c": content, "cid": conversation_id }),
         )
         .await;
-    out["createMessage"]["id"].as_str().expect("an id").to_string()
+    out["createMessage"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string()
 }

@@ -14,11 +14,13 @@ pub const SCHEMA_SDL: &str = include_str!("../../../schema/schema.graphql");
 pub const APPSYNC_PRELUDE: &str = include_str!("appsync_prelude.graphql");
 
 static SCHEMA: LazyLock<Valid<Schema>> = LazyLock::new(|| {
-    Schema::builder()
+    let schema = Schema::builder()
         .parse(APPSYNC_PRELUDE, "appsync_prelude.graphql")
         .parse(SCHEMA_SDL, "schema.graphql")
         .build()
-        .and_then(|s| s.validate())
+        .unwrap_or_else(|e| panic!("schema/schema.graphql does not build: {}", e.errors));
+    schema
+        .validate()
         .unwrap_or_else(|e| panic!("schema/schema.graphql is invalid: {}", e.errors))
 });
 

@@ -44,7 +44,9 @@ pub async fn start(
                 .local_addr()
                 .map_err(|source| GatewayError::Bind { addr, source })?;
             let task = tokio::spawn(async move {
-                if let Err(err) = dynoxide::server::serve_with_shutdown(listener, db, shutdown).await {
+                if let Err(err) =
+                    dynoxide::server::serve_with_shutdown(listener, db, shutdown).await
+                {
                     tracing::error!(error = %err, "embedded DynamoDB stopped");
                 }
             });
@@ -67,7 +69,13 @@ pub async fn client(endpoint: &str, counter: RequestCounter) -> Client {
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("local", "local", None, None, "chat-gateway"))
+            .credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "chat-gateway",
+            ))
     } else {
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         aws_sdk_dynamodb::config::Builder::from(&sdk)

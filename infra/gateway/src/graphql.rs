@@ -59,13 +59,21 @@ fn errors_only(status: StatusCode, errors: Vec<AppSyncError>) -> Response {
 fn unauthorized(message: String) -> Response {
     errors_only(
         StatusCode::UNAUTHORIZED,
-        vec![AppSyncError::request("UnauthorizedException", message, vec![])],
+        vec![AppSyncError::request(
+            "UnauthorizedException",
+            message,
+            vec![],
+        )],
     )
 }
 
 /// `POST /graphql`
 #[instrument(skip_all)]
-pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return unauthorized("Valid authorization header not provided.".into());
     };
@@ -89,7 +97,12 @@ pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     let request_headers: Map<String, Value> = headers
         .iter()
         .filter(|(name, _)| name.as_str() != "authorization")
-        .filter_map(|(name, value)| Some((name.to_string(), Value::String(value.to_str().ok()?.to_string()))))
+        .filter_map(|(name, value)| {
+            Some((
+                name.to_string(),
+                Value::String(value.to_str().ok()?.to_string()),
+            ))
+        })
         .collect();
     let body = execute(&state, &identity, request, request_headers).await;
     Json(body).into_response()
@@ -102,20 +115,19 @@ async fn execute(
     headers: Map<String, Value>,
 ) -> Value {
     let schema = schema();
-    let document = match ExecutableDocument::parse_and_validate(schema, &request.query, "request.graphql") {
-        Ok(doc) => doc,
-        Err(invalid) => {
-            let errors: Vec<AppSyncError> = invalid
-                .errors
-                .iter()
-                .map(|d| AppSyncError::from_graphql(d.to_json()))
-                .collect();
-            return json!({ "data": null, "errors": errors });
-        }
-    };
-    let request_error = |e: apollo_compiler::request::RequestError| {
-        json!({ "data": null, "errors": [AppSyncError::from_graphql(e.to_graphql_error(&document.sources))] })
-    };
+    let document =
+        match ExecutableDocument::parse_and_validate(schema, &request.query, "request.graphql") {
+            Ok(doc) => doc,
+            Err(invalid) => {
+                let errors: Vec<AppSyncError> = invalid
+                    .errors
+                    .iter()
+                    .map(|d| AppSyncError::from_graphql(d.to_json()))
+                    .collect();
+                return json!({ "data": null, "errors": errors });
+            }
+        };
+    let request_error = |e: apollo_compiler::request::RequestError| json!({ "data": null, "errors": [AppSyncError::from_graphql(e.to_graphql_error(&document.sources))] });
     let operation = match document.operations.get(request.operation_name.as_deref()) {
         Ok(op) => op,
         Err(e) => return request_error(e),
@@ -130,9 +142,13 @@ async fn execute(
     if let Err(e) = apollo_compiler::introspection::check_max_depth(&document, operation) {
         return request_error(e);
     }
-    let raw_variables: JsonMap = match serde_json::from_value(Value::Object(request.variables.clone().unwrap_or_default())) {
+    let raw_variables: JsonMap = match serde_json::from_value(Value::Object(
+        request.variables.clone().unwrap_or_default(),
+    )) {
         Ok(v) => v,
-        Err(_) => return json!({ "data": null, "errors": [AppSyncError::request("ValidationError", "variables must be a JSON object", vec![])] }),
+        Err(_) => {
+            return json!({ "data": null, "errors": [AppSyncError::request("ValidationError", "variables must be a JSON object", vec![])] })
+        }
     };
     let variables = match coerce_variable_values(schema, operation, &raw_variables) {
         Ok(v) => v,
@@ -158,20 +174,21 @@ async fn execute(
     }
     let planned = planner.planned.into_inner();
     // 2. Invoke.
-    let results: HashMap<String, Option<Result<Value, Diagnostic>>> = if operation.operation_type == OperationType::Mutation {
-        let mut results = HashMap::new();
-        for call in planned {
-            let result = state.resolvers.invoke(&call.field, call.event).await;
-            results.insert(call.key, result);
-        }
-        results
-    } else {
-        let calls = planned.into_iter().map(|call| async move {
-            let result = state.resolvers.invoke(&call.field, call.event).await;
-            (call.key, result)
-        });
-        futures::future::join_all(calls).await.into_iter().collect()
-    };
+    let results: HashMap<String, Option<Result<Value, Diagnostic>>> =
+        if operation.operation_type == OperationType::Mutation {
+            let mut results = HashMap::new();
+            for call in planned {
+                let result = state.resolvers.invoke(&call.field, call.event).await;
+                results.insert(call.key, result);
+            }
+            results
+        } else {
+            let calls = planned.into_iter().map(|call| async move {
+                let result = state.resolvers.invoke(&call.field, call.event).await;
+                (call.key, result)
+            });
+            futures::future::join_all(calls).await.into_iter().collect()
+        };
     // 3. Project.
     let projector = Projector {
         type_name: &context.type_name,
@@ -187,10 +204,18 @@ async fn execute(
             let mut out = Map::new();
             out.insert(
                 "data".into(),
-                response.data.as_ref().map(from_response_json).unwrap_or(Value::Null),
+                response
+                    .data
+                    .as_ref()
+                    .map(from_response_json)
+                    .unwrap_or(Value::Null),
             );
             if !response.errors.is_empty() {
-                let errors: Vec<AppSyncError> = response.errors.into_iter().map(AppSyncError::from_graphql).collect();
+                let errors: Vec<AppSyncError> = response
+                    .errors
+                    .into_iter()
+                    .map(AppSyncError::from_graphql)
+                    .collect();
                 out.insert("errors".into(), json!(errors));
             }
             Value::Object(out)
@@ -225,7 +250,10 @@ impl ObjectValue for Planner<'_> {
         &self.context.type_name
     }
 
-    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Result<ResolvedValue<'a>, FieldError> {
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
         let key = response_key(info);
         let mut planned = self.planned.borrow_mut();
         if !planned.iter().any(|c| c.key == key) {
@@ -250,16 +278,25 @@ impl ObjectValue for Projector<'_> {
         self.type_name
     }
 
-    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Result<ResolvedValue<'a>, FieldError> {
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
         match self.results.get(&response_key(info)) {
-            Some(Some(Ok(value))) => resolve_json(info.schema(), &info.field_definition().ty, value.clone()),
+            Some(Some(Ok(value))) => {
+                resolve_json(info.schema(), &info.field_definition().ty, value.clone())
+            }
             Some(Some(Err(diagnostic))) => Err(FieldError {
                 message: typed_message(&diagnostic.error_type, &diagnostic.error_message),
             }),
             _ => Err(FieldError {
                 message: typed_message(
                     "NotImplemented",
-                    &format!("no resolver is wired to {}.{}", self.type_name, info.field_name()),
+                    &format!(
+                        "no resolver is wired to {}.{}",
+                        self.type_name,
+                        info.field_name()
+                    ),
                 ),
             }),
         }
@@ -310,4 +347,3 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
         "dynamodbRequests": state.requests.snapshot(),
     }))
 }
-

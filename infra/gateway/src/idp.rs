@@ -67,10 +67,16 @@ fn now_secs() -> u64 {
 
 impl DevIdentityProvider {
     /// Loads the signing key from the data directory, or makes one.
-    pub fn load_or_create(data_dir: Option<&PathBuf>, issuer: &str) -> Result<Self, crate::GatewayError> {
+    pub fn load_or_create(
+        data_dir: Option<&PathBuf>,
+        issuer: &str,
+    ) -> Result<Self, crate::GatewayError> {
         let pem = crate::persisted(data_dir, "dev-idp-key.pem", || {
             let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(IdpError::from)?;
-            Ok(key.to_pkcs1_pem(LineEnding::LF).map_err(IdpError::from)?.to_string())
+            Ok(key
+                .to_pkcs1_pem(LineEnding::LF)
+                .map_err(IdpError::from)?
+                .to_string())
         })?;
         Ok(Self::from_pem(&pem, issuer)?)
     }
@@ -79,7 +85,10 @@ impl DevIdentityProvider {
         let key = RsaPrivateKey::from_pkcs1_pem(pem)?;
         let n = key.n().to_bytes_be();
         let e = key.e().to_bytes_be();
-        let kid: String = Sha256::digest(&n)[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let kid: String = Sha256::digest(&n)[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let jwks = json!({
             "keys": [{
                 "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
@@ -127,7 +136,8 @@ impl DevIdentityProvider {
     pub fn sign(&self, claims: &serde_json::Map<String, Value>) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing with a valid key succeeds")
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .expect("RS256 signing with a valid key succeeds")
     }
 
     /// A fresh token for `username`.
@@ -146,7 +156,10 @@ pub struct TokenRequest {
 }
 
 /// `POST /auth/token {"username": "alice"}` → `{"token": "<JWT>", ...}`.
-pub async fn token_endpoint(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+pub async fn token_endpoint(
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Response {
     let request: TokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(_) => {
@@ -158,7 +171,11 @@ pub async fn token_endpoint(State(state): State<Arc<AppState>>, body: axum::body
         }
     };
     if let Err(err) = chat_domain::limits::username(&request.username) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": err.client_message()}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": err.client_message()})),
+        )
+            .into_response();
     }
     let token = state.idp.token_for(&request.username);
     Json(json!({

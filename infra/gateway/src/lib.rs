@@ -120,7 +120,9 @@ impl Running {
     }
 }
 
-fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn shutdown_signal(
+    rx: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut rx = rx.clone();
     async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -151,7 +153,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
-    let (dynamodb_endpoint, engine) = dynamo::start(&config.backend, shutdown_signal(&shutdown_rx)).await?;
+    let (dynamodb_endpoint, engine) =
+        dynamo::start(&config.backend, shutdown_signal(&shutdown_rx)).await?;
     tasks.extend(engine);
     let requests = RequestCounter::default();
     let client = dynamo::client(&dynamodb_endpoint, requests.clone()).await;
@@ -160,18 +163,29 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     let listener = TcpListener::bind(config.http_addr)
         .await
-        .map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
-    let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
+        .map_err(|source| GatewayError::Bind {
+            addr: config.http_addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+        addr: config.http_addr,
+        source,
+    })?;
     let base_url = format!("http://{addr}");
 
-    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || Ok(idp::random_hex(32)))?;
+    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
+        Ok(idp::random_hex(32))
+    })?;
     let service = Arc::new(ChatService::new(
         DynamoStore::new(client, tables.clone()),
         PageTokens::new(secret.as_bytes()),
     ));
     let resolvers = Resolvers::in_process(service);
     let invocations = resolvers.invocations().clone();
-    let idp = Arc::new(DevIdentityProvider::load_or_create(config.data_dir.as_ref(), &base_url)?);
+    let idp = Arc::new(DevIdentityProvider::load_or_create(
+        config.data_dir.as_ref(),
+        &base_url,
+    )?);
     let state = Arc::new(AppState {
         verifier: Verifier::new(base_url.clone()),
         idp: idp.clone(),
@@ -188,7 +202,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         .with_state(state);
     let stop = shutdown_signal(&shutdown_rx);
     tasks.push(tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(err) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %err, "HTTP server failed");
         }
     }));

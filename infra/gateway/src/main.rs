@@ -33,13 +33,19 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let args = Args::parse();
     let backend = match (&args.dynamodb_endpoint, args.in_memory) {
-        (Some(endpoint), _) => Backend::External { endpoint: endpoint.clone() },
+        (Some(endpoint), _) => Backend::External {
+            endpoint: endpoint.clone(),
+        },
         (None, true) => Backend::Embedded { path: None },
-        (None, false) => Backend::Embedded { path: Some(args.data_dir.join("chat.sqlite")) },
+        (None, false) => Backend::Embedded {
+            path: Some(args.data_dir.join("chat.sqlite")),
+        },
     };
     let storage = match &backend {
         Backend::External { endpoint } => format!("{endpoint} (external)"),
@@ -55,8 +61,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("chat stack ready (Ctrl-C stops it)");
     println!("  GraphQL   POST {}", running.graphql_url());
-    println!("  tokens    POST {}/auth/token  {{\"username\":\"alice\"}}", running.base_url);
-    println!("  JWKS      GET  {}/.well-known/jwks.json", running.base_url);
+    println!(
+        "  tokens    POST {}/auth/token  {{\"username\":\"alice\"}}",
+        running.base_url
+    );
+    println!(
+        "  JWKS      GET  {}/.well-known/jwks.json",
+        running.base_url
+    );
     println!("  stats     GET  {}/local/stats", running.base_url);
     println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
 

@@ -36,7 +36,12 @@ impl Invocations {
     }
 
     fn record(&self, name: &'static str) {
-        *self.0.lock().expect("invocations lock").entry(name).or_default() += 1;
+        *self
+            .0
+            .lock()
+            .expect("invocations lock")
+            .entry(name)
+            .or_default() += 1;
     }
 }
 
@@ -53,10 +58,11 @@ macro_rules! in_process {
         Box::new(move |event: Value| {
             let service = service.clone();
             Box::pin(async move {
-                let payload: ResolverEvent = serde_json::from_value(event).map_err(|e| Diagnostic {
-                    error_type: "Lambda:Unhandled".into(),
-                    error_message: format!("event does not deserialize: {e}"),
-                })?;
+                let payload: ResolverEvent =
+                    serde_json::from_value(event).map_err(|e| Diagnostic {
+                        error_type: "Lambda:Unhandled".into(),
+                        error_message: format!("event does not deserialize: {e}"),
+                    })?;
                 let mut context = Context::default();
                 context.request_id = uuid::Uuid::new_v4().to_string();
                 $krate::handler(&service, LambdaEvent::new(payload, context))
@@ -71,15 +77,43 @@ impl Resolvers {
     /// The wiring of every query and mutation to its function crate.
     pub fn in_process(service: Arc<Service>) -> Self {
         let wiring: Vec<(&'static str, &'static str, Invoke)> = vec![
-            ("Mutation.createUser", "create-user", in_process!(service, create_user)),
-            ("Mutation.createConvo", "create-convo", in_process!(service, create_convo)),
-            ("Mutation.createConvoLink", "create-convo-link", in_process!(service, create_convo_link)),
-            ("Mutation.createMessage", "create-message", in_process!(service, create_message)),
+            (
+                "Mutation.createUser",
+                "create-user",
+                in_process!(service, create_user),
+            ),
+            (
+                "Mutation.createConvo",
+                "create-convo",
+                in_process!(service, create_convo),
+            ),
+            (
+                "Mutation.createConvoLink",
+                "create-convo-link",
+                in_process!(service, create_convo_link),
+            ),
+            (
+                "Mutation.createMessage",
+                "create-message",
+                in_process!(service, create_message),
+            ),
             ("Query.getUser", "get-user", in_process!(service, get_user)),
-            ("Query.getConvo", "get-convo", in_process!(service, get_convo)),
-            ("Query.listUsers", "list-users", in_process!(service, list_users)),
+            (
+                "Query.getConvo",
+                "get-convo",
+                in_process!(service, get_convo),
+            ),
+            (
+                "Query.listUsers",
+                "list-users",
+                in_process!(service, list_users),
+            ),
             ("Query.me", "me", in_process!(service, me)),
-            ("Query.allMessageConnection", "all-message-connection", in_process!(service, all_message_connection)),
+            (
+                "Query.allMessageConnection",
+                "all-message-connection",
+                in_process!(service, all_message_connection),
+            ),
         ];
         Resolvers {
             by_field: wiring

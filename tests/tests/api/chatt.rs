@@ -23,11 +23,17 @@ async fn chatt_documents_work_unchanged() {
         let out = c.ok(CREATE_USER, json!({ "username": c.username })).await;
         assert_eq!(out["createUser"]["id"], c.id.as_str());
         assert_eq!(out["createUser"]["username"], c.username.as_str());
-        assert!(out["createUser"]["createdAt"].as_str().unwrap().ends_with('Z'));
+        assert!(out["createUser"]["createdAt"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'));
     }
 
     let out = alice
-        .ok(CREATE_CONVO, json!({ "name": "alice & bob", "members": [bob.id] }))
+        .ok(
+            CREATE_CONVO,
+            json!({ "name": "alice & bob", "members": [bob.id] }),
+        )
         .await;
     let convo = &out["createConvo"];
     let convo_id = convo["id"].as_str().unwrap().to_string();
@@ -44,7 +50,10 @@ async fn chatt_documents_work_unchanged() {
     let link = &out["createConvoLink"];
     assert_eq!(link["convoLinkUserId"], carol.id.as_str());
     assert_eq!(link["convoLinkConversationId"], convo_id.as_str());
-    assert_eq!(link["conversation"], json!({ "id": convo_id, "name": "alice & bob" }));
+    assert_eq!(
+        link["conversation"],
+        json!({ "id": convo_id, "name": "alice & bob" })
+    );
 
     // Chatt sends its own id, createdAt and authorId.
     let client_id = "5c0b5a4e-0d59-4cf5-a5d3-0ad6e3f6b7a1";
@@ -62,7 +71,10 @@ async fn chatt_documents_work_unchanged() {
     assert_eq!(msg["content"], "hello bob");
     assert_eq!(msg["authorId"], alice.id.as_str());
     assert_eq!(msg["messageConversationId"], convo_id.as_str());
-    assert_ne!(msg["createdAt"], "2019-01-01T00:00:00.000Z", "the server stamps time");
+    assert_ne!(
+        msg["createdAt"], "2019-01-01T00:00:00.000Z",
+        "the server stamps time"
+    );
     let out = bob
         .ok(
             CREATE_MESSAGE,
@@ -72,9 +84,14 @@ async fn chatt_documents_work_unchanged() {
     let bob_msg_id = out["createMessage"]["id"].as_str().unwrap().to_string();
 
     let out = carol.ok(GET_USER, json!({ "id": alice.id })).await;
-    assert_eq!(out["getUser"], json!({ "id": alice.id, "username": "alice" }));
+    assert_eq!(
+        out["getUser"],
+        json!({ "id": alice.id, "username": "alice" })
+    );
 
-    let out = carol.ok(GET_USER_AND_CONVERSATIONS, json!({ "id": carol.id })).await;
+    let out = carol
+        .ok(GET_USER_AND_CONVERSATIONS, json!({ "id": carol.id }))
+        .await;
     assert_eq!(
         out["getUser"]["conversations"]["items"],
         json!([{ "id": format!("{convo_id}:{}", carol.id), "conversation": { "id": convo_id, "name": "alice & bob" } }])

