@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::MessageFields;
 use chat_domain::PageRequest;
 
 #[derive(Deserialize)]
@@ -28,10 +27,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = MessageFields {
-        author: event.payload.selects("messages/author"),
-        conversation: event.payload.selects("messages/conversation"),
-    };
+    let fields = event.payload.message_fields("messages/");
     let page = PageRequest {
         limit: args.first,
         next_token: args.after,

@@ -10,8 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::LinkFields;
-
 #[derive(Deserialize)]
 struct Args {
     input: Input,
@@ -31,10 +29,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = LinkFields {
-        user: event.payload.selects("user"),
-        conversation: event.payload.selects("conversation"),
-    };
+    let fields = event.payload.link_fields("");
     let link = service
         .create_convo_link(
             &caller,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::{MessageFields, NewMessage};
+use chat_domain::service::NewMessage;
 
 #[derive(Deserialize)]
 struct Args {
@@ -35,10 +35,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = MessageFields {
-        author: event.payload.selects("author"),
-        conversation: event.payload.selects("conversation"),
-    };
+    let fields = event.payload.message_fields("");
     let input = NewMessage {
         id: args.input.id,
         content: args.input.content,

@@ -78,10 +78,6 @@ impl<S: ChatStore> ChatService<S> {
         ChatService { store, tokens }
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// Creates the caller's own profile. Idempotent: a caller who has a profile
     /// with this username gets it back.
     #[instrument(skip(self), fields(caller = %caller.id))]

@@ -10,8 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::{ConvoQuery, LinkFields, LinksArgs, MessageFields, MessagesArgs};
-use chat_lambda::PageArgs;
+use chat_domain::service::{ConvoQuery, MessagesArgs};
 
 #[derive(Deserialize)]
 struct Args {
@@ -42,25 +41,12 @@ pub async fn handler<S: ChatStore>(
                 next_token: page.next_token,
             },
             direction: page.sort_direction,
-            fields: MessageFields {
-                author: request.selects("messages/items/author"),
-                conversation: request.selects("messages/items/conversation"),
-            },
+            fields: request.message_fields("messages/items/"),
         })
     } else {
         None
     };
-    let associated = if request.selects("associated") {
-        Some(LinksArgs {
-            page: request.nested_arguments::<PageArgs>("associated")?.into(),
-            fields: LinkFields {
-                user: request.selects("associated/items/user"),
-                conversation: request.selects("associated/items/conversation"),
-            },
-        })
-    } else {
-        None
-    };
+    let associated = request.links_args("associated")?;
     let query = ConvoQuery {
         messages,
         associated,

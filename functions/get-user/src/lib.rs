@@ -10,9 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::{LinkFields, LinksArgs};
-use chat_lambda::PageArgs;
-
 #[derive(Deserialize)]
 struct Args {
     id: String,
@@ -25,20 +22,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let request = &event.payload;
-    let conversations = if request.selects("conversations") {
-        Some(LinksArgs {
-            page: request
-                .nested_arguments::<PageArgs>("conversations")?
-                .into(),
-            fields: LinkFields {
-                user: request.selects("conversations/items/user"),
-                conversation: request.selects("conversations/items/conversation"),
-            },
-        })
-    } else {
-        None
-    };
+    let conversations = event.payload.links_args("conversations")?;
     let user = service.get_user(&caller, &args.id, conversations).await?;
     output(&user)
 }

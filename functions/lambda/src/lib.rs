@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use chat_domain::service::{LinkFields, LinksArgs, MessageFields};
 use chat_domain::{Caller, ErrorKind};
 
 pub use config::{init_tracing, service_from_env, Service};
@@ -69,6 +70,34 @@ impl ResolverEvent {
     /// Whether the request selected this field path (e.g. `messages/items/author`).
     pub fn selects(&self, path: &str) -> bool {
         chat_graphql::selection::selects(&self.appsync.info.selection_set_list, path)
+    }
+
+    /// Which nested fields of a message below `prefix` (e.g. `messages/items/`) were selected.
+    pub fn message_fields(&self, prefix: &str) -> MessageFields {
+        MessageFields {
+            author: self.selects(&format!("{prefix}author")),
+            conversation: self.selects(&format!("{prefix}conversation")),
+        }
+    }
+
+    /// Which nested fields of a link below `prefix` were selected.
+    pub fn link_fields(&self, prefix: &str) -> LinkFields {
+        LinkFields {
+            user: self.selects(&format!("{prefix}user")),
+            conversation: self.selects(&format!("{prefix}conversation")),
+        }
+    }
+
+    /// The page and nested fields of a selected link connection (`conversations`,
+    /// `associated`), or `None` when it was not selected.
+    pub fn links_args(&self, field: &str) -> Result<Option<LinksArgs>, ResolverError> {
+        if !self.selects(field) {
+            return Ok(None);
+        }
+        Ok(Some(LinksArgs {
+            page: self.nested_arguments::<PageArgs>(field)?.into(),
+            fields: self.link_fields(&format!("{field}/items/")),
+        }))
     }
 
     /// The arguments of a nested field, e.g. `messages(limit: 10)`, typed.
