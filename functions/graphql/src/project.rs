@@ -6,11 +6,16 @@
 //! executor do exactly that walk over plain JSON. The walk is synchronous: all
 //! I/O has happened by the time a result is projected.
 
-use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedValue};
-use apollo_compiler::response::JsonValue;
+use std::collections::HashMap;
+
+use apollo_compiler::executable::Operation;
+use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
+use apollo_compiler::response::{JsonMap, JsonValue};
 use apollo_compiler::schema::Type;
 use apollo_compiler::validation::Valid;
-use apollo_compiler::Schema;
+use apollo_compiler::{ExecutableDocument, Schema};
+
+use crate::AppSyncError;
 use serde_json::{Map, Value};
 
 /// A JSON object standing for an instance of the object type `type_name`.
@@ -95,4 +100,120 @@ pub fn to_response_json(value: Value) -> JsonValue {
 /// The JSON type `apollo-compiler` responds with, back to `serde_json`.
 pub fn from_response_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("JSON converts to JSON")
+}
+
+/// A root field's outcome: its value, or an `(errorType, message)` pair.
+pub type FieldResult = Result<Value, (String, String)>;
+
+enum RootSource {
+    /// Results by response key (alias or field name).
+    Keyed(HashMap<String, FieldResult>),
+    /// One value for whatever the single root field is (a subscription event).
+    Single(Value),
+}
+
+/// The root object of a projection pass: the already-computed result of every
+/// root field, shaped to the document by `apollo-compiler`'s executor.
+pub struct RootValues {
+    type_name: String,
+    source: RootSource,
+}
+
+impl RootValues {
+    pub fn keyed(type_name: impl Into<String>, results: HashMap<String, FieldResult>) -> Self {
+        RootValues {
+            type_name: type_name.into(),
+            source: RootSource::Keyed(results),
+        }
+    }
+
+    pub fn single(type_name: impl Into<String>, value: Value) -> Self {
+        RootValues {
+            type_name: type_name.into(),
+            source: RootSource::Single(value),
+        }
+    }
+}
+
+/// The key a root field's result is stored under: its alias, or its name.
+pub fn response_key(info: &ResolveInfo<'_>) -> String {
+    info.field_selections()
+        .first()
+        .map(|f| f.response_key().to_string())
+        .unwrap_or_else(|| info.field_name().to_string())
+}
+
+impl ObjectValue for RootValues {
+    fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    fn resolve_field<'a>(
+        &'a self,
+        info: &'a ResolveInfo<'a>,
+    ) -> Result<ResolvedValue<'a>, FieldError> {
+        let ty = &info.field_definition().ty;
+        match &self.source {
+            RootSource::Single(value) => resolve_json(info.schema(), ty, value.clone()),
+            RootSource::Keyed(results) => match results.get(&response_key(info)) {
+                Some(Ok(value)) => resolve_json(info.schema(), ty, value.clone()),
+                Some(Err((error_type, message))) => Err(FieldError {
+                    message: crate::error::typed_message(error_type, message),
+                }),
+                None => Err(FieldError {
+                    message: crate::error::typed_message(
+                        "NotImplemented",
+                        &format!(
+                            "no resolver is wired to {}.{}",
+                            self.type_name,
+                            info.field_name()
+                        ),
+                    ),
+                }),
+            },
+        }
+    }
+}
+
+/// Shapes `root` to `operation`'s selection set: the GraphQL response body
+/// (`data`, and `errors` in AppSync's shape when there are any).
+pub fn project(
+    document: &Valid<ExecutableDocument>,
+    operation: &Operation,
+    variables: &Valid<JsonMap>,
+    root: &RootValues,
+    introspection: bool,
+) -> Value {
+    let response = Execution::new(crate::schema(), document)
+        .operation(operation)
+        .coerced_variable_values(variables)
+        .enable_schema_introspection(introspection)
+        .execute_sync(root);
+    let mut out = Map::new();
+    match response {
+        Ok(response) => {
+            out.insert(
+                "data".into(),
+                response
+                    .data
+                    .as_ref()
+                    .map(from_response_json)
+                    .unwrap_or(Value::Null),
+            );
+            if !response.errors.is_empty() {
+                let errors: Vec<AppSyncError> = response
+                    .errors
+                    .into_iter()
+                    .map(AppSyncError::from_graphql)
+                    .collect();
+                out.insert("errors".into(), serde_json::json!(errors));
+            }
+        }
+        Err(e) => {
+            out.insert("data".into(), Value::Null);
+            let error = AppSyncError::from_graphql(e.to_graphql_error(&document.sources));
+            out.insert("errors".into(), serde_json::json!([error]));
+        }
+    }
+    Value::Object(out)
 }

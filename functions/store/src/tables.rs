@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TableStatus,
+    StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -43,6 +43,8 @@ pub struct TableSpec {
     pub indexes: &'static [IndexSpec],
     /// Whether inserts are streamed (NEW_IMAGE) for real-time fan-out.
     pub stream: bool,
+    /// The attribute DynamoDB's TTL expires rows by (epoch seconds), if any.
+    pub ttl: Option<&'static str>,
 }
 
 pub const USERS_BY_NAME: &str = "byUsername";
@@ -65,6 +67,7 @@ pub const USERS: TableSpec = TableSpec {
         },
     }],
     stream: true,
+    ttl: None,
 };
 
 pub const CONVERSATIONS: TableSpec = TableSpec {
@@ -76,6 +79,7 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
     },
     indexes: &[],
     stream: false,
+    ttl: None,
 };
 
 pub const MESSAGES: TableSpec = TableSpec {
@@ -94,6 +98,7 @@ pub const MESSAGES: TableSpec = TableSpec {
         },
     }],
     stream: true,
+    ttl: None,
 };
 
 pub const CONVO_LINKS: TableSpec = TableSpec {
@@ -112,10 +117,44 @@ pub const CONVO_LINKS: TableSpec = TableSpec {
         },
     }],
     stream: true,
+    ttl: None,
 };
 
-/// Every chat table.
-pub const ALL: [TableSpec; 4] = [USERS, CONVERSATIONS, MESSAGES, CONVO_LINKS];
+pub const CONNECTIONS_BY_TOPIC: &str = "byTopic";
+pub const CONNECTIONS_PENDING: &str = "pending";
+
+/// WebSocket connections and their subscriptions (see schema/TABLES.md).
+pub const CONNECTIONS: TableSpec = TableSpec {
+    logical: "Connections",
+    env: "CONNECTIONS_TABLE",
+    key: KeySpec {
+        hash: "connectionId",
+        range: Some("sk"),
+    },
+    indexes: &[
+        IndexSpec {
+            name: CONNECTIONS_BY_TOPIC,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "topic",
+                range: Some("connectionId"),
+            },
+        },
+        IndexSpec {
+            name: CONNECTIONS_PENDING,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "pendingPk",
+                range: Some("pendingSince"),
+            },
+        },
+    ],
+    stream: false,
+    ttl: Some("expiresAt"),
+};
+
+/// Every table: the four chat tables and the connection table.
+pub const ALL: [TableSpec; 5] = [USERS, CONVERSATIONS, MESSAGES, CONVO_LINKS, CONNECTIONS];
 
 /// The deployed names of the four tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +163,7 @@ pub struct TableNames {
     pub conversations: String,
     pub messages: String,
     pub convo_links: String,
+    pub connections: String,
 }
 
 impl TableNames {
@@ -134,6 +174,7 @@ impl TableNames {
             conversations: format!("{prefix}{}", CONVERSATIONS.logical),
             messages: format!("{prefix}{}", MESSAGES.logical),
             convo_links: format!("{prefix}{}", CONVO_LINKS.logical),
+            connections: format!("{prefix}{}", CONNECTIONS.logical),
         }
     }
 
@@ -146,6 +187,7 @@ impl TableNames {
             conversations: get(&CONVERSATIONS),
             messages: get(&MESSAGES),
             convo_links: get(&CONVO_LINKS),
+            connections: get(&CONNECTIONS),
         }
     }
 
@@ -154,7 +196,8 @@ impl TableNames {
             "Users" => &self.users,
             "Conversations" => &self.conversations,
             "Messages" => &self.messages,
-            _ => &self.convo_links,
+            "ConvoLinks" => &self.convo_links,
+            _ => &self.connections,
         }
     }
 }
@@ -264,6 +307,37 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
                 table: name.to_string(),
             });
         }
+        if let Some(attribute) = spec.ttl {
+            enable_ttl(client, name, attribute).await?;
+        }
     }
+    Ok(())
+}
+
+async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await?;
+    let enabled = current
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+    if enabled {
+        return Ok(());
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attribute)
+                .build()
+                .expect("TTL fields are set"),
+        )
+        .send()
+        .await?;
     Ok(())
 }

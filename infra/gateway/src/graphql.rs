@@ -29,14 +29,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lambda_runtime::Diagnostic;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tracing::instrument;
 
 use chat_auth::VerifiedToken;
-use chat_graphql::error::typed_message;
-use chat_graphql::project::{from_response_json, resolve_json};
+use chat_graphql::project::{from_response_json, project, response_key, RootValues};
 use chat_graphql::selection::{selection_set_graphql, selection_set_list};
 use chat_graphql::{schema, AppSyncError};
 
@@ -174,7 +172,7 @@ async fn execute(
     }
     let planned = planner.planned.into_inner();
     // 2. Invoke.
-    let results: HashMap<String, Option<Result<Value, Diagnostic>>> =
+    let results: HashMap<String, Option<Result<Value, lambda_runtime::Diagnostic>>> =
         if operation.operation_type == OperationType::Mutation {
             let mut results = HashMap::new();
             for call in planned {
@@ -190,38 +188,22 @@ async fn execute(
             futures::future::join_all(calls).await.into_iter().collect()
         };
     // 3. Project.
-    let projector = Projector {
-        type_name: &context.type_name,
-        results,
-    };
-    let response = Execution::new(schema, &document)
-        .operation(operation)
-        .coerced_variable_values(&variables)
-        .enable_schema_introspection(true)
-        .execute_sync(&projector);
-    match response {
-        Ok(response) => {
-            let mut out = Map::new();
-            out.insert(
-                "data".into(),
-                response
-                    .data
-                    .as_ref()
-                    .map(from_response_json)
-                    .unwrap_or(Value::Null),
-            );
-            if !response.errors.is_empty() {
-                let errors: Vec<AppSyncError> = response
-                    .errors
-                    .into_iter()
-                    .map(AppSyncError::from_graphql)
-                    .collect();
-                out.insert("errors".into(), json!(errors));
-            }
-            Value::Object(out)
-        }
-        Err(e) => request_error(e),
-    }
+    let results = results
+        .into_iter()
+        .map(|(key, result)| {
+            let result = match result {
+                Some(Ok(value)) => Ok(value),
+                Some(Err(d)) => Err((d.error_type, d.error_message)),
+                None => Err((
+                    "NotImplemented".to_string(),
+                    "no resolver is wired to this field".to_string(),
+                )),
+            };
+            (key, result)
+        })
+        .collect();
+    let root = RootValues::keyed(context.type_name.clone(), results);
+    project(&document, operation, &variables, &root, true)
 }
 
 /// What every resolver event of one request shares.
@@ -265,49 +247,6 @@ impl ObjectValue for Planner<'_> {
         }
         Ok(ResolvedValue::null())
     }
-}
-
-/// The projection pass's root object: shapes each function's result.
-struct Projector<'c> {
-    type_name: &'c str,
-    results: HashMap<String, Option<Result<Value, Diagnostic>>>,
-}
-
-impl ObjectValue for Projector<'_> {
-    fn type_name(&self) -> &str {
-        self.type_name
-    }
-
-    fn resolve_field<'a>(
-        &'a self,
-        info: &'a ResolveInfo<'a>,
-    ) -> Result<ResolvedValue<'a>, FieldError> {
-        match self.results.get(&response_key(info)) {
-            Some(Some(Ok(value))) => {
-                resolve_json(info.schema(), &info.field_definition().ty, value.clone())
-            }
-            Some(Some(Err(diagnostic))) => Err(FieldError {
-                message: typed_message(&diagnostic.error_type, &diagnostic.error_message),
-            }),
-            _ => Err(FieldError {
-                message: typed_message(
-                    "NotImplemented",
-                    &format!(
-                        "no resolver is wired to {}.{}",
-                        self.type_name,
-                        info.field_name()
-                    ),
-                ),
-            }),
-        }
-    }
-}
-
-fn response_key(info: &ResolveInfo<'_>) -> String {
-    info.field_selections()
-        .first()
-        .map(|f| f.response_key().to_string())
-        .unwrap_or_else(|| info.field_name().to_string())
 }
 
 impl EventContext {
