@@ -151,6 +151,17 @@ pub fn nested_arguments(
     Map::new()
 }
 
+/// A field's arguments as JSON, variables substituted from `variables`.
+pub fn arguments_json(
+    arguments: &[apollo_compiler::Node<ast::Argument>],
+    variables: &Value,
+) -> Map<String, Value> {
+    arguments
+        .iter()
+        .map(|a| (a.name.to_string(), ast_to_json(&a.value, variables)))
+        .collect()
+}
+
 fn find_args(
     selections: &[ast::Selection],
     field: &str,
@@ -159,12 +170,7 @@ fn find_args(
     for sel in selections {
         match sel {
             ast::Selection::Field(f) if f.name.as_str() == field => {
-                return Some(
-                    f.arguments
-                        .iter()
-                        .map(|a| (a.name.to_string(), ast_to_json(&a.value, variables)))
-                        .collect(),
-                );
+                return Some(arguments_json(&f.arguments, variables));
             }
             ast::Selection::InlineFragment(inline) => {
                 if let Some(args) = find_args(&inline.selection_set, field, variables) {

@@ -1,0 +1,20 @@
+//! The connection sweeper: on a schedule, closes WebSocket connections that
+//! never sent `connection_init` (close code 4408).
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] runs one sweep per scheduled event.
+
+use chat_realtime::sweeper::Sweeper;
+use chat_realtime::{Connections, Notifier};
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use tracing::instrument;
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<C: Connections, N: Notifier>(
+    service: &Sweeper<C, N>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    let closed = service.sweep().await?;
+    Ok(json!({ "closed": closed }))
+}

@@ -1,0 +1,100 @@
+//! Cold-start setup for the real-time functions: configuration is read and
+//! clients are built once per execution environment.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+
+use chat_auth::Verifier;
+use chat_store::{DynamoStore, TableNames};
+
+use crate::connection::ConnectionService;
+use crate::connections::DynamoConnections;
+use crate::fanout::{FanOut, DEFAULT_CONCURRENCY};
+use crate::notifier::ApiGatewayNotifier;
+use crate::sweeper::{Sweeper, DEFAULT_INIT_TIMEOUT};
+
+pub type Connection = ConnectionService<DynamoConnections, ApiGatewayNotifier, DynamoStore>;
+pub type FanOutService = FanOut<DynamoConnections, ApiGatewayNotifier>;
+pub type SweeperService = Sweeper<DynamoConnections, ApiGatewayNotifier>;
+
+/// The management endpoint of the WebSocket API, e.g.
+/// `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`.
+pub const MANAGEMENT_ENDPOINT_ENV: &str = "APIGW_MANAGEMENT_ENDPOINT";
+/// The token issuer, e.g. `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+pub const ISSUER_ENV: &str = "COGNITO_ISSUER";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{0} must be a number")]
+    NotANumber(&'static str),
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().map_err(|_| ConfigError::NotANumber(name)),
+        Err(_) => Ok(default),
+    }
+}
+
+struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    notifier: ApiGatewayNotifier,
+    tables: TableNames,
+}
+
+async fn clients() -> Result<Clients, ConfigError> {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+        .endpoint_url(required(MANAGEMENT_ENDPOINT_ENV)?)
+        .build();
+    Ok(Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        notifier: ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
+        tables: TableNames::from_env(),
+    })
+}
+
+/// The connection-tracking service, from `CONNECTIONS_TABLE`, the chat table
+/// names, `APIGW_MANAGEMENT_ENDPOINT` and `COGNITO_ISSUER`.
+pub async fn connection_from_env() -> Result<Connection, ConfigError> {
+    let issuer = required(ISSUER_ENV)?;
+    let c = clients().await?;
+    Ok(ConnectionService::new(
+        DynamoConnections::new(c.dynamodb.clone(), c.tables.connections.clone()),
+        c.notifier,
+        DynamoStore::new(c.dynamodb, c.tables),
+        Verifier::new(issuer),
+    ))
+}
+
+/// The fan-out, from `CONNECTIONS_TABLE`, the chat table names,
+/// `APIGW_MANAGEMENT_ENDPOINT` and `FANOUT_CONCURRENCY` (default 64).
+pub async fn fan_out_from_env() -> Result<FanOutService, ConfigError> {
+    let concurrency = number("FANOUT_CONCURRENCY", DEFAULT_CONCURRENCY as u64)? as usize;
+    let c = clients().await?;
+    Ok(FanOut::new(
+        DynamoConnections::new(c.dynamodb, c.tables.connections.clone()),
+        c.notifier,
+        c.tables,
+        concurrency,
+    ))
+}
+
+/// The sweeper, from `CONNECTIONS_TABLE`, `APIGW_MANAGEMENT_ENDPOINT` and
+/// `CONNECTION_INIT_TIMEOUT_SECS` (default 10).
+pub async fn sweeper_from_env() -> Result<SweeperService, ConfigError> {
+    let timeout = number("CONNECTION_INIT_TIMEOUT_SECS", DEFAULT_INIT_TIMEOUT.as_secs())?;
+    let c = clients().await?;
+    Ok(Sweeper::new(
+        DynamoConnections::new(c.dynamodb, c.tables.connections),
+        c.notifier,
+        Duration::from_secs(timeout),
+    ))
+}

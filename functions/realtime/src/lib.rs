@@ -1,0 +1,36 @@
+//! Real-time delivery over an API Gateway WebSocket API speaking
+//! graphql-transport-ws (the `graphql-ws` library's protocol): connection
+//! tracking, subscription authorization, and the fan-out of new rows from the
+//! tables' DynamoDB Streams to exactly the subscribed connections.
+//!
+//! # Layout
+//!
+//! - [`protocol`]: the protocol's messages and close codes.
+//! - [`model`]: connections, subscriptions and the topics they listen on.
+//! - [`connections`]: the [`Connections`] port and its DynamoDB adapter
+//!   (Connections table: one Query finds a topic's subscribers).
+//! - [`notifier`]: the [`Notifier`] port and its API Gateway management API
+//!   adapter (`PostToConnection`, `DeleteConnection`).
+//! - [`subscribe`]: validating a `subscribe` document and deciding its topic.
+//! - [`connection`]: [`ConnectionService`], what each WebSocket route does.
+//! - [`fanout`]: [`FanOut`], from a stream batch to posts.
+//! - [`sweeper`]: closes connections that never sent `connection_init`.
+//! - [`config`]: building all of the above once per cold start.
+//! - [`error`]: [`RealtimeError`].
+
+pub mod config;
+pub mod connection;
+pub mod connections;
+pub mod error;
+pub mod fanout;
+pub mod model;
+pub mod notifier;
+pub mod protocol;
+pub mod subscribe;
+pub mod sweeper;
+
+pub use connection::ConnectionService;
+pub use connections::{Connections, DynamoConnections};
+pub use error::RealtimeError;
+pub use fanout::FanOut;
+pub use notifier::{ApiGatewayNotifier, NotifyError, Notifier};

@@ -1,0 +1,164 @@
+//! graphql-transport-ws: the messages a client and server exchange, and the
+//! close codes of the protocol (enisdenjo/graphql-ws, PROTOCOL.md).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The WebSocket subprotocol a client must offer.
+pub const SUBPROTOCOL: &str = "graphql-transport-ws";
+
+/// Longest subscription id accepted.
+pub const MAX_SUBSCRIPTION_ID_CHARS: usize = 128;
+
+/// A message from the client.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribePayload {
+    pub query: String,
+    #[serde(default)]
+    pub operation_name: Option<String>,
+    #[serde(default)]
+    pub variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub extensions: Option<Value>,
+}
+
+/// A message to the client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    ConnectionAck,
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<Value>,
+    },
+    Next {
+        id: String,
+        payload: Value,
+    },
+    Error {
+        id: String,
+        payload: Vec<Value>,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+impl ServerMessage {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("server messages serialize")
+    }
+}
+
+/// Why the server closes a connection: a protocol close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl Close {
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        Close { code: 4400, reason: reason.into() }
+    }
+    pub fn unauthorized() -> Self {
+        Close { code: 4401, reason: "Unauthorized".into() }
+    }
+    pub fn forbidden() -> Self {
+        Close { code: 4403, reason: "Forbidden".into() }
+    }
+    pub fn init_timeout() -> Self {
+        Close { code: 4408, reason: "Connection initialisation timeout".into() }
+    }
+    pub fn duplicate(id: &str) -> Self {
+        Close { code: 4409, reason: format!("Subscriber for {id} already exists") }
+    }
+    pub fn too_many_inits() -> Self {
+        Close { code: 4429, reason: "Too many initialisation requests".into() }
+    }
+}
+
+/// Parses a client frame; anything that is not a valid protocol message gets
+/// 4400, as the protocol requires.
+pub fn parse(body: &str) -> Result<ClientMessage, Close> {
+    let message: ClientMessage = serde_json::from_str(body)
+        .map_err(|e| Close::bad_request(format!("Invalid message received: {e}")))?;
+    if let ClientMessage::Subscribe { id, .. } | ClientMessage::Complete { id } = &message {
+        if id.is_empty() || id.chars().count() > MAX_SUBSCRIPTION_ID_CHARS {
+            return Err(Close::bad_request(format!(
+                "Invalid message received: id must be 1 to {MAX_SUBSCRIPTION_ID_CHARS} characters"
+            )));
+        }
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_client_message() {
+        assert_eq!(
+            parse(r#"{"type":"connection_init","payload":{"authorization":"t"}}"#).unwrap(),
+            ClientMessage::ConnectionInit { payload: Some(serde_json::json!({"authorization": "t"})) }
+        );
+        assert!(matches!(parse(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping { payload: None })));
+        assert!(matches!(parse(r#"{"type":"complete","id":"1"}"#), Ok(ClientMessage::Complete { .. })));
+        let sub = parse(r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { onCreateUser { id } }"}}"#);
+        assert!(matches!(sub, Ok(ClientMessage::Subscribe { .. })));
+    }
+
+    #[test]
+    fn invalid_messages_get_4400() {
+        for body in [
+            "not json",
+            "{}",
+            r#"{"type":"nope"}"#,
+            r#"{"type":"subscribe","id":"1"}"#,
+            r#"{"type":"subscribe","id":"","payload":{"query":"{ me { id } }"}}"#,
+            r#"{"type":"complete"}"#,
+            r#"{"type":"ping","extra":1}"#,
+        ] {
+            assert_eq!(parse(body).unwrap_err().code, 4400, "{body}");
+        }
+    }
+
+    #[test]
+    fn server_messages_have_the_protocol_shape() {
+        let next = ServerMessage::Next { id: "1".into(), payload: serde_json::json!({"data": {}}) };
+        assert_eq!(
+            serde_json::to_value(&next).unwrap(),
+            serde_json::json!({"type": "next", "id": "1", "payload": {"data": {}}})
+        );
+        assert_eq!(
+            serde_json::to_value(ServerMessage::ConnectionAck).unwrap(),
+            serde_json::json!({"type": "connection_ack"})
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Validating a `subscribe` message: the document must be valid against the
+//! schema, be one subscription with one root field, and name a topic the
+//! caller may listen to.
+
+use apollo_compiler::executable::{OperationType, Selection};
+use apollo_compiler::request::coerce_variable_values;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::ExecutableDocument;
+use serde_json::{json, Map, Value};
+
+use chat_domain::ChatStore;
+use chat_graphql::project::{from_response_json, project, RootValues};
+use chat_graphql::selection::arguments_json;
+use chat_graphql::{schema, AppSyncError};
+
+use crate::model::{ConnectedUser, Topic};
+
+/// Why a subscription was refused: GraphQL errors for the protocol's `error`
+/// message. The connection stays open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal(pub Vec<Value>);
+
+impl Refusal {
+    fn one(error_type: &str, message: impl Into<String>) -> Self {
+        Refusal(vec![json!(AppSyncError::request(error_type, message, vec![]))])
+    }
+}
+
+fn parse(query: &str) -> Result<Valid<ExecutableDocument>, Refusal> {
+    ExecutableDocument::parse_and_validate(schema(), query, "subscription.graphql").map_err(|invalid| {
+        Refusal(
+            invalid
+                .errors
+                .iter()
+                .map(|d| json!(AppSyncError::from_graphql(d.to_json())))
+                .collect(),
+        )
+    })
+}
+
+/// The topic a subscription document asks for, before authorization.
+pub fn requested_topic(
+    query: &str,
+    operation_name: Option<&str>,
+    variables: &Map<String, Value>,
+) -> Result<Topic, Refusal> {
+    let document = parse(query)?;
+    let operation = document
+        .operations
+        .get(operation_name)
+        .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
+    if operation.operation_type != OperationType::Subscription {
+        return Err(Refusal::one(
+            "ValidationError",
+            "only subscriptions are served on this WebSocket; send queries and mutations over HTTP",
+        ));
+    }
+    let raw = serde_json::from_value(Value::Object(variables.clone()))
+        .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
+    let coerced = coerce_variable_values(schema(), operation, &raw)
+        .map_err(|e| Refusal(vec![json!(AppSyncError::from_graphql(e.to_graphql_error(&document.sources)))]))?;
+    let coerced = from_response_json(&*coerced);
+    let fields: Vec<_> = operation
+        .selection_set
+        .selections
+        .iter()
+        .filter_map(|s| match s {
+            Selection::Field(f) if f.name != "__typename" => Some(f),
+            _ => None,
+        })
+        .collect();
+    let [field] = fields.as_slice() else {
+        return Err(Refusal::one(
+            "ValidationError",
+            "a subscription must select exactly one root field, directly",
+        ));
+    };
+    let args = arguments_json(&field.arguments, &coerced);
+    let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    match field.name.as_str() {
+        "onCreateMessage" => Ok(Topic::Messages { conversation_id: arg("messageConversationId") }),
+        "onCreateUser" => Ok(Topic::Users),
+        "onCreateConvoLink" => Ok(Topic::LinksOf { user_id: arg("convoLinkUserId") }),
+        other => Err(Refusal::one("ValidationError", format!("{other} is not a subscription field"))),
+    }
+}
+
+/// Whether `user` may listen to `topic`: a conversation's messages only for
+/// its members, a user's new links only for that user, new users for anyone.
+pub async fn authorize<S: ChatStore>(store: &S, user: &ConnectedUser, topic: &Topic) -> Result<(), Refusal> {
+    match topic {
+        Topic::Users => Ok(()),
+        Topic::LinksOf { user_id } if *user_id == user.id => Ok(()),
+        Topic::LinksOf { .. } => Err(Refusal::one(
+            "Unauthorized",
+            "you can only subscribe to your own conversation links",
+        )),
+        Topic::Messages { conversation_id } => match store.membership(&user.id, conversation_id, false).await {
+            Ok((Some(_), _)) => Ok(()),
+            Ok((None, _)) => Err(Refusal::one("Unauthorized", "you are not a member of this conversation")),
+            Err(err) => {
+                tracing::error!(error = %err, "membership check failed");
+                Err(Refusal::one("InternalFailure", "could not check membership; try again"))
+            }
+        },
+    }
+}
+
+/// The `next` payload for one subscription document: `value` (the new row, as
+/// the schema names its fields) shaped to the document's selection set.
+pub fn shape(
+    query: &str,
+    operation_name: Option<&str>,
+    variables: &Map<String, Value>,
+    value: Value,
+) -> Result<Value, Refusal> {
+    let document = parse(query)?;
+    let operation = document
+        .operations
+        .get(operation_name)
+        .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
+    let raw = serde_json::from_value(Value::Object(variables.clone()))
+        .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
+    let coerced = coerce_variable_values(schema(), operation, &raw)
+        .map_err(|e| Refusal(vec![json!(AppSyncError::from_graphql(e.to_graphql_error(&document.sources)))]))?;
+    Ok(project(
+        &document,
+        operation,
+        &coerced,
+        &RootValues::single("Subscription", value),
+        false,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHATT_ON_CREATE_MESSAGE: &str = "subscription onCreateMessage($messageConversationId: ID!) { onCreateMessage(messageConversationId: $messageConversationId) { id content authorId messageConversationId createdAt } }";
+
+    fn vars(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn chatt_documents_name_their_topics() {
+        let topic = requested_topic(CHATT_ON_CREATE_MESSAGE, None, &vars(json!({"messageConversationId": "c1"})));
+        assert_eq!(topic, Ok(Topic::Messages { conversation_id: "c1".into() }));
+        let topic = requested_topic("subscription OnCreateUser { onCreateUser { id username createdAt } }", None, &Map::new());
+        assert_eq!(topic, Ok(Topic::Users));
+        let topic = requested_topic(
+            "subscription { onCreateConvoLink(convoLinkUserId: \"u1\") { id } }",
+            None,
+            &Map::new(),
+        );
+        assert_eq!(topic, Ok(Topic::LinksOf { user_id: "u1".into() }));
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_valid_subscription() {
+        for (query, variables) in [
+            ("query { me { id } }", json!({})),
+            ("subscription { nope }", json!({})),
+            ("subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }", json!({})),
+            ("subscription { onCreateUser { id } onCreateMessage(messageConversationId: \"c\") { id } }", json!({})),
+            ("subscription {", json!({})),
+        ] {
+            assert!(requested_topic(query, None, &vars(variables)).is_err(), "{query}");
+        }
+    }
+
+    #[test]
+    fn shapes_to_the_selection_with_aliases() {
+        let payload = shape(
+            "subscription($c: ID!) { m: onCreateMessage(messageConversationId: $c) { __typename text: content id } }",
+            None,
+            &vars(json!({"c": "c1"})),
+            json!({"id": "m1", "content": "hi", "authorId": "u1", "messageConversationId": "c1"}),
+        )
+        .unwrap();
+        assert_eq!(
+            payload,
+            json!({"data": {"m": {"__typename": "Message", "text": "hi", "id": "m1"}}})
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The WebSocket API's connection-tracking function: every route
+//! (`$connect`, `$disconnect`, `connection_init`, `subscribe`, `complete`,
+//! `ping`, `$default`) of the graphql-transport-ws protocol.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] passes each API Gateway event to `chat-realtime`.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use chat_domain::ChatStore;
+use chat_realtime::{ConnectionService, Connections, Notifier};
+use lambda_runtime::LambdaEvent;
+use tracing::instrument;
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<C: Connections, N: Notifier, S: ChatStore>(
+    service: &ConnectionService<C, N, S>,
+    event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
+) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+    Ok(service.handle(&event.payload).await?)
+}
