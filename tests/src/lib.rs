@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
-use chat_gateway::{Backend, Config, Running};
+use chat_gateway::{Backend, Config, RealtimeConfig, Running};
 
 pub use chat_gateway::DevIdentityProvider;
 
@@ -62,9 +62,16 @@ impl Stack {
         let table_prefix = prefix.unwrap_or_else(|| format!("t{}-", ulid::Ulid::new()));
         let running = chat_gateway::start(Config {
             http_addr: addr,
+            ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             backend,
             table_prefix,
             data_dir,
+            realtime: RealtimeConfig {
+                init_timeout: std::time::Duration::from_secs(2),
+                sweep_interval: std::time::Duration::from_millis(200),
+                stream_poll: std::time::Duration::from_millis(20),
+                ..RealtimeConfig::default()
+            },
         })
         .await
         .expect("the local stack starts");

@@ -6,7 +6,8 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::Client;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -61,25 +62,41 @@ fn is_loopback(endpoint: &str) -> bool {
         .any(|p| endpoint.contains(p))
 }
 
-/// The one SDK client the local stack shares, counting every request it sends.
-/// Loopback endpoints get placeholder credentials (emulators accept any);
-/// others use the SDK's normal credential chain.
-pub async fn client(endpoint: &str, counter: RequestCounter) -> Client {
-    let mut config = if is_loopback(endpoint) {
-        aws_sdk_dynamodb::Config::builder()
+/// SDK configuration for a local endpoint: placeholder credentials for
+/// loopback endpoints (emulators accept any), the SDK's normal chain otherwise.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    if is_loopback(endpoint) {
+        SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 "local",
                 "local",
                 None,
                 None,
                 "chat-gateway",
-            ))
+            )))
+            .build()
     } else {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-    };
-    config = config.endpoint_url(endpoint).interceptor(counter);
-    Client::from_conf(config.build())
+        aws_config::load_defaults(BehaviorVersion::latest()).await
+    }
+}
+
+/// A DynamoDB client for `endpoint` that counts every request it sends.
+pub async fn client(endpoint: &str, counter: RequestCounter) -> Client {
+    let sdk = sdk_config(endpoint).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .interceptor(counter)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A DynamoDB Streams client for `endpoint` (the same endpoint serves both).
+pub async fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let sdk = sdk_config(endpoint).await;
+    let config = aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
 }

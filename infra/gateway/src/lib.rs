@@ -11,19 +11,24 @@
 //!   client every function shares, and table creation.
 //! - [`idp`]: the dev identity provider: RS256 keys, tokens with Cognito's
 //!   claims, and the JWKS.
-//! - [`resolvers`]: which function resolves which field, and the in-process
-//!   invocation of each function's handler with an AppSync event.
+//! - [`resolvers`]: the in-process invocation of each function's handler with
+//!   the JSON event its trigger sends, and which function resolves which field.
 //! - [`graphql`]: the AppSync stand-in: auth, validation, execution, and
 //!   AppSync-shaped responses.
+//! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
+//! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out.
 
 pub mod dynamo;
 pub mod graphql;
 pub mod idp;
 pub mod resolvers;
+pub mod streams;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -33,11 +38,16 @@ use tokio::task::JoinHandle;
 
 use chat_auth::Verifier;
 use chat_domain::{ChatService, PageTokens};
+use chat_realtime::sweeper::Sweeper;
+use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
 pub use dynamo::Backend;
 pub use idp::DevIdentityProvider;
 pub use resolvers::{Invocations, Resolvers};
+pub use ws::Limits;
+
+use resolvers::{in_process, Function};
 
 /// Largest GraphQL request body accepted (AppSync's own limit is far above any
 /// valid request of this API).
@@ -48,21 +58,53 @@ pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub struct Config {
     /// Where GraphQL, the token endpoint and the JWKS are served.
     pub http_addr: SocketAddr,
+    /// Where the WebSocket API and its `@connections` API are served.
+    pub ws_addr: SocketAddr,
     pub backend: Backend,
     /// Prefixed to every table name (for sharing one DynamoDB between stacks).
     pub table_prefix: String,
     /// Where the dev signing key and the page-token secret are kept; `None`
     /// makes fresh ones for this run only.
     pub data_dir: Option<PathBuf>,
+    pub realtime: RealtimeConfig,
+}
+
+/// The real-time side's settings.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    /// API Gateway's WebSocket limits.
+    pub limits: Limits,
+    /// How often the stream mappings poll an idle stream.
+    pub stream_poll: Duration,
+    /// How long a client has to send `connection_init`.
+    pub init_timeout: Duration,
+    /// How often the sweeper runs.
+    pub sweep_interval: Duration,
+    /// Posts in flight at once per stream record.
+    pub fan_out_concurrency: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        RealtimeConfig {
+            limits: Limits::default(),
+            stream_poll: Duration::from_millis(50),
+            init_timeout: chat_realtime::sweeper::DEFAULT_INIT_TIMEOUT,
+            sweep_interval: Duration::from_secs(1),
+            fan_out_concurrency: chat_realtime::fanout::DEFAULT_CONCURRENCY,
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
             backend: Backend::Embedded { path: None },
             table_prefix: String::new(),
             data_dir: None,
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -97,9 +139,17 @@ pub struct AppState {
 pub struct Running {
     /// e.g. `http://127.0.0.1:4000`
     pub base_url: String,
+    /// e.g. `ws://127.0.0.1:4001`
+    pub ws_url: String,
     pub dynamodb_endpoint: String,
     pub tables: TableNames,
+    /// DynamoDB requests of the query and mutation functions.
     pub requests: RequestCounter,
+    /// DynamoDB requests of the real-time functions (connections, fan-out).
+    pub realtime_requests: RequestCounter,
+    /// Invocations of the real-time functions.
+    pub realtime_invocations: Invocations,
+    pub ws: Arc<ws::WsState>,
     pub invocations: Invocations,
     pub idp: Arc<DevIdentityProvider>,
     shutdown: watch::Sender<bool>,
@@ -163,29 +213,23 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     let listener = TcpListener::bind(config.http_addr)
         .await
-        .map_err(|source| GatewayError::Bind {
-            addr: config.http_addr,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-        addr: config.http_addr,
-        source,
-    })?;
+        .map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
     let base_url = format!("http://{addr}");
+    let ws_listener = TcpListener::bind(config.ws_addr)
+        .await
+        .map_err(|source| GatewayError::Bind { addr: config.ws_addr, source })?;
+    let ws_addr = ws_listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.ws_addr, source })?;
+    let ws_base = format!("http://{ws_addr}");
 
-    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
-        Ok(idp::random_hex(32))
-    })?;
+    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || Ok(idp::random_hex(32)))?;
     let service = Arc::new(ChatService::new(
         DynamoStore::new(client, tables.clone()),
         PageTokens::new(secret.as_bytes()),
     ));
-    let resolvers = Resolvers::in_process(service);
-    let invocations = resolvers.invocations().clone();
-    let idp = Arc::new(DevIdentityProvider::load_or_create(
-        config.data_dir.as_ref(),
-        &base_url,
-    )?);
+    let invocations = Invocations::default();
+    let resolvers = Resolvers::in_process(service, &invocations);
+    let idp = Arc::new(DevIdentityProvider::load_or_create(config.data_dir.as_ref(), &base_url)?);
     let state = Arc::new(AppState {
         verifier: Verifier::new(base_url.clone()),
         idp: idp.clone(),
@@ -202,19 +246,94 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         .with_state(state);
     let stop = shutdown_signal(&shutdown_rx);
     tasks.push(tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
             tracing::error!(error = %err, "HTTP server failed");
+        }
+    }));
+
+    // The real-time side: its functions, the WebSocket API, the stream
+    // mappings and the sweeper schedule.
+    let realtime_requests = RequestCounter::default();
+    let realtime_client = dynamo::client(&dynamodb_endpoint, realtime_requests.clone()).await;
+    let management = {
+        let sdk = dynamo::sdk_config(&ws_base).await;
+        aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(&ws_base).build(),
+        )
+    };
+    let notifier = ApiGatewayNotifier::new(management);
+    let connections = DynamoConnections::new(realtime_client.clone(), tables.connections.clone());
+    let connection_service = Arc::new(ConnectionService::new(
+        connections.clone(),
+        notifier.clone(),
+        DynamoStore::new(realtime_client.clone(), tables.clone()),
+        Verifier::new(base_url.clone()),
+    ));
+    let fan_out = Arc::new(FanOut::new(
+        connections.clone(),
+        notifier.clone(),
+        tables.clone(),
+        config.realtime.fan_out_concurrency,
+    ));
+    let sweeper = Arc::new(Sweeper::new(connections, notifier, config.realtime.init_timeout));
+    let realtime_invocations = Invocations::default();
+    let connection_fn = in_process!(realtime_invocations, "ws-connection", connection_service, ws_connection);
+    let fan_out_fn = Arc::new(in_process!(realtime_invocations, "fan-out", fan_out, fan_out));
+    let sweeper_fn: Function = in_process!(realtime_invocations, "connection-sweeper", sweeper, connection_sweeper);
+
+    let ws_state = Arc::new(ws::WsState::new(
+        connection_fn,
+        config.realtime.limits.clone(),
+        ws_addr.to_string(),
+        String::new(),
+    ));
+    let ws_app = Router::new()
+        .route("/", get(ws::upgrade))
+        .fallback(ws::management)
+        .with_state(ws_state.clone());
+    let stop = shutdown_signal(&shutdown_rx);
+    tasks.push(tokio::spawn(async move {
+        let service = ws_app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(err) = axum::serve(ws_listener, service).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %err, "WebSocket server failed");
+        }
+    }));
+
+    let streams = dynamo::streams_client(&dynamodb_endpoint).await;
+    for table in [&tables.messages, &tables.users, &tables.convo_links] {
+        let mapping = streams::Mapping {
+            table: table.clone(),
+            streams: streams.clone(),
+            dynamodb: realtime_client.clone(),
+            function: fan_out_fn.clone(),
+            poll_interval: config.realtime.stream_poll,
+        };
+        tasks.push(tokio::spawn(mapping.run(shutdown_rx.clone())));
+    }
+    let sweep_every = config.realtime.sweep_interval;
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(sweep_every) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+            if let Err(d) = sweeper_fn.invoke(event).await {
+                tracing::warn!(error = %d.error_message, "sweeper failed");
+            }
         }
     }));
 
     Ok(Running {
         base_url,
+        ws_url: format!("ws://{ws_addr}"),
         dynamodb_endpoint,
         tables,
         requests,
+        realtime_requests,
+        realtime_invocations,
+        ws: ws_state,
         invocations,
         idp,
         shutdown,

@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chat_gateway::{Backend, Config};
+use chat_gateway::{Backend, Config, Limits, RealtimeConfig};
 
 /// Runs the chat API locally: AppSync, Cognito and DynamoDB stand-ins in front
 /// of the real resolver functions.
@@ -16,6 +17,21 @@ struct Args {
     /// Where GraphQL, the token endpoint and the JWKS are served.
     #[arg(long, env = "CHAT_HTTP_ADDR", default_value = "127.0.0.1:4000")]
     http_addr: SocketAddr,
+    /// Where the WebSocket API (graphql-transport-ws) and `@connections` are served.
+    #[arg(long, env = "CHAT_WS_ADDR", default_value = "127.0.0.1:4001")]
+    ws_addr: SocketAddr,
+    /// How often the stream mappings poll an idle DynamoDB stream, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    stream_poll_ms: u64,
+    /// Seconds a WebSocket client has to send connection_init.
+    #[arg(long, default_value_t = 10)]
+    init_timeout_secs: u64,
+    /// API Gateway's idle timeout, in seconds.
+    #[arg(long, default_value_t = 600)]
+    idle_timeout_secs: u64,
+    /// API Gateway's maximum connection duration, in seconds.
+    #[arg(long, default_value_t = 7200)]
+    max_connection_secs: u64,
     /// Use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded engine.
     #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
     dynamodb_endpoint: Option<String>,
@@ -52,11 +68,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Backend::Embedded { path: Some(p) } => format!("embedded, {}", p.display()),
         Backend::Embedded { path: None } => "embedded, in memory".to_string(),
     };
+    let realtime = RealtimeConfig {
+        limits: Limits {
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            max_connection: Duration::from_secs(args.max_connection_secs),
+            ..Limits::default()
+        },
+        stream_poll: Duration::from_millis(args.stream_poll_ms),
+        init_timeout: Duration::from_secs(args.init_timeout_secs),
+        ..RealtimeConfig::default()
+    };
     let running = chat_gateway::start(Config {
         http_addr: args.http_addr,
+        ws_addr: args.ws_addr,
         backend,
         table_prefix: args.table_prefix,
         data_dir: Some(args.data_dir),
+        realtime,
     })
     .await?;
     println!("chat stack ready (Ctrl-C stops it)");
@@ -70,6 +98,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         running.base_url
     );
     println!("  stats     GET  {}/local/stats", running.base_url);
+    println!("  WebSocket {}  (subprotocol graphql-transport-ws)", running.ws_url);
+    println!("  @connections {}/@connections/{{connectionId}}", running.ws_url.replacen("ws://", "http://", 1));
     println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
 
     wait_for_stop().await;

@@ -1,25 +1,44 @@
-//! Which function resolves which field, and how the gateway invokes it.
+//! The functions the gateway invokes, and which one resolves which field.
 //!
-//! Each function's handler runs in-process with the JSON event AppSync would
-//! send; the event goes through the same deserialization as in Lambda, and an
-//! error comes back as the same `Diagnostic` (errorType + message).
+//! Each function's handler runs in-process with the JSON event its AWS
+//! trigger would send (AppSync, API Gateway, a stream mapping, a schedule);
+//! the event goes through the same deserialization as in Lambda, the result
+//! is serialized back to JSON, and an error comes back as the same
+//! `Diagnostic` (errorType + message).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
-use chat_lambda::{ResolverEvent, Service};
+use chat_lambda::Service;
 
-type Invoke = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync>;
+pub(crate) type Invoke = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync>;
 
 /// One deployed function.
 pub struct Function {
     /// The function crate's name.
     pub name: &'static str,
     invoke: Invoke,
+    invocations: Invocations,
+}
+
+impl Function {
+    pub(crate) fn new(name: &'static str, invoke: Invoke, invocations: &Invocations) -> Self {
+        Function {
+            name,
+            invoke,
+            invocations: invocations.clone(),
+        }
+    }
+
+    /// Invokes the function with a JSON event; returns its JSON result.
+    pub async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
+        self.invocations.record(self.name);
+        (self.invoke)(event).await
+    }
 }
 
 /// Per-function invocation counts.
@@ -51,76 +70,57 @@ pub struct Resolvers {
     invocations: Invocations,
 }
 
-/// Wraps a function crate's `handler` as an in-process invocation.
+pub(crate) fn unhandled(message: String) -> Diagnostic {
+    Diagnostic {
+        error_type: "Lambda:Unhandled".into(),
+        error_message: message,
+    }
+}
+
+/// Wraps a function crate's `handler` as an in-process invocation: JSON event
+/// in, JSON result or `Diagnostic` out, as the Lambda runtime would see it.
 macro_rules! in_process {
-    ($service:expr, $krate:ident) => {{
+    ($invocations:expr, $name:literal, $service:expr, $krate:ident) => {{
         let service = $service.clone();
-        Box::new(move |event: Value| {
+        let invoke: $crate::resolvers::Invoke = Box::new(move |event: serde_json::Value| {
             let service = service.clone();
             Box::pin(async move {
-                let payload: ResolverEvent =
-                    serde_json::from_value(event).map_err(|e| Diagnostic {
-                        error_type: "Lambda:Unhandled".into(),
-                        error_message: format!("event does not deserialize: {e}"),
-                    })?;
-                let mut context = Context::default();
+                let payload = serde_json::from_value(event).map_err(|e| {
+                    $crate::resolvers::unhandled(format!("event does not deserialize: {e}"))
+                })?;
+                let mut context = lambda_runtime::Context::default();
                 context.request_id = uuid::Uuid::new_v4().to_string();
-                $krate::handler(&service, LambdaEvent::new(payload, context))
+                let output = $krate::handler(&service, lambda_runtime::LambdaEvent::new(payload, context))
                     .await
-                    .map_err(Diagnostic::from)
-            }) as BoxFuture<'static, Result<Value, Diagnostic>>
-        }) as Invoke
+                    .map_err(lambda_runtime::Diagnostic::from)?;
+                serde_json::to_value(output).map_err(|e| {
+                    $crate::resolvers::unhandled(format!("result does not serialize: {e}"))
+                })
+            })
+                as futures::future::BoxFuture<'static, Result<serde_json::Value, lambda_runtime::Diagnostic>>
+        });
+        $crate::resolvers::Function::new($name, invoke, &$invocations)
     }};
 }
+pub(crate) use in_process;
 
 impl Resolvers {
     /// The wiring of every query and mutation to its function crate.
-    pub fn in_process(service: Arc<Service>) -> Self {
-        let wiring: Vec<(&'static str, &'static str, Invoke)> = vec![
-            (
-                "Mutation.createUser",
-                "create-user",
-                in_process!(service, create_user),
-            ),
-            (
-                "Mutation.createConvo",
-                "create-convo",
-                in_process!(service, create_convo),
-            ),
-            (
-                "Mutation.createConvoLink",
-                "create-convo-link",
-                in_process!(service, create_convo_link),
-            ),
-            (
-                "Mutation.createMessage",
-                "create-message",
-                in_process!(service, create_message),
-            ),
-            ("Query.getUser", "get-user", in_process!(service, get_user)),
-            (
-                "Query.getConvo",
-                "get-convo",
-                in_process!(service, get_convo),
-            ),
-            (
-                "Query.listUsers",
-                "list-users",
-                in_process!(service, list_users),
-            ),
-            ("Query.me", "me", in_process!(service, me)),
-            (
-                "Query.allMessageConnection",
-                "all-message-connection",
-                in_process!(service, all_message_connection),
-            ),
+    pub fn in_process(service: Arc<Service>, invocations: &Invocations) -> Self {
+        let wiring: Vec<(&'static str, Function)> = vec![
+            ("Mutation.createUser", in_process!(invocations, "create-user", service, create_user)),
+            ("Mutation.createConvo", in_process!(invocations, "create-convo", service, create_convo)),
+            ("Mutation.createConvoLink", in_process!(invocations, "create-convo-link", service, create_convo_link)),
+            ("Mutation.createMessage", in_process!(invocations, "create-message", service, create_message)),
+            ("Query.getUser", in_process!(invocations, "get-user", service, get_user)),
+            ("Query.getConvo", in_process!(invocations, "get-convo", service, get_convo)),
+            ("Query.listUsers", in_process!(invocations, "list-users", service, list_users)),
+            ("Query.me", in_process!(invocations, "me", service, me)),
+            ("Query.allMessageConnection", in_process!(invocations, "all-message-connection", service, all_message_connection)),
         ];
         Resolvers {
-            by_field: wiring
-                .into_iter()
-                .map(|(field, name, invoke)| (field, Function { name, invoke }))
-                .collect(),
-            invocations: Invocations::default(),
+            by_field: wiring.into_iter().collect(),
+            invocations: invocations.clone(),
         }
     }
 
@@ -135,8 +135,6 @@ impl Resolvers {
 
     /// Invokes the function wired to `field` (`Type.field`) with `event`.
     pub async fn invoke(&self, field: &str, event: Value) -> Option<Result<Value, Diagnostic>> {
-        let function = self.by_field.get(field)?;
-        self.invocations.record(function.name);
-        Some((function.invoke)(event).await)
+        Some(self.by_field.get(field)?.invoke(event).await)
     }
 }

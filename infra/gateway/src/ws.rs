@@ -1,0 +1,391 @@
+//! API Gateway's WebSocket API, emulated: the WebSocket endpoint that turns
+//! connections and frames into `$connect` / route / `$disconnect` events for
+//! the connection function, and the `@connections` management API that
+//! functions post to with the unchanged `aws-sdk-apigatewaymanagement` client.
+//!
+//! As on AWS: routes are selected on `$request.body.type`; a `$connect` that
+//! does not return 200 refuses the upgrade; frames over 32 KB and messages
+//! over 128 KB close the connection (1009); idle connections close after
+//! 10 minutes and every connection after 2 hours (both 1001); posting to a
+//! closed connection gets 410 Gone. The limits are configurable.
+//!
+//! One extension: `DeleteConnection` honours `X-Close-Code` / `X-Close-Reason`
+//! headers, which AWS ignores (it always closes with 1000), so that the
+//! protocol's close codes can be tested end to end.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use chat_realtime::notifier::{CLOSE_CODE_HEADER, CLOSE_REASON_HEADER};
+
+use crate::resolvers::Function;
+
+/// The route keys of the API (`$request.body.type`); anything else is `$default`.
+pub const ROUTES: [&str; 4] = ["connection_init", "subscribe", "complete", "ping"];
+
+/// API Gateway's WebSocket limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub frame_bytes: usize,
+    pub message_bytes: usize,
+    pub idle_timeout: Duration,
+    pub max_connection: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            frame_bytes: 32 * 1024,
+            message_bytes: 128 * 1024,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_connection: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+enum Outbound {
+    Text(String),
+    Close(u16, String),
+}
+
+struct Live {
+    tx: mpsc::UnboundedSender<Outbound>,
+    connected_at: i64,
+    last_active: Arc<AtomicI64>,
+    source_ip: String,
+    user_agent: String,
+}
+
+pub struct WsState {
+    pub connection_fn: Function,
+    pub limits: Limits,
+    /// `requestContext.domainName`, e.g. `127.0.0.1:4001`.
+    pub domain_name: String,
+    pub stage: String,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+impl WsState {
+    pub fn new(connection_fn: Function, limits: Limits, domain_name: String, stage: String) -> Self {
+        WsState {
+            connection_fn,
+            limits,
+            domain_name,
+            stage,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many connections are open.
+    pub fn open_connections(&self) -> usize {
+        self.live.lock().expect("live lock").len()
+    }
+}
+
+fn now_ms() -> i64 {
+    chat_realtime::connections::now_ms()
+}
+
+fn new_connection_id() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
+}
+
+fn request_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%d/%b/%Y:%H:%M:%S +0000")
+        .to_string()
+}
+
+impl WsState {
+    /// `requestContext` as API Gateway fills it.
+    fn context(&self, connection_id: &str, route: &str, event_type: &str, connected_at: i64, source_ip: &str, user_agent: &str) -> Value {
+        let now = now_ms();
+        json!({
+            "routeKey": route,
+            "eventType": event_type,
+            "messageDirection": "IN",
+            "messageId": uuid::Uuid::new_v4().to_string(),
+            "extendedRequestId": uuid::Uuid::new_v4().to_string(),
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "requestTime": request_time(now),
+            "requestTimeEpoch": now,
+            "connectedAt": connected_at,
+            "connectionId": connection_id,
+            "domainName": self.domain_name,
+            "stage": self.stage,
+            "apiId": "local",
+            "identity": { "sourceIp": source_ip, "userAgent": user_agent },
+        })
+    }
+
+    async fn invoke(&self, event: Value) -> Option<Value> {
+        match self.connection_fn.invoke(event).await {
+            Ok(v) => Some(v),
+            Err(d) => {
+                tracing::error!(error_type = %d.error_type, message = %d.error_message, "connection function failed");
+                None
+            }
+        }
+    }
+}
+
+/// `GET /` with an upgrade: the `$connect` route decides.
+pub async fn upgrade(
+    State(state): State<Arc<WsState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let connection_id = new_connection_id();
+    let connected_at = now_ms();
+    let source_ip = peer.ip().to_string();
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
+    for (name, value) in &headers {
+        let value = value.to_str().unwrap_or_default().to_string();
+        single.insert(name.to_string(), json!(value));
+        multi.entry(name.to_string()).or_insert_with(|| json!([])).as_array_mut().map(|a| a.push(json!(value)));
+    }
+    let query_multi: serde_json::Map<String, Value> = query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+    let event = json!({
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { json!(query) },
+        "multiValueQueryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query_multi) },
+        "requestContext": state.context(&connection_id, "$connect", "CONNECT", connected_at, &source_ip, &user_agent),
+        "isBase64Encoded": false,
+    });
+    let Some(response) = state.invoke(event).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
+    };
+    let status = response["statusCode"].as_u64().unwrap_or(500) as u16;
+    if status != 200 {
+        let body = response["body"].as_str().unwrap_or("Forbidden").to_string();
+        return (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), body).into_response();
+    }
+    let protocol = response["headers"]
+        .as_object()
+        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol")))
+        .and_then(|(_, v)| v.as_str())
+        .map(str::to_string);
+    let mut ws = ws
+        .max_frame_size(state.limits.frame_bytes)
+        .max_message_size(state.limits.message_bytes);
+    if let Some(p) = protocol {
+        ws = ws.protocols([p]);
+    }
+    ws.on_upgrade(move |socket| serve(state, socket, connection_id, connected_at, source_ip, user_agent))
+}
+
+/// One open connection: frames in become route invocations, management-API
+/// posts become frames out.
+async fn serve(state: Arc<WsState>, socket: WebSocket, connection_id: String, connected_at: i64, source_ip: String, user_agent: String) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let last_active = Arc::new(AtomicI64::new(connected_at));
+    state.live.lock().expect("live lock").insert(
+        connection_id.clone(),
+        Live {
+            tx: tx.clone(),
+            connected_at,
+            last_active: last_active.clone(),
+            source_ip: source_ip.clone(),
+            user_agent: user_agent.clone(),
+        },
+    );
+    let (closed_tx, mut closed_rx) = tokio::sync::watch::channel::<Option<(u16, String)>>(None);
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outbound::Text(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close(code, reason) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.clone().into() }))).await;
+                    let _ = closed_tx.send(Some((code, reason)));
+                    break;
+                }
+            }
+        }
+    });
+
+    let max_deadline = tokio::time::Instant::now() + state.limits.max_connection;
+    let (status, reason) = loop {
+        let idle_deadline = tokio::time::Instant::now() + state.limits.idle_timeout;
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    last_active.store(now_ms(), Ordering::Relaxed);
+                    let body = text.to_string();
+                    let route = route_of(&body);
+                    let event = json!({
+                        "requestContext": state.context(&connection_id, route, "MESSAGE", connected_at, &source_ip, &user_agent),
+                        "body": body,
+                        "isBase64Encoded": false,
+                    });
+                    state.invoke(event).await;
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    last_active.store(now_ms(), Ordering::Relaxed);
+                    let event = json!({
+                        "requestContext": state.context(&connection_id, "$default", "MESSAGE", connected_at, &source_ip, &user_agent),
+                        "body": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                        "isBase64Encoded": true,
+                    });
+                    state.invoke(event).await;
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    break frame.map(|f| (f.code, f.reason.to_string())).unwrap_or((1005, String::new()));
+                }
+                Some(Ok(_)) => last_active.store(now_ms(), Ordering::Relaxed),
+                Some(Err(err)) => {
+                    let text = err.to_string();
+                    if text.contains("too long") || text.contains("too big") {
+                        let _ = tx.send(Outbound::Close(1009, "Message too big".into()));
+                        break (1009, "Message too big".into());
+                    }
+                    break (1006, text);
+                }
+                None => break (1006, "Connection lost".into()),
+            },
+            changed = closed_rx.changed() => {
+                if changed.is_ok() {
+                    if let Some((code, reason)) = closed_rx.borrow().clone() {
+                        break (code, reason);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                let _ = tx.send(Outbound::Close(1001, "Going away".into()));
+                break (1001, "Going away (idle timeout)".into());
+            }
+            _ = tokio::time::sleep_until(max_deadline) => {
+                let _ = tx.send(Outbound::Close(1001, "Going away".into()));
+                break (1001, "Going away (maximum connection duration)".into());
+            }
+        }
+    };
+    state.live.lock().expect("live lock").remove(&connection_id);
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    let mut context = state.context(&connection_id, "$disconnect", "DISCONNECT", connected_at, &source_ip, &user_agent);
+    context["disconnectStatusCode"] = json!(status);
+    context["disconnectReason"] = json!(reason);
+    state.invoke(json!({ "requestContext": context, "isBase64Encoded": false })).await;
+}
+
+/// `$request.body.type`, when it names a route.
+fn route_of(body: &str) -> &'static str {
+    let kind = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+    match kind {
+        Some(kind) => ROUTES.iter().find(|r| **r == kind).copied().unwrap_or("$default"),
+        None => "$default",
+    }
+}
+
+fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    (status, [("x-amzn-errortype", error_type)], axum::Json(json!({ "message": message }))).into_response()
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The `@connections` management API: `POST` (PostToConnection), `GET`
+/// (GetConnection), `DELETE` (DeleteConnection).
+pub async fn management(State(state): State<Arc<WsState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = percent_decode(uri.path());
+    let Some(connection_id) = path.strip_prefix("/@connections/").filter(|id| !id.is_empty() && !id.contains('/')) else {
+        return aws_error(StatusCode::NOT_FOUND, "NotFoundException", "No method found matching route");
+    };
+    let gone = || aws_error(StatusCode::GONE, "GoneException", "The connection is gone");
+    match method {
+        Method::POST => {
+            if body.len() > state.limits.message_bytes {
+                return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", "Message too large");
+            }
+            let live = state.live.lock().expect("live lock");
+            let Some(conn) = live.get(connection_id) else { return gone() };
+            let text = String::from_utf8_lossy(&body).to_string();
+            if conn.tx.send(Outbound::Text(text)).is_err() {
+                return gone();
+            }
+            StatusCode::OK.into_response()
+        }
+        Method::GET => {
+            let live = state.live.lock().expect("live lock");
+            let Some(conn) = live.get(connection_id) else { return gone() };
+            axum::Json(json!({
+                "ConnectedAt": iso(conn.connected_at),
+                "Identity": { "SourceIp": conn.source_ip, "UserAgent": conn.user_agent },
+                "LastActiveAt": iso(conn.last_active.load(Ordering::Relaxed)),
+            }))
+            .into_response()
+        }
+        Method::DELETE => {
+            let Some(conn) = state.live.lock().expect("live lock").remove(connection_id) else { return gone() };
+            let code = headers
+                .get(CLOSE_CODE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            let reason = headers
+                .get(CLOSE_REASON_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let _ = conn.tx.send(Outbound::Close(code, reason));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => aws_error(StatusCode::NOT_FOUND, "NotFoundException", "No method found matching route"),
+    }
+}
+
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
