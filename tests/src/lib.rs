@@ -224,3 +224,121 @@ pub async fn post(author: &Client, conversation_id: &str, content: &str) -> Stri
         .expect("an id")
         .to_string()
 }
+
+/// A WebSocket client speaking graphql-transport-ws to the stack.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// What a WebSocket client saw next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsEvent {
+    Message(Value),
+    Closed(u16, String),
+    Silence,
+}
+
+impl Stack {
+    /// Opens a WebSocket; `subprotocol: false` leaves graphql-transport-ws out.
+    pub async fn ws_connect(
+        &self,
+        query_token: Option<&str>,
+        subprotocol: bool,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = match query_token {
+            Some(t) => format!("{}/?token={t}", self.running.ws_url),
+            None => format!("{}/", self.running.ws_url),
+        };
+        let mut request = url.into_client_request()?;
+        if subprotocol {
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(WsClient { socket })
+    }
+
+    /// A connected, acknowledged client for `user`.
+    pub async fn ws(&self, user: &Client) -> WsClient {
+        let mut ws = self
+            .ws_connect(None, true)
+            .await
+            .expect("WebSocket connects");
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": user.token } }))
+            .await;
+        assert_eq!(
+            ws.next().await,
+            WsEvent::Message(json!({ "type": "connection_ack" }))
+        );
+        ws
+    }
+}
+
+impl WsClient {
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(message.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("WebSocket send");
+    }
+
+    /// The next message or close, waiting up to 5 s.
+    pub async fn next(&mut self) -> WsEvent {
+        self.next_within(std::time::Duration::from_secs(5)).await
+    }
+
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> WsEvent {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return WsEvent::Silence,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return WsEvent::Message(
+                        serde_json::from_str(&text).expect("server sends JSON"),
+                    )
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return frame
+                        .map(|f| WsEvent::Closed(f.code.into(), f.reason.to_string()))
+                        .unwrap_or(WsEvent::Closed(1005, String::new()))
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return WsEvent::Closed(1006, e.to_string()),
+                Ok(None) => return WsEvent::Closed(1006, "stream ended".into()),
+            }
+        }
+    }
+
+    /// Subscribes with `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    /// Waits until the server has handled everything sent so far (a ping
+    /// round trip: routes are handled in order per connection).
+    pub async fn sync(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        assert_eq!(
+            self.next().await,
+            WsEvent::Message(json!({ "type": "pong" }))
+        );
+    }
+
+    /// Closes from the client side with a normal closure.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}

@@ -8,5 +8,8 @@ use lambda_runtime::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let service = chat_realtime::config::sweeper_from_env().await?;
-    run(service_fn(|event| connection_sweeper::handler(&service, event))).await
+    run(service_fn(|event| {
+        connection_sweeper::handler(&service, event)
+    }))
+    .await
 }

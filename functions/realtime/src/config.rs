@@ -33,7 +33,10 @@ pub enum ConfigError {
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
 }
 
 fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -56,7 +59,9 @@ async fn clients() -> Result<Clients, ConfigError> {
         .build();
     Ok(Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        notifier: ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
+        notifier: ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
+            management,
+        )),
         tables: TableNames::from_env(),
     })
 }
@@ -90,7 +95,10 @@ pub async fn fan_out_from_env() -> Result<FanOutService, ConfigError> {
 /// The sweeper, from `CONNECTIONS_TABLE`, `APIGW_MANAGEMENT_ENDPOINT` and
 /// `CONNECTION_INIT_TIMEOUT_SECS` (default 10).
 pub async fn sweeper_from_env() -> Result<SweeperService, ConfigError> {
-    let timeout = number("CONNECTION_INIT_TIMEOUT_SECS", DEFAULT_INIT_TIMEOUT.as_secs())?;
+    let timeout = number(
+        "CONNECTION_INIT_TIMEOUT_SECS",
+        DEFAULT_INIT_TIMEOUT.as_secs(),
+    )?;
     let c = clients().await?;
     Ok(Sweeper::new(
         DynamoConnections::new(c.dynamodb, c.tables.connections),

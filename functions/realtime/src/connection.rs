@@ -15,7 +15,7 @@ use chat_domain::ChatStore;
 use crate::connections::Connections;
 use crate::error::RealtimeError;
 use crate::model::{ConnectedUser, Connection, Subscription};
-use crate::notifier::{NotifyError, Notifier};
+use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::{self, ClientMessage, Close, ServerMessage, SUBPROTOCOL};
 use crate::subscribe;
 
@@ -41,7 +41,12 @@ fn ok() -> ApiGatewayProxyResponse {
 
 impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
     pub fn new(connections: C, notifier: N, chat: S, verifier: Verifier) -> Self {
-        ConnectionService { connections, notifier, chat, verifier }
+        ConnectionService {
+            connections,
+            notifier,
+            chat,
+            verifier,
+        }
     }
 
     pub fn connections(&self) -> &C {
@@ -50,20 +55,27 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
 
     /// Handles one API Gateway WebSocket event.
     #[instrument(skip_all, fields(connection = tracing::field::Empty, route = tracing::field::Empty))]
-    pub async fn handle(&self, request: &ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, RealtimeError> {
+    pub async fn handle(
+        &self,
+        request: &ApiGatewayWebsocketProxyRequest,
+    ) -> Result<ApiGatewayProxyResponse, RealtimeError> {
         let context = &request.request_context;
         let connection_id = context.connection_id.clone().unwrap_or_default();
         let route = context.route_key.clone().unwrap_or_default();
         tracing::Span::current().record("connection", connection_id.as_str());
         tracing::Span::current().record("route", route.as_str());
         match route.as_str() {
-            "$connect" => self.connect(&connection_id, context.connected_at, request).await,
+            "$connect" => {
+                self.connect(&connection_id, context.connected_at, request)
+                    .await
+            }
             "$disconnect" => {
                 self.connections.delete_connection(&connection_id).await?;
                 Ok(ok())
             }
             _ => {
-                self.message(&connection_id, request.body.as_deref().unwrap_or_default()).await?;
+                self.message(&connection_id, request.body.as_deref().unwrap_or_default())
+                    .await?;
                 Ok(ok())
             }
         }
@@ -87,18 +99,29 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
             .any(|p| p.trim() == SUBPROTOCOL);
         if !offered {
             info!("refused: no {SUBPROTOCOL} subprotocol offered");
-            return Ok(response(400, HeaderMap::new(), Some("the graphql-transport-ws subprotocol is required")));
+            return Ok(response(
+                400,
+                HeaderMap::new(),
+                Some("the graphql-transport-ws subprotocol is required"),
+            ));
         }
-        let (query_user, query_token_rejected) = match request.query_string_parameters.first("token") {
-            None => (None, false),
-            Some(token) => match self.verifier.verify(token).await {
-                Ok(t) => (Some(ConnectedUser { id: t.sub, username: t.username }), false),
-                Err(err) => {
-                    info!(error = %err, "query-string token refused");
-                    (None, true)
-                }
-            },
-        };
+        let (query_user, query_token_rejected) =
+            match request.query_string_parameters.first("token") {
+                None => (None, false),
+                Some(token) => match self.verifier.verify(token).await {
+                    Ok(t) => (
+                        Some(ConnectedUser {
+                            id: t.sub,
+                            username: t.username,
+                        }),
+                        false,
+                    ),
+                    Err(err) => {
+                        info!(error = %err, "query-string token refused");
+                        (None, true)
+                    }
+                },
+            };
         self.connections
             .put_connection(&Connection {
                 connection_id: connection_id.to_string(),
@@ -109,7 +132,10 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
             })
             .await?;
         let mut headers = HeaderMap::new();
-        headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+        headers.insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
         Ok(response(200, headers, None))
     }
 
@@ -120,7 +146,10 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
         };
         match message {
             ClientMessage::ConnectionInit { payload } => self.init(connection_id, payload).await,
-            ClientMessage::Ping { payload } => self.send(connection_id, &ServerMessage::Pong { payload }).await,
+            ClientMessage::Ping { payload } => {
+                self.send(connection_id, &ServerMessage::Pong { payload })
+                    .await
+            }
             ClientMessage::Pong { .. } => Ok(()),
             ClientMessage::Subscribe { id, payload } => {
                 let Some(connection) = self.connections.get_connection(connection_id).await? else {
@@ -130,7 +159,11 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                     return self.close(connection_id, &Close::unauthorized()).await;
                 };
                 let variables = payload.variables.clone().unwrap_or_default();
-                let topic = match subscribe::requested_topic(&payload.query, payload.operation_name.as_deref(), &variables) {
+                let topic = match subscribe::requested_topic(
+                    &payload.query,
+                    payload.operation_name.as_deref(),
+                    &variables,
+                ) {
                     Ok(topic) => topic,
                     Err(refusal) => return self.refuse(connection_id, id, refusal).await,
                 };
@@ -155,7 +188,11 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                 info!(subscription = %id, topic = %topic.key(), "subscribed");
                 Ok(())
             }
-            ClientMessage::Complete { id } => self.connections.delete_subscription(connection_id, &id).await,
+            ClientMessage::Complete { id } => {
+                self.connections
+                    .delete_subscription(connection_id, &id)
+                    .await
+            }
         }
     }
 
@@ -172,7 +209,10 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
             .and_then(Value::as_str);
         let user = match token {
             Some(token) => match self.verifier.verify(token).await {
-                Ok(t) => Some(ConnectedUser { id: t.sub, username: t.username }),
+                Ok(t) => Some(ConnectedUser {
+                    id: t.sub,
+                    username: t.username,
+                }),
                 Err(err) => {
                     info!(error = %err, "connection_init token refused");
                     None
@@ -187,15 +227,32 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
         if !self.connections.acknowledge(connection_id, &user).await? {
             return self.close(connection_id, &Close::too_many_inits()).await;
         }
-        self.send(connection_id, &ServerMessage::ConnectionAck).await
+        self.send(connection_id, &ServerMessage::ConnectionAck)
+            .await
     }
 
-    async fn refuse(&self, connection_id: &str, id: String, refusal: subscribe::Refusal) -> Result<(), RealtimeError> {
+    async fn refuse(
+        &self,
+        connection_id: &str,
+        id: String,
+        refusal: subscribe::Refusal,
+    ) -> Result<(), RealtimeError> {
         info!(subscription = %id, "subscription refused");
-        self.send(connection_id, &ServerMessage::Error { id, payload: refusal.0 }).await
+        self.send(
+            connection_id,
+            &ServerMessage::Error {
+                id,
+                payload: refusal.0,
+            },
+        )
+        .await
     }
 
-    async fn send(&self, connection_id: &str, message: &ServerMessage) -> Result<(), RealtimeError> {
+    async fn send(
+        &self,
+        connection_id: &str,
+        message: &ServerMessage,
+    ) -> Result<(), RealtimeError> {
         match self.notifier.post(connection_id, message.to_bytes()).await {
             Ok(()) => Ok(()),
             Err(NotifyError::Gone) => self.connections.delete_connection(connection_id).await,

@@ -37,15 +37,27 @@ const BATCH_WRITE_MAX: usize = 25;
 /// The connection store the routes and the fan-out need.
 pub trait Connections: Send + Sync {
     fn put_connection(&self, connection: &Connection) -> impl Future<Output = Result<()>> + Send;
-    fn get_connection(&self, connection_id: &str)
-        -> impl Future<Output = Result<Option<Connection>>> + Send;
+    fn get_connection(
+        &self,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<Option<Connection>>> + Send;
     /// Marks a pending connection acknowledged for `user`; `false` if it was
     /// not pending (already acknowledged, or gone).
-    fn acknowledge(&self, connection_id: &str, user: &ConnectedUser)
-        -> impl Future<Output = Result<bool>> + Send;
+    fn acknowledge(
+        &self,
+        connection_id: &str,
+        user: &ConnectedUser,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Stores a subscription; `false` if the connection already has one with its id.
-    fn put_subscription(&self, subscription: &Subscription) -> impl Future<Output = Result<bool>> + Send;
-    fn delete_subscription(&self, connection_id: &str, id: &str) -> impl Future<Output = Result<()>> + Send;
+    fn put_subscription(
+        &self,
+        subscription: &Subscription,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn delete_subscription(
+        &self,
+        connection_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Every subscription to `topic`.
     fn subscribers(&self, topic: &str) -> impl Future<Output = Result<Vec<Subscription>>> + Send;
     /// Removes a connection and all its subscriptions.
@@ -134,7 +146,10 @@ impl From<&Connection> for ConnectionItem {
 }
 
 fn user_of(id: Option<String>, username: Option<String>) -> Option<ConnectedUser> {
-    Some(ConnectedUser { id: id?, username: username? })
+    Some(ConnectedUser {
+        id: id?,
+        username: username?,
+    })
 }
 
 impl From<ConnectionItem> for Connection {
@@ -172,7 +187,10 @@ pub struct DynamoConnections {
 
 impl DynamoConnections {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoConnections { client, table: table.into() }
+        DynamoConnections {
+            client,
+            table: table.into(),
+        }
     }
 
     fn key(&self, connection_id: &str, sk: &str) -> Result<Attrs> {
@@ -182,7 +200,12 @@ impl DynamoConnections {
         })?)
     }
 
-    async fn query_all(&self, index: Option<&str>, condition: &str, values: Vec<(&str, AttributeValue)>) -> Result<Vec<Attrs>> {
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Vec<Attrs>> {
         let mut rows = Vec::new();
         let mut start: Option<Attrs> = None;
         loop {
@@ -211,7 +234,9 @@ impl Connections for DynamoConnections {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(ConnectionItem::from(connection))?))
+            .set_item(Some(serde_dynamo::to_item(ConnectionItem::from(
+                connection,
+            ))?))
             .send()
             .await?;
         Ok(())
@@ -247,7 +272,12 @@ impl Connections for DynamoConnections {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Ok(false)
             }
             Err(err) => Err(err.into()),
@@ -277,7 +307,12 @@ impl Connections for DynamoConnections {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Ok(false)
             }
             Err(err) => Err(err.into()),
@@ -344,7 +379,8 @@ impl Connections for DynamoConnections {
                 match out.unprocessed_items {
                     Some(rest) if !rest.is_empty() => {
                         pending = rest;
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6))).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
+                            .await;
                     }
                     _ => break,
                 }
@@ -360,7 +396,10 @@ impl Connections for DynamoConnections {
                 "pendingPk = :p AND pendingSince < :c",
                 vec![
                     (":p", serde_dynamo::to_attribute_value(PENDING)?),
-                    (":c", serde_dynamo::to_attribute_value(sortable_ms(cutoff_ms))?),
+                    (
+                        ":c",
+                        serde_dynamo::to_attribute_value(sortable_ms(cutoff_ms))?,
+                    ),
                 ],
             )
             .await?;

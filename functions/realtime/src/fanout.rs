@@ -26,7 +26,7 @@ use chat_store::TableNames;
 
 use crate::connections::Connections;
 use crate::model::{Subscription, Topic};
-use crate::notifier::{NotifyError, Notifier};
+use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::subscribe;
 
@@ -57,7 +57,12 @@ fn table_of(record: &EventRecord) -> Option<&str> {
 
 impl<C: Connections, N: Notifier> FanOut<C, N> {
     pub fn new(connections: C, notifier: N, tables: TableNames, concurrency: usize) -> Self {
-        FanOut { connections, notifier, tables, concurrency: concurrency.max(1) }
+        FanOut {
+            connections,
+            notifier,
+            tables,
+            concurrency: concurrency.max(1),
+        }
     }
 
     /// The topic and GraphQL value of an inserted row, if it is one that is pushed.
@@ -68,8 +73,12 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let image = record.change.new_image.clone();
         let table = table_of(record)?;
         if table == self.tables.messages {
-            let message: Message = serde_dynamo::from_item::<_, MessageItem>(image).ok()?.into();
-            let topic = Topic::Messages { conversation_id: message.message_conversation_id.clone() };
+            let message: Message = serde_dynamo::from_item::<_, MessageItem>(image)
+                .ok()?
+                .into();
+            let topic = Topic::Messages {
+                conversation_id: message.message_conversation_id.clone(),
+            };
             Some((topic, serde_json::to_value(message).ok()?))
         } else if table == self.tables.users {
             // Username claims share the table and are not users.
@@ -77,7 +86,9 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             Some((Topic::Users, serde_json::to_value(user).ok()?))
         } else if table == self.tables.convo_links {
             let link: ConvoLink = serde_dynamo::from_item::<_, LinkItem>(image).ok()?.into();
-            let topic = Topic::LinksOf { user_id: link.convo_link_user_id.clone() };
+            let topic = Topic::LinksOf {
+                user_id: link.convo_link_user_id.clone(),
+            };
             Some((topic, serde_json::to_value(link).ok()?))
         } else {
             None
@@ -89,9 +100,13 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     pub async fn handle(&self, event: &Event) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         for record in &event.records {
-            let Some((topic, value)) = self.event_of(record) else { continue };
+            let Some((topic, value)) = self.event_of(record) else {
+                continue;
+            };
             match self.deliver(&topic, value).await {
-                Ok(delivery) => info!(topic = %topic.key(), sent = delivery.sent, gone = delivery.gone, failed = delivery.failed, "delivered"),
+                Ok(delivery) => {
+                    info!(topic = %topic.key(), sent = delivery.sent, gone = delivery.gone, failed = delivery.failed, "delivered")
+                }
                 Err(err) => {
                     warn!(error = %err, topic = %topic.key(), "subscriber lookup failed; the batch resumes here");
                     let mut failure = DynamoDbBatchItemFailure::default();
@@ -105,22 +120,38 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 
     /// Sends one new row to every subscriber of its topic.
-    pub async fn deliver(&self, topic: &Topic, value: Value) -> Result<Delivery, crate::RealtimeError> {
+    pub async fn deliver(
+        &self,
+        topic: &Topic,
+        value: Value,
+    ) -> Result<Delivery, crate::RealtimeError> {
         let subscribers = self.connections.subscribers(&topic.key()).await?;
         // Shape once per distinct document: subscribers mostly share one.
         let mut shaped: HashMap<(String, Option<String>, String), Option<Value>> = HashMap::new();
         let mut posts = Vec::with_capacity(subscribers.len());
-        for Subscription { connection_id, id, query, operation_name, variables, .. } in subscribers {
+        for Subscription {
+            connection_id,
+            id,
+            query,
+            operation_name,
+            variables,
+            ..
+        } in subscribers
+        {
             let key = (query, operation_name, Value::Object(variables).to_string());
             let payload = shaped
                 .entry(key.clone())
                 .or_insert_with(|| {
-                    let variables = serde_json::from_str::<serde_json::Map<String, Value>>(&key.2).unwrap_or_default();
+                    let variables = serde_json::from_str::<serde_json::Map<String, Value>>(&key.2)
+                        .unwrap_or_default();
                     subscribe::shape(&key.0, key.1.as_deref(), &variables, value.clone()).ok()
                 })
                 .clone();
             if let Some(payload) = payload {
-                posts.push((connection_id, ServerMessage::Next { id, payload }.to_bytes()));
+                posts.push((
+                    connection_id,
+                    ServerMessage::Next { id, payload }.to_bytes(),
+                ));
             }
         }
         let outcomes: Vec<(String, Result<(), NotifyError>)> = futures::stream::iter(posts)

@@ -33,4 +33,4 @@ pub use connection::ConnectionService;
 pub use connections::{Connections, DynamoConnections};
 pub use error::RealtimeError;
 pub use fanout::FanOut;
-pub use notifier::{ApiGatewayNotifier, NotifyError, Notifier};
+pub use notifier::{ApiGatewayNotifier, Notifier, NotifyError};

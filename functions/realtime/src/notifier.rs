@@ -35,8 +35,16 @@ pub enum NotifyError {
 
 /// Sends to and closes client connections.
 pub trait Notifier: Send + Sync {
-    fn post(&self, connection_id: &str, data: Vec<u8>) -> impl Future<Output = Result<(), NotifyError>> + Send;
-    fn close(&self, connection_id: &str, close: &Close) -> impl Future<Output = Result<(), NotifyError>> + Send;
+    fn post(
+        &self,
+        connection_id: &str,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+    fn close(
+        &self,
+        connection_id: &str,
+        close: &Close,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
 /// [`Notifier`] over `aws-sdk-apigatewaymanagement`.
@@ -81,7 +89,8 @@ impl Notifier for ApiGatewayNotifier {
             .mutate_request(move |req| {
                 req.headers_mut().insert(CLOSE_CODE_HEADER, code.clone());
                 // Header values must be visible ASCII; reasons are ours and are.
-                req.headers_mut().insert(CLOSE_REASON_HEADER, reason.clone());
+                req.headers_mut()
+                    .insert(CLOSE_REASON_HEADER, reason.clone());
             })
             .send()
             .await

@@ -82,24 +82,56 @@ pub struct Close {
     pub reason: String,
 }
 
+/// A close frame's reason may be at most 123 bytes.
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+fn fit_reason(reason: String) -> String {
+    if reason.len() <= MAX_CLOSE_REASON_BYTES {
+        return reason;
+    }
+    let mut end = MAX_CLOSE_REASON_BYTES;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
 impl Close {
     pub fn bad_request(reason: impl Into<String>) -> Self {
-        Close { code: 4400, reason: reason.into() }
+        Close {
+            code: 4400,
+            reason: fit_reason(reason.into()),
+        }
     }
     pub fn unauthorized() -> Self {
-        Close { code: 4401, reason: "Unauthorized".into() }
+        Close {
+            code: 4401,
+            reason: "Unauthorized".into(),
+        }
     }
     pub fn forbidden() -> Self {
-        Close { code: 4403, reason: "Forbidden".into() }
+        Close {
+            code: 4403,
+            reason: "Forbidden".into(),
+        }
     }
     pub fn init_timeout() -> Self {
-        Close { code: 4408, reason: "Connection initialisation timeout".into() }
+        Close {
+            code: 4408,
+            reason: "Connection initialisation timeout".into(),
+        }
     }
     pub fn duplicate(id: &str) -> Self {
-        Close { code: 4409, reason: format!("Subscriber for {id} already exists") }
+        Close {
+            code: 4409,
+            reason: fit_reason(format!("Subscriber for {id} already exists")),
+        }
     }
     pub fn too_many_inits() -> Self {
-        Close { code: 4429, reason: "Too many initialisation requests".into() }
+        Close {
+            code: 4429,
+            reason: "Too many initialisation requests".into(),
+        }
     }
 }
 
@@ -126,11 +158,21 @@ mod tests {
     fn parses_every_client_message() {
         assert_eq!(
             parse(r#"{"type":"connection_init","payload":{"authorization":"t"}}"#).unwrap(),
-            ClientMessage::ConnectionInit { payload: Some(serde_json::json!({"authorization": "t"})) }
+            ClientMessage::ConnectionInit {
+                payload: Some(serde_json::json!({"authorization": "t"}))
+            }
         );
-        assert!(matches!(parse(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping { payload: None })));
-        assert!(matches!(parse(r#"{"type":"complete","id":"1"}"#), Ok(ClientMessage::Complete { .. })));
-        let sub = parse(r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { onCreateUser { id } }"}}"#);
+        assert!(matches!(
+            parse(r#"{"type":"ping"}"#),
+            Ok(ClientMessage::Ping { payload: None })
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"complete","id":"1"}"#),
+            Ok(ClientMessage::Complete { .. })
+        ));
+        let sub = parse(
+            r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { onCreateUser { id } }"}}"#,
+        );
         assert!(matches!(sub, Ok(ClientMessage::Subscribe { .. })));
     }
 
@@ -145,13 +187,18 @@ mod tests {
             r#"{"type":"complete"}"#,
             r#"{"type":"ping","extra":1}"#,
         ] {
-            assert_eq!(parse(body).unwrap_err().code, 4400, "{body}");
+            let close = parse(body).unwrap_err();
+            assert_eq!(close.code, 4400, "{body}");
+            assert!(close.reason.len() <= MAX_CLOSE_REASON_BYTES, "{body}");
         }
     }
 
     #[test]
     fn server_messages_have_the_protocol_shape() {
-        let next = ServerMessage::Next { id: "1".into(), payload: serde_json::json!({"data": {}}) };
+        let next = ServerMessage::Next {
+            id: "1".into(),
+            payload: serde_json::json!({"data": {}}),
+        };
         assert_eq!(
             serde_json::to_value(&next).unwrap(),
             serde_json::json!({"type": "next", "id": "1", "payload": {"data": {}}})

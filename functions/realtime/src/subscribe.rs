@@ -22,20 +22,26 @@ pub struct Refusal(pub Vec<Value>);
 
 impl Refusal {
     fn one(error_type: &str, message: impl Into<String>) -> Self {
-        Refusal(vec![json!(AppSyncError::request(error_type, message, vec![]))])
+        Refusal(vec![json!(AppSyncError::request(
+            error_type,
+            message,
+            vec![]
+        ))])
     }
 }
 
 fn parse(query: &str) -> Result<Valid<ExecutableDocument>, Refusal> {
-    ExecutableDocument::parse_and_validate(schema(), query, "subscription.graphql").map_err(|invalid| {
-        Refusal(
-            invalid
-                .errors
-                .iter()
-                .map(|d| json!(AppSyncError::from_graphql(d.to_json())))
-                .collect(),
-        )
-    })
+    ExecutableDocument::parse_and_validate(schema(), query, "subscription.graphql").map_err(
+        |invalid| {
+            Refusal(
+                invalid
+                    .errors
+                    .iter()
+                    .map(|d| json!(AppSyncError::from_graphql(d.to_json())))
+                    .collect(),
+            )
+        },
+    )
 }
 
 /// The topic a subscription document asks for, before authorization.
@@ -57,8 +63,11 @@ pub fn requested_topic(
     }
     let raw = serde_json::from_value(Value::Object(variables.clone()))
         .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
-    let coerced = coerce_variable_values(schema(), operation, &raw)
-        .map_err(|e| Refusal(vec![json!(AppSyncError::from_graphql(e.to_graphql_error(&document.sources)))]))?;
+    let coerced = coerce_variable_values(schema(), operation, &raw).map_err(|e| {
+        Refusal(vec![json!(AppSyncError::from_graphql(
+            e.to_graphql_error(&document.sources)
+        ))])
+    })?;
     let coerced = from_response_json(&*coerced);
     let fields: Vec<_> = operation
         .selection_set
@@ -76,18 +85,34 @@ pub fn requested_topic(
         ));
     };
     let args = arguments_json(&field.arguments, &coerced);
-    let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let arg = |name: &str| {
+        args.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     match field.name.as_str() {
-        "onCreateMessage" => Ok(Topic::Messages { conversation_id: arg("messageConversationId") }),
+        "onCreateMessage" => Ok(Topic::Messages {
+            conversation_id: arg("messageConversationId"),
+        }),
         "onCreateUser" => Ok(Topic::Users),
-        "onCreateConvoLink" => Ok(Topic::LinksOf { user_id: arg("convoLinkUserId") }),
-        other => Err(Refusal::one("ValidationError", format!("{other} is not a subscription field"))),
+        "onCreateConvoLink" => Ok(Topic::LinksOf {
+            user_id: arg("convoLinkUserId"),
+        }),
+        other => Err(Refusal::one(
+            "ValidationError",
+            format!("{other} is not a subscription field"),
+        )),
     }
 }
 
 /// Whether `user` may listen to `topic`: a conversation's messages only for
 /// its members, a user's new links only for that user, new users for anyone.
-pub async fn authorize<S: ChatStore>(store: &S, user: &ConnectedUser, topic: &Topic) -> Result<(), Refusal> {
+pub async fn authorize<S: ChatStore>(
+    store: &S,
+    user: &ConnectedUser,
+    topic: &Topic,
+) -> Result<(), Refusal> {
     match topic {
         Topic::Users => Ok(()),
         Topic::LinksOf { user_id } if *user_id == user.id => Ok(()),
@@ -95,14 +120,22 @@ pub async fn authorize<S: ChatStore>(store: &S, user: &ConnectedUser, topic: &To
             "Unauthorized",
             "you can only subscribe to your own conversation links",
         )),
-        Topic::Messages { conversation_id } => match store.membership(&user.id, conversation_id, false).await {
-            Ok((Some(_), _)) => Ok(()),
-            Ok((None, _)) => Err(Refusal::one("Unauthorized", "you are not a member of this conversation")),
-            Err(err) => {
-                tracing::error!(error = %err, "membership check failed");
-                Err(Refusal::one("InternalFailure", "could not check membership; try again"))
+        Topic::Messages { conversation_id } => {
+            match store.membership(&user.id, conversation_id, false).await {
+                Ok((Some(_), _)) => Ok(()),
+                Ok((None, _)) => Err(Refusal::one(
+                    "Unauthorized",
+                    "you are not a member of this conversation",
+                )),
+                Err(err) => {
+                    tracing::error!(error = %err, "membership check failed");
+                    Err(Refusal::one(
+                        "InternalFailure",
+                        "could not check membership; try again",
+                    ))
+                }
             }
-        },
+        }
     }
 }
 
@@ -121,8 +154,11 @@ pub fn shape(
         .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
     let raw = serde_json::from_value(Value::Object(variables.clone()))
         .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
-    let coerced = coerce_variable_values(schema(), operation, &raw)
-        .map_err(|e| Refusal(vec![json!(AppSyncError::from_graphql(e.to_graphql_error(&document.sources)))]))?;
+    let coerced = coerce_variable_values(schema(), operation, &raw).map_err(|e| {
+        Refusal(vec![json!(AppSyncError::from_graphql(
+            e.to_graphql_error(&document.sources)
+        ))])
+    })?;
     Ok(project(
         &document,
         operation,
@@ -144,16 +180,34 @@ mod tests {
 
     #[test]
     fn chatt_documents_name_their_topics() {
-        let topic = requested_topic(CHATT_ON_CREATE_MESSAGE, None, &vars(json!({"messageConversationId": "c1"})));
-        assert_eq!(topic, Ok(Topic::Messages { conversation_id: "c1".into() }));
-        let topic = requested_topic("subscription OnCreateUser { onCreateUser { id username createdAt } }", None, &Map::new());
+        let topic = requested_topic(
+            CHATT_ON_CREATE_MESSAGE,
+            None,
+            &vars(json!({"messageConversationId": "c1"})),
+        );
+        assert_eq!(
+            topic,
+            Ok(Topic::Messages {
+                conversation_id: "c1".into()
+            })
+        );
+        let topic = requested_topic(
+            "subscription OnCreateUser { onCreateUser { id username createdAt } }",
+            None,
+            &Map::new(),
+        );
         assert_eq!(topic, Ok(Topic::Users));
         let topic = requested_topic(
             "subscription { onCreateConvoLink(convoLinkUserId: \"u1\") { id } }",
             None,
             &Map::new(),
         );
-        assert_eq!(topic, Ok(Topic::LinksOf { user_id: "u1".into() }));
+        assert_eq!(
+            topic,
+            Ok(Topic::LinksOf {
+                user_id: "u1".into()
+            })
+        );
     }
 
     #[test]

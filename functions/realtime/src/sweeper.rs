@@ -23,7 +23,11 @@ pub struct Sweeper<C, N> {
 
 impl<C: Connections, N: Notifier> Sweeper<C, N> {
     pub fn new(connections: C, notifier: N, init_timeout: Duration) -> Self {
-        Sweeper { connections, notifier, init_timeout }
+        Sweeper {
+            connections,
+            notifier,
+            init_timeout,
+        }
     }
 
     /// Closes every connection pending longer than the timeout; returns how many.
@@ -31,11 +35,16 @@ impl<C: Connections, N: Notifier> Sweeper<C, N> {
         let cutoff = now_ms() - self.init_timeout.as_millis() as i64;
         let stale = self.connections.pending_before(cutoff).await?;
         for connection_id in &stale {
-            self.notifier.close(connection_id, &Close::init_timeout()).await?;
+            self.notifier
+                .close(connection_id, &Close::init_timeout())
+                .await?;
             self.connections.delete_connection(connection_id).await?;
         }
         if !stale.is_empty() {
-            info!(closed = stale.len(), "closed connections that never initialised");
+            info!(
+                closed = stale.len(),
+                "closed connections that never initialised"
+            );
         }
         Ok(stale.len())
     }

@@ -149,6 +149,8 @@ pub struct Running {
     pub realtime_requests: RequestCounter,
     /// Invocations of the real-time functions.
     pub realtime_invocations: Invocations,
+    /// The connection store the real-time functions use.
+    pub connections: DynamoConnections,
     pub ws: Arc<ws::WsState>,
     pub invocations: Invocations,
     pub idp: Arc<DevIdentityProvider>,
@@ -213,23 +215,43 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     let listener = TcpListener::bind(config.http_addr)
         .await
-        .map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
-    let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.http_addr, source })?;
+        .map_err(|source| GatewayError::Bind {
+            addr: config.http_addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+        addr: config.http_addr,
+        source,
+    })?;
     let base_url = format!("http://{addr}");
-    let ws_listener = TcpListener::bind(config.ws_addr)
-        .await
-        .map_err(|source| GatewayError::Bind { addr: config.ws_addr, source })?;
-    let ws_addr = ws_listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.ws_addr, source })?;
+    let ws_listener =
+        TcpListener::bind(config.ws_addr)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.ws_addr,
+                source,
+            })?;
+    let ws_addr = ws_listener
+        .local_addr()
+        .map_err(|source| GatewayError::Bind {
+            addr: config.ws_addr,
+            source,
+        })?;
     let ws_base = format!("http://{ws_addr}");
 
-    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || Ok(idp::random_hex(32)))?;
+    let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
+        Ok(idp::random_hex(32))
+    })?;
     let service = Arc::new(ChatService::new(
         DynamoStore::new(client, tables.clone()),
         PageTokens::new(secret.as_bytes()),
     ));
     let invocations = Invocations::default();
     let resolvers = Resolvers::in_process(service, &invocations);
-    let idp = Arc::new(DevIdentityProvider::load_or_create(config.data_dir.as_ref(), &base_url)?);
+    let idp = Arc::new(DevIdentityProvider::load_or_create(
+        config.data_dir.as_ref(),
+        &base_url,
+    )?);
     let state = Arc::new(AppState {
         verifier: Verifier::new(base_url.clone()),
         idp: idp.clone(),
@@ -246,7 +268,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         .with_state(state);
     let stop = shutdown_signal(&shutdown_rx);
     tasks.push(tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(err) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %err, "HTTP server failed");
         }
     }));
@@ -258,11 +283,14 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let management = {
         let sdk = dynamo::sdk_config(&ws_base).await;
         aws_sdk_apigatewaymanagement::Client::from_conf(
-            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(&ws_base).build(),
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+                .endpoint_url(&ws_base)
+                .build(),
         )
     };
     let notifier = ApiGatewayNotifier::new(management);
     let connections = DynamoConnections::new(realtime_client.clone(), tables.connections.clone());
+    let connections_store = connections.clone();
     let connection_service = Arc::new(ConnectionService::new(
         connections.clone(),
         notifier.clone(),
@@ -275,11 +303,30 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         tables.clone(),
         config.realtime.fan_out_concurrency,
     ));
-    let sweeper = Arc::new(Sweeper::new(connections, notifier, config.realtime.init_timeout));
+    let sweeper = Arc::new(Sweeper::new(
+        connections,
+        notifier,
+        config.realtime.init_timeout,
+    ));
     let realtime_invocations = Invocations::default();
-    let connection_fn = in_process!(realtime_invocations, "ws-connection", connection_service, ws_connection);
-    let fan_out_fn = Arc::new(in_process!(realtime_invocations, "fan-out", fan_out, fan_out));
-    let sweeper_fn: Function = in_process!(realtime_invocations, "connection-sweeper", sweeper, connection_sweeper);
+    let connection_fn = in_process!(
+        realtime_invocations,
+        "ws-connection",
+        connection_service,
+        ws_connection
+    );
+    let fan_out_fn = Arc::new(in_process!(
+        realtime_invocations,
+        "fan-out",
+        fan_out,
+        fan_out
+    ));
+    let sweeper_fn: Function = in_process!(
+        realtime_invocations,
+        "connection-sweeper",
+        sweeper,
+        connection_sweeper
+    );
 
     let ws_state = Arc::new(ws::WsState::new(
         connection_fn,
@@ -294,7 +341,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let stop = shutdown_signal(&shutdown_rx);
     tasks.push(tokio::spawn(async move {
         let service = ws_app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(err) = axum::serve(ws_listener, service).with_graceful_shutdown(stop).await {
+        if let Err(err) = axum::serve(ws_listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %err, "WebSocket server failed");
         }
     }));
@@ -333,6 +383,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         requests,
         realtime_requests,
         realtime_invocations,
+        connections: connections_store,
         ws: ws_state,
         invocations,
         idp,

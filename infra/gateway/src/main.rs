@@ -98,8 +98,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         running.base_url
     );
     println!("  stats     GET  {}/local/stats", running.base_url);
-    println!("  WebSocket {}  (subprotocol graphql-transport-ws)", running.ws_url);
-    println!("  @connections {}/@connections/{{connectionId}}", running.ws_url.replacen("ws://", "http://", 1));
+    println!(
+        "  WebSocket {}  (subprotocol graphql-transport-ws)",
+        running.ws_url
+    );
+    println!(
+        "  @connections {}/@connections/{{connectionId}}",
+        running.ws_url.replacen("ws://", "http://", 1)
+    );
     println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
 
     wait_for_stop().await;

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use chat_lambda::Service;
 
-pub(crate) type Invoke = Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync>;
+pub(crate) type Invoke =
+    Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync>;
 
 /// One deployed function.
 pub struct Function {
@@ -90,14 +91,18 @@ macro_rules! in_process {
                 })?;
                 let mut context = lambda_runtime::Context::default();
                 context.request_id = uuid::Uuid::new_v4().to_string();
-                let output = $krate::handler(&service, lambda_runtime::LambdaEvent::new(payload, context))
-                    .await
-                    .map_err(lambda_runtime::Diagnostic::from)?;
+                let output =
+                    $krate::handler(&service, lambda_runtime::LambdaEvent::new(payload, context))
+                        .await
+                        .map_err(lambda_runtime::Diagnostic::from)?;
                 serde_json::to_value(output).map_err(|e| {
                     $crate::resolvers::unhandled(format!("result does not serialize: {e}"))
                 })
             })
-                as futures::future::BoxFuture<'static, Result<serde_json::Value, lambda_runtime::Diagnostic>>
+                as futures::future::BoxFuture<
+                    'static,
+                    Result<serde_json::Value, lambda_runtime::Diagnostic>,
+                >
         });
         $crate::resolvers::Function::new($name, invoke, &$invocations)
     }};
@@ -108,15 +113,44 @@ impl Resolvers {
     /// The wiring of every query and mutation to its function crate.
     pub fn in_process(service: Arc<Service>, invocations: &Invocations) -> Self {
         let wiring: Vec<(&'static str, Function)> = vec![
-            ("Mutation.createUser", in_process!(invocations, "create-user", service, create_user)),
-            ("Mutation.createConvo", in_process!(invocations, "create-convo", service, create_convo)),
-            ("Mutation.createConvoLink", in_process!(invocations, "create-convo-link", service, create_convo_link)),
-            ("Mutation.createMessage", in_process!(invocations, "create-message", service, create_message)),
-            ("Query.getUser", in_process!(invocations, "get-user", service, get_user)),
-            ("Query.getConvo", in_process!(invocations, "get-convo", service, get_convo)),
-            ("Query.listUsers", in_process!(invocations, "list-users", service, list_users)),
+            (
+                "Mutation.createUser",
+                in_process!(invocations, "create-user", service, create_user),
+            ),
+            (
+                "Mutation.createConvo",
+                in_process!(invocations, "create-convo", service, create_convo),
+            ),
+            (
+                "Mutation.createConvoLink",
+                in_process!(invocations, "create-convo-link", service, create_convo_link),
+            ),
+            (
+                "Mutation.createMessage",
+                in_process!(invocations, "create-message", service, create_message),
+            ),
+            (
+                "Query.getUser",
+                in_process!(invocations, "get-user", service, get_user),
+            ),
+            (
+                "Query.getConvo",
+                in_process!(invocations, "get-convo", service, get_convo),
+            ),
+            (
+                "Query.listUsers",
+                in_process!(invocations, "list-users", service, list_users),
+            ),
             ("Query.me", in_process!(invocations, "me", service, me)),
-            ("Query.allMessageConnection", in_process!(invocations, "all-message-connection", service, all_message_connection)),
+            (
+                "Query.allMessageConnection",
+                in_process!(
+                    invocations,
+                    "all-message-connection",
+                    service,
+                    all_message_connection
+                ),
+            ),
         ];
         Resolvers {
             by_field: wiring.into_iter().collect(),

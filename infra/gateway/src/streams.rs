@@ -36,7 +36,9 @@ pub struct Mapping {
 }
 
 fn to_event_record(record: Record, stream_arn: &str) -> EventRecord {
-    let change = record.dynamodb.unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
+    let change = record
+        .dynamodb
+        .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
     let mut stream_record = StreamRecord::default();
     stream_record.approximate_creation_date_time = change
         .approximate_creation_date_time
@@ -54,7 +56,10 @@ fn to_event_record(record: Record, stream_arn: &str) -> EventRecord {
     event_record.aws_region = record.aws_region.unwrap_or_else(|| "us-east-1".into());
     event_record.change = stream_record;
     event_record.event_id = record.event_id.unwrap_or_default();
-    event_record.event_name = record.event_name.map(|n| n.as_str().to_string()).unwrap_or_default();
+    event_record.event_name = record
+        .event_name
+        .map(|n| n.as_str().to_string())
+        .unwrap_or_default();
     event_record.event_source = Some("aws:dynamodb".into());
     event_record.event_version = record.event_version;
     event_record.event_source_arn = Some(stream_arn.to_string());
@@ -84,21 +89,33 @@ impl Mapping {
                 return;
             }
             if refreshed.elapsed() >= SHARD_REFRESH {
-                self.refresh_shards(&stream_arn, &mut iterators, first_listing).await;
+                self.refresh_shards(&stream_arn, &mut iterators, first_listing)
+                    .await;
                 first_listing = false;
                 refreshed = tokio::time::Instant::now();
             }
             let mut got_any = false;
             let shard_ids: Vec<String> = iterators.keys().cloned().collect();
             for shard in shard_ids {
-                let Some(Some(iterator)) = iterators.get(&shard).cloned() else { continue };
-                match self.streams.get_records().shard_iterator(iterator).limit(BATCH_SIZE).send().await {
+                let Some(Some(iterator)) = iterators.get(&shard).cloned() else {
+                    continue;
+                };
+                match self
+                    .streams
+                    .get_records()
+                    .shard_iterator(iterator)
+                    .limit(BATCH_SIZE)
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         let records = out.records.unwrap_or_default();
                         if !records.is_empty() {
                             got_any = true;
-                            let batch: Vec<EventRecord> =
-                                records.into_iter().map(|r| to_event_record(r, &stream_arn)).collect();
+                            let batch: Vec<EventRecord> = records
+                                .into_iter()
+                                .map(|r| to_event_record(r, &stream_arn))
+                                .collect();
                             self.deliver(batch).await;
                         }
                         iterators.insert(shard, out.next_shard_iterator);
@@ -120,25 +137,54 @@ impl Mapping {
     }
 
     async fn stream_arn(&self) -> Option<String> {
-        let out = self.dynamodb.describe_table().table_name(&self.table).send().await.ok()?;
+        let out = self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .ok()?;
         out.table()?.latest_stream_arn().map(str::to_string)
     }
 
     /// Adds new shards: at their end on the first listing (LATEST), from their
     /// start afterwards (a shard that appears later holds only new records).
-    async fn refresh_shards(&self, stream_arn: &str, iterators: &mut HashMap<String, Option<String>>, first: bool) {
-        let Ok(out) = self.streams.describe_stream().stream_arn(stream_arn).send().await else { return };
-        let Some(description) = out.stream_description else { return };
+    async fn refresh_shards(
+        &self,
+        stream_arn: &str,
+        iterators: &mut HashMap<String, Option<String>>,
+        first: bool,
+    ) {
+        let Ok(out) = self
+            .streams
+            .describe_stream()
+            .stream_arn(stream_arn)
+            .send()
+            .await
+        else {
+            return;
+        };
+        let Some(description) = out.stream_description else {
+            return;
+        };
         for shard in description.shards.unwrap_or_default() {
             let Some(id) = shard.shard_id else { continue };
             if matches!(iterators.get(&id), Some(Some(_))) {
                 continue;
             }
-            let closed = shard.sequence_number_range.as_ref().and_then(|r| r.ending_sequence_number.as_ref()).is_some();
+            let closed = shard
+                .sequence_number_range
+                .as_ref()
+                .and_then(|r| r.ending_sequence_number.as_ref())
+                .is_some();
             if iterators.contains_key(&id) && closed {
                 continue;
             }
-            let kind = if first { ShardIteratorType::Latest } else { ShardIteratorType::TrimHorizon };
+            let kind = if first {
+                ShardIteratorType::Latest
+            } else {
+                ShardIteratorType::TrimHorizon
+            };
             if first && closed {
                 iterators.insert(id, None);
                 continue;
@@ -169,7 +215,11 @@ impl Mapping {
                     .as_array()
                     .and_then(|f| f.first())
                     .and_then(|f| f["itemIdentifier"].as_str())
-                    .and_then(|seq| batch.iter().position(|r| r.change.sequence_number.as_deref() == Some(seq))),
+                    .and_then(|seq| {
+                        batch
+                            .iter()
+                            .position(|r| r.change.sequence_number.as_deref() == Some(seq))
+                    }),
                 Err(d) => {
                     tracing::warn!(table = %self.table, error_type = %d.error_type, message = %d.error_message, "fan-out failed; retrying the batch");
                     Some(0)

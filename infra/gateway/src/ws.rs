@@ -59,6 +59,8 @@ impl Default for Limits {
 enum Outbound {
     Text(String),
     Close(u16, String),
+    /// Drop the TCP connection without a close frame or `$disconnect`.
+    Vanish,
 }
 
 struct Live {
@@ -79,7 +81,12 @@ pub struct WsState {
 }
 
 impl WsState {
-    pub fn new(connection_fn: Function, limits: Limits, domain_name: String, stage: String) -> Self {
+    pub fn new(
+        connection_fn: Function,
+        limits: Limits,
+        domain_name: String,
+        stage: String,
+    ) -> Self {
         WsState {
             connection_fn,
             limits,
@@ -89,9 +96,25 @@ impl WsState {
         }
     }
 
-    /// How many connections are open.
-    pub fn open_connections(&self) -> usize {
-        self.live.lock().expect("live lock").len()
+    /// The ids of the open connections.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.live
+            .lock()
+            .expect("live lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Makes a connection vanish as a dropped mobile client can: the socket
+    /// is gone, posts get 410, and no `$disconnect` is ever delivered (which
+    /// API Gateway does not guarantee either). For tests of stale-connection
+    /// cleanup.
+    pub fn vanish(&self, connection_id: &str) -> bool {
+        match self.live.lock().expect("live lock").remove(connection_id) {
+            Some(conn) => conn.tx.send(Outbound::Vanish).is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -117,7 +140,15 @@ fn request_time(ms: i64) -> String {
 
 impl WsState {
     /// `requestContext` as API Gateway fills it.
-    fn context(&self, connection_id: &str, route: &str, event_type: &str, connected_at: i64, source_ip: &str, user_agent: &str) -> Value {
+    fn context(
+        &self,
+        connection_id: &str,
+        route: &str,
+        event_type: &str,
+        connected_at: i64,
+        source_ip: &str,
+        user_agent: &str,
+    ) -> Value {
         let now = now_ms();
         json!({
             "routeKey": route,
@@ -169,9 +200,14 @@ pub async fn upgrade(
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or_default().to_string();
         single.insert(name.to_string(), json!(value));
-        multi.entry(name.to_string()).or_insert_with(|| json!([])).as_array_mut().map(|a| a.push(json!(value)));
+        multi
+            .entry(name.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .map(|a| a.push(json!(value)));
     }
-    let query_multi: serde_json::Map<String, Value> = query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+    let query_multi: serde_json::Map<String, Value> =
+        query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
     let event = json!({
         "headers": single,
         "multiValueHeaders": multi,
@@ -186,11 +222,18 @@ pub async fn upgrade(
     let status = response["statusCode"].as_u64().unwrap_or(500) as u16;
     if status != 200 {
         let body = response["body"].as_str().unwrap_or("Forbidden").to_string();
-        return (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), body).into_response();
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            body,
+        )
+            .into_response();
     }
     let protocol = response["headers"]
         .as_object()
-        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol")))
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+        })
         .and_then(|(_, v)| v.as_str())
         .map(str::to_string);
     let mut ws = ws
@@ -199,12 +242,28 @@ pub async fn upgrade(
     if let Some(p) = protocol {
         ws = ws.protocols([p]);
     }
-    ws.on_upgrade(move |socket| serve(state, socket, connection_id, connected_at, source_ip, user_agent))
+    ws.on_upgrade(move |socket| {
+        serve(
+            state,
+            socket,
+            connection_id,
+            connected_at,
+            source_ip,
+            user_agent,
+        )
+    })
 }
 
 /// One open connection: frames in become route invocations, management-API
 /// posts become frames out.
-async fn serve(state: Arc<WsState>, socket: WebSocket, connection_id: String, connected_at: i64, source_ip: String, user_agent: String) {
+async fn serve(
+    state: Arc<WsState>,
+    socket: WebSocket,
+    connection_id: String,
+    connected_at: i64,
+    source_ip: String,
+    user_agent: String,
+) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let last_active = Arc::new(AtomicI64::new(connected_at));
@@ -218,6 +277,8 @@ async fn serve(state: Arc<WsState>, socket: WebSocket, connection_id: String, co
             user_agent: user_agent.clone(),
         },
     );
+    // Set when the server ends the connection: Some((code, reason)), with
+    // code 0 for a vanished connection.
     let (closed_tx, mut closed_rx) = tokio::sync::watch::channel::<Option<(u16, String)>>(None);
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -228,8 +289,17 @@ async fn serve(state: Arc<WsState>, socket: WebSocket, connection_id: String, co
                     }
                 }
                 Outbound::Close(code, reason) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.clone().into() }))).await;
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: reason.clone().into(),
+                        })))
+                        .await;
                     let _ = closed_tx.send(Some((code, reason)));
+                    break;
+                }
+                Outbound::Vanish => {
+                    let _ = closed_tx.send(Some((0, String::new())));
                     break;
                 }
             }
@@ -295,10 +365,24 @@ async fn serve(state: Arc<WsState>, socket: WebSocket, connection_id: String, co
     state.live.lock().expect("live lock").remove(&connection_id);
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
-    let mut context = state.context(&connection_id, "$disconnect", "DISCONNECT", connected_at, &source_ip, &user_agent);
+    if status == 0 {
+        // Vanished: the socket halves are dropped here, with no close frame
+        // and no `$disconnect`.
+        return;
+    }
+    let mut context = state.context(
+        &connection_id,
+        "$disconnect",
+        "DISCONNECT",
+        connected_at,
+        &source_ip,
+        &user_agent,
+    );
     context["disconnectStatusCode"] = json!(status);
     context["disconnectReason"] = json!(reason);
-    state.invoke(json!({ "requestContext": context, "isBase64Encoded": false })).await;
+    state
+        .invoke(json!({ "requestContext": context, "isBase64Encoded": false }))
+        .await;
 }
 
 /// `$request.body.type`, when it names a route.
@@ -307,13 +391,22 @@ fn route_of(body: &str) -> &'static str {
         .ok()
         .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
     match kind {
-        Some(kind) => ROUTES.iter().find(|r| **r == kind).copied().unwrap_or("$default"),
+        Some(kind) => ROUTES
+            .iter()
+            .find(|r| **r == kind)
+            .copied()
+            .unwrap_or("$default"),
         None => "$default",
     }
 }
 
 fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
-    (status, [("x-amzn-errortype", error_type)], axum::Json(json!({ "message": message }))).into_response()
+    (
+        status,
+        [("x-amzn-errortype", error_type)],
+        axum::Json(json!({ "message": message })),
+    )
+        .into_response()
 }
 
 fn iso(ms: i64) -> String {
@@ -324,19 +417,38 @@ fn iso(ms: i64) -> String {
 
 /// The `@connections` management API: `POST` (PostToConnection), `GET`
 /// (GetConnection), `DELETE` (DeleteConnection).
-pub async fn management(State(state): State<Arc<WsState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn management(
+    State(state): State<Arc<WsState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = percent_decode(uri.path());
-    let Some(connection_id) = path.strip_prefix("/@connections/").filter(|id| !id.is_empty() && !id.contains('/')) else {
-        return aws_error(StatusCode::NOT_FOUND, "NotFoundException", "No method found matching route");
+    let Some(connection_id) = path
+        .strip_prefix("/@connections/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+    else {
+        return aws_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "No method found matching route",
+        );
     };
     let gone = || aws_error(StatusCode::GONE, "GoneException", "The connection is gone");
     match method {
         Method::POST => {
             if body.len() > state.limits.message_bytes {
-                return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", "Message too large");
+                return aws_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PayloadTooLargeException",
+                    "Message too large",
+                );
             }
             let live = state.live.lock().expect("live lock");
-            let Some(conn) = live.get(connection_id) else { return gone() };
+            let Some(conn) = live.get(connection_id) else {
+                return gone();
+            };
             let text = String::from_utf8_lossy(&body).to_string();
             if conn.tx.send(Outbound::Text(text)).is_err() {
                 return gone();
@@ -345,7 +457,9 @@ pub async fn management(State(state): State<Arc<WsState>>, method: Method, uri: 
         }
         Method::GET => {
             let live = state.live.lock().expect("live lock");
-            let Some(conn) = live.get(connection_id) else { return gone() };
+            let Some(conn) = live.get(connection_id) else {
+                return gone();
+            };
             axum::Json(json!({
                 "ConnectedAt": iso(conn.connected_at),
                 "Identity": { "SourceIp": conn.source_ip, "UserAgent": conn.user_agent },
@@ -354,7 +468,9 @@ pub async fn management(State(state): State<Arc<WsState>>, method: Method, uri: 
             .into_response()
         }
         Method::DELETE => {
-            let Some(conn) = state.live.lock().expect("live lock").remove(connection_id) else { return gone() };
+            let Some(conn) = state.live.lock().expect("live lock").remove(connection_id) else {
+                return gone();
+            };
             let code = headers
                 .get(CLOSE_CODE_HEADER)
                 .and_then(|v| v.to_str().ok())
@@ -364,11 +480,21 @@ pub async fn management(State(state): State<Arc<WsState>>, method: Method, uri: 
                 .get(CLOSE_REASON_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
-                .to_string();
+                .chars()
+                .scan(0, |bytes, c| {
+                    // A close frame's reason may be at most 123 bytes.
+                    *bytes += c.len_utf8();
+                    (*bytes <= 123).then_some(c)
+                })
+                .collect::<String>();
             let _ = conn.tx.send(Outbound::Close(code, reason));
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => aws_error(StatusCode::NOT_FOUND, "NotFoundException", "No method found matching route"),
+        _ => aws_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "No method found matching route",
+        ),
     }
 }
 

@@ -5,5 +5,6 @@ mod chatt;
 mod costs;
 mod graphql;
 mod limits;
+mod realtime;
 mod rules;
 mod security;
