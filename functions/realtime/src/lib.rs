@@ -16,7 +16,7 @@
 //! - [`fanout`]: [`FanOut`], from a stream batch to posts.
 //! - [`sweeper`]: closes connections that never sent `connection_init`.
 //! - [`config`]: building all of the above once per cold start.
-//! - [`error`]: [`RealtimeError`].
+//! - [`error`]: [`RealtimeError`], the crate's one error type.
 
 pub mod config;
 pub mod connection;

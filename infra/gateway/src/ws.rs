@@ -200,11 +200,13 @@ pub async fn upgrade(
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or_default().to_string();
         single.insert(name.to_string(), json!(value));
-        multi
+        if let Some(values) = multi
             .entry(name.to_string())
             .or_insert_with(|| json!([]))
             .as_array_mut()
-            .map(|a| a.push(json!(value)));
+        {
+            values.push(json!(value));
+        }
     }
     let query_multi: serde_json::Map<String, Value> =
         query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();

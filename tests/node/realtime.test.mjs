@@ -1,0 +1,143 @@
+// The real-time API with the stock graphql-ws client, as web and mobile apps
+// use it, against a running stack (tests/node/run.sh starts one).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+const HTTP = process.env.CHAT_HTTP ?? 'http://127.0.0.1:4000';
+const WS = process.env.CHAT_WS ?? 'ws://127.0.0.1:4001';
+const run = Date.now().toString(36);
+
+// Chatt's subscription documents, unchanged.
+const ON_CREATE_MESSAGE = 'subscription onCreateMessage($messageConversationId: ID!) { onCreateMessage(messageConversationId: $messageConversationId) { id content authorId messageConversationId createdAt } }';
+const ON_CREATE_USER = 'subscription OnCreateUser { onCreateUser { id username createdAt } }';
+
+async function token(username) {
+    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username }) });
+    assert.equal(res.status, 200);
+    return (await res.json()).token;
+}
+
+async function gql(auth, query, variables = {}) {
+    const res = await fetch(`${HTTP}/graphql`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+    });
+    const body = await res.json();
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    return body.data;
+}
+
+async function user(name) {
+    const username = `${name}_${run}`;
+    const auth = await token(username);
+    const data = await gql(auth, 'mutation($u: String!) { createUser(input: {username: $u}) { id } }', { u: username });
+    return { username, auth, id: data.createUser.id };
+}
+
+function client(auth) {
+    return createClient({
+        url: WS,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: auth },
+        retryAttempts: 0,
+        lazy: false,
+    });
+}
+
+// Subscribes and collects events; resolves `ready` once the server has
+// stored the subscription (graphql-ws gives no ack, so wait a moment).
+function collect(c, query, variables) {
+    const events = [];
+    const errors = [];
+    let notify = () => {};
+    const dispose = c.subscribe({ query, variables }, {
+        next: (value) => { events.push(value); notify(); },
+        error: (err) => { errors.push(err); notify(); },
+        complete: () => {},
+    });
+    const until = (pred, ms = 5000) => new Promise((resolve, reject) => {
+        const check = () => { if (pred()) { clearTimeout(timer); resolve(); } };
+        const timer = setTimeout(() => reject(new Error(`timed out with ${events.length} events, errors ${JSON.stringify(errors)}`)), ms);
+        notify = check;
+        check();
+    });
+    return { events, errors, dispose, until };
+}
+
+const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+
+let alice, bob, eve, room, clients = [];
+before(async () => {
+    [alice, bob, eve] = await Promise.all([user('alice'), user('bob'), user('eve')]);
+    const data = await gql(alice.auth, 'mutation($n: String!, $m: [String!]!) { createConvo(input: {name: $n, members: $m}) { id } }', { n: 'node room', m: [bob.id] });
+    room = data.createConvo.id;
+});
+after(async () => { for (const c of clients) await c.dispose(); });
+
+test('both members receive every message once and in order; a non-member is refused', async () => {
+    const [ca, cb, ce] = [client(alice.auth), client(bob.auth), client(eve.auth)];
+    clients.push(ca, cb, ce);
+    const a = collect(ca, ON_CREATE_MESSAGE, { messageConversationId: room });
+    const b = collect(cb, ON_CREATE_MESSAGE, { messageConversationId: room });
+    const e = collect(ce, ON_CREATE_MESSAGE, { messageConversationId: room });
+    await e.until(() => e.errors.length === 1);
+    assert.match(JSON.stringify(e.errors[0]), /not a member/);
+    await settle();
+
+    const sent = [];
+    for (let i = 0; i < 10; i++) {
+        const from = i % 2 ? bob : alice;
+        const data = await gql(from.auth, 'mutation($c: String!, $id: ID!) { createMessage(input: {content: $c, messageConversationId: $id}) { id } }', { c: `hello ${i}`, id: room });
+        sent.push(data.createMessage.id);
+    }
+    for (const s of [a, b]) {
+        await s.until(() => s.events.length >= 10);
+        await settle();
+        assert.deepEqual(s.events.map((ev) => ev.data.onCreateMessage.id), sent);
+        const first = s.events[0].data.onCreateMessage;
+        assert.deepEqual(Object.keys(first), ['id', 'content', 'authorId', 'messageConversationId', 'createdAt']);
+        assert.equal(first.authorId, alice.id);
+    }
+    assert.equal(e.events.length, 0);
+});
+
+test('OnCreateUser delivers new users', async () => {
+    const c = client(alice.auth);
+    clients.push(c);
+    const s = collect(c, ON_CREATE_USER, {});
+    await settle();
+    const carol = await user('carol');
+    await s.until(() => s.events.some((ev) => ev.data.onCreateUser.id === carol.id));
+    const got = s.events.find((ev) => ev.data.onCreateUser.id === carol.id).data.onCreateUser;
+    assert.equal(got.username, carol.username);
+    assert.deepEqual(Object.keys(got), ['id', 'username', 'createdAt']);
+});
+
+test('an aliased subset of fields arrives in exactly that shape', async () => {
+    const c = client(bob.auth);
+    clients.push(c);
+    const s = collect(c, 'subscription($c: ID!) { m: onCreateMessage(messageConversationId: $c) { text: content __typename } }', { c: room });
+    await settle();
+    await gql(alice.auth, 'mutation($id: ID!) { createMessage(input: {content: "shape", messageConversationId: $id}) { id } }', { id: room });
+    await s.until(() => s.events.length === 1);
+    assert.deepEqual(s.events[0], { data: { m: { text: 'shape', __typename: 'Message' } } });
+});
+
+test('a bad token is closed with 4403', async () => {
+    const closed = new Promise((resolve) => {
+        const c = createClient({
+            url: WS,
+            webSocketImpl: WebSocket,
+            connectionParams: { authorization: 'forged' },
+            retryAttempts: 0,
+            lazy: false,
+            on: { closed: (event) => resolve(event.code) },
+            onNonLazyError: () => {},
+        });
+        clients.push(c);
+    });
+    assert.equal(await closed, 4403);
+});

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the Node tests (the stock graphql-ws client) against the real
+# chat-gateway binary, started here on its own ports and stopped afterwards.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+http_port="${NODE_TEST_HTTP_PORT:-4510}"
+ws_port="${NODE_TEST_WS_PORT:-4511}"
+dir="$(mktemp -d)"
+"$root/target/debug/chat-gateway" --in-memory --data-dir "$dir" \
+    --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" >"$dir/gateway.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do
+    grep -q "chat stack ready" "$dir/gateway.log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/gateway.log"; exit 1; }
+    sleep 0.1
+done
+cd "$root/tests"
+CHAT_HTTP="http://127.0.0.1:$http_port" CHAT_WS="ws://127.0.0.1:$ws_port" node --test node/ || {
+    echo "--- gateway log"; tail -50 "$dir/gateway.log"; exit 1;
+}
