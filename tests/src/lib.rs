@@ -21,6 +21,15 @@ pub use chat_gateway::DevIdentityProvider;
 /// The environment variable naming an external DynamoDB endpoint for the suite.
 pub const ENDPOINT_ENV: &str = "CHAT_TEST_DYNAMODB_ENDPOINT";
 
+/// The stream mappings' poll interval for test stacks: `CHAT_TEST_STREAM_POLL_MS`,
+/// default 20 ms (`make dev` uses 50 ms).
+pub fn stream_poll_ms() -> u64 {
+    std::env::var("CHAT_TEST_STREAM_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
 pub struct Stack {
     pub running: Running,
     pub http: reqwest::Client,
@@ -69,7 +78,7 @@ impl Stack {
             realtime: RealtimeConfig {
                 init_timeout: std::time::Duration::from_secs(2),
                 sweep_interval: std::time::Duration::from_millis(200),
-                stream_poll: std::time::Duration::from_millis(20),
+                stream_poll: std::time::Duration::from_millis(stream_poll_ms()),
                 ..RealtimeConfig::default()
             },
         })

@@ -25,7 +25,7 @@ use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
 use crate::connections::Connections;
-use crate::model::{Subscription, Topic};
+use crate::model::Topic;
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::subscribe;
@@ -129,28 +129,38 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         // Shape once per distinct document: subscribers mostly share one.
         let mut shaped: HashMap<(String, Option<String>, String), Option<Value>> = HashMap::new();
         let mut posts = Vec::with_capacity(subscribers.len());
-        for Subscription {
-            connection_id,
-            id,
-            query,
-            operation_name,
-            variables,
-            ..
-        } in subscribers
-        {
-            let key = (query, operation_name, Value::Object(variables).to_string());
+        for sub in subscribers {
+            let key = (
+                sub.query.clone(),
+                sub.operation_name.clone(),
+                Value::Object(sub.variables.clone()).to_string(),
+            );
             let payload = shaped
-                .entry(key.clone())
+                .entry(key)
                 .or_insert_with(|| {
-                    let variables = serde_json::from_str::<serde_json::Map<String, Value>>(&key.2)
-                        .unwrap_or_default();
-                    subscribe::shape(&key.0, key.1.as_deref(), &variables, value.clone()).ok()
+                    match subscribe::shape(
+                        &sub.query,
+                        sub.operation_name.as_deref(),
+                        &sub.variables,
+                        value.clone(),
+                    ) {
+                        Ok(payload) => Some(payload),
+                        Err(refusal) => {
+                            // Validated at subscribe time; only a schema change gets here.
+                            warn!(errors = ?refusal.0, "a stored subscription no longer validates");
+                            None
+                        }
+                    }
                 })
                 .clone();
             if let Some(payload) = payload {
                 posts.push((
-                    connection_id,
-                    ServerMessage::Next { id, payload }.to_bytes(),
+                    sub.connection_id,
+                    ServerMessage::Next {
+                        id: sub.id,
+                        payload,
+                    }
+                    .to_bytes(),
                 ));
             }
         }

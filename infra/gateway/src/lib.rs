@@ -15,12 +15,14 @@
 //!   the JSON event its trigger sends, and which function resolves which field.
 //! - [`graphql`]: the AppSync stand-in: auth, validation, execution, and
 //!   AppSync-shaped responses.
+//! - [`realtime`]: the real-time functions and what triggers them.
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out.
 
 pub mod dynamo;
 pub mod graphql;
 pub mod idp;
+pub mod realtime;
 pub mod resolvers;
 pub mod streams;
 pub mod ws;
@@ -38,16 +40,13 @@ use tokio::task::JoinHandle;
 
 use chat_auth::Verifier;
 use chat_domain::{ChatService, PageTokens};
-use chat_realtime::sweeper::Sweeper;
-use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, FanOut};
+use chat_realtime::DynamoConnections;
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
 pub use dynamo::Backend;
 pub use idp::DevIdentityProvider;
 pub use resolvers::{Invocations, Resolvers};
 pub use ws::Limits;
-
-use resolvers::{in_process, Function};
 
 /// Largest GraphQL request body accepted (AppSync's own limit is far above any
 /// valid request of this API).
@@ -172,7 +171,14 @@ impl Running {
     }
 }
 
-fn shutdown_signal(
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), GatewayError> {
+    let bind_error = |source| GatewayError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+pub(crate) fn shutdown_signal(
     rx: &watch::Receiver<bool>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut rx = rx.clone();
@@ -213,31 +219,9 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let tables = TableNames::with_prefix(&config.table_prefix);
     chat_store::tables::create_tables(&client, &tables).await?;
 
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .map_err(|source| GatewayError::Bind {
-            addr: config.http_addr,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-        addr: config.http_addr,
-        source,
-    })?;
+    let (listener, addr) = bind(config.http_addr).await?;
     let base_url = format!("http://{addr}");
-    let ws_listener =
-        TcpListener::bind(config.ws_addr)
-            .await
-            .map_err(|source| GatewayError::Bind {
-                addr: config.ws_addr,
-                source,
-            })?;
-    let ws_addr = ws_listener
-        .local_addr()
-        .map_err(|source| GatewayError::Bind {
-            addr: config.ws_addr,
-            source,
-        })?;
-    let ws_base = format!("http://{ws_addr}");
+    let (ws_listener, ws_addr) = bind(config.ws_addr).await?;
 
     let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
         Ok(idp::random_hex(32))
@@ -276,104 +260,17 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         }
     }));
 
-    // The real-time side: its functions, the WebSocket API, the stream
-    // mappings and the sweeper schedule.
-    let realtime_requests = RequestCounter::default();
-    let realtime_client = dynamo::client(&dynamodb_endpoint, realtime_requests.clone()).await;
-    let management = {
-        let sdk = dynamo::sdk_config(&ws_base).await;
-        aws_sdk_apigatewaymanagement::Client::from_conf(
-            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
-                .endpoint_url(&ws_base)
-                .build(),
-        )
-    };
-    let notifier = ApiGatewayNotifier::new(management);
-    let connections = DynamoConnections::new(realtime_client.clone(), tables.connections.clone());
-    let connections_store = connections.clone();
-    let connection_service = Arc::new(ConnectionService::new(
-        connections.clone(),
-        notifier.clone(),
-        DynamoStore::new(realtime_client.clone(), tables.clone()),
-        Verifier::new(base_url.clone()),
-    ));
-    let fan_out = Arc::new(FanOut::new(
-        connections.clone(),
-        notifier.clone(),
-        tables.clone(),
-        config.realtime.fan_out_concurrency,
-    ));
-    let sweeper = Arc::new(Sweeper::new(
-        connections,
-        notifier,
-        config.realtime.init_timeout,
-    ));
-    let realtime_invocations = Invocations::default();
-    let connection_fn = in_process!(
-        realtime_invocations,
-        "ws-connection",
-        connection_service,
-        ws_connection
-    );
-    let fan_out_fn = Arc::new(in_process!(
-        realtime_invocations,
-        "fan-out",
-        fan_out,
-        fan_out
-    ));
-    let sweeper_fn: Function = in_process!(
-        realtime_invocations,
-        "connection-sweeper",
-        sweeper,
-        connection_sweeper
-    );
-
-    let ws_state = Arc::new(ws::WsState::new(
-        connection_fn,
-        config.realtime.limits.clone(),
-        ws_addr.to_string(),
-        String::new(),
-    ));
-    let ws_app = Router::new()
-        .route("/", get(ws::upgrade))
-        .fallback(ws::management)
-        .with_state(ws_state.clone());
-    let stop = shutdown_signal(&shutdown_rx);
-    tasks.push(tokio::spawn(async move {
-        let service = ws_app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(err) = axum::serve(ws_listener, service)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!(error = %err, "WebSocket server failed");
-        }
-    }));
-
-    let streams = dynamo::streams_client(&dynamodb_endpoint).await;
-    for table in [&tables.messages, &tables.users, &tables.convo_links] {
-        let mapping = streams::Mapping {
-            table: table.clone(),
-            streams: streams.clone(),
-            dynamodb: realtime_client.clone(),
-            function: fan_out_fn.clone(),
-            poll_interval: config.realtime.stream_poll,
-        };
-        tasks.push(tokio::spawn(mapping.run(shutdown_rx.clone())));
-    }
-    let sweep_every = config.realtime.sweep_interval;
-    let mut stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(sweep_every) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
-            if let Err(d) = sweeper_fn.invoke(event).await {
-                tracing::warn!(error = %d.error_message, "sweeper failed");
-            }
-        }
-    }));
+    let realtime = realtime::start(realtime::Setup {
+        config: &config.realtime,
+        dynamodb_endpoint: &dynamodb_endpoint,
+        tables: &tables,
+        issuer: &base_url,
+        ws_listener,
+        ws_addr,
+        shutdown: &shutdown_rx,
+    })
+    .await;
+    tasks.extend(realtime.tasks);
 
     Ok(Running {
         base_url,
@@ -381,10 +278,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         dynamodb_endpoint,
         tables,
         requests,
-        realtime_requests,
-        realtime_invocations,
-        connections: connections_store,
-        ws: ws_state,
+        realtime_requests: realtime.requests,
+        realtime_invocations: realtime.invocations,
+        connections: realtime.connections,
+        ws: realtime.ws,
         invocations,
         idp,
         shutdown,

@@ -26,6 +26,15 @@ pub const MAX_RETRIES: u32 = 5;
 /// How often the shard list is refreshed, to follow shard rollovers.
 const SHARD_REFRESH: Duration = Duration::from_secs(5);
 
+/// Where the mapping is in one shard.
+#[derive(Default)]
+struct Shard {
+    iterator: Option<String>,
+    last_sequence: Option<String>,
+    /// The shard is closed and fully read (or was skipped).
+    ended: bool,
+}
+
 /// One table's stream mapping.
 pub struct Mapping {
     pub table: String,
@@ -80,8 +89,7 @@ impl Mapping {
                 }
             }
         };
-        // Shard id -> iterator; a shard that has ended is dropped.
-        let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+        let mut shards: HashMap<String, Shard> = HashMap::new();
         let mut first_listing = true;
         let mut refreshed = tokio::time::Instant::now() - SHARD_REFRESH;
         loop {
@@ -89,15 +97,19 @@ impl Mapping {
                 return;
             }
             if refreshed.elapsed() >= SHARD_REFRESH {
-                self.refresh_shards(&stream_arn, &mut iterators, first_listing)
+                self.refresh_shards(&stream_arn, &mut shards, first_listing)
                     .await;
                 first_listing = false;
                 refreshed = tokio::time::Instant::now();
             }
             let mut got_any = false;
-            let shard_ids: Vec<String> = iterators.keys().cloned().collect();
-            for shard in shard_ids {
-                let Some(Some(iterator)) = iterators.get(&shard).cloned() else {
+            for (shard_id, shard) in shards.iter_mut() {
+                if shard.iterator.is_none() && !shard.ended {
+                    shard.iterator = self
+                        .resume(&stream_arn, shard_id, shard.last_sequence.as_deref())
+                        .await;
+                }
+                let Some(iterator) = shard.iterator.take() else {
                     continue;
                 };
                 match self
@@ -110,6 +122,12 @@ impl Mapping {
                 {
                     Ok(out) => {
                         let records = out.records.unwrap_or_default();
+                        if let Some(last) = records
+                            .last()
+                            .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+                        {
+                            shard.last_sequence = Some(last);
+                        }
                         if !records.is_empty() {
                             got_any = true;
                             let batch: Vec<EventRecord> = records
@@ -118,12 +136,12 @@ impl Mapping {
                                 .collect();
                             self.deliver(batch).await;
                         }
-                        iterators.insert(shard, out.next_shard_iterator);
+                        shard.ended = out.next_shard_iterator.is_none();
+                        shard.iterator = out.next_shard_iterator;
                     }
                     Err(err) => {
+                        // An expired or invalid iterator: resume after the last record read.
                         tracing::warn!(table = %self.table, error = %aws_sdk_dynamodbstreams::Error::from(err), "GetRecords failed");
-                        iterators.insert(shard, None);
-                        refreshed = tokio::time::Instant::now() - SHARD_REFRESH;
                     }
                 }
             }
@@ -147,12 +165,14 @@ impl Mapping {
         out.table()?.latest_stream_arn().map(str::to_string)
     }
 
-    /// Adds new shards: at their end on the first listing (LATEST), from their
-    /// start afterwards (a shard that appears later holds only new records).
+    /// Adds shards not seen before: at their end on the first listing (like a
+    /// mapping created with LATEST), from their start afterwards (a shard that
+    /// appears later holds only new records). Shards already closed on the
+    /// first listing hold only old records and are skipped.
     async fn refresh_shards(
         &self,
         stream_arn: &str,
-        iterators: &mut HashMap<String, Option<String>>,
+        shards: &mut HashMap<String, Shard>,
         first: bool,
     ) {
         let Ok(out) = self
@@ -167,40 +187,72 @@ impl Mapping {
         let Some(description) = out.stream_description else {
             return;
         };
-        for shard in description.shards.unwrap_or_default() {
-            let Some(id) = shard.shard_id else { continue };
-            if matches!(iterators.get(&id), Some(Some(_))) {
+        for listed in description.shards.unwrap_or_default() {
+            let Some(id) = listed.shard_id else { continue };
+            if shards.contains_key(&id) {
                 continue;
             }
-            let closed = shard
+            let closed = listed
                 .sequence_number_range
                 .as_ref()
                 .and_then(|r| r.ending_sequence_number.as_ref())
                 .is_some();
-            if iterators.contains_key(&id) && closed {
-                continue;
-            }
-            let kind = if first {
-                ShardIteratorType::Latest
-            } else {
-                ShardIteratorType::TrimHorizon
-            };
+            let mut shard = Shard::default();
             if first && closed {
-                iterators.insert(id, None);
-                continue;
+                shard.ended = true;
+            } else {
+                let kind = if first {
+                    ShardIteratorType::Latest
+                } else {
+                    ShardIteratorType::TrimHorizon
+                };
+                shard.iterator = self.iterator(stream_arn, &id, kind, None).await;
             }
-            let iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(stream_arn)
-                .shard_id(&id)
-                .shard_iterator_type(kind)
-                .send()
-                .await
-                .ok()
-                .and_then(|o| o.shard_iterator);
-            iterators.insert(id, iterator);
+            shards.insert(id, shard);
         }
+    }
+
+    /// A fresh iterator after `last_sequence`, or at the end when nothing was read yet.
+    async fn resume(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        last_sequence: Option<&str>,
+    ) -> Option<String> {
+        match last_sequence {
+            Some(seq) => {
+                self.iterator(
+                    stream_arn,
+                    shard_id,
+                    ShardIteratorType::AfterSequenceNumber,
+                    Some(seq),
+                )
+                .await
+            }
+            None => {
+                self.iterator(stream_arn, shard_id, ShardIteratorType::Latest, None)
+                    .await
+            }
+        }
+    }
+
+    async fn iterator(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        kind: ShardIteratorType,
+        sequence: Option<&str>,
+    ) -> Option<String> {
+        self.streams
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard_id)
+            .shard_iterator_type(kind)
+            .set_sequence_number(sequence.map(str::to_string))
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.shard_iterator)
     }
 
     /// Invokes the function with `batch`, retrying from the first reported

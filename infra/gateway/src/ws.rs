@@ -348,10 +348,11 @@ async fn serve(
                 None => break (1006, "Connection lost".into()),
             },
             changed = closed_rx.changed() => {
-                if changed.is_ok() {
-                    if let Some((code, reason)) = closed_rx.borrow().clone() {
-                        break (code, reason);
-                    }
+                match (changed, closed_rx.borrow().clone()) {
+                    (Ok(()), Some((code, reason))) => break (code, reason),
+                    (Ok(()), None) => {}
+                    // The writer stopped: the client can no longer be written to.
+                    (Err(_), _) => break (1006, "Connection lost".into()),
                 }
             }
             _ = tokio::time::sleep_until(idle_deadline) => {

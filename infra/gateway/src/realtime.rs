@@ -1,0 +1,152 @@
+//! The real-time side of the local stack: the three real-time functions and
+//! what triggers them on AWS, emulated here: the WebSocket API (routes to
+//! `ws-connection`), the stream event source mappings (to `fan-out`), and the
+//! schedule (to `connection-sweeper`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use chat_auth::Verifier;
+use chat_realtime::sweeper::Sweeper;
+use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, FanOut};
+use chat_store::{DynamoStore, RequestCounter, TableNames};
+
+use crate::resolvers::{in_process, Function, Invocations};
+use crate::{dynamo, shutdown_signal, streams, ws, RealtimeConfig};
+
+pub struct Setup<'a> {
+    pub config: &'a RealtimeConfig,
+    pub dynamodb_endpoint: &'a str,
+    pub tables: &'a TableNames,
+    /// The token issuer (the local identity provider's URL).
+    pub issuer: &'a str,
+    pub ws_listener: TcpListener,
+    pub ws_addr: SocketAddr,
+    pub shutdown: &'a watch::Receiver<bool>,
+}
+
+pub struct Parts {
+    pub ws: Arc<ws::WsState>,
+    pub connections: DynamoConnections,
+    pub requests: RequestCounter,
+    pub invocations: Invocations,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+pub async fn start(setup: Setup<'_>) -> Parts {
+    let Setup {
+        config,
+        dynamodb_endpoint,
+        tables,
+        issuer,
+        ws_listener,
+        ws_addr,
+        shutdown,
+    } = setup;
+    let requests = RequestCounter::default();
+    let invocations = Invocations::default();
+    let client = dynamo::client(dynamodb_endpoint, requests.clone()).await;
+    let management_url = format!("http://{ws_addr}");
+    let sdk = dynamo::sdk_config(&management_url).await;
+    let notifier = ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+            .endpoint_url(&management_url)
+            .build(),
+    ));
+    let connections = DynamoConnections::new(client.clone(), tables.connections.clone());
+
+    let connection_service = Arc::new(ConnectionService::new(
+        connections.clone(),
+        notifier.clone(),
+        DynamoStore::new(client.clone(), tables.clone()),
+        Verifier::new(issuer),
+    ));
+    let fan_out = Arc::new(FanOut::new(
+        connections.clone(),
+        notifier.clone(),
+        tables.clone(),
+        config.fan_out_concurrency,
+    ));
+    let sweeper = Arc::new(Sweeper::new(
+        connections.clone(),
+        notifier,
+        config.init_timeout,
+    ));
+    let connection_fn = in_process!(
+        invocations,
+        "ws-connection",
+        connection_service,
+        ws_connection
+    );
+    let fan_out_fn = Arc::new(in_process!(invocations, "fan-out", fan_out, fan_out));
+    let sweeper_fn: Function = in_process!(
+        invocations,
+        "connection-sweeper",
+        sweeper,
+        connection_sweeper
+    );
+
+    let mut tasks = Vec::new();
+    let ws_state = Arc::new(ws::WsState::new(
+        connection_fn,
+        config.limits.clone(),
+        ws_addr.to_string(),
+        String::new(),
+    ));
+    let app = Router::new()
+        .route("/", get(ws::upgrade))
+        .fallback(ws::management)
+        .with_state(ws_state.clone());
+    let stop = shutdown_signal(shutdown);
+    tasks.push(tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(err) = axum::serve(ws_listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %err, "WebSocket server failed");
+        }
+    }));
+
+    let streams_client = dynamo::streams_client(dynamodb_endpoint).await;
+    for table in [&tables.messages, &tables.users, &tables.convo_links] {
+        let mapping = streams::Mapping {
+            table: table.clone(),
+            streams: streams_client.clone(),
+            dynamodb: client.clone(),
+            function: fan_out_fn.clone(),
+            poll_interval: config.stream_poll,
+        };
+        tasks.push(tokio::spawn(mapping.run(shutdown.clone())));
+    }
+
+    let every = config.sweep_interval;
+    let mut stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            // What an EventBridge schedule sends.
+            let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+            if let Err(d) = sweeper_fn.invoke(event).await {
+                tracing::warn!(error = %d.error_message, "sweeper failed");
+            }
+        }
+    }));
+
+    Parts {
+        ws: ws_state,
+        connections,
+        requests,
+        invocations,
+        tasks,
+    }
+}
