@@ -140,8 +140,27 @@ impl Mapping {
                         shard.iterator = out.next_shard_iterator;
                     }
                     Err(err) => {
-                        // An expired or invalid iterator: resume after the last record read.
-                        tracing::warn!(table = %self.table, error = %aws_sdk_dynamodbstreams::Error::from(err), "GetRecords failed");
+                        let err = aws_sdk_dynamodbstreams::Error::from(err);
+                        if matches!(
+                            err,
+                            aws_sdk_dynamodbstreams::Error::TrimmedDataAccessException(_)
+                        ) && shard.last_sequence.is_none()
+                        {
+                            // DynamoDB Local refuses a LATEST iterator on a shard
+                            // with no records yet; from its start is the same place.
+                            shard.iterator = self
+                                .iterator(
+                                    &stream_arn,
+                                    shard_id,
+                                    ShardIteratorType::TrimHorizon,
+                                    None,
+                                )
+                                .await;
+                        } else {
+                            // An expired or invalid iterator: `resume` picks up
+                            // after the last record read.
+                            tracing::warn!(table = %self.table, error = %err, "GetRecords failed");
+                        }
                     }
                 }
             }
