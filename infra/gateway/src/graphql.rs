@@ -14,13 +14,12 @@
 //! 3. *project*: a second synchronous pass shapes each result to its selection
 //!    set and answers introspection.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use apollo_compiler::executable::OperationType;
 use apollo_compiler::request::coerce_variable_values;
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::JsonMap;
 use apollo_compiler::ExecutableDocument;
