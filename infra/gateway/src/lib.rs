@@ -25,6 +25,7 @@ pub mod idp;
 pub mod realtime;
 pub mod resolvers;
 pub mod streams;
+pub mod wiring;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -124,6 +125,8 @@ pub enum GatewayError {
     Tables(#[from] chat_store::StoreError),
     #[error("the dev identity provider failed")]
     Idp(#[from] idp::IdpError),
+    #[error("the wiring cannot be built")]
+    Wiring(#[from] wiring::WiringError),
 }
 
 /// State shared by every request.
@@ -231,7 +234,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         PageTokens::new(secret.as_bytes()),
     ));
     let invocations = Invocations::default();
-    let resolvers = Resolvers::in_process(service, &invocations);
+    let wiring = wiring::wiring()?;
+    let resolvers = Resolvers::in_process(wiring, service, &invocations)?;
     let idp = Arc::new(DevIdentityProvider::load_or_create(
         config.data_dir.as_ref(),
         &base_url,
@@ -261,6 +265,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     }));
 
     let realtime = realtime::start(realtime::Setup {
+        wiring,
         config: &config.realtime,
         dynamodb_endpoint: &dynamodb_endpoint,
         tables: &tables,
@@ -269,7 +274,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         ws_addr,
         shutdown: &shutdown_rx,
     })
-    .await;
+    .await?;
     tasks.extend(realtime.tasks);
 
     Ok(Running {

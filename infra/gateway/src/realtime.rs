@@ -18,9 +18,11 @@ use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, Fa
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
 use crate::resolvers::{in_process, Function, Invocations};
+use crate::wiring::{Wiring, WiringError};
 use crate::{dynamo, shutdown_signal, streams, ws, RealtimeConfig};
 
 pub struct Setup<'a> {
+    pub wiring: &'a Wiring,
     pub config: &'a RealtimeConfig,
     pub dynamodb_endpoint: &'a str,
     pub tables: &'a TableNames,
@@ -39,8 +41,15 @@ pub struct Parts {
     pub tasks: Vec<JoinHandle<()>>,
 }
 
-pub async fn start(setup: Setup<'_>) -> Parts {
+/// The one function each real-time trigger may invoke: the gateway runs these
+/// crates in-process, so the template must wire each trigger to its crate.
+const CONNECTION_FN: &str = "ws-connection";
+const FAN_OUT_FN: &str = "fan-out";
+const SWEEPER_FN: &str = "connection-sweeper";
+
+pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let Setup {
+        wiring,
         config,
         dynamodb_endpoint,
         tables,
@@ -49,6 +58,29 @@ pub async fn start(setup: Setup<'_>) -> Parts {
         ws_addr,
         shutdown,
     } = setup;
+    // The routes, streams and schedule come from the template.
+    if let Some((route, name)) = wiring
+        .routes
+        .iter()
+        .find(|(_, name)| *name != CONNECTION_FN)
+    {
+        return Err(WiringError::new(format!(
+            "route {route} goes to {name}; the gateway serves routes with {CONNECTION_FN}"
+        )));
+    }
+    let routes: Vec<String> = wiring
+        .routes
+        .keys()
+        .filter(|r| !r.starts_with('$'))
+        .cloned()
+        .collect();
+    if let Some(name) = wiring.streams.keys().find(|name| *name != FAN_OUT_FN) {
+        return Err(WiringError::new(format!(
+            "{name} reads streams; the gateway runs only {FAN_OUT_FN} on them"
+        )));
+    }
+    let streamed: Vec<String> = wiring.streams.get(FAN_OUT_FN).cloned().unwrap_or_default();
+    let scheduled = wiring.scheduled.iter().any(|name| name == SWEEPER_FN);
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
     let client = dynamo::client(dynamodb_endpoint, requests.clone()).await;
@@ -95,6 +127,7 @@ pub async fn start(setup: Setup<'_>) -> Parts {
     let mut tasks = Vec::new();
     let ws_state = Arc::new(ws::WsState::new(
         connection_fn,
+        routes,
         config.limits.clone(),
         ws_addr.to_string(),
         String::new(),
@@ -115,9 +148,13 @@ pub async fn start(setup: Setup<'_>) -> Parts {
     }));
 
     let streams_client = dynamo::streams_client(dynamodb_endpoint).await;
-    for table in [&tables.messages, &tables.users, &tables.convo_links] {
+    for logical in &streamed {
+        let spec = chat_store::tables::ALL
+            .iter()
+            .find(|s| s.logical == logical.as_str())
+            .ok_or_else(|| WiringError::new(format!("stream of unknown table {logical}")))?;
         let mapping = streams::Mapping {
-            table: table.clone(),
+            table: tables.name_of(spec).to_string(),
             streams: streams_client.clone(),
             dynamodb: client.clone(),
             function: fan_out_fn.clone(),
@@ -128,7 +165,8 @@ pub async fn start(setup: Setup<'_>) -> Parts {
 
     let every = config.sweep_interval;
     let mut stop = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
+    if scheduled {
+        tasks.push(tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -141,12 +179,13 @@ pub async fn start(setup: Setup<'_>) -> Parts {
             }
         }
     }));
+    }
 
-    Parts {
+    Ok(Parts {
         ws: ws_state,
         connections,
         requests,
         invocations,
         tasks,
-    }
+    })
 }

@@ -67,7 +67,7 @@ impl Invocations {
 
 /// `Type.field` → function.
 pub struct Resolvers {
-    by_field: HashMap<&'static str, Function>,
+    by_field: HashMap<String, Function>,
     invocations: Invocations,
 }
 
@@ -109,53 +109,53 @@ macro_rules! in_process {
 }
 pub(crate) use in_process;
 
-impl Resolvers {
-    /// The wiring of every query and mutation to its function crate.
-    pub fn in_process(service: Arc<Service>, invocations: &Invocations) -> Self {
-        let wiring: Vec<(&'static str, Function)> = vec![
-            (
-                "Mutation.createUser",
-                in_process!(invocations, "create-user", service, create_user),
-            ),
-            (
-                "Mutation.createConvo",
-                in_process!(invocations, "create-convo", service, create_convo),
-            ),
-            (
-                "Mutation.createConvoLink",
-                in_process!(invocations, "create-convo-link", service, create_convo_link),
-            ),
-            (
-                "Mutation.createMessage",
-                in_process!(invocations, "create-message", service, create_message),
-            ),
-            (
-                "Query.getUser",
-                in_process!(invocations, "get-user", service, get_user),
-            ),
-            (
-                "Query.getConvo",
-                in_process!(invocations, "get-convo", service, get_convo),
-            ),
-            (
-                "Query.listUsers",
-                in_process!(invocations, "list-users", service, list_users),
-            ),
-            ("Query.me", in_process!(invocations, "me", service, me)),
-            (
-                "Query.allMessageConnection",
-                in_process!(
-                    invocations,
-                    "all-message-connection",
-                    service,
-                    all_message_connection
-                ),
-            ),
-        ];
-        Resolvers {
-            by_field: wiring.into_iter().collect(),
-            invocations: invocations.clone(),
+/// The in-process handler of a resolver function crate.
+fn resolver_function(
+    name: &str,
+    service: &Arc<Service>,
+    invocations: &Invocations,
+) -> Option<Function> {
+    Some(match name {
+        "create-user" => in_process!(invocations, "create-user", service, create_user),
+        "create-convo" => in_process!(invocations, "create-convo", service, create_convo),
+        "create-convo-link" => {
+            in_process!(invocations, "create-convo-link", service, create_convo_link)
         }
+        "create-message" => in_process!(invocations, "create-message", service, create_message),
+        "get-user" => in_process!(invocations, "get-user", service, get_user),
+        "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
+        "list-users" => in_process!(invocations, "list-users", service, list_users),
+        "me" => in_process!(invocations, "me", service, me),
+        "all-message-connection" => in_process!(
+            invocations,
+            "all-message-connection",
+            service,
+            all_message_connection
+        ),
+        _ => return None,
+    })
+}
+
+impl Resolvers {
+    /// Wires every field to its function as `wiring` (infra/template.yaml) declares.
+    pub fn in_process(
+        wiring: &crate::wiring::Wiring,
+        service: Arc<Service>,
+        invocations: &Invocations,
+    ) -> Result<Self, crate::wiring::WiringError> {
+        let mut by_field = HashMap::new();
+        for (field, name) in &wiring.resolvers {
+            let function = resolver_function(name, &service, invocations).ok_or_else(|| {
+                crate::wiring::WiringError::new(format!(
+                    "{field} is wired to {name}, which is not a resolver function crate"
+                ))
+            })?;
+            by_field.insert(field.clone(), function);
+        }
+        Ok(Resolvers {
+            by_field,
+            invocations: invocations.clone(),
+        })
     }
 
     pub fn invocations(&self) -> &Invocations {
@@ -163,8 +163,8 @@ impl Resolvers {
     }
 
     /// The fields that have a resolver, as `Type.field`.
-    pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.by_field.keys().copied()
+    pub fn fields(&self) -> impl Iterator<Item = &str> + '_ {
+        self.by_field.keys().map(String::as_str)
     }
 
     /// Invokes the function wired to `field` (`Type.field`) with `event`.

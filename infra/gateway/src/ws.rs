@@ -33,9 +33,6 @@ use chat_realtime::notifier::{CLOSE_CODE_HEADER, CLOSE_REASON_HEADER};
 
 use crate::resolvers::Function;
 
-/// The route keys of the API (`$request.body.type`); anything else is `$default`.
-pub const ROUTES: [&str; 4] = ["connection_init", "subscribe", "complete", "ping"];
-
 /// API Gateway's WebSocket limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -73,6 +70,9 @@ struct Live {
 
 pub struct WsState {
     pub connection_fn: Function,
+    /// The custom route keys (`$request.body.type` values), from the template;
+    /// any other message goes to `$default`.
+    pub routes: Vec<String>,
     pub limits: Limits,
     /// `requestContext.domainName`, e.g. `127.0.0.1:4001`.
     pub domain_name: String,
@@ -83,12 +83,14 @@ pub struct WsState {
 impl WsState {
     pub fn new(
         connection_fn: Function,
+        routes: Vec<String>,
         limits: Limits,
         domain_name: String,
         stage: String,
     ) -> Self {
         WsState {
             connection_fn,
+            routes,
             limits,
             domain_name,
             stage,
@@ -316,7 +318,7 @@ async fn serve(
                 Some(Ok(Message::Text(text))) => {
                     last_active.store(now_ms(), Ordering::Relaxed);
                     let body = text.to_string();
-                    let route = route_of(&body);
+                    let route = route_of(&state.routes, &body);
                     let event = json!({
                         "requestContext": state.context(&connection_id, route, "MESSAGE", connected_at, &source_ip, &user_agent),
                         "body": body,
@@ -388,19 +390,14 @@ async fn serve(
         .await;
 }
 
-/// `$request.body.type`, when it names a route.
-fn route_of(body: &str) -> &'static str {
+/// `$request.body.type`, when it names a route; `$default` otherwise.
+fn route_of<'r>(routes: &'r [String], body: &str) -> &'r str {
     let kind = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
-    match kind {
-        Some(kind) => ROUTES
-            .iter()
-            .find(|r| **r == kind)
-            .copied()
-            .unwrap_or("$default"),
-        None => "$default",
-    }
+    kind.and_then(|k| routes.iter().find(|r| **r == k))
+        .map(String::as_str)
+        .unwrap_or("$default")
 }
 
 fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {

@@ -1,0 +1,383 @@
+//! The wiring, read from infra/template.yaml: the one declaration of which
+//! function resolves which GraphQL field, which function serves which
+//! WebSocket route, which streams trigger which function, what runs on a
+//! schedule, and the tables' keys, indexes, streams and TTL. The gateway wires
+//! itself from this, and the tests hold it against the code.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use serde_yaml::Value;
+
+/// infra/template.yaml, built in.
+pub const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// A table as the template declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredTable {
+    /// The logical id without its `Table` suffix: `Users`, `Messages`, ...
+    pub name: String,
+    pub hash: String,
+    pub range: Option<String>,
+    /// `(index name, hash, range, global)`, sorted by name.
+    pub indexes: Vec<(String, String, Option<String>, bool)>,
+    pub stream: bool,
+    pub ttl: Option<String>,
+}
+
+/// Everything the template wires.
+#[derive(Debug, Clone, Default)]
+pub struct Wiring {
+    /// `Type.field` → function crate.
+    pub resolvers: BTreeMap<String, String>,
+    /// Route key → function crate.
+    pub routes: BTreeMap<String, String>,
+    /// Function crate → the tables whose streams trigger it.
+    pub streams: BTreeMap<String, Vec<String>>,
+    /// Function crates run on a schedule.
+    pub scheduled: Vec<String>,
+    /// Every function crate the template deploys.
+    pub functions: Vec<String>,
+    pub tables: Vec<DeclaredTable>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("infra/template.yaml: {0}")]
+pub struct WiringError(String);
+
+impl WiringError {
+    pub fn new(message: impl Into<String>) -> Self {
+        WiringError(message.into())
+    }
+}
+
+static WIRING: LazyLock<Result<Wiring, String>> =
+    LazyLock::new(|| Wiring::parse(TEMPLATE).map_err(|e| e.to_string()));
+
+/// The built-in template's wiring.
+pub fn wiring() -> Result<&'static Wiring, WiringError> {
+    WIRING.as_ref().map_err(|e| WiringError(e.clone()))
+}
+
+fn err(msg: impl Into<String>) -> WiringError {
+    WiringError(msg.into())
+}
+
+/// The logical id an intrinsic points at: `!Ref X`, `!GetAtt X.Attr`, or the
+/// first `${X...}` of a `!Sub`.
+fn target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => {
+            let inner = tagged.value.as_str()?;
+            match tagged.tag.to_string().as_str() {
+                "!Ref" => Some(inner.to_string()),
+                "!GetAtt" => inner.split('.').next().map(str::to_string),
+                "!Sub" => {
+                    let start = inner.find("${")? + 2;
+                    let rest = &inner[start..];
+                    let end = rest.find(['}', '.'])?;
+                    Some(rest[..end].to_string())
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = value;
+    for key in path {
+        v = v.get(*key)?;
+    }
+    v.as_str()
+}
+
+fn key_schema(value: Option<&Value>) -> (String, Option<String>) {
+    let mut hash = String::new();
+    let mut range = None;
+    for element in value.and_then(Value::as_sequence).into_iter().flatten() {
+        let name = str_at(element, &["AttributeName"])
+            .unwrap_or_default()
+            .to_string();
+        match str_at(element, &["KeyType"]) {
+            Some("HASH") => hash = name,
+            Some("RANGE") => range = Some(name),
+            _ => {}
+        }
+    }
+    (hash, range)
+}
+
+impl Wiring {
+    pub fn parse(template: &str) -> Result<Wiring, WiringError> {
+        let doc: Value = serde_yaml::from_str(template).map_err(|e| err(e.to_string()))?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| err("no Resources"))?;
+        let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
+        for (id, resource) in resources {
+            if let Some(id) = id.as_str() {
+                by_id.insert(id.to_string(), resource);
+            }
+        }
+        let kind = |id: &str| {
+            by_id
+                .get(id)
+                .and_then(|r| str_at(r, &["Type"]))
+                .unwrap_or_default()
+        };
+        let props = |id: &str| by_id.get(id).and_then(|r| r.get("Properties"));
+
+        let mut wiring = Wiring::default();
+        let mut crate_of: BTreeMap<String, String> = BTreeMap::new();
+        for (id, resource) in &by_id {
+            match kind(id) {
+                "AWS::Serverless::Function" => {
+                    let code = str_at(resource, &["Properties", "CodeUri"])
+                        .ok_or_else(|| err(format!("{id} has no CodeUri")))?;
+                    let name = code
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(code)
+                        .to_string();
+                    crate_of.insert(id.clone(), name.clone());
+                    wiring.functions.push(name.clone());
+                    let events = resource
+                        .get("Properties")
+                        .and_then(|p| p.get("Events"))
+                        .and_then(Value::as_mapping);
+                    for (_, event) in events.into_iter().flatten() {
+                        match str_at(event, &["Type"]) {
+                            Some("DynamoDB") => {
+                                let table = event
+                                    .get("Properties")
+                                    .and_then(|p| p.get("Stream"))
+                                    .and_then(target)
+                                    .ok_or_else(|| {
+                                        err(format!("{id}: a stream event without a table"))
+                                    })?;
+                                wiring
+                                    .streams
+                                    .entry(name.clone())
+                                    .or_default()
+                                    .push(table.trim_end_matches("Table").to_string());
+                            }
+                            Some("Schedule") | Some("ScheduleV2") => {
+                                wiring.scheduled.push(name.clone())
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                "AWS::DynamoDB::Table" => {
+                    let p = resource
+                        .get("Properties")
+                        .ok_or_else(|| err(format!("{id} has no Properties")))?;
+                    let (hash, range) = key_schema(p.get("KeySchema"));
+                    let mut indexes = Vec::new();
+                    for (list, global) in [
+                        ("GlobalSecondaryIndexes", true),
+                        ("LocalSecondaryIndexes", false),
+                    ] {
+                        for ix in p
+                            .get(list)
+                            .and_then(Value::as_sequence)
+                            .into_iter()
+                            .flatten()
+                        {
+                            let (h, r) = key_schema(ix.get("KeySchema"));
+                            indexes.push((
+                                str_at(ix, &["IndexName"]).unwrap_or_default().to_string(),
+                                h,
+                                r,
+                                global,
+                            ));
+                        }
+                    }
+                    indexes.sort();
+                    let ttl = (p
+                        .get("TimeToLiveSpecification")
+                        .and_then(|t| t.get("Enabled"))
+                        .and_then(Value::as_bool)
+                        == Some(true))
+                    .then(|| {
+                        str_at(p, &["TimeToLiveSpecification", "AttributeName"])
+                            .unwrap_or_default()
+                            .to_string()
+                    });
+                    wiring.tables.push(DeclaredTable {
+                        name: id.trim_end_matches("Table").to_string(),
+                        hash,
+                        range,
+                        indexes,
+                        stream: p.get("StreamSpecification").is_some(),
+                        ttl,
+                    });
+                }
+                _ => {}
+            }
+        }
+        for id in by_id.keys() {
+            match kind(id) {
+                "AWS::AppSync::Resolver" => {
+                    let p = props(id).ok_or_else(|| err(format!("{id} has no Properties")))?;
+                    let field = format!(
+                        "{}.{}",
+                        str_at(p, &["TypeName"]).unwrap_or_default(),
+                        str_at(p, &["FieldName"]).unwrap_or_default()
+                    );
+                    let source = p
+                        .get("DataSourceName")
+                        .and_then(target)
+                        .ok_or_else(|| err(format!("{id}: no data source")))?;
+                    let function = props(&source)
+                        .and_then(|d| d.get("LambdaConfig"))
+                        .and_then(|l| l.get("LambdaFunctionArn"))
+                        .and_then(target)
+                        .ok_or_else(|| err(format!("{source}: not a Lambda data source")))?;
+                    let name = crate_of
+                        .get(&function)
+                        .ok_or_else(|| err(format!("{function}: not a function")))?;
+                    wiring.resolvers.insert(field, name.clone());
+                }
+                "AWS::ApiGatewayV2::Route" => {
+                    let p = props(id).ok_or_else(|| err(format!("{id} has no Properties")))?;
+                    let route = str_at(p, &["RouteKey"]).unwrap_or_default().to_string();
+                    let integration = p
+                        .get("Target")
+                        .and_then(target)
+                        .ok_or_else(|| err(format!("{id}: no target")))?;
+                    let function = props(&integration)
+                        .and_then(|i| i.get("IntegrationUri"))
+                        .and_then(|uri| match uri {
+                            Value::Tagged(t) => t.value.as_str().map(str::to_string),
+                            _ => None,
+                        })
+                        .and_then(|uri| {
+                            let start = uri.find("functions/${")? + "functions/${".len();
+                            let rest = &uri[start..];
+                            Some(rest[..rest.find(['.', '}'])?].to_string())
+                        })
+                        .ok_or_else(|| err(format!("{integration}: not a Lambda integration")))?;
+                    let name = crate_of
+                        .get(&function)
+                        .ok_or_else(|| err(format!("{function}: not a function")))?;
+                    wiring.routes.insert(route, name.clone());
+                }
+                _ => {}
+            }
+        }
+        wiring.functions.sort();
+        wiring.scheduled.sort();
+        Ok(wiring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_store::tables::{IndexKind, ALL};
+
+    #[test]
+    fn the_template_parses() {
+        let w = wiring().unwrap();
+        assert_eq!(w.resolvers.len(), 9);
+        assert_eq!(w.routes.len(), 7);
+        assert_eq!(w.tables.len(), 5);
+    }
+
+    /// Local and production tables cannot drift: the template's tables are
+    /// exactly the specs the store creates locally.
+    #[test]
+    fn template_tables_match_the_store_specs() {
+        let w = wiring().unwrap();
+        let mut declared = w.tables.clone();
+        declared.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut specs: Vec<DeclaredTable> = ALL
+            .iter()
+            .map(|s| {
+                let mut indexes: Vec<_> = s
+                    .indexes
+                    .iter()
+                    .map(|ix| {
+                        (
+                            ix.name.to_string(),
+                            ix.key.hash.to_string(),
+                            ix.key.range.map(str::to_string),
+                            ix.kind == IndexKind::Global,
+                        )
+                    })
+                    .collect();
+                indexes.sort();
+                DeclaredTable {
+                    name: s.logical.to_string(),
+                    hash: s.key.hash.to_string(),
+                    range: s.key.range.map(str::to_string),
+                    indexes,
+                    stream: s.stream,
+                    ttl: s.ttl.map(str::to_string),
+                }
+            })
+            .collect();
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(declared, specs);
+    }
+
+    /// Every function crate is deployed, and every deployed function has a crate.
+    #[test]
+    fn every_function_crate_is_wired_and_every_wired_name_has_a_crate() {
+        let functions_dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+        let mut crates: Vec<String> = std::fs::read_dir(&functions_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("src/main.rs").exists())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        crates.sort();
+        let w = wiring().unwrap();
+        assert_eq!(w.functions, crates);
+        // Each is triggered by something.
+        for f in &w.functions {
+            let triggered = w.resolvers.values().any(|r| r == f)
+                || w.routes.values().any(|r| r == f)
+                || w.streams.contains_key(f)
+                || w.scheduled.contains(f);
+            assert!(triggered, "{f} is deployed but nothing invokes it");
+        }
+    }
+
+    /// Every query and mutation field has a resolver, and nothing else does.
+    #[test]
+    fn every_schema_field_that_needs_a_resolver_has_one() {
+        let schema = chat_graphql::schema();
+        let mut fields = Vec::new();
+        for root in ["Query", "Mutation"] {
+            for name in schema.get_object(root).unwrap().fields.keys() {
+                fields.push(format!("{root}.{name}"));
+            }
+        }
+        fields.sort();
+        let wired: Vec<String> = wiring().unwrap().resolvers.keys().cloned().collect();
+        assert_eq!(wired, fields);
+    }
+
+    /// The fan-out listens to exactly the streamed tables.
+    #[test]
+    fn streams_trigger_the_fan_out() {
+        let w = wiring().unwrap();
+        let mut streamed: Vec<String> = ALL
+            .iter()
+            .filter(|s| s.stream)
+            .map(|s| s.logical.to_string())
+            .collect();
+        streamed.sort();
+        let mut triggers = w.streams.get("fan-out").cloned().unwrap_or_default();
+        triggers.sort();
+        assert_eq!(triggers, streamed);
+        assert_eq!(w.streams.len(), 1, "only the fan-out reads streams");
+    }
+}
