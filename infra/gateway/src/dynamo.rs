@@ -27,6 +27,7 @@ pub enum Backend {
 /// Starts the engine when embedded; returns the endpoint URL and the server task.
 pub async fn start(
     backend: &Backend,
+    addr: std::net::SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(String, Option<JoinHandle<()>>), GatewayError> {
     match backend {
@@ -37,7 +38,6 @@ pub async fn start(
                 None => dynoxide::Database::memory(),
             }
             .map_err(|e| GatewayError::Embedded(e.to_string()))?;
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|source| GatewayError::Bind { addr, source })?;

@@ -46,7 +46,7 @@ use chat_store::{DynamoStore, RequestCounter, TableNames};
 
 pub use dynamo::Backend;
 pub use idp::DevIdentityProvider;
-pub use resolvers::{Invocations, Resolvers};
+pub use resolvers::{Invocations, Resolvers, Runner};
 pub use ws::Limits;
 
 /// Largest GraphQL request body accepted (AppSync's own limit is far above any
@@ -61,6 +61,10 @@ pub struct Config {
     /// Where the WebSocket API and its `@connections` API are served.
     pub ws_addr: SocketAddr,
     pub backend: Backend,
+    /// Where the embedded DynamoDB engine listens (port 0: any free port).
+    pub embedded_dynamodb_addr: SocketAddr,
+    /// How functions run: in this process, or behind a Lambda Invoke API.
+    pub runner: Runner,
     /// Prefixed to every table name (for sharing one DynamoDB between stacks).
     pub table_prefix: String,
     /// Where the dev signing key and the page-token secret are kept; `None`
@@ -102,6 +106,8 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
             backend: Backend::Embedded { path: None },
+            embedded_dynamodb_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            runner: Runner::InProcess,
             table_prefix: String::new(),
             data_dir: None,
             realtime: RealtimeConfig::default(),
@@ -214,8 +220,12 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
-    let (dynamodb_endpoint, engine) =
-        dynamo::start(&config.backend, shutdown_signal(&shutdown_rx)).await?;
+    let (dynamodb_endpoint, engine) = dynamo::start(
+        &config.backend,
+        config.embedded_dynamodb_addr,
+        shutdown_signal(&shutdown_rx),
+    )
+    .await?;
     tasks.extend(engine);
     let requests = RequestCounter::default();
     let client = dynamo::client(&dynamodb_endpoint, requests.clone()).await;
@@ -235,7 +245,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     ));
     let invocations = Invocations::default();
     let wiring = wiring::wiring()?;
-    let resolvers = Resolvers::in_process(wiring, service, &invocations)?;
+    let resolvers = Resolvers::new(wiring, &config.runner, service, &invocations)?;
     let idp = Arc::new(DevIdentityProvider::load_or_create(
         config.data_dir.as_ref(),
         &base_url,
@@ -266,6 +276,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     let realtime = realtime::start(realtime::Setup {
         wiring,
+        runner: &config.runner,
         config: &config.realtime,
         dynamodb_endpoint: &dynamodb_endpoint,
         tables: &tables,

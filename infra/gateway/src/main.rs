@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chat_gateway::{Backend, Config, Limits, RealtimeConfig};
+use chat_gateway::{Backend, Config, Limits, RealtimeConfig, Runner};
 
 /// Runs the chat API locally: AppSync, Cognito and DynamoDB stand-ins in front
 /// of the real resolver functions.
@@ -41,6 +41,17 @@ struct Args {
     /// Keep the embedded database in memory only (nothing survives a restart).
     #[arg(long)]
     in_memory: bool,
+    /// Where the embedded DynamoDB engine listens (default: a free port).
+    #[arg(
+        long,
+        env = "CHAT_EMBEDDED_DYNAMODB_ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    embedded_dynamodb_addr: SocketAddr,
+    /// Invoke every function through this Lambda Invoke API endpoint (e.g.
+    /// `cargo lambda watch` on http://127.0.0.1:9000) instead of in-process.
+    #[arg(long, env = "CHAT_LAMBDA_ENDPOINT")]
+    lambda_endpoint: Option<String>,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
@@ -82,6 +93,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         http_addr: args.http_addr,
         ws_addr: args.ws_addr,
         backend,
+        embedded_dynamodb_addr: args.embedded_dynamodb_addr,
+        runner: match args.lambda_endpoint {
+            Some(endpoint) => Runner::Remote { endpoint },
+            None => Runner::InProcess,
+        },
         table_prefix: args.table_prefix,
         data_dir: Some(args.data_dir),
         realtime,

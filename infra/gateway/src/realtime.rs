@@ -17,12 +17,13 @@ use chat_realtime::sweeper::Sweeper;
 use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
-use crate::resolvers::{in_process, Function, Invocations};
+use crate::resolvers::{in_process, Function, Invocations, Runner};
 use crate::wiring::{Wiring, WiringError};
 use crate::{dynamo, shutdown_signal, streams, ws, RealtimeConfig};
 
 pub struct Setup<'a> {
     pub wiring: &'a Wiring,
+    pub runner: &'a Runner,
     pub config: &'a RealtimeConfig,
     pub dynamodb_endpoint: &'a str,
     pub tables: &'a TableNames,
@@ -50,6 +51,7 @@ const SWEEPER_FN: &str = "connection-sweeper";
 pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let Setup {
         wiring,
+        runner,
         config,
         dynamodb_endpoint,
         tables,
@@ -123,6 +125,18 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         sweeper,
         connection_sweeper
     );
+    let (connection_fn, fan_out_fn, sweeper_fn) = match runner {
+        Runner::InProcess => (connection_fn, fan_out_fn, sweeper_fn),
+        Runner::Remote { endpoint } => {
+            let http = reqwest::Client::new();
+            let remote = |name| Function::remote(name, endpoint, http.clone(), &invocations);
+            (
+                remote(CONNECTION_FN),
+                Arc::new(remote(FAN_OUT_FN)),
+                remote(SWEEPER_FN),
+            )
+        }
+    };
 
     let mut tasks = Vec::new();
     let ws_state = Arc::new(ws::WsState::new(

@@ -35,6 +35,52 @@ impl Function {
         }
     }
 
+    /// A function served elsewhere behind the Lambda Invoke API
+    /// (`POST /2015-03-31/functions/{name}/invocations`), such as
+    /// `cargo lambda watch`.
+    pub(crate) fn remote(
+        name: &'static str,
+        endpoint: &str,
+        http: reqwest::Client,
+        invocations: &Invocations,
+    ) -> Self {
+        let url = format!(
+            "{}/2015-03-31/functions/{name}/invocations",
+            endpoint.trim_end_matches('/')
+        );
+        let invoke: Invoke = Box::new(move |event: Value| {
+            let (http, url) = (http.clone(), url.clone());
+            Box::pin(async move {
+                let response = http
+                    .post(&url)
+                    .json(&event)
+                    .send()
+                    .await
+                    .map_err(|e| unhandled(format!("invoke failed: {e}")))?;
+                let failed = !response.status().is_success()
+                    || response.headers().contains_key("x-amz-function-error");
+                let body: Value = response
+                    .json()
+                    .await
+                    .map_err(|e| unhandled(format!("invoke returned no JSON: {e}")))?;
+                if failed {
+                    return Err(Diagnostic {
+                        error_type: body["errorType"]
+                            .as_str()
+                            .unwrap_or("Lambda:Unhandled")
+                            .to_string(),
+                        error_message: body["errorMessage"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    });
+                }
+                Ok(body)
+            })
+        });
+        Function::new(name, invoke, invocations)
+    }
+
     /// Invokes the function with a JSON event; returns its JSON result.
     pub async fn invoke(&self, event: Value) -> Result<Value, Diagnostic> {
         self.invocations.record(self.name);
@@ -136,20 +182,37 @@ fn resolver_function(
     })
 }
 
+/// How the gateway runs the functions.
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// Each function's handler, in this process.
+    InProcess,
+    /// Behind a Lambda Invoke API endpoint, e.g. `cargo lambda watch`.
+    Remote { endpoint: String },
+}
+
 impl Resolvers {
     /// Wires every field to its function as `wiring` (infra/template.yaml) declares.
-    pub fn in_process(
+    pub fn new(
         wiring: &crate::wiring::Wiring,
+        runner: &Runner,
         service: Arc<Service>,
         invocations: &Invocations,
     ) -> Result<Self, crate::wiring::WiringError> {
         let mut by_field = HashMap::new();
+        let http = reqwest::Client::new();
         for (field, name) in &wiring.resolvers {
-            let function = resolver_function(name, &service, invocations).ok_or_else(|| {
+            let local = resolver_function(name, &service, invocations).ok_or_else(|| {
                 crate::wiring::WiringError::new(format!(
                     "{field} is wired to {name}, which is not a resolver function crate"
                 ))
             })?;
+            let function = match runner {
+                Runner::InProcess => local,
+                Runner::Remote { endpoint } => {
+                    Function::remote(local.name, endpoint, http.clone(), invocations)
+                }
+            };
             by_field.insert(field.clone(), function);
         }
         Ok(Resolvers {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make watch`: the functions run under `cargo lambda watch` (the real Lambda
+# runtime loop, rebuilt on every change), and the local gateway sends every
+# invocation to it through the Lambda Invoke API instead of calling handlers
+# in-process. Ports and the data directory can be overridden:
+#   HTTP_PORT (4000) WS_PORT (4001) DYNAMODB_PORT (4002) LAMBDA_PORT (9000) DATA_DIR (.local/watch)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+http_port="${HTTP_PORT:-4000}"
+ws_port="${WS_PORT:-4001}"
+dynamodb_port="${DYNAMODB_PORT:-4002}"
+lambda_port="${LAMBDA_PORT:-9000}"
+data_dir="${DATA_DIR:-.local/watch}"
+mkdir -p "$data_dir"
+
+# What each function reads in production, pointed at the local stack.
+cat >"$data_dir/functions.env" <<ENV
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
+APIGW_MANAGEMENT_ENDPOINT=http://127.0.0.1:$ws_port
+COGNITO_ISSUER=http://127.0.0.1:$http_port
+PAGE_TOKEN_SECRET=local-watch-mode-secret-that-signs-next-tokens
+CONNECTION_INIT_TIMEOUT_SECS=10
+ENV
+
+cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$data_dir/functions.env" &
+watch_pid=$!
+trap 'kill $watch_pid 2>/dev/null || true; wait $watch_pid 2>/dev/null || true' EXIT
+
+cargo build -p chat-gateway
+./target/debug/chat-gateway \
+    --http-addr "127.0.0.1:$http_port" \
+    --ws-addr "127.0.0.1:$ws_port" \
+    --embedded-dynamodb-addr "127.0.0.1:$dynamodb_port" \
+    --lambda-endpoint "http://127.0.0.1:$lambda_port" \
+    --data-dir "$data_dir" "$@"
