@@ -102,6 +102,10 @@ test('both members receive every message once and in order; a non-member is refu
         assert.equal(first.authorId, alice.id);
     }
     assert.equal(e.events.length, 0);
+
+    // The same history over a query: newest first.
+    const history = await gql(bob.auth, 'query($c: ID!) { allMessageConnection(conversationId: $c, first: 10) { messages { id } } }', { c: room });
+    assert.deepEqual(history.allMessageConnection.messages.map((m) => m.id), [...sent].reverse());
 });
 
 test('OnCreateUser delivers new users', async () => {
