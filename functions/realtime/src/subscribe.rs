@@ -2,8 +2,9 @@
 //! schema, be one subscription with one root field, and name a topic the
 //! caller may listen to.
 
-use apollo_compiler::executable::{OperationType, Selection};
+use apollo_compiler::executable::{Operation, OperationType, Selection};
 use apollo_compiler::request::coerce_variable_values;
+use apollo_compiler::response::JsonMap;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::ExecutableDocument;
 use serde_json::{json, Map, Value};
@@ -44,31 +45,62 @@ fn parse(query: &str) -> Result<Valid<ExecutableDocument>, Refusal> {
     )
 }
 
+/// A subscription document checked against the schema, with its variables
+/// coerced: what both subscribing and shaping start from.
+struct Prepared {
+    document: Valid<ExecutableDocument>,
+    operation_name: Option<String>,
+    variables: Valid<JsonMap>,
+}
+
+impl Prepared {
+    fn new(
+        query: &str,
+        operation_name: Option<&str>,
+        variables: &Map<String, Value>,
+    ) -> Result<Self, Refusal> {
+        let document = parse(query)?;
+        let operation = document
+            .operations
+            .get(operation_name)
+            .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
+        let raw = serde_json::from_value(Value::Object(variables.clone()))
+            .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
+        let variables = coerce_variable_values(schema(), operation, &raw).map_err(|e| {
+            Refusal(vec![json!(AppSyncError::from_graphql(
+                e.to_graphql_error(&document.sources)
+            ))])
+        })?;
+        Ok(Prepared {
+            operation_name: operation_name.map(str::to_string),
+            document,
+            variables,
+        })
+    }
+
+    fn operation(&self) -> &Operation {
+        self.document
+            .operations
+            .get(self.operation_name.as_deref())
+            .expect("the operation was found when the document was prepared")
+    }
+}
+
 /// The topic a subscription document asks for, before authorization.
 pub fn requested_topic(
     query: &str,
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
 ) -> Result<Topic, Refusal> {
-    let document = parse(query)?;
-    let operation = document
-        .operations
-        .get(operation_name)
-        .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
+    let prepared = Prepared::new(query, operation_name, variables)?;
+    let operation = prepared.operation();
     if operation.operation_type != OperationType::Subscription {
         return Err(Refusal::one(
             "ValidationError",
             "only subscriptions are served on this WebSocket; send queries and mutations over HTTP",
         ));
     }
-    let raw = serde_json::from_value(Value::Object(variables.clone()))
-        .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
-    let coerced = coerce_variable_values(schema(), operation, &raw).map_err(|e| {
-        Refusal(vec![json!(AppSyncError::from_graphql(
-            e.to_graphql_error(&document.sources)
-        ))])
-    })?;
-    let coerced = from_response_json(&*coerced);
+    let coerced = from_response_json(&*prepared.variables);
     let fields: Vec<_> = operation
         .selection_set
         .selections
@@ -147,22 +179,11 @@ pub fn shape(
     variables: &Map<String, Value>,
     value: Value,
 ) -> Result<Value, Refusal> {
-    let document = parse(query)?;
-    let operation = document
-        .operations
-        .get(operation_name)
-        .map_err(|e| Refusal::one("ValidationError", e.message().to_string()))?;
-    let raw = serde_json::from_value(Value::Object(variables.clone()))
-        .map_err(|_| Refusal::one("ValidationError", "variables must be a JSON object"))?;
-    let coerced = coerce_variable_values(schema(), operation, &raw).map_err(|e| {
-        Refusal(vec![json!(AppSyncError::from_graphql(
-            e.to_graphql_error(&document.sources)
-        ))])
-    })?;
+    let prepared = Prepared::new(query, operation_name, variables)?;
     Ok(project(
-        &document,
-        operation,
-        &coerced,
+        &prepared.document,
+        prepared.operation(),
+        &prepared.variables,
         &RootValues::single("Subscription", value),
         false,
     ))

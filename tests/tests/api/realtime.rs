@@ -11,6 +11,25 @@ use serde_json::{json, Value};
 const ON_CREATE_MESSAGE: &str = "subscription onCreateMessage($messageConversationId: ID!) { onCreateMessage(messageConversationId: $messageConversationId) { id content authorId messageConversationId createdAt } }";
 const ON_CREATE_USER: &str = "subscription OnCreateUser { onCreateUser { id username createdAt } }";
 
+/// Waits (up to 2.5 s) until `topic` has `count` subscribers; returns how many it has.
+async fn settle_subscribers(stack: &Stack, topic: &str, count: usize) -> usize {
+    let mut now = usize::MAX;
+    for _ in 0..50 {
+        now = stack
+            .running
+            .connections
+            .subscribers(topic)
+            .await
+            .unwrap()
+            .len();
+        if now == count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    now
+}
+
 fn next_payload(event: WsEvent, id: &str) -> Value {
     match event {
         WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => m["payload"].clone(),
@@ -245,21 +264,7 @@ async fn a_vanished_client_is_removed_on_410_and_the_others_still_get_messages()
     let payload = next_payload(bob_ws.next().await, "s");
     assert_eq!(payload["data"]["onCreateMessage"]["id"], id.as_str());
     // The fan-out got 410 for alice and removed her connection and subscription.
-    let mut left = usize::MAX;
-    for _ in 0..50 {
-        left = stack
-            .running
-            .connections
-            .subscribers(&topic)
-            .await
-            .unwrap()
-            .len();
-        if left == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(left, 1);
+    assert_eq!(settle_subscribers(&stack, &topic, 1).await, 1);
     assert!(stack
         .running
         .connections
@@ -297,21 +302,7 @@ async fn disconnect_removes_the_connection_rows() {
         1
     );
     ws.close().await;
-    let mut left = usize::MAX;
-    for _ in 0..50 {
-        left = stack
-            .running
-            .connections
-            .subscribers(&topic)
-            .await
-            .unwrap()
-            .len();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(left, 0);
+    assert_eq!(settle_subscribers(&stack, &topic, 0).await, 0);
 }
 
 #[tokio::test]
