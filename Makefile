@@ -28,12 +28,16 @@ watch: $(VENV)/.installed
 # Every function crate: the ones with a binary.
 FUNCTIONS := $(sort $(notdir $(patsubst %/src/main.rs,%,$(wildcard functions/*/src/main.rs))))
 
-$(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed
+$(VENV)/.installed-build: infra/requirements-build.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r infra/requirements-build.txt
+	touch $@
+
+$(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed-build
 	$(VENV)/bin/pip install --quiet -r infra/requirements-deploy.txt
 	touch $@
 
 ## One arm64 `bootstrap` per function, in target/lambda/<function>/.
-build: $(VENV)/.installed-deploy
+build: $(VENV)/.installed-build
 	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
 	@echo "arm64 bootstrap sizes:"
 	@for f in $(FUNCTIONS); do printf '  %-24s %8s bytes\n' $$f "$$(stat -c %s target/lambda/$$f/bootstrap)"; done
