@@ -4,6 +4,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
+# Python tools (cfn-lint, cargo-lambda, zig, SAM CLI) live in a project virtualenv.
+VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
@@ -57,7 +59,6 @@ tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.jso
 	@command -v java >/dev/null || { echo "DynamoDB Local needs Java 17+ (java not found)"; exit 1; }
 
 ## Python tools (cfn-lint, cargo-lambda) in a project virtualenv, from PyPI.
-VENV := .venv
 $(VENV)/.installed: infra/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r infra/requirements.txt
