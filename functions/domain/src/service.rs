@@ -199,7 +199,7 @@ impl<S: ChatStore> ChatService<S> {
                 }
             }
         };
-        let batch = self.nested_batch(&[], &[], &[&link], fields).await?;
+        let batch = self.nested_batch(&[], &[&link], fields).await?;
         Ok(link_view(link, fields, &batch))
     }
 
@@ -266,7 +266,7 @@ impl<S: ChatStore> ChatService<S> {
         };
         let authors: &[&Message] = if fields.author { &[&message] } else { &[] };
         let batch = self
-            .nested_batch(authors, &[], &[], LinkFields::default())
+            .nested_batch(authors, &[], LinkFields::default())
             .await?;
         Ok(message_view(message, fields, convo.as_ref(), &batch))
     }
@@ -307,7 +307,7 @@ impl<S: ChatStore> ChatService<S> {
         let conversations = match (links, conversations) {
             (Some((links, cursor)), Some(args)) => {
                 let refs: Vec<&ConvoLink> = links.iter().collect();
-                let batch = self.nested_batch(&[], &[], &refs, args.fields).await?;
+                let batch = self.nested_batch(&[], &refs, args.fields).await?;
                 let scope = Scope::UserLinks(&id);
                 Some(Page {
                     next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
@@ -388,7 +388,6 @@ impl<S: ChatStore> ChatService<S> {
         let batch = self
             .nested_batch(
                 if msg_fields.author { &msg_refs } else { &[] },
-                &[],
                 &link_refs,
                 LinkFields {
                     user: link_fields.user,
@@ -476,9 +475,7 @@ impl<S: ChatStore> ChatService<S> {
         } else {
             vec![]
         };
-        let batch = self
-            .nested_batch(&refs, &[], &[], LinkFields::default())
-            .await?;
+        let batch = self.nested_batch(&refs, &[], LinkFields::default()).await?;
         Ok(Page {
             next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
             items: messages
@@ -493,12 +490,10 @@ impl<S: ChatStore> ChatService<S> {
     async fn nested_batch(
         &self,
         authors_of: &[&Message],
-        extra_users: &[String],
         links: &[&ConvoLink],
         link_fields: LinkFields,
     ) -> Result<Batch> {
-        let mut users: BTreeSet<String> = extra_users.iter().cloned().collect();
-        users.extend(authors_of.iter().map(|m| m.author_id.clone()));
+        let mut users: BTreeSet<String> = authors_of.iter().map(|m| m.author_id.clone()).collect();
         let mut convos = BTreeSet::new();
         for l in links {
             if link_fields.user {
