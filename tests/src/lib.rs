@@ -332,6 +332,17 @@ impl WsClient {
         }
     }
 
+    /// The next event that `skip` does not match (for streams that may
+    /// legitimately carry an event a test does not care about).
+    pub async fn next_skipping(&mut self, skip: impl Fn(&Value) -> bool) -> WsEvent {
+        loop {
+            match self.next().await {
+                WsEvent::Message(m) if skip(&m) => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Subscribes with `id`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
