@@ -69,6 +69,22 @@ function collect(c, query, variables) {
 
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
+// graphql-ws gives no acknowledgement of a subscription, so wait until it
+// is live: repeat `trigger` until every subscription in `subs` has seen an
+// event (at most 20 tries, one a second).
+async function whenLive(subs, trigger) {
+    for (let i = 0; i < 20; i++) {
+        await trigger(i);
+        try {
+            await Promise.all(subs.map((s) => s.until(() => s.events.length > 0, 1000)));
+            return;
+        } catch { /* not yet */ }
+    }
+    throw new Error('subscriptions never went live');
+}
+
+const post = (from, content) => gql(from.auth, 'mutation($c: String!, $id: ID!) { createMessage(input: {content: $c, messageConversationId: $id}) { id } }', { c: content, id: room });
+
 let alice, bob, eve, room, clients = [];
 before(async () => {
     [alice, bob, eve] = await Promise.all([user('alice'), user('bob'), user('eve')]);
@@ -85,19 +101,19 @@ test('both members receive every message once and in order; a non-member is refu
     const e = collect(ce, ON_CREATE_MESSAGE, { messageConversationId: room });
     await e.until(() => e.errors.length === 1);
     assert.match(JSON.stringify(e.errors[0]), /not a member/);
-    await settle();
+    await whenLive([a, b], (i) => post(alice, `probe ${i}`));
+    const real = (s) => s.events.filter((ev) => !ev.data.onCreateMessage.content.startsWith('probe'));
 
     const sent = [];
     for (let i = 0; i < 10; i++) {
         const from = i % 2 ? bob : alice;
-        const data = await gql(from.auth, 'mutation($c: String!, $id: ID!) { createMessage(input: {content: $c, messageConversationId: $id}) { id } }', { c: `hello ${i}`, id: room });
-        sent.push(data.createMessage.id);
+        sent.push((await post(from, `hello ${i}`)).createMessage.id);
     }
     for (const s of [a, b]) {
-        await s.until(() => s.events.length >= 10);
+        await s.until(() => real(s).length >= 10);
         await settle();
-        assert.deepEqual(s.events.map((ev) => ev.data.onCreateMessage.id), sent);
-        const first = s.events[0].data.onCreateMessage;
+        assert.deepEqual(real(s).map((ev) => ev.data.onCreateMessage.id), sent);
+        const first = real(s)[0].data.onCreateMessage;
         assert.deepEqual(Object.keys(first), ['id', 'content', 'authorId', 'messageConversationId', 'createdAt']);
         assert.equal(first.authorId, alice.id);
     }
@@ -112,10 +128,11 @@ test('OnCreateUser delivers new users', async () => {
     const c = client(alice.auth);
     clients.push(c);
     const s = collect(c, ON_CREATE_USER, {});
-    await settle();
-    const carol = await user('carol');
-    await s.until(() => s.events.some((ev) => ev.data.onCreateUser.id === carol.id));
-    const got = s.events.find((ev) => ev.data.onCreateUser.id === carol.id).data.onCreateUser;
+    const created = [];
+    await whenLive([s], async (i) => { created.push(await user(`carol${i}`)); });
+    const got = s.events[0].data.onCreateUser;
+    const carol = created.find((u) => u.id === got.id);
+    assert.ok(carol, 'the event is for a user this test created');
     assert.equal(got.username, carol.username);
     assert.deepEqual(Object.keys(got), ['id', 'username', 'createdAt']);
 });
@@ -124,9 +141,7 @@ test('an aliased subset of fields arrives in exactly that shape', async () => {
     const c = client(bob.auth);
     clients.push(c);
     const s = collect(c, 'subscription($c: ID!) { m: onCreateMessage(messageConversationId: $c) { text: content __typename } }', { c: room });
-    await settle();
-    await gql(alice.auth, 'mutation($id: ID!) { createMessage(input: {content: "shape", messageConversationId: $id}) { id } }', { id: room });
-    await s.until(() => s.events.length === 1);
+    await whenLive([s], () => post(alice, 'shape'));
     assert.deepEqual(s.events[0], { data: { m: { text: 'shape', __typename: 'Message' } } });
 });
 
