@@ -12,8 +12,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -111,6 +110,25 @@ struct SubscriptionItem {
 struct RowKey {
     connection_id: String,
     sk: String,
+}
+
+/// A conditional write's outcome: `true` if it happened, `false` if its
+/// condition failed; any other failure is an error.
+fn conditional<O, E, R>(result: std::result::Result<O, SdkError<E, R>>) -> Result<bool>
+where
+    E: ProvideErrorMetadata,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn subscription_sk(id: &str) -> String {
@@ -270,18 +288,7 @@ impl Connections for DynamoConnections {
             .expression_attribute_values(":n", serde_dynamo::to_attribute_value(&user.username)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        conditional(result)
     }
 
     async fn put_subscription(&self, s: &Subscription) -> Result<bool> {
@@ -305,18 +312,7 @@ impl Connections for DynamoConnections {
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        conditional(result)
     }
 
     async fn delete_subscription(&self, connection_id: &str, id: &str) -> Result<()> {

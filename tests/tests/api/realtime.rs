@@ -256,16 +256,7 @@ async fn a_vanished_client_is_removed_on_410_and_the_others_still_get_messages()
         .await;
     bob_ws.sync().await;
     let topic = format!("message:{room}");
-    assert_eq!(
-        stack
-            .running
-            .connections
-            .subscribers(&topic)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(settle_subscribers(&stack, &topic, 2).await, 2);
 
     // Alice's phone drops off the network: no close, no $disconnect.
     assert!(stack.running.ws.vanish(&alice_conn));
@@ -300,16 +291,7 @@ async fn disconnect_removes_the_connection_rows() {
     .await;
     ws.sync().await;
     let topic = format!("message:{room}");
-    assert_eq!(
-        stack
-            .running
-            .connections
-            .subscribers(&topic)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(settle_subscribers(&stack, &topic, 1).await, 1);
     ws.close().await;
     assert_eq!(settle_subscribers(&stack, &topic, 0).await, 0);
 }
