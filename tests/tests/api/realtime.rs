@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chat_realtime::Connections;
-use chat_tests::{convo, post, Stack, WsEvent};
+use chat_tests::{convo, post, Stack, WsClient, WsEvent};
 use serde_json::{json, Value};
 
 const ON_CREATE_MESSAGE: &str = "subscription onCreateMessage($messageConversationId: ID!) { onCreateMessage(messageConversationId: $messageConversationId) { id content authorId messageConversationId createdAt } }";
@@ -30,6 +30,18 @@ async fn settle_subscribers(stack: &Stack, topic: &str, count: usize) -> usize {
     now
 }
 
+/// Subscribes `ws` to a conversation's new messages (Chatt's document) and
+/// waits until the server has stored the subscription.
+async fn watch_room(ws: &mut WsClient, id: &str, room: &str) {
+    ws.subscribe(
+        id,
+        ON_CREATE_MESSAGE,
+        json!({ "messageConversationId": room }),
+    )
+    .await;
+    ws.sync().await;
+}
+
 fn next_payload(event: WsEvent, id: &str) -> Value {
     match event {
         WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => m["payload"].clone(),
@@ -52,22 +64,9 @@ async fn members_receive_every_message_once_in_order_and_no_one_else_does() {
     let mut carol_ws = stack.ws(&carol).await;
     let mut eve_ws = stack.ws(&eve).await;
     for ws in [&mut alice_ws, &mut bob_ws] {
-        ws.subscribe(
-            "room",
-            ON_CREATE_MESSAGE,
-            json!({ "messageConversationId": room }),
-        )
-        .await;
-        ws.sync().await;
+        watch_room(ws, "room", &room).await;
     }
-    carol_ws
-        .subscribe(
-            "other",
-            ON_CREATE_MESSAGE,
-            json!({ "messageConversationId": other }),
-        )
-        .await;
-    carol_ws.sync().await;
+    watch_room(&mut carol_ws, "other", &other).await;
 
     // A non-member is refused with an error; the connection stays usable.
     eve_ws
@@ -205,13 +204,7 @@ async fn complete_stops_delivery() {
     let alice = stack.user("alice").await;
     let room = convo(&alice, "room", &[]).await;
     let mut ws = stack.ws(&alice).await;
-    ws.subscribe(
-        "s",
-        ON_CREATE_MESSAGE,
-        json!({ "messageConversationId": room }),
-    )
-    .await;
-    ws.sync().await;
+    watch_room(&mut ws, "s", &room).await;
     post(&alice, &room, "one").await;
     next_payload(ws.next().await, "s");
     ws.send(json!({ "type": "complete", "id": "s" })).await;
@@ -231,14 +224,7 @@ async fn a_vanished_client_is_removed_on_410_and_the_others_still_get_messages()
     let room = convo(&alice, "room", &[&bob]).await;
     let before: Vec<String> = stack.running.ws.connection_ids();
     let mut alice_ws = stack.ws(&alice).await;
-    alice_ws
-        .subscribe(
-            "s",
-            ON_CREATE_MESSAGE,
-            json!({ "messageConversationId": room }),
-        )
-        .await;
-    alice_ws.sync().await;
+    watch_room(&mut alice_ws, "s", &room).await;
     let alice_conn: String = stack
         .running
         .ws
@@ -247,14 +233,7 @@ async fn a_vanished_client_is_removed_on_410_and_the_others_still_get_messages()
         .find(|id| !before.contains(id))
         .unwrap();
     let mut bob_ws = stack.ws(&bob).await;
-    bob_ws
-        .subscribe(
-            "s",
-            ON_CREATE_MESSAGE,
-            json!({ "messageConversationId": room }),
-        )
-        .await;
-    bob_ws.sync().await;
+    watch_room(&mut bob_ws, "s", &room).await;
     let topic = format!("message:{room}");
     assert_eq!(settle_subscribers(&stack, &topic, 2).await, 2);
 
@@ -283,13 +262,7 @@ async fn disconnect_removes_the_connection_rows() {
     let alice = stack.user("alice").await;
     let room = convo(&alice, "room", &[]).await;
     let mut ws = stack.ws(&alice).await;
-    ws.subscribe(
-        "s",
-        ON_CREATE_MESSAGE,
-        json!({ "messageConversationId": room }),
-    )
-    .await;
-    ws.sync().await;
+    watch_room(&mut ws, "s", &room).await;
     let topic = format!("message:{room}");
     assert_eq!(settle_subscribers(&stack, &topic, 1).await, 1);
     ws.close().await;
