@@ -103,15 +103,6 @@ impl Verifier {
         }
     }
 
-    /// The Cognito user pool issuer for a region and pool id.
-    pub fn cognito_issuer(region: &str, user_pool_id: &str) -> String {
-        format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}")
-    }
-
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// Checks a token (a `Bearer ` prefix is accepted) and returns its identity.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         let token = token.trim();

@@ -49,10 +49,6 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
         }
     }
 
-    pub fn connections(&self) -> &C {
-        &self.connections
-    }
-
     /// Handles one API Gateway WebSocket event.
     #[instrument(skip_all, fields(connection = tracing::field::Empty, route = tracing::field::Empty))]
     pub async fn handle(

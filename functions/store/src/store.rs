@@ -89,14 +89,6 @@ impl DynamoStore {
         DynamoStore { client, tables }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn tables(&self) -> &TableNames {
-        &self.tables
-    }
-
     fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
         TransactWriteItem::builder()
             .put(

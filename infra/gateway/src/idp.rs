@@ -103,10 +103,6 @@ impl DevIdentityProvider {
         })
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// The `sub` this provider gives `username`.
     pub fn sub_for(username: &str) -> String {
         uuid::Uuid::new_v5(&SUB_NAMESPACE, username.as_bytes()).to_string()

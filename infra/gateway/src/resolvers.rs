@@ -225,11 +225,6 @@ impl Resolvers {
         &self.invocations
     }
 
-    /// The fields that have a resolver, as `Type.field`.
-    pub fn fields(&self) -> impl Iterator<Item = &str> + '_ {
-        self.by_field.keys().map(String::as_str)
-    }
-
     /// Invokes the function wired to `field` (`Type.field`) with `event`.
     pub async fn invoke(&self, field: &str, event: Value) -> Option<Result<Value, Diagnostic>> {
         Some(self.by_field.get(field)?.invoke(event).await)
