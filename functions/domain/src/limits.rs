@@ -7,9 +7,15 @@ use crate::error::{Error, Result};
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest conversation name, in characters.
 pub const MAX_CONVO_NAME_CHARS: usize = 100;
-/// Most members a conversation can have, the creator included. It keeps
-/// `createConvo` inside one TransactWriteItems (1 + members actions, AWS allows 100).
-pub const MAX_MEMBERS: usize = 50;
+/// Most members a conversation can have, the creator included. The member list
+/// lives on the conversation item: 1,000 ids of at most 128 bytes stay far
+/// inside DynamoDB's 400 KB item limit, and a message fans out to at most this
+/// many members' connections.
+pub const MAX_MEMBERS: usize = 1000;
+/// Most members `createConvo` takes at once, the creator included. It keeps
+/// `createConvo` inside one TransactWriteItems (1 + members actions, AWS allows
+/// 100); `createConvoLink` adds the rest.
+pub const MAX_INITIAL_MEMBERS: usize = 50;
 /// Longest message, in characters (at most 4 bytes each, so a message with its
 /// envelope stays well inside API Gateway's 32 KB WebSocket frame).
 pub const MAX_CONTENT_CHARS: usize = 4000;

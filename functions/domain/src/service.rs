@@ -126,10 +126,10 @@ impl<S: ChatStore> ChatService<S> {
                 ids.push(m);
             }
         }
-        if ids.len() > limits::MAX_MEMBERS {
+        if ids.len() > limits::MAX_INITIAL_MEMBERS {
             return Err(Error::validation(format!(
-                "a conversation has at most {} members, the caller included (got {})",
-                limits::MAX_MEMBERS,
+                "createConvo takes at most {} members, the caller included (got {}); add more with createConvoLink",
+                limits::MAX_INITIAL_MEMBERS,
                 ids.len()
             )));
         }

@@ -278,10 +278,16 @@ impl EventContext {
     }
 }
 
-/// `GET /local/stats`: function invocations and DynamoDB requests so far.
+/// `GET /local/stats`: function invocations and DynamoDB requests so far, of
+/// the query and mutation functions and of the real-time ones (WebSocket
+/// routes, fan-out, sweeper), counted where they happen.
 pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({
         "invocations": state.resolvers.invocations().snapshot(),
         "dynamodbRequests": state.requests.snapshot(),
+        "realtime": {
+            "invocations": state.realtime_invocations.snapshot(),
+            "dynamodbRequests": state.realtime_requests.snapshot(),
+        },
     }))
 }

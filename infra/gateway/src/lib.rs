@@ -141,6 +141,8 @@ pub struct AppState {
     pub idp: Arc<DevIdentityProvider>,
     pub resolvers: Resolvers,
     pub requests: RequestCounter,
+    pub realtime_invocations: Invocations,
+    pub realtime_requests: RequestCounter,
 }
 
 /// The running stack.
@@ -250,11 +252,28 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         config.data_dir.as_ref(),
         &base_url,
     )?);
+    // The real-time side starts first so that `/local/stats` can count it too.
+    let realtime = realtime::start(realtime::Setup {
+        wiring,
+        runner: &config.runner,
+        config: &config.realtime,
+        dynamodb_endpoint: &dynamodb_endpoint,
+        tables: &tables,
+        issuer: &base_url,
+        ws_listener,
+        ws_addr,
+        shutdown: &shutdown_rx,
+    })
+    .await?;
+    tasks.extend(realtime.tasks);
+
     let state = Arc::new(AppState {
         verifier: Verifier::new(base_url.clone()),
         idp: idp.clone(),
         resolvers,
         requests: requests.clone(),
+        realtime_invocations: realtime.invocations.clone(),
+        realtime_requests: realtime.requests.clone(),
     });
 
     let app = Router::new()
@@ -273,20 +292,6 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             tracing::error!(error = %err, "HTTP server failed");
         }
     }));
-
-    let realtime = realtime::start(realtime::Setup {
-        wiring,
-        runner: &config.runner,
-        config: &config.realtime,
-        dynamodb_endpoint: &dynamodb_endpoint,
-        tables: &tables,
-        issuer: &base_url,
-        ws_listener,
-        ws_addr,
-        shutdown: &shutdown_rx,
-    })
-    .await?;
-    tasks.extend(realtime.tasks);
 
     Ok(Running {
         base_url,

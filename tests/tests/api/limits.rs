@@ -3,8 +3,8 @@
 //! changes nothing.
 
 use chat_domain::limits::{
-    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_MEMBERS, MAX_PAGE_SIZE,
-    MAX_USERNAME_CHARS,
+    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_INITIAL_MEMBERS, MAX_MEMBERS,
+    MAX_PAGE_SIZE, MAX_USERNAME_CHARS,
 };
 use chat_tests::{convo, Stack};
 use serde_json::json;
@@ -149,50 +149,65 @@ async fn page_size_limits() {
 
 #[tokio::test]
 async fn member_limit() {
+    use futures::{stream, StreamExt};
     let stack = Stack::start().await;
     let owner = stack.user("owner").await;
-    let mut others = Vec::new();
-    for i in 0..MAX_MEMBERS {
-        others.push(stack.user(&format!("member{i:02}")).await);
-    }
+    // One more user than a conversation can hold next to its owner.
+    let others: Vec<_> = stream::iter(0..MAX_MEMBERS)
+        .map(|i| stack.user_owned(format!("member{i:04}")))
+        .buffered(16)
+        .collect()
+        .await;
     let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
-    // The caller counts: MAX_MEMBERS - 1 others fit, MAX_MEMBERS do not.
+
+    // createConvo: the caller counts, so MAX_INITIAL_MEMBERS - 1 others fit.
     let out = owner
-        .ok(CREATE, json!({ "n": "full", "m": ids[..MAX_MEMBERS - 1] }))
+        .ok(
+            CREATE,
+            json!({ "n": "room", "m": ids[..MAX_INITIAL_MEMBERS - 1] }),
+        )
         .await;
     assert_eq!(
         out["createConvo"]["members"].as_array().unwrap().len(),
-        MAX_MEMBERS
+        MAX_INITIAL_MEMBERS
     );
     assert_eq!(
         owner
-            .error_type(CREATE, json!({ "n": "over", "m": ids }))
+            .error_type(
+                CREATE,
+                json!({ "n": "over", "m": ids[..MAX_INITIAL_MEMBERS] })
+            )
             .await,
         "ValidationError"
     );
 
-    // Adding to a full conversation.
-    let full = out["createConvo"]["id"].as_str().unwrap().to_string();
+    // createConvoLink fills the conversation up to MAX_MEMBERS...
+    let room = out["createConvo"]["id"].as_str().unwrap().to_string();
     let add = "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }";
-    let last = others.last().unwrap();
-    assert_eq!(
-        owner
-            .error_type(add, json!({ "c": full, "u": last.id }))
-            .await,
-        "LimitExceeded"
-    );
-    // One short of full, the last member fits.
-    let room = owner
-        .ok(CREATE, json!({ "n": "room", "m": ids[..MAX_MEMBERS - 2] }))
+    let owner = &owner;
+    let room = &room;
+    stream::iter(&ids[MAX_INITIAL_MEMBERS - 1..MAX_MEMBERS - 1])
+        .for_each_concurrent(8, |u| async move {
+            owner.ok(add, json!({ "c": room, "u": u })).await;
+        })
         .await;
-    let room = room["createConvo"]["id"].as_str().unwrap().to_string();
-    owner.ok(add, json!({ "c": room, "u": last.id })).await;
+    let get = "query($c: ID!) { getConvo(id: $c) { members } }";
+    let members = owner.ok(get, json!({ "c": room })).await;
+    assert_eq!(
+        members["getConvo"]["members"].as_array().unwrap().len(),
+        MAX_MEMBERS
+    );
+    // ...and refuses one more, adding nothing.
     assert_eq!(
         owner
-            .error_type(add, json!({ "c": room, "u": others[MAX_MEMBERS - 2].id }))
+            .error_type(add, json!({ "c": room, "u": ids[MAX_MEMBERS - 1] }))
             .await,
         "LimitExceeded"
     );
+    let after = owner.ok(get, json!({ "c": room })).await;
+    assert_eq!(after, members);
+    // A member already in is still confirmed, full or not.
+    owner.ok(add, json!({ "c": room, "u": ids[0] })).await;
 }
 
 #[tokio::test]
