@@ -9,7 +9,7 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
+.PHONY: help dev watch build deploy bench bench-quick bench-deps bench-build test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
 
 help:
 	@echo "make dev     build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
@@ -17,6 +17,8 @@ help:
 	@echo "make watch   the local stack with the functions under cargo lambda watch"
 	@echo "make build   cargo lambda build --release --arm64 for every function"
 	@echo "make deploy  sam build + sam deploy --guided"
+	@echo "make bench   every benchmark, against an Apollo Server peer; writes BENCHMARKS.md"
+	@echo "make bench-quick  the same, smaller (target/bench/quick.md)"
 
 ## Build and run the whole stack in the foreground; Ctrl-C stops it.
 dev:
@@ -48,6 +50,25 @@ build: $(VENV)/.installed-build
 deploy: $(VENV)/.installed-deploy
 	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build --beta-features
 	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --guided --capabilities CAPABILITY_IAM
+
+## Benchmarks (never part of `make test`): fan-out against an Apollo Server
+## peer, API latency and cost, cold start and footprint, growth curves.
+## The full run also builds the arm64 artifacts to report their sizes.
+bench: bench-deps build bench-build
+	./target/release/chat-bench
+
+## A smaller run of the same scenarios; writes target/bench/quick.{md,json}.
+bench-quick: bench-deps bench-build
+	./target/release/chat-bench --quick --json target/bench/quick.json --markdown target/bench/quick.md
+
+## Release builds of the gateway, every function (native, for cold starts) and the driver.
+bench-build:
+	$(CARGO) build --release -p chat-gateway -p chat-bench $(addprefix -p ,$(FUNCTIONS))
+
+## The peer's npm packages (Apollo Server, graphql-ws, the AWS SDK for JavaScript).
+bench-deps: bench/peer/node_modules/.package-lock.json
+bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund
 
 ## Everything CI runs.
 test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke
@@ -102,4 +123,4 @@ watch-smoke: deps $(VENV)/.installed
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/node_modules .local $(VENV)
+	rm -rf tests/node_modules bench/peer/node_modules .local $(VENV)

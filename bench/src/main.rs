@@ -1,0 +1,338 @@
+//! `chat-bench`: the benchmarks behind `make bench` and `make bench-quick`.
+//!
+//! It starts the project's release gateway and the Apollo Server peer as
+//! separate processes on loopback, drives both with the same clients and
+//! documents, and writes JSON plus a markdown report.
+//!
+//! Layout:
+//! - `procs`: the processes under test (gateway, peer);
+//! - `client`: GraphQL over HTTP, tokens, counters, graphql-transport-ws subscribers;
+//! - `setup`: users and conversations through the project's API;
+//! - `fanout`: C conversations × S subscribers, against the peer;
+//! - `api`: every query and mutation at concurrency 1 and 32, with counted costs;
+//! - `growth`: history pages against length, getUser against conversations;
+//! - `coldstart`: a cold-every-time Lambda Invoke endpoint and Runtime API;
+//! - `report`: BENCHMARKS.md.
+
+mod api;
+mod client;
+mod coldstart;
+mod docs;
+mod fanout;
+mod growth;
+mod procs;
+mod report;
+mod setup;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use serde::Serialize;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks the local chat stack against an Apollo Server peer")]
+struct Args {
+    /// The smaller run (`make bench-quick`).
+    #[arg(long)]
+    quick: bool,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results.json")]
+    json: PathBuf,
+    /// Where the markdown report goes.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    markdown: PathBuf,
+}
+
+/// The sizes of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub quick: bool,
+    pub fan_out: Vec<fanout::Case>,
+    pub api_ops_at_1: usize,
+    pub api_ops_at_32: usize,
+    pub history_lengths: Vec<usize>,
+    pub conversation_counts: Vec<usize>,
+    pub cold_rounds: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        let case = |conversations, subscribers, messages| fanout::Case {
+            conversations,
+            subscribers,
+            messages,
+        };
+        if quick {
+            Plan {
+                quick,
+                fan_out: vec![
+                    case(1, 1, 40),
+                    case(1, 10, 20),
+                    case(1, 100, 10),
+                    case(1, 1000, 3),
+                    case(100, 10, 2),
+                ],
+                api_ops_at_1: 40,
+                api_ops_at_32: 320,
+                history_lengths: vec![100, 1000],
+                conversation_counts: vec![1, 10, 100],
+                cold_rounds: 2,
+            }
+        } else {
+            Plan {
+                quick,
+                fan_out: vec![
+                    case(1, 1, 300),
+                    case(1, 10, 200),
+                    case(1, 100, 100),
+                    case(1, 1000, 30),
+                    case(100, 10, 10),
+                ],
+                api_ops_at_1: 300,
+                api_ops_at_32: 3200,
+                history_lengths: vec![100, 1000, 10000],
+                conversation_counts: vec![1, 10, 100, 1000],
+                cold_rounds: 10,
+            }
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub machine: report::Machine,
+    pub plan: Plan,
+    pub fan_out: Vec<fanout::Outcome>,
+    pub api: Vec<api::Outcome>,
+    pub history: Vec<growth::HistoryPoint>,
+    pub get_user: Vec<growth::GetUserPoint>,
+    pub cold_start: Vec<coldstart::FunctionFootprint>,
+    pub cold_samples: Vec<coldstart::Sample>,
+    pub duration_s: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(err) = run(args).await {
+        eprintln!("chat-bench: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn say(what: &str, started: Instant) {
+    eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());
+}
+
+async fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let root = std::env::current_dir()?;
+    if !root.join("bench/peer/server.mjs").exists() {
+        return Err("run chat-bench from the repository root (make bench)".into());
+    }
+    let work = root.join("target/bench");
+    std::fs::create_dir_all(&work)?;
+    let plan = Plan::new(args.quick);
+    let http = client::Http::new();
+
+    // The project (functions in-process, as `make dev` runs them) and the peer.
+    let gateway = procs::Gateway::start(&root, &work, "gateway", &[]).await?;
+    let peer = procs::Peer::start(&root, &work, &gateway).await?;
+    say("gateway and peer are up", started);
+    let project = client::Target {
+        name: "project",
+        graphql_url: format!("{}/graphql", gateway.base_url),
+        ws_url: gateway.ws_url.clone(),
+    };
+    let apollo = client::Target {
+        name: "apollo",
+        graphql_url: peer.graphql_url.clone(),
+        ws_url: peer.ws_url.clone(),
+    };
+    let world = setup::World::new(http.clone(), &gateway.base_url);
+
+    let pool_size = plan
+        .fan_out
+        .iter()
+        .map(|c| c.conversations * c.subscribers)
+        .max()
+        .unwrap_or(1);
+    let pool = world.users("member", pool_size).await?;
+    say(&format!("{pool_size} users made"), started);
+
+    let mut fan_out = Vec::new();
+    for &case in &plan.fan_out {
+        let rooms = fanout::Rooms::make(&world, case, &pool).await?;
+        for target in [&project, &apollo] {
+            let counters = (target.name == "project").then_some(gateway.base_url.as_str());
+            let outcome = fanout::run(&http, target, &rooms, case, counters).await?;
+            say(
+                &format!(
+                    "fan-out C={} S={} M={} on {}: p50 {} ms, lost {}, duplicated {}",
+                    case.conversations,
+                    case.subscribers,
+                    case.messages,
+                    target.name,
+                    outcome.latency.p50_ms,
+                    outcome.lost,
+                    outcome.duplicated
+                ),
+                started,
+            );
+            fan_out.push(outcome);
+        }
+    }
+
+    // The stream hop's share: the same small cases on a gateway whose stream
+    // mapping polls every 5 ms instead of 50.
+    {
+        let fast = procs::Gateway::start(
+            &root,
+            &work,
+            "gateway-poll5",
+            &["--stream-poll-ms".into(), "5".into()],
+        )
+        .await?;
+        let target = client::Target {
+            name: "project, 5 ms poll",
+            graphql_url: format!("{}/graphql", fast.base_url),
+            ws_url: fast.ws_url.clone(),
+        };
+        let fast_world = setup::World::new(http.clone(), &fast.base_url);
+        let small: Vec<fanout::Case> = plan
+            .fan_out
+            .iter()
+            .copied()
+            .filter(|c| c.conversations == 1 && c.subscribers <= 100)
+            .collect();
+        let fast_pool = fast_world
+            .users(
+                "member",
+                small.iter().map(|c| c.subscribers).max().unwrap_or(1),
+            )
+            .await?;
+        for case in small {
+            let rooms = fanout::Rooms::make(&fast_world, case, &fast_pool).await?;
+            let outcome = fanout::run(&http, &target, &rooms, case, Some(&fast.base_url)).await?;
+            say(
+                &format!(
+                    "fan-out C=1 S={} with a 5 ms poll: p50 {} ms",
+                    case.subscribers, outcome.latency.p50_ms
+                ),
+                started,
+            );
+            fan_out.push(outcome);
+        }
+    }
+
+    let fixture = api::Fixture::make(&world, pool.clone()).await?;
+    let mut api_results =
+        api::run_all(&world, &fixture, plan.api_ops_at_1, plan.api_ops_at_32).await?;
+    for (concurrency, n) in [(1, plan.api_ops_at_1), (32, plan.api_ops_at_32)] {
+        api_results.push(api::create_message(&world, &apollo, &fixture, concurrency, n).await?);
+    }
+    say("API latency measured", started);
+
+    let history = growth::history(&world, &plan.history_lengths).await?;
+    let get_user = growth::get_user(&world, &plan.conversation_counts).await?;
+    say("growth curves measured", started);
+    drop(peer);
+    drop(gateway);
+
+    // Cold starts: the same gateway, every invocation in a fresh process.
+    let functions = function_names(&root)?;
+    let cold = coldstart::ColdLambda::start(root.join("target/release")).await?;
+    let gateway = procs::Gateway::start(
+        &root,
+        &work,
+        "cold",
+        &["--lambda-endpoint".into(), cold.endpoint.clone()],
+    )
+    .await?;
+    cold.set_env(vec![
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".into(),
+            gateway.dynamodb_endpoint.clone(),
+        ),
+        (
+            "APIGW_MANAGEMENT_ENDPOINT".into(),
+            format!("http://{}", gateway.ws_addr),
+        ),
+        ("COGNITO_ISSUER".into(), gateway.base_url.clone()),
+        (
+            "PAGE_TOKEN_SECRET".into(),
+            "bench-secret-that-signs-next-tokens-locally".into(),
+        ),
+    ]);
+    let cold_world = setup::World::new(http.clone(), &gateway.base_url);
+    let cold_target = client::Target {
+        name: "project",
+        graphql_url: format!("{}/graphql", gateway.base_url),
+        ws_url: gateway.ws_url.clone(),
+    };
+    for round in 0..plan.cold_rounds {
+        coldstart::session(&cold_world, &cold_target, round).await?;
+    }
+    drop(gateway);
+    let cold_samples = cold.samples();
+    let cold_start = coldstart::summarize(
+        &cold_samples,
+        &root.join("target/release"),
+        &root.join("target/lambda"),
+        &functions,
+    );
+    say("cold starts measured", started);
+
+    let results = Results {
+        machine: report::Machine::read(&root),
+        plan,
+        fan_out,
+        api: api_results,
+        history,
+        get_user,
+        cold_start,
+        cold_samples,
+        duration_s: stats::round(started.elapsed().as_secs_f64()),
+    };
+    if let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(&args.markdown, report::markdown(&results))?;
+    say(
+        &format!(
+            "wrote {} and {}",
+            args.json.display(),
+            args.markdown.display()
+        ),
+        started,
+    );
+    Ok(())
+}
+
+/// Every function crate (a directory under `functions/` with a `main.rs`).
+fn function_names(root: &std::path::Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root.join("functions"))? {
+        let path = entry?.path();
+        if path.join("src/main.rs").exists() {
+            names.push(
+                path.file_name()
+                    .ok_or("a function dir")?
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,122 @@
+//! The processes under test: the project's gateway (release build) and the
+//! Apollo Server peer, each on free loopback ports, logging to the work dir.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(command: &mut Command, log: &Path) -> Result<Proc> {
+        let out = std::fs::File::create(log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+        Ok(Proc { child })
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Waits until `url` answers an HTTP request (any status).
+async fn wait_until_serving(url: &str, what: &str) -> Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if http.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("{what} did not start serving {url} within 60 s").into())
+}
+
+/// The project's local stack: `target/release/chat-gateway`.
+pub struct Gateway {
+    pub base_url: String,
+    /// `127.0.0.1:port` of the WebSocket API and `@connections`.
+    pub ws_addr: String,
+    pub ws_url: String,
+    pub dynamodb_endpoint: String,
+    /// Stops the gateway when dropped.
+    _proc: Proc,
+}
+
+impl Gateway {
+    /// Starts the gateway with a fresh data dir under `work`; `extra` adds flags.
+    pub async fn start(root: &Path, work: &Path, name: &str, extra: &[String]) -> Result<Gateway> {
+        let (http, ws, dynamodb) = (free_port()?, free_port()?, free_port()?);
+        let data_dir: PathBuf = work.join(name);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut command = Command::new(root.join("target/release/chat-gateway"));
+        command
+            .args(["--http-addr", &format!("127.0.0.1:{http}")])
+            .args(["--ws-addr", &format!("127.0.0.1:{ws}")])
+            .args(["--embedded-dynamodb-addr", &format!("127.0.0.1:{dynamodb}")])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn");
+        let proc = Proc::spawn(&mut command, &work.join(format!("{name}.log")))?;
+        let base_url = format!("http://127.0.0.1:{http}");
+        wait_until_serving(&format!("{base_url}/.well-known/jwks.json"), "chat-gateway").await?;
+        Ok(Gateway {
+            base_url,
+            ws_addr: format!("127.0.0.1:{ws}"),
+            ws_url: format!("ws://127.0.0.1:{ws}/"),
+            dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb}"),
+            _proc: proc,
+        })
+    }
+}
+
+/// The peer: `node bench/peer/server.mjs`, against the gateway's DynamoDB
+/// endpoint and identity provider.
+pub struct Peer {
+    pub graphql_url: String,
+    pub ws_url: String,
+    /// Stops the peer when dropped.
+    _proc: Proc,
+}
+
+impl Peer {
+    pub async fn start(root: &Path, work: &Path, gateway: &Gateway) -> Result<Peer> {
+        let port = free_port()?;
+        let mut command = Command::new("node");
+        command
+            .arg(root.join("bench/peer/server.mjs"))
+            .env("PEER_PORT", port.to_string())
+            .env("ISSUER", &gateway.base_url)
+            .env("DYNAMODB_ENDPOINT", &gateway.dynamodb_endpoint)
+            .env("NODE_ENV", "production");
+        let proc = Proc::spawn(&mut command, &work.join("peer.log"))?;
+        let graphql_url = format!("http://127.0.0.1:{port}/graphql");
+        wait_until_serving(&graphql_url, "the Apollo Server peer").await?;
+        Ok(Peer {
+            ws_url: format!("ws://127.0.0.1:{port}/graphql"),
+            graphql_url,
+            _proc: proc,
+        })
+    }
+}
