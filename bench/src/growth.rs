@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::api::measure;
-use crate::setup::World;
+use crate::client::Target;
+use crate::setup::{User, World};
 use crate::stats::{round, Summary};
 use crate::{docs, Result};
 
@@ -154,4 +155,70 @@ pub async fn get_user(world: &World, counts: &[usize]) -> Result<Vec<GetUserPoin
         });
     }
     Ok(points)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WritesPoint {
+    /// Messages each side had stored when the round started.
+    pub stored_before: usize,
+    pub project_ops_per_sec: f64,
+    pub project: Summary,
+    pub apollo_ops_per_sec: f64,
+    pub apollo: Summary,
+}
+
+/// `createMessage` at concurrency 32 in rounds on a fresh database, the two
+/// sides taking turns, to see whether write cost grows with what is stored.
+pub async fn writes(
+    world: &World,
+    project: &Target,
+    apollo: &Target,
+    rounds: usize,
+    per_round: usize,
+) -> Result<Vec<WritesPoint>> {
+    let author = world.user("bulk-author").await?;
+    let room = world.conversation(&author, "bulk", &[]).await?;
+    let mut points = Vec::new();
+    for round in 0..rounds {
+        let (p_rate, p) = run_side(world, project, &author, &room, round, per_round).await?;
+        let (a_rate, a) = run_side(world, apollo, &author, &room, round, per_round).await?;
+        points.push(WritesPoint {
+            stored_before: round * per_round,
+            project_ops_per_sec: p_rate,
+            project: p,
+            apollo_ops_per_sec: a_rate,
+            apollo: a,
+        });
+    }
+    Ok(points)
+}
+
+async fn run_side(
+    world: &World,
+    target: &Target,
+    author: &User,
+    room: &str,
+    pass: usize,
+    n: usize,
+) -> Result<(f64, Summary)> {
+    let (latencies, wall) = measure(n, 32, |i| {
+        let variables =
+            json!({ "content": format!("bulk {pass} {i}"), "messageConversationId": room });
+        async move {
+            world
+                .http
+                .gql(
+                    &target.graphql_url,
+                    &author.token,
+                    docs::CREATE_MESSAGE,
+                    variables,
+                )
+                .await
+        }
+    })
+    .await?;
+    Ok((
+        round(n as f64 / wall.as_secs_f64()),
+        Summary::of(&latencies),
+    ))
 }

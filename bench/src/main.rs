@@ -58,6 +58,8 @@ pub struct Plan {
     pub history_lengths: Vec<usize>,
     pub conversation_counts: Vec<usize>,
     pub cold_rounds: usize,
+    pub write_rounds: usize,
+    pub writes_per_round: usize,
 }
 
 impl Plan {
@@ -82,6 +84,8 @@ impl Plan {
                 history_lengths: vec![100, 1000],
                 conversation_counts: vec![1, 10, 100],
                 cold_rounds: 2,
+                write_rounds: 3,
+                writes_per_round: 500,
             }
         } else {
             Plan {
@@ -98,6 +102,8 @@ impl Plan {
                 history_lengths: vec![100, 1000, 10000],
                 conversation_counts: vec![1, 10, 100, 1000],
                 cold_rounds: 10,
+                write_rounds: 5,
+                writes_per_round: 2000,
             }
         }
     }
@@ -112,6 +118,7 @@ pub struct Results {
     pub api: Vec<api::Outcome>,
     pub history: Vec<growth::HistoryPoint>,
     pub get_user: Vec<growth::GetUserPoint>,
+    pub writes: Vec<growth::WritesPoint>,
     pub cold_start: Vec<coldstart::FunctionFootprint>,
     pub cold_samples: Vec<coldstart::Sample>,
     pub duration_s: f64,
@@ -142,20 +149,14 @@ async fn run(args: Args) -> Result<()> {
     let http = client::Http::new();
 
     // The project (functions in-process, as `make dev` runs them) and the peer.
-    let gateway = procs::Gateway::start(&root, &work, "gateway", &[]).await?;
-    let peer = procs::Peer::start(&root, &work, &gateway).await?;
+    let Stacks {
+        gateway,
+        peer,
+        project,
+        apollo,
+        world,
+    } = Stacks::start(&root, &work, "fan-out", &http).await?;
     say("gateway and peer are up", started);
-    let project = client::Target {
-        name: "project",
-        graphql_url: format!("{}/graphql", gateway.base_url),
-        ws_url: gateway.ws_url.clone(),
-    };
-    let apollo = client::Target {
-        name: "apollo",
-        graphql_url: peer.graphql_url.clone(),
-        ws_url: peer.ws_url.clone(),
-    };
-    let world = setup::World::new(http.clone(), &gateway.base_url);
 
     let pool_size = plan
         .fan_out
@@ -231,7 +232,20 @@ async fn run(args: Args) -> Result<()> {
         }
     }
 
-    let fixture = api::Fixture::make(&world, pool.clone()).await?;
+    drop(peer);
+    drop(gateway);
+
+    // API and growth on a fresh database, so that nothing the fan-out wrote
+    // weighs on them.
+    let Stacks {
+        gateway,
+        peer,
+        apollo,
+        world,
+        ..
+    } = Stacks::start(&root, &work, "api", &http).await?;
+    let others = world.users("other", plan.api_ops_at_32.min(900)).await?;
+    let fixture = api::Fixture::make(&world, others).await?;
     let mut api_results =
         api::run_all(&world, &fixture, plan.api_ops_at_1, plan.api_ops_at_32).await?;
     for (concurrency, n) in [(1, plan.api_ops_at_1), (32, plan.api_ops_at_32)] {
@@ -241,9 +255,19 @@ async fn run(args: Args) -> Result<()> {
 
     let history = growth::history(&world, &plan.history_lengths).await?;
     let get_user = growth::get_user(&world, &plan.conversation_counts).await?;
-    say("growth curves measured", started);
     drop(peer);
     drop(gateway);
+    let stacks = Stacks::start(&root, &work, "writes", &http).await?;
+    let writes = growth::writes(
+        &stacks.world,
+        &stacks.project,
+        &stacks.apollo,
+        plan.write_rounds,
+        plan.writes_per_round,
+    )
+    .await?;
+    drop(stacks);
+    say("growth curves measured", started);
 
     // Cold starts: the same gateway, every invocation in a fresh process.
     let functions = function_names(&root)?;
@@ -299,6 +323,7 @@ async fn run(args: Args) -> Result<()> {
         api: api_results,
         history,
         get_user,
+        writes,
         cold_start,
         cold_samples,
         duration_s: stats::round(started.elapsed().as_secs_f64()),
@@ -317,6 +342,45 @@ async fn run(args: Args) -> Result<()> {
         started,
     );
     Ok(())
+}
+
+/// A fresh project gateway (its own database) and a peer on its DynamoDB.
+struct Stacks {
+    gateway: procs::Gateway,
+    peer: procs::Peer,
+    project: client::Target,
+    apollo: client::Target,
+    world: setup::World,
+}
+
+impl Stacks {
+    async fn start(
+        root: &std::path::Path,
+        work: &std::path::Path,
+        name: &str,
+        http: &client::Http,
+    ) -> Result<Stacks> {
+        let gateway = procs::Gateway::start(root, work, &format!("gateway-{name}"), &[]).await?;
+        let peer = procs::Peer::start(root, work, &gateway).await?;
+        let project = client::Target {
+            name: "project",
+            graphql_url: format!("{}/graphql", gateway.base_url),
+            ws_url: gateway.ws_url.clone(),
+        };
+        let apollo = client::Target {
+            name: "apollo",
+            graphql_url: peer.graphql_url.clone(),
+            ws_url: peer.ws_url.clone(),
+        };
+        let world = setup::World::new(http.clone(), &gateway.base_url);
+        Ok(Stacks {
+            gateway,
+            peer,
+            project,
+            apollo,
+            world,
+        })
+    }
 }
 
 /// Every function crate (a directory under `functions/` with a `main.rs`).

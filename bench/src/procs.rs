@@ -110,7 +110,7 @@ impl Peer {
             .env("ISSUER", &gateway.base_url)
             .env("DYNAMODB_ENDPOINT", &gateway.dynamodb_endpoint)
             .env("NODE_ENV", "production");
-        let proc = Proc::spawn(&mut command, &work.join("peer.log"))?;
+        let proc = Proc::spawn(&mut command, &work.join(format!("peer-{port}.log")))?;
         let graphql_url = format!("http://127.0.0.1:{port}/graphql");
         wait_until_serving(&graphql_url, "the Apollo Server peer").await?;
         Ok(Peer {

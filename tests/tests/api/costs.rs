@@ -43,3 +43,40 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         assert_eq!(requests, expected_requests, "{name}: DynamoDB requests");
     }
 }
+
+/// `GET /local/stats` (what `make bench` reads) counts both sides: the query
+/// and mutation functions, and the real-time ones.
+#[tokio::test]
+async fn local_stats_count_resolvers_and_realtime_functions() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let room = convo(&alice, "stats", &[]).await;
+    let mut ws = stack.ws(&alice).await;
+    ws.subscribe(
+        "1",
+        "subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }",
+        json!({ "c": room }),
+    )
+    .await;
+    ws.sync().await;
+    let stats: serde_json::Value = reqwest::get(format!("{}/local/stats", stack.running.base_url))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats JSON");
+    assert_eq!(stats["invocations"]["create-user"], 1);
+    assert_eq!(stats["invocations"]["create-convo"], 1);
+    assert!(stats["dynamodbRequests"]["TransactWriteItems"].as_u64() >= Some(2));
+    // $connect, connection_init, subscribe and ping.
+    assert_eq!(stats["realtime"]["invocations"]["ws-connection"], 4);
+    let realtime_requests: u64 = stats["realtime"]["dynamodbRequests"]
+        .as_object()
+        .expect("realtime request counts")
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    // The connection row, its initialisation and the subscription row.
+    assert!(realtime_requests >= 3, "{stats}");
+    ws.close().await;
+}
