@@ -420,8 +420,11 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(
         s,
-        "\nA page is one Query on the `byOrder` index from the position its `nextToken` signs, so its cost stays flat as \
-         the conversation grows; reading everything grows linearly, one page per 100 messages.\n"
+        "\nA page is one Query on the `byOrder` index from the position its `nextToken` signs, plus one GetItem for the \
+         membership check: two requests per page whatever the length, and reading everything grows linearly, one page per \
+         100 messages. The page *time* does grow here (see the table), with the same request count: that is the local \
+         engine, not the access pattern. The history is posted just before it is read, and the embedded engine's stream \
+         polls, which scan every stored stream record (see the last curve), run beside the reads on the same two cores.\n"
     );
     let _ = writeln!(s, "### getUser with the number of conversations\n");
     let _ = writeln!(s, "Chatt's `getUserAndConversations` (its links, `limit: 100`, each with the conversation's name), read 50 times.\n");
@@ -557,8 +560,10 @@ pub fn markdown(r: &Results) -> String {
              of each shard, a few times a second. At high S the second cost is the posting: each delivery is an HTTP call to \
              the `@connections` API, where the peer writes to a socket it holds.\n\n\
              **What would fix it.** Latency: the stream hop is a design choice, not an accident. The 5 ms table shows the \
-             pipeline's own cost once the wait for the poll is gone. On AWS the same trade can be made with AppSync's own subscriptions or API Gateway plus a direct publish from \
-             `create-message` for the common case, keeping the stream as the fallback that guarantees delivery. \
+             pipeline's own cost once the wait for the poll is gone. On AWS the hop can be skipped for the common case by having `create-message` post to the \
+             conversation's connections itself right after its write, keeping the stream as the path that guarantees \
+             delivery (with a check that drops what was already sent); AppSync's built-in subscriptions would be faster \
+             still but deliver without the membership check, which is why the design does not use them. \
              Throughput at high S: reuse one HTTP/2 connection to the `@connections` endpoint and raise \
              `FANOUT_CONCURRENCY`; on AWS, split large conversations' fan-out across parallel invocations.\n"
         );
