@@ -136,11 +136,6 @@ impl Stack {
         client
     }
 
-    /// [`Stack::user`] for a name built on the fly (for streams of users).
-    pub async fn user_owned(&self, username: String) -> Client {
-        self.user(&username).await
-    }
-
     /// A raw GraphQL POST with any Authorization header (or none).
     pub async fn post(&self, authorization: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self.http.post(self.graphql_url()).json(&body);

@@ -153,8 +153,9 @@ async fn member_limit() {
     let stack = Stack::start().await;
     let owner = stack.user("owner").await;
     // One more user than a conversation can hold next to its owner.
+    let stack = &stack;
     let others: Vec<_> = stream::iter(0..MAX_MEMBERS)
-        .map(|i| stack.user_owned(format!("member{i:04}")))
+        .map(|i| async move { stack.user(&format!("member{i:04}")).await })
         .buffered(16)
         .collect()
         .await;
