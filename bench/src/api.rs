@@ -9,8 +9,8 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::client::Target;
-use crate::setup::{User, World};
+use crate::client::{Http, Target};
+use crate::setup::{post, User, World};
 use crate::stats::{round, Summary};
 use crate::{docs, Result};
 
@@ -28,14 +28,14 @@ pub struct Outcome {
 
 /// Runs `op(i)` for i in 0..n, `concurrency` at a time; returns each call's
 /// latency and the wall time of the whole run.
-pub async fn measure<F, Fut>(
+pub async fn measure<F, Fut, T>(
     n: usize,
     concurrency: usize,
     op: F,
 ) -> Result<(Vec<Duration>, Duration)>
 where
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<Value>>,
+    Fut: Future<Output = Result<T>>,
 {
     let start = Instant::now();
     let latencies = stream::iter(0..n)
@@ -229,17 +229,21 @@ fn op<'a>(f: impl Fn(usize) -> (String, &'static str, Value) + 'a) -> Request<'a
     Box::new(f)
 }
 
-/// `createMessage` on any target (the peer has no other operation).
-pub async fn create_message(
-    world: &World,
+/// `n` messages posted by `author` through `target`, `concurrency` at a time,
+/// each with content `"{tag} {i}"` (the peer has no operation but this one).
+pub async fn create_messages(
+    http: &Http,
     target: &Target,
-    fixture: &Fixture,
+    author: &User,
+    room: &str,
     concurrency: usize,
     n: usize,
+    tag: &str,
 ) -> Result<Outcome> {
+    let url = &target.graphql_url;
     let (latencies, wall) = measure(n, concurrency, |i| {
-        let variables = json!({ "content": format!("{} {i}", target.name), "messageConversationId": fixture.writer_room });
-        async move { world.http.gql(&target.graphql_url, &fixture.writer.token, docs::CREATE_MESSAGE, variables).await }
+        let content = format!("{tag} {i}");
+        async move { post(http, url, author, room, &content).await }
     })
     .await?;
     Ok(Outcome {

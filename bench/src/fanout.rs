@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::client::{subscribe, Counters, Http, Receipt, Target};
-use crate::setup::{User, World};
+use crate::setup::{post, User, World};
 use crate::stats::{round, Summary};
 use crate::{docs, Result};
 
@@ -222,7 +222,7 @@ async fn warm_up(
             )
             .into());
         }
-        post(http, target, sender, room, &format!("w:{k}")).await?;
+        post(http, &target.graphql_url, sender, room, &format!("w:{k}")).await?;
         k += 1;
         let wait = tokio::time::Instant::now() + Duration::from_millis(300);
         while let Ok(Some(r)) = tokio::time::timeout_at(wait, inbox.recv()).await {
@@ -231,23 +231,6 @@ async fn warm_up(
     }
     // Late warm-up copies must not count as duplicates of measured messages.
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), inbox.recv()).await {}
-    Ok(())
-}
-
-async fn post(
-    http: &Http,
-    target: &Target,
-    sender: &User,
-    room: &str,
-    content: &str,
-) -> Result<()> {
-    http.gql(
-        &target.graphql_url,
-        &sender.token,
-        docs::CREATE_MESSAGE,
-        json!({ "content": content, "messageConversationId": room }),
-    )
-    .await?;
     Ok(())
 }
 
@@ -291,7 +274,14 @@ async fn drive(
         if i == 0 {
             out.first_send = t0;
         }
-        post(http, target, sender, room, &format!("b:{c}:{i}")).await?;
+        post(
+            http,
+            &target.graphql_url,
+            sender,
+            room,
+            &format!("b:{c}:{i}"),
+        )
+        .await?;
         let deadline = tokio::time::Instant::from_std(t0 + DELIVERY_TIMEOUT);
         let mut got = 0;
         let mut last = None;

@@ -6,9 +6,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::api::measure;
+use crate::api::{create_messages, measure};
 use crate::client::Target;
-use crate::setup::{User, World};
+use crate::setup::World;
 use crate::stats::{round, Summary};
 use crate::{docs, Result};
 
@@ -180,45 +180,18 @@ pub async fn writes(
     let room = world.conversation(&author, "bulk", &[]).await?;
     let mut points = Vec::new();
     for round in 0..rounds {
-        let (p_rate, p) = run_side(world, project, &author, &room, round, per_round).await?;
-        let (a_rate, a) = run_side(world, apollo, &author, &room, round, per_round).await?;
+        let tag = format!("bulk {round}");
+        let side =
+            |target| create_messages(&world.http, target, &author, &room, 32, per_round, &tag);
+        let p = side(project).await?;
+        let a = side(apollo).await?;
         points.push(WritesPoint {
             stored_before: round * per_round,
-            project_ops_per_sec: p_rate,
-            project: p,
-            apollo_ops_per_sec: a_rate,
-            apollo: a,
+            project_ops_per_sec: p.ops_per_sec,
+            project: p.latency,
+            apollo_ops_per_sec: a.ops_per_sec,
+            apollo: a.latency,
         });
     }
     Ok(points)
-}
-
-async fn run_side(
-    world: &World,
-    target: &Target,
-    author: &User,
-    room: &str,
-    pass: usize,
-    n: usize,
-) -> Result<(f64, Summary)> {
-    let (latencies, wall) = measure(n, 32, |i| {
-        let variables =
-            json!({ "content": format!("bulk {pass} {i}"), "messageConversationId": room });
-        async move {
-            world
-                .http
-                .gql(
-                    &target.graphql_url,
-                    &author.token,
-                    docs::CREATE_MESSAGE,
-                    variables,
-                )
-                .await
-        }
-    })
-    .await?;
-    Ok((
-        round(n as f64 / wall.as_secs_f64()),
-        Summary::of(&latencies),
-    ))
 }

@@ -200,11 +200,7 @@ async fn run(args: Args) -> Result<()> {
             &["--stream-poll-ms".into(), "5".into()],
         )
         .await?;
-        let target = client::Target {
-            name: "project, 5 ms poll",
-            graphql_url: format!("{}/graphql", fast.base_url),
-            ws_url: fast.ws_url.clone(),
-        };
+        let target = fast.target("project, 5 ms poll");
         let fast_world = setup::World::new(http.clone(), &fast.base_url);
         let small: Vec<fanout::Case> = plan
             .fan_out
@@ -249,7 +245,18 @@ async fn run(args: Args) -> Result<()> {
     let mut api_results =
         api::run_all(&world, &fixture, plan.api_ops_at_1, plan.api_ops_at_32).await?;
     for (concurrency, n) in [(1, plan.api_ops_at_1), (32, plan.api_ops_at_32)] {
-        api_results.push(api::create_message(&world, &apollo, &fixture, concurrency, n).await?);
+        api_results.push(
+            api::create_messages(
+                &world.http,
+                &apollo,
+                &fixture.writer,
+                &fixture.writer_room,
+                concurrency,
+                n,
+                "apollo",
+            )
+            .await?,
+        );
     }
     say("API latency measured", started);
 
@@ -298,11 +305,7 @@ async fn run(args: Args) -> Result<()> {
         ),
     ]);
     let cold_world = setup::World::new(http.clone(), &gateway.base_url);
-    let cold_target = client::Target {
-        name: "project",
-        graphql_url: format!("{}/graphql", gateway.base_url),
-        ws_url: gateway.ws_url.clone(),
-    };
+    let cold_target = gateway.target("project");
     for round in 0..plan.cold_rounds {
         coldstart::session(&cold_world, &cold_target, round).await?;
     }
@@ -362,16 +365,8 @@ impl Stacks {
     ) -> Result<Stacks> {
         let gateway = procs::Gateway::start(root, work, &format!("gateway-{name}"), &[]).await?;
         let peer = procs::Peer::start(root, work, &gateway).await?;
-        let project = client::Target {
-            name: "project",
-            graphql_url: format!("{}/graphql", gateway.base_url),
-            ws_url: gateway.ws_url.clone(),
-        };
-        let apollo = client::Target {
-            name: "apollo",
-            graphql_url: peer.graphql_url.clone(),
-            ws_url: peer.ws_url.clone(),
-        };
+        let project = gateway.target("project");
+        let apollo = peer.target();
         let world = setup::World::new(http.clone(), &gateway.base_url);
         Ok(Stacks {
             gateway,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::client::Target;
 use crate::Result;
 
 /// A child process, killed when dropped.
@@ -91,6 +92,17 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// This gateway as a target for the scenarios, under `name`.
+    pub fn target(&self, name: &'static str) -> Target {
+        Target {
+            name,
+            graphql_url: format!("{}/graphql", self.base_url),
+            ws_url: self.ws_url.clone(),
+        }
+    }
+}
+
 /// The peer: `node bench/peer/server.mjs`, against the gateway's DynamoDB
 /// endpoint and identity provider.
 pub struct Peer {
@@ -118,5 +130,15 @@ impl Peer {
             graphql_url,
             _proc: proc,
         })
+    }
+}
+
+impl Peer {
+    pub fn target(&self) -> Target {
+        Target {
+            name: "apollo",
+            graphql_url: self.graphql_url.clone(),
+            ws_url: self.ws_url.clone(),
+        }
     }
 }

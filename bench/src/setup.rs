@@ -104,14 +104,32 @@ impl World {
 
     /// Posts one message as `author`.
     pub async fn post(&self, author: &User, conversation_id: &str, content: &str) -> Result<()> {
-        self.http
-            .gql(
-                &self.graphql_url,
-                &author.token,
-                docs::CREATE_MESSAGE,
-                json!({ "content": content, "messageConversationId": conversation_id }),
-            )
-            .await?;
-        Ok(())
+        post(
+            &self.http,
+            &self.graphql_url,
+            author,
+            conversation_id,
+            content,
+        )
+        .await
     }
+}
+
+/// Posts one message as `author` through any GraphQL endpoint (the project's
+/// or the peer's): the `createMessage` every scenario sends.
+pub async fn post(
+    http: &Http,
+    graphql_url: &str,
+    author: &User,
+    conversation_id: &str,
+    content: &str,
+) -> Result<()> {
+    http.gql(
+        graphql_url,
+        &author.token,
+        docs::CREATE_MESSAGE,
+        json!({ "content": content, "messageConversationId": conversation_id }),
+    )
+    .await?;
+    Ok(())
 }

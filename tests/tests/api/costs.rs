@@ -52,13 +52,7 @@ async fn local_stats_count_resolvers_and_realtime_functions() {
     let alice = stack.user("alice").await;
     let room = convo(&alice, "stats", &[]).await;
     let mut ws = stack.ws(&alice).await;
-    ws.subscribe(
-        "1",
-        "subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }",
-        json!({ "c": room }),
-    )
-    .await;
-    ws.sync().await;
+    crate::realtime::watch_room(&mut ws, "1", &room).await;
     let stats: serde_json::Value = reqwest::get(format!("{}/local/stats", stack.running.base_url))
         .await
         .expect("stats")

@@ -32,7 +32,7 @@ async fn settle_subscribers(stack: &Stack, topic: &str, count: usize) -> usize {
 
 /// Subscribes `ws` to a conversation's new messages (Chatt's document) and
 /// waits until the server has stored the subscription.
-async fn watch_room(ws: &mut WsClient, id: &str, room: &str) {
+pub(crate) async fn watch_room(ws: &mut WsClient, id: &str, room: &str) {
     ws.subscribe(
         id,
         ON_CREATE_MESSAGE,
