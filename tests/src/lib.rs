@@ -9,6 +9,10 @@
 //!
 //! - [`Stack`]: one running stack and an HTTP client for it.
 //! - [`Client`]: a signed-in user (token and id) and their requests.
+//! - [`WsClient`]: a graphql-transport-ws client over a real WebSocket.
+//! - [`proxy`]: a TCP proxy that can cut a database off, for outage tests.
+
+pub mod proxy;
 
 use std::net::SocketAddr;
 
@@ -28,6 +32,24 @@ pub fn stream_poll_ms() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20)
+}
+
+/// The suite's database: `CHAT_TEST_DYNAMODB_ENDPOINT` when set, else the
+/// embedded engine (in `data_dir`, or in memory).
+pub fn backend(data_dir: Option<&std::path::PathBuf>) -> Backend {
+    match std::env::var(ENDPOINT_ENV) {
+        Ok(endpoint) if !endpoint.is_empty() => Backend::External { endpoint },
+        _ => Backend::Embedded {
+            path: data_dir.map(|d| d.join("chat.sqlite")),
+        },
+    }
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn temp_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chat-{label}-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    dir
 }
 
 pub struct Stack {
@@ -62,12 +84,28 @@ impl Stack {
         data_dir: Option<std::path::PathBuf>,
         prefix: Option<String>,
     ) -> Stack {
-        let backend = match std::env::var(ENDPOINT_ENV) {
-            Ok(endpoint) if !endpoint.is_empty() => Backend::External { endpoint },
-            _ => Backend::Embedded {
-                path: data_dir.as_ref().map(|d| d.join("chat.sqlite")),
-            },
-        };
+        let backend = backend(data_dir.as_ref());
+        Self::start_full(addr, backend, data_dir, prefix, RealtimeConfig::default()).await
+    }
+
+    /// A stack on `backend`, with `realtime` settings over the test defaults.
+    pub async fn start_on(
+        backend: Backend,
+        data_dir: Option<std::path::PathBuf>,
+        prefix: Option<String>,
+        realtime: RealtimeConfig,
+    ) -> Stack {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_full(addr, backend, data_dir, prefix, realtime).await
+    }
+
+    async fn start_full(
+        addr: SocketAddr,
+        backend: Backend,
+        data_dir: Option<std::path::PathBuf>,
+        prefix: Option<String>,
+        realtime: RealtimeConfig,
+    ) -> Stack {
         let table_prefix = prefix.unwrap_or_else(|| format!("t{}-", ulid::Ulid::new()));
         let running = chat_gateway::start(Config {
             http_addr: addr,
@@ -81,7 +119,7 @@ impl Stack {
                 init_timeout: std::time::Duration::from_secs(2),
                 sweep_interval: std::time::Duration::from_millis(200),
                 stream_poll: std::time::Duration::from_millis(stream_poll_ms()),
-                ..RealtimeConfig::default()
+                ..realtime
             },
         })
         .await
@@ -362,5 +400,17 @@ impl WsClient {
     /// Closes from the client side with a normal closure.
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
+    }
+
+    /// Closes from the client side with `code`; returns what the server
+    /// answered (its close frame, or 1006 if it only dropped the socket).
+    pub async fn close_with(mut self, code: u16) -> WsEvent {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: "bye".into(),
+        };
+        let _ = self.socket.close(Some(frame)).await;
+        self.next().await
     }
 }

@@ -6,7 +6,7 @@
 
 use chat_realtime::sweeper::Sweeper;
 use chat_realtime::{Connections, Notifier};
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use tracing::instrument;
 
@@ -14,7 +14,7 @@ use tracing::instrument;
 pub async fn handler<C: Connections, N: Notifier>(
     service: &Sweeper<C, N>,
     event: LambdaEvent<Value>,
-) -> Result<Value, lambda_runtime::Error> {
+) -> Result<Value, Diagnostic> {
     let closed = service.sweep().await?;
     Ok(json!({ "closed": closed }))
 }

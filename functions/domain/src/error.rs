@@ -23,6 +23,22 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Shows an error with every source below it (`top: cause: root cause`), for
+/// logs: a `Display` of the top error alone loses what actually failed.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'a));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
 impl ErrorKind {
     /// The `errorType` string returned to GraphQL clients.
     pub fn error_type(self) -> &'static str {

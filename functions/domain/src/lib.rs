@@ -22,7 +22,7 @@ pub mod page;
 pub mod ports;
 pub mod service;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Chain, Error, ErrorKind};
 pub use model::{Caller, Conversation, ConvoLink, Message, User};
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::ChatStore;

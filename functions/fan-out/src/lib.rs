@@ -8,13 +8,13 @@
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use chat_realtime::{Connections, FanOut, Notifier};
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use tracing::instrument;
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler<C: Connections, N: Notifier>(
     service: &FanOut<C, N>,
     event: LambdaEvent<Event>,
-) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+) -> Result<DynamoDbEventResponse, Diagnostic> {
     Ok(service.handle(&event.payload).await)
 }

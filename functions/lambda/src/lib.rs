@@ -162,13 +162,7 @@ impl From<ResolverError> for Diagnostic {
             other => other.to_string(),
         };
         if kind == ErrorKind::Internal {
-            let mut chain = String::new();
-            let mut source: Option<&dyn std::error::Error> = Some(&err);
-            while let Some(e) = source {
-                chain.push_str(&format!("{e}; "));
-                source = e.source();
-            }
-            tracing::error!(error = %chain, "resolver failed");
+            tracing::error!(error = %chat_domain::Chain(&err), "resolver failed");
         }
         Diagnostic {
             error_type: kind.error_type().to_string(),

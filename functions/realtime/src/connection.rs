@@ -10,7 +10,7 @@ use serde_json::Value;
 use tracing::{info, instrument, warn};
 
 use chat_auth::Verifier;
-use chat_domain::ChatStore;
+use chat_domain::{Chain, ChatStore};
 
 use crate::connections::Connections;
 use crate::error::RealtimeError;
@@ -113,7 +113,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                         false,
                     ),
                     Err(err) => {
-                        info!(error = %err, "query-string token refused");
+                        info!(error = %Chain(&err), "query-string token refused");
                         (None, true)
                     }
                 },
@@ -210,7 +210,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                     username: t.username,
                 }),
                 Err(err) => {
-                    info!(error = %err, "connection_init token refused");
+                    info!(error = %Chain(&err), "connection_init token refused");
                     None
                 }
             },

@@ -218,6 +218,31 @@ impl DynamoConnections {
         })?)
     }
 
+    /// Every connection the table holds. A Scan, so never on a request
+    /// path: the local gateway calls it once at start-up, to deliver the
+    /// `$disconnect`s of connections a killed gateway left behind.
+    pub async fn all_connection_ids(&self) -> Result<Vec<String>> {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut start: Option<Attrs> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("connectionId, sk")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for row in out.items.unwrap_or_default() {
+                ids.insert(serde_dynamo::from_item::<_, RowKey>(row)?.connection_id);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(ids.into_iter().collect()),
+            }
+        }
+    }
+
     async fn query_all(
         &self,
         index: Option<&str>,

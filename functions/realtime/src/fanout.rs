@@ -20,7 +20,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
 
-use chat_domain::{ConvoLink, Message, User};
+use chat_domain::{Chain, ConvoLink, Message, User};
 use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
@@ -108,7 +108,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                     info!(topic = %topic.key(), sent = delivery.sent, gone = delivery.gone, failed = delivery.failed, "delivered")
                 }
                 Err(err) => {
-                    warn!(error = %err, topic = %topic.key(), "subscriber lookup failed; the batch resumes here");
+                    warn!(error = %Chain(&err), topic = %topic.key(), "subscriber lookup failed; the batch resumes here");
                     let mut failure = DynamoDbBatchItemFailure::default();
                     failure.item_identifier = record.change.sequence_number.clone();
                     response.batch_item_failures.push(failure);
@@ -179,12 +179,12 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 Err(NotifyError::Gone) => {
                     delivery.gone += 1;
                     if let Err(err) = self.connections.delete_connection(&connection_id).await {
-                        warn!(error = %err, connection = %connection_id, "could not remove a gone connection");
+                        warn!(error = %Chain(&err), connection = %connection_id, "could not remove a gone connection");
                     }
                 }
                 Err(err) => {
                     delivery.failed += 1;
-                    warn!(error = %err, connection = %connection_id, "post failed");
+                    warn!(error = %Chain(&err), connection = %connection_id, "post failed");
                 }
             }
         }

@@ -160,7 +160,7 @@ pub async fn authorize<S: ChatStore>(
                     "you are not a member of this conversation",
                 )),
                 Err(err) => {
-                    tracing::error!(error = %err, "membership check failed");
+                    tracing::error!(error = %chat_domain::Chain(&err), "membership check failed");
                     Err(Refusal::one(
                         "InternalFailure",
                         "could not check membership; try again",

@@ -8,13 +8,13 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chat_domain::ChatStore;
 use chat_realtime::{ConnectionService, Connections, Notifier};
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use tracing::instrument;
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler<C: Connections, N: Notifier, S: ChatStore>(
     service: &ConnectionService<C, N, S>,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
-) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
+) -> Result<ApiGatewayProxyResponse, Diagnostic> {
     Ok(service.handle(&event.payload).await?)
 }

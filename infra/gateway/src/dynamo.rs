@@ -5,11 +5,18 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use chat_store::RequestCounter;
@@ -82,12 +89,73 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     }
 }
 
-/// A DynamoDB client for `endpoint` that counts every request it sends.
-pub async fn client(endpoint: &str, counter: RequestCounter) -> Client {
+/// Tells the stream mappings that a write went through, so they read the
+/// stream now instead of at their next idle poll: the in-process stand-in
+/// for the push that DynamoDB Streams gives Lambda's pollers for free.
+#[derive(Debug, Clone)]
+pub struct WriteSignal(Arc<watch::Sender<u64>>);
+
+impl Default for WriteSignal {
+    fn default() -> Self {
+        WriteSignal(Arc::new(watch::channel(0).0))
+    }
+}
+
+impl WriteSignal {
+    /// A receiver that sees every write from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+
+    fn signal(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// The operations that can add stream records.
+const WRITES: [&str; 8] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+];
+
+impl Intercept for WriteSignal {
+    fn name(&self) -> &'static str {
+        "WriteSignal"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The JSON protocol names the operation in X-Amz-Target.
+        let is_write = context
+            .request()
+            .and_then(|r| r.headers().get("x-amz-target"))
+            .and_then(|t| t.rsplit('.').next())
+            .is_some_and(|op| WRITES.contains(&op));
+        if is_write {
+            self.signal();
+        }
+        Ok(())
+    }
+}
+
+/// A DynamoDB client for `endpoint` that counts every request it sends and
+/// signals every write.
+pub async fn client(endpoint: &str, counter: RequestCounter, writes: WriteSignal) -> Client {
     let sdk = sdk_config(endpoint).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .interceptor(counter)
+        .interceptor(writes)
         .build();
     Client::from_conf(config)
 }

@@ -1,6 +1,7 @@
 //! The AppSync stand-in: `POST /graphql`.
 //!
-//! Like AppSync it refuses a request without a valid token with HTTP 401,
+//! Like AppSync it refuses a body over [`MAX_REQUEST_BYTES`] with HTTP 413 and
+//! a request without a valid token with HTTP 401,
 //! validates the document against the schema, resolves each root field by
 //! invoking its function with an AppSync resolver event, shapes the result to
 //! the selection set, and returns errors with `errorType`.
@@ -23,9 +24,9 @@ use apollo_compiler::request::coerce_variable_values;
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::JsonMap;
 use apollo_compiler::ExecutableDocument;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -37,7 +38,7 @@ use chat_graphql::project::{from_response_json, project, response_key, RootValue
 use chat_graphql::selection::{selection_set_graphql, selection_set_list};
 use chat_graphql::{schema, AppSyncError};
 
-use crate::AppState;
+use crate::{AppState, MAX_REQUEST_BYTES};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,13 +65,138 @@ fn unauthorized(message: String) -> Response {
     )
 }
 
+/// A refusal that leaves part of the request body unread: the connection
+/// cannot carry another request, so the response says `Connection: close`
+/// (and the server closes it) instead of leaving a keep-alive client to
+/// write into a dead socket.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+fn too_large() -> Response {
+    closing(errors_only(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        vec![AppSyncError::request(
+            "PayloadTooLargeException",
+            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes."),
+            vec![],
+        )],
+    ))
+}
+
+/// The body, read whole up to [`MAX_REQUEST_BYTES`]: a declared length over
+/// it is refused before anything is read.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|err| {
+            let over = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if over {
+                too_large()
+            } else {
+                closing(errors_only(
+                    StatusCode::BAD_REQUEST,
+                    vec![AppSyncError::request(
+                        "MalformedHttpRequestException",
+                        "The request body could not be read.",
+                        vec![],
+                    )],
+                ))
+            }
+        })
+}
+
+/// Any other path or method: AppSync's error shape, not a bare status.
+pub async fn not_found() -> Response {
+    errors_only(
+        StatusCode::NOT_FOUND,
+        vec![AppSyncError::request(
+            "NotFoundException",
+            "No such endpoint: GraphQL is served by POST /graphql.",
+            vec![],
+        )],
+    )
+}
+
+/// `/graphql` with a method other than POST.
+pub async fn method_not_allowed() -> Response {
+    let mut response = errors_only(
+        StatusCode::METHOD_NOT_ALLOWED,
+        vec![AppSyncError::request(
+            "MethodNotAllowedException",
+            "GraphQL requests are sent with POST.",
+            vec![],
+        )],
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// `GET /local/failed-records`: the stream mappings' on-failure destination.
+pub async fn failed_records(State(state): State<Arc<AppState>>) -> Response {
+    match state.failures.list() {
+        Ok(batches) => {
+            let listed: Vec<Value> = batches
+                .into_iter()
+                .map(|mut b| {
+                    // The list is a summary; the files hold the events.
+                    b.event = Value::Null;
+                    serde_json::to_value(b).unwrap_or_default()
+                })
+                .collect();
+            Json(json!({ "failedBatches": listed })).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %chat_domain::Chain(&err), "could not list failed records");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "message": "could not list failed records" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `POST /local/failed-records/replay`: redelivers every failed batch.
+pub async fn replay_failed_records(State(state): State<Arc<AppState>>) -> Response {
+    match state.failures.replay(&state.fan_out).await {
+        Ok(report) => Json(report).into_response(),
+        Err(err) => {
+            tracing::error!(error = %chat_domain::Chain(&err), "could not replay failed records");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "message": "could not replay failed records" })),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// `POST /graphql`
 #[instrument(skip_all)]
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // Read first, so that every refusal below leaves the connection usable.
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return unauthorized("Valid authorization header not provided.".into());
     };

@@ -17,9 +17,19 @@
 //!   AppSync-shaped responses.
 //! - [`realtime`]: the real-time functions and what triggers them.
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
-//! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out.
+//! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
+//!   with checkpoints in the data dir; [`failures`]: their on-failure
+//!   destination and its replay.
+//!
+//! # Stopping
+//!
+//! [`Running::shutdown`] stops in the order that loses nothing: the HTTP API
+//! first (requests in flight finish), then the stream mappings (they deliver
+//! what their streams already hold), then every WebSocket connection (1001,
+//! and its `$disconnect` runs), and the database last.
 
 pub mod dynamo;
+pub mod failures;
 pub mod graphql;
 pub mod idp;
 pub mod realtime;
@@ -44,6 +54,7 @@ use chat_domain::{ChatService, PageTokens};
 use chat_realtime::DynamoConnections;
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
+pub use chat_domain::Chain;
 pub use dynamo::Backend;
 pub use idp::DevIdentityProvider;
 pub use resolvers::{Invocations, Resolvers, Runner};
@@ -86,6 +97,10 @@ pub struct RealtimeConfig {
     pub sweep_interval: Duration,
     /// Posts in flight at once per stream record.
     pub fan_out_concurrency: usize,
+    /// How long a stream mapping retries a failing batch before it goes to
+    /// the on-failure destination; `None`: the template's
+    /// `MaximumRecordAgeInSeconds`.
+    pub max_record_age: Option<Duration>,
 }
 
 impl Default for RealtimeConfig {
@@ -96,6 +111,7 @@ impl Default for RealtimeConfig {
             init_timeout: chat_realtime::sweeper::DEFAULT_INIT_TIMEOUT,
             sweep_interval: Duration::from_secs(1),
             fan_out_concurrency: chat_realtime::fanout::DEFAULT_CONCURRENCY,
+            max_record_age: None,
         }
     }
 }
@@ -143,6 +159,9 @@ pub struct AppState {
     pub requests: RequestCounter,
     pub realtime_invocations: Invocations,
     pub realtime_requests: RequestCounter,
+    /// The stream mappings' on-failure destination, and what replays it.
+    pub failures: Arc<failures::FailureLog>,
+    pub fan_out: Arc<resolvers::Function>,
 }
 
 /// The running stack.
@@ -164,20 +183,48 @@ pub struct Running {
     pub ws: Arc<ws::WsState>,
     pub invocations: Invocations,
     pub idp: Arc<DevIdentityProvider>,
-    shutdown: watch::Sender<bool>,
+    /// The stream mappings' on-failure destination.
+    pub failures: Arc<failures::FailureLog>,
+    /// Connections a killed gateway had left in the table, disconnected at start.
+    pub stale_connections: usize,
+    stages: Vec<Stage>,
+}
+
+/// One step of stopping: a signal and the tasks that end on it.
+struct Stage {
+    name: &'static str,
+    stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// How long stopping waits for each stage's tasks.
+const STAGE_LIMIT: Duration = Duration::from_secs(6);
+/// How long stopping waits for the WebSocket connections' `$disconnect`s.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
 impl Running {
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.base_url)
     }
 
-    /// Stops serving, lets requests in flight finish, and closes the database.
+    /// Stops everything, in the order described in the crate's docs, in a
+    /// few seconds whatever the number of connections.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for stage in self.stages {
+            if stage.name == "websocket" {
+                let left = self.ws.close_all(CLOSE_LIMIT).await;
+                if left > 0 {
+                    tracing::warn!(
+                        connections = left,
+                        "connections still closing; their rows go at the next start"
+                    );
+                }
+            }
+            let _ = stage.stop.send(true);
+            let all = futures::future::join_all(stage.tasks);
+            if tokio::time::timeout(STAGE_LIMIT, all).await.is_err() {
+                tracing::warn!(stage = stage.name, "stopping timed out");
+            }
         }
     }
 }
@@ -219,18 +266,20 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     if let Some(dir) = &config.data_dir {
         std::fs::create_dir_all(dir).map_err(GatewayError::DataDir)?;
     }
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
+    let (stop_http, stop_http_rx) = watch::channel(false);
+    let (stop_streams, stop_streams_rx) = watch::channel(false);
+    let (stop_ws, stop_ws_rx) = watch::channel(false);
+    let (stop_db, stop_db_rx) = watch::channel(false);
 
     let (dynamodb_endpoint, engine) = dynamo::start(
         &config.backend,
         config.embedded_dynamodb_addr,
-        shutdown_signal(&shutdown_rx),
+        shutdown_signal(&stop_db_rx),
     )
     .await?;
-    tasks.extend(engine);
     let requests = RequestCounter::default();
-    let client = dynamo::client(&dynamodb_endpoint, requests.clone()).await;
+    let writes = dynamo::WriteSignal::default();
+    let client = dynamo::client(&dynamodb_endpoint, requests.clone(), writes.clone()).await;
     let tables = TableNames::with_prefix(&config.table_prefix);
     chat_store::tables::create_tables(&client, &tables).await?;
 
@@ -252,6 +301,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         config.data_dir.as_ref(),
         &base_url,
     )?);
+    let failures = Arc::new(failures::FailureLog::new(config.data_dir.as_ref()));
     // The real-time side starts first so that `/local/stats` can count it too.
     let realtime = realtime::start(realtime::Setup {
         wiring,
@@ -262,10 +312,13 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         issuer: &base_url,
         ws_listener,
         ws_addr,
-        shutdown: &shutdown_rx,
+        data_dir: config.data_dir.as_ref(),
+        failures: failures.clone(),
+        writes: &writes,
+        stop_streams: &stop_streams_rx,
+        stop_ws: &stop_ws_rx,
     })
     .await?;
-    tasks.extend(realtime.tasks);
 
     let state = Arc::new(AppState {
         verifier: Verifier::new(base_url.clone()),
@@ -274,24 +327,56 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         requests: requests.clone(),
         realtime_invocations: realtime.invocations.clone(),
         realtime_requests: realtime.requests.clone(),
+        failures: failures.clone(),
+        fan_out: realtime.fan_out.clone(),
     });
 
     let app = Router::new()
-        .route("/graphql", post(graphql::handle))
+        .route(
+            "/graphql",
+            post(graphql::handle).fallback(graphql::method_not_allowed),
+        )
         .route("/auth/token", post(idp::token_endpoint))
         .route("/.well-known/jwks.json", get(idp::jwks_endpoint))
         .route("/local/stats", get(graphql::stats))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .route("/local/failed-records", get(graphql::failed_records))
+        .route(
+            "/local/failed-records/replay",
+            post(graphql::replay_failed_records),
+        )
+        .fallback(graphql::not_found)
         .with_state(state);
-    let stop = shutdown_signal(&shutdown_rx);
-    tasks.push(tokio::spawn(async move {
+    let stop = shutdown_signal(&stop_http_rx);
+    let http_task = tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
         {
-            tracing::error!(error = %err, "HTTP server failed");
+            tracing::error!(error = %Chain(&err), "HTTP server failed");
         }
-    }));
+    });
+    let stages = vec![
+        Stage {
+            name: "http",
+            stop: stop_http,
+            tasks: vec![http_task],
+        },
+        Stage {
+            name: "streams",
+            stop: stop_streams,
+            tasks: realtime.stream_tasks,
+        },
+        Stage {
+            name: "websocket",
+            stop: stop_ws,
+            tasks: vec![realtime.ws_task],
+        },
+        Stage {
+            name: "database",
+            stop: stop_db,
+            tasks: engine.into_iter().collect(),
+        },
+    ];
 
     Ok(Running {
         base_url,
@@ -305,7 +390,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         ws: realtime.ws,
         invocations,
         idp,
-        shutdown,
-        tasks,
+        failures,
+        stale_connections: realtime.stale_connections,
+        stages,
     })
 }

@@ -23,6 +23,11 @@ struct Args {
     /// How often the stream mappings poll an idle DynamoDB stream, in milliseconds.
     #[arg(long, default_value_t = 50)]
     stream_poll_ms: u64,
+    /// How long a stream mapping retries a failing batch before it goes to
+    /// `<data dir>/failed-records/` (default: the template's
+    /// MaximumRecordAgeInSeconds, 3600).
+    #[arg(long)]
+    stream_max_record_age_secs: Option<u64>,
     /// Seconds a WebSocket client has to send connection_init.
     #[arg(long, default_value_t = 10)]
     init_timeout_secs: u64,
@@ -86,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Limits::default()
         },
         stream_poll: Duration::from_millis(args.stream_poll_ms),
+        max_record_age: args.stream_max_record_age_secs.map(Duration::from_secs),
         init_timeout: Duration::from_secs(args.init_timeout_secs),
         ..RealtimeConfig::default()
     };
@@ -115,6 +121,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  stats     GET  {}/local/stats", running.base_url);
     println!(
+        "  failed    GET  {}/local/failed-records  (replay: make replay)",
+        running.base_url
+    );
+    println!(
         "  WebSocket {}  (subprotocol graphql-transport-ws)",
         running.ws_url
     );
@@ -124,9 +134,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
 
+    if running.stale_connections > 0 {
+        println!(
+            "  disconnected {} WebSocket connection(s) left by an earlier run",
+            running.stale_connections
+        );
+    }
+
     wait_for_stop().await;
-    println!("stopping...");
+    println!("stopping: delivering what the streams hold, then closing connections...");
     running.shutdown().await;
+    println!("stopped");
     Ok(())
 }
 

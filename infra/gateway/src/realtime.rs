@@ -4,7 +4,9 @@
 //! schedule (to `connection-sweeper`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
@@ -17,6 +19,8 @@ use chat_realtime::sweeper::Sweeper;
 use chat_realtime::{ApiGatewayNotifier, ConnectionService, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
+use crate::dynamo::WriteSignal;
+use crate::failures::FailureLog;
 use crate::resolvers::{in_process, Function, Invocations, Runner};
 use crate::wiring::{Wiring, WiringError};
 use crate::{dynamo, shutdown_signal, streams, ws, RealtimeConfig};
@@ -31,7 +35,14 @@ pub struct Setup<'a> {
     pub issuer: &'a str,
     pub ws_listener: TcpListener,
     pub ws_addr: SocketAddr,
-    pub shutdown: &'a watch::Receiver<bool>,
+    /// Where the mappings keep their checkpoints (`streams/`).
+    pub data_dir: Option<&'a PathBuf>,
+    pub failures: Arc<FailureLog>,
+    pub writes: &'a WriteSignal,
+    /// Stops the stream mappings (they drain first) and the schedule.
+    pub stop_streams: &'a watch::Receiver<bool>,
+    /// Stops the WebSocket server, after its connections are closed.
+    pub stop_ws: &'a watch::Receiver<bool>,
 }
 
 pub struct Parts {
@@ -39,7 +50,13 @@ pub struct Parts {
     pub connections: DynamoConnections,
     pub requests: RequestCounter,
     pub invocations: Invocations,
-    pub tasks: Vec<JoinHandle<()>>,
+    /// The fan-out function, for replaying failed batches.
+    pub fan_out: Arc<Function>,
+    /// Connections a killed gateway left behind, disconnected at start.
+    pub stale_connections: usize,
+    /// The stream mappings and the schedule.
+    pub stream_tasks: Vec<JoinHandle<()>>,
+    pub ws_task: JoinHandle<()>,
 }
 
 /// The one function each real-time trigger may invoke: the gateway runs these
@@ -58,7 +75,11 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         issuer,
         ws_listener,
         ws_addr,
-        shutdown,
+        data_dir,
+        failures,
+        writes,
+        stop_streams,
+        stop_ws,
     } = setup;
     // The routes, streams and schedule come from the template.
     if let Some((route, name)) = wiring
@@ -85,7 +106,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let scheduled = wiring.scheduled.iter().any(|name| name == SWEEPER_FN);
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
-    let client = dynamo::client(dynamodb_endpoint, requests.clone()).await;
+    let client = dynamo::client(dynamodb_endpoint, requests.clone(), writes.clone()).await;
     let management_url = format!("http://{ws_addr}");
     let sdk = dynamo::sdk_config(&management_url).await;
     let notifier = ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
@@ -138,7 +159,6 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         }
     };
 
-    let mut tasks = Vec::new();
     let ws_state = Arc::new(ws::WsState::new(
         connection_fn,
         routes,
@@ -150,37 +170,67 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         .route("/", get(ws::upgrade))
         .fallback(ws::management)
         .with_state(ws_state.clone());
-    let stop = shutdown_signal(shutdown);
-    tasks.push(tokio::spawn(async move {
+    let stop = shutdown_signal(stop_ws);
+    let ws_task = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(err) = axum::serve(ws_listener, service)
             .with_graceful_shutdown(stop)
             .await
         {
-            tracing::error!(error = %err, "WebSocket server failed");
+            tracing::error!(error = %chat_domain::Chain(&err), "WebSocket server failed");
         }
-    }));
+    });
+
+    // A gateway that was killed never delivered its connections'
+    // `$disconnect`s; API Gateway would have, so they are delivered now.
+    let stale_connections = match connections.all_connection_ids().await {
+        Ok(ids) => ws_state.disconnect_stale(ids).await,
+        Err(err) => {
+            tracing::warn!(error = %chat_domain::Chain(&err), "could not list leftover connections");
+            0
+        }
+    };
+    if stale_connections > 0 {
+        tracing::info!(
+            connections = stale_connections,
+            "disconnected the connections a stopped gateway left behind"
+        );
+    }
 
     let streams_client = dynamo::streams_client(dynamodb_endpoint).await;
+    let mut stream_tasks = Vec::new();
     for logical in &streamed {
         let spec = chat_store::tables::ALL
             .iter()
             .find(|s| s.logical == logical.as_str())
             .ok_or_else(|| WiringError::new(format!("stream of unknown table {logical}")))?;
+        let max_record_age = config.max_record_age.unwrap_or_else(|| {
+            Duration::from_secs(
+                wiring
+                    .max_record_age_secs
+                    .get(logical)
+                    .copied()
+                    .unwrap_or(streams::DEFAULT_MAX_RECORD_AGE_SECS),
+            )
+        });
         let mapping = streams::Mapping {
             table: tables.name_of(spec).to_string(),
             streams: streams_client.clone(),
             dynamodb: client.clone(),
             function: fan_out_fn.clone(),
             poll_interval: config.stream_poll,
+            max_record_age,
+            checkpoints: data_dir.map(|d| d.join("streams")),
+            failures: failures.clone(),
+            writes: writes.clone(),
         };
-        tasks.push(tokio::spawn(mapping.run(shutdown.clone())));
+        stream_tasks.push(tokio::spawn(mapping.run(stop_streams.clone())));
     }
 
     let every = config.sweep_interval;
-    let mut stop = shutdown.clone();
+    let mut stop = stop_streams.clone();
     if scheduled {
-        tasks.push(tokio::spawn(async move {
+        stream_tasks.push(tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -189,7 +239,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
             // What an EventBridge schedule sends.
             let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
             if let Err(d) = sweeper_fn.invoke(event).await {
-                tracing::warn!(error = %d.error_message, "sweeper failed");
+                tracing::warn!(error_type = %d.error_type, message = %d.error_message, "sweeper failed");
             }
         }
     }));
@@ -200,6 +250,9 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         connections,
         requests,
         invocations,
-        tasks,
+        fan_out: fan_out_fn,
+        stale_connections,
+        stream_tasks,
+        ws_task,
     })
 }

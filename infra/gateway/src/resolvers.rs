@@ -35,6 +35,16 @@ impl Function {
         }
     }
 
+    /// A function whose handler is `invoke`, in this process: for tests of
+    /// what drives functions (the stream mappings, say).
+    pub fn local(
+        name: &'static str,
+        invocations: &Invocations,
+        invoke: impl Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync + 'static,
+    ) -> Self {
+        Function::new(name, Box::new(invoke), invocations)
+    }
+
     /// A function served elsewhere behind the Lambda Invoke API
     /// (`POST /2015-03-31/functions/{name}/invocations`), such as
     /// `cargo lambda watch`.

@@ -2,36 +2,83 @@
 //! table's shards and invokes the fan-out function with DynamoDB stream
 //! events in batches, as Lambda does.
 //!
-//! Like a mapping with `StartingPosition: LATEST`, it starts at the end of
-//! each stream. With `FunctionResponseTypes: [ReportBatchItemFailures]` it
-//! retries a batch from the first reported record (up to
-//! [`MAX_RETRIES`] times, then the records go to the log as the on-failure
-//! destination would receive them). The poll interval bounds delivery latency.
+//! - **Position.** A mapping created on a data dir for the first time starts
+//!   at the end of each shard (`StartingPosition: LATEST`). From then on its
+//!   position in every shard is a checkpoint file under
+//!   `<data dir>/streams/`, written after each batch, so a restart resumes
+//!   after the last record delivered: nothing is skipped and nothing is sent
+//!   twice. A shard that appears later is read from its start. A shard is
+//!   done only when GetRecords says so (no next iterator); the listing's
+//!   `EndingSequenceNumber` is not trusted for that, since the embedded
+//!   engine reports one on its only, ever-open shard.
+//! - **Retries.** With `ReportBatchItemFailures`, a batch is retried from the
+//!   first reported record, with exponential backoff, until its oldest record
+//!   is older than the mapping's maximum record age (the template's
+//!   `MaximumRecordAgeInSeconds`); then it goes to the on-failure destination
+//!   ([`crate::failures`]) and the shard moves on. A record never overtakes an
+//!   earlier one in its shard.
+//! - **Polling.** After records arrive, a shard is polled every
+//!   `poll_interval`. Any write through the gateway's DynamoDB clients wakes
+//!   the mappings at once; with no writes the interval doubles up to
+//!   [`IDLE_POLL`], so an idle stack does next to nothing.
+//! - **Stopping.** On stop, a mapping drains what is already in its shards
+//!   (bounded by [`DRAIN_LIMIT`]) before it returns, so what was accepted
+//!   before a stop reaches the connections still open.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use crate::failures::{first_failure, FailedBatch, FailureLog};
 use crate::resolvers::Function;
 
 /// Records per invocation at most (the mapping's `BatchSize`).
 pub const BATCH_SIZE: i32 = 100;
-/// Retries of a failing batch before its records are given up.
-pub const MAX_RETRIES: u32 = 5;
+/// The longest wait between polls of an idle stream.
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a stopping mapping may keep delivering what its shards hold.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// The first and the longest wait before a failing batch is retried.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 /// How often the shard list is refreshed, to follow shard rollovers.
 const SHARD_REFRESH: Duration = Duration::from_secs(5);
+/// GetRecords' largest page, for skipping to the end of a shard.
+const MAX_PAGE: i32 = 1000;
+/// The maximum record age when the template states none.
+pub const DEFAULT_MAX_RECORD_AGE_SECS: u64 = 3600;
+
+/// Where the next read of a shard starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Position {
+    /// From the shard's first record.
+    Start,
+    /// After this sequence number (the last record delivered).
+    After(String),
+}
+
+/// A mapping's checkpoint: its position in each shard of one stream.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    stream_arn: String,
+    shards: BTreeMap<String, Position>,
+}
 
 /// Where the mapping is in one shard.
-#[derive(Default)]
 struct Shard {
+    position: Position,
     iterator: Option<String>,
-    last_sequence: Option<String>,
-    /// The shard is closed and fully read (or was skipped).
+    /// GetRecords returned no next iterator: closed and fully read.
     ended: bool,
 }
 
@@ -41,7 +88,15 @@ pub struct Mapping {
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub function: Arc<Function>,
+    /// How often a busy stream is polled.
     pub poll_interval: Duration,
+    /// A batch still failing when its oldest record is this old goes to `failures`.
+    pub max_record_age: Duration,
+    /// The checkpoint directory (`<data dir>/streams`); `None` keeps it in memory.
+    pub checkpoints: Option<PathBuf>,
+    pub failures: Arc<FailureLog>,
+    /// Signalled on every write through the gateway's DynamoDB clients.
+    pub writes: crate::dynamo::WriteSignal,
 }
 
 fn to_event_record(record: Record, stream_arn: &str) -> EventRecord {
@@ -75,9 +130,67 @@ fn to_event_record(record: Record, stream_arn: &str) -> EventRecord {
     event_record
 }
 
+/// The sequence number of a record, for positions and failure reports.
+fn sequence_of(record: &EventRecord) -> Option<String> {
+    record.change.sequence_number.clone()
+}
+
+/// How far one delivery got.
+enum Delivered {
+    /// Every record was delivered, or given to the on-failure destination.
+    All,
+    /// Stopped while retrying: the records before `up_to`'s successor are done.
+    Partly { up_to: Option<String> },
+}
+
 impl Mapping {
-    /// Runs until `stop` turns true.
+    fn checkpoint_path(&self) -> Option<PathBuf> {
+        self.checkpoints
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.json", self.table)))
+    }
+
+    fn load_checkpoint(&self) -> Option<Checkpoint> {
+        let path = self.checkpoint_path()?;
+        let body = std::fs::read(&path).ok()?;
+        match serde_json::from_slice(&body) {
+            Ok(checkpoint) => Some(checkpoint),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "unreadable stream checkpoint; starting at the end of the stream");
+                None
+            }
+        }
+    }
+
+    /// Writes the checkpoint atomically (a new file renamed over the old).
+    fn save_checkpoint(&self, stream_arn: &str, shards: &BTreeMap<String, Shard>) {
+        let Some(path) = self.checkpoint_path() else {
+            return;
+        };
+        let checkpoint = Checkpoint {
+            stream_arn: stream_arn.to_string(),
+            shards: shards
+                .iter()
+                .map(|(id, s)| (id.clone(), s.position.clone()))
+                .collect(),
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("json.tmp");
+            let body = serde_json::to_vec_pretty(&checkpoint).map_err(std::io::Error::other)?;
+            std::fs::write(&tmp, body)?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(err) = write() {
+            tracing::error!(path = %path.display(), error = %err, "could not save the stream checkpoint");
+        }
+    }
+
+    /// Runs until `stop` turns true, then drains and returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut writes = self.writes.subscribe();
         let stream_arn = loop {
             match self.stream_arn().await {
                 Some(arn) => break arn,
@@ -89,30 +202,53 @@ impl Mapping {
                 }
             }
         };
-        let mut shards: HashMap<String, Shard> = HashMap::new();
-        let mut first_listing = true;
-        let mut refreshed = tokio::time::Instant::now() - SHARD_REFRESH;
+        // A checkpoint of another stream (the table was created anew) does
+        // not apply, and all of the new stream is new.
+        let (checkpoint, fresh) = match self.load_checkpoint() {
+            Some(c) if c.stream_arn == stream_arn => (Some(c), false),
+            Some(_) => (None, true),
+            None => (None, false),
+        };
+        let mut resumed = checkpoint.is_some() || fresh;
+        let mut known = checkpoint.map(|c| c.shards).unwrap_or_default();
+        let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
+        let mut refreshed: Option<Instant> = None;
+        let mut interval = self.poll_interval;
+        let mut drain_until: Option<Instant> = None;
+        let mut read_failing = false;
         loop {
-            if *stop.borrow() {
-                return;
+            let stopping = *stop.borrow();
+            if stopping && drain_until.is_none() {
+                drain_until = Some(Instant::now() + DRAIN_LIMIT);
             }
-            if refreshed.elapsed() >= SHARD_REFRESH {
-                self.refresh_shards(&stream_arn, &mut shards, first_listing)
-                    .await;
-                first_listing = false;
-                refreshed = tokio::time::Instant::now();
+            if refreshed.is_none_or(|at| at.elapsed() >= SHARD_REFRESH) {
+                if self
+                    .refresh_shards(&stream_arn, &mut shards, &mut known, resumed)
+                    .await
+                {
+                    resumed = true;
+                    self.save_checkpoint(&stream_arn, &shards);
+                }
+                refreshed = Some(Instant::now());
             }
+            writes.borrow_and_update();
             let mut got_any = false;
-            for (shard_id, shard) in shards.iter_mut() {
-                if shard.iterator.is_none() && !shard.ended {
-                    shard.iterator = self
-                        .resume(&stream_arn, shard_id, shard.last_sequence.as_deref())
-                        .await;
+            let mut interrupted = false;
+            let ids: Vec<String> = shards.keys().cloned().collect();
+            for shard_id in &ids {
+                let Some(shard) = shards.get_mut(shard_id) else {
+                    continue;
+                };
+                if shard.ended {
+                    continue;
+                }
+                if shard.iterator.is_none() {
+                    shard.iterator = self.resume(&stream_arn, shard_id, &shard.position).await;
                 }
                 let Some(iterator) = shard.iterator.take() else {
                     continue;
                 };
-                match self
+                let out = match self
                     .streams
                     .get_records()
                     .shard_iterator(iterator)
@@ -121,53 +257,78 @@ impl Mapping {
                     .await
                 {
                     Ok(out) => {
-                        let records = out.records.unwrap_or_default();
-                        if let Some(last) = records
-                            .last()
-                            .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
-                        {
-                            shard.last_sequence = Some(last);
+                        if read_failing {
+                            tracing::info!(table = %self.table, "stream reads work again");
+                            read_failing = false;
                         }
-                        if !records.is_empty() {
-                            got_any = true;
-                            let batch: Vec<EventRecord> = records
-                                .into_iter()
-                                .map(|r| to_event_record(r, &stream_arn))
-                                .collect();
-                            self.deliver(batch).await;
-                        }
-                        shard.ended = out.next_shard_iterator.is_none();
-                        shard.iterator = out.next_shard_iterator;
+                        out
                     }
                     Err(err) => {
+                        // An expired iterator or an outage: the next round
+                        // resumes after the last record delivered.
                         let err = aws_sdk_dynamodbstreams::Error::from(err);
-                        if matches!(
-                            err,
-                            aws_sdk_dynamodbstreams::Error::TrimmedDataAccessException(_)
-                        ) && shard.last_sequence.is_none()
-                        {
-                            // DynamoDB Local refuses a LATEST iterator on a shard
-                            // with no records yet; from its start is the same place.
-                            shard.iterator = self
-                                .iterator(
-                                    &stream_arn,
-                                    shard_id,
-                                    ShardIteratorType::TrimHorizon,
-                                    None,
-                                )
-                                .await;
-                        } else {
-                            // An expired or invalid iterator: `resume` picks up
-                            // after the last record read.
-                            tracing::warn!(table = %self.table, error = %err, "GetRecords failed");
+                        if !read_failing {
+                            tracing::warn!(table = %self.table, error = %crate::Chain(&err), "GetRecords failed; retrying");
+                            read_failing = true;
                         }
+                        continue;
+                    }
+                };
+                let records = out.records.unwrap_or_default();
+                let next = out.next_shard_iterator;
+                if records.is_empty() {
+                    shard.ended = next.is_none();
+                    shard.iterator = next;
+                    continue;
+                }
+                got_any = true;
+                let batch: Vec<EventRecord> = records
+                    .into_iter()
+                    .map(|r| to_event_record(r, &stream_arn))
+                    .collect();
+                let last = batch.last().and_then(sequence_of);
+                match self.deliver(&stream_arn, shard_id, batch, &stop).await {
+                    Delivered::All => {
+                        if let Some(last) = last {
+                            shard.position = Position::After(last);
+                        }
+                        shard.ended = next.is_none();
+                        shard.iterator = next;
+                    }
+                    Delivered::Partly { up_to } => {
+                        if let Some(seq) = up_to {
+                            shard.position = Position::After(seq);
+                        }
+                        interrupted = true;
                     }
                 }
+                self.save_checkpoint(&stream_arn, &shards);
+                if interrupted {
+                    break;
+                }
             }
-            if !got_any {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.poll_interval) => {}
-                    _ = stop.wait_for(|s| *s) => return,
+            if stopping {
+                let out_of_time = drain_until.is_some_and(|at| Instant::now() >= at);
+                if !got_any || interrupted || out_of_time || read_failing {
+                    self.save_checkpoint(&stream_arn, &shards);
+                    return;
+                }
+                continue;
+            }
+            if got_any {
+                interval = self.poll_interval;
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {
+                    interval = (interval * 2).min(IDLE_POLL.max(self.poll_interval));
+                }
+                _ = writes.changed() => interval = self.poll_interval,
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        // The stack was dropped without stopping.
+                        return;
+                    }
                 }
             }
         }
@@ -184,128 +345,239 @@ impl Mapping {
         out.table()?.latest_stream_arn().map(str::to_string)
     }
 
-    /// Adds shards not seen before: at their end on the first listing (like a
-    /// mapping created with LATEST), from their start afterwards (a shard that
-    /// appears later holds only new records). Shards already closed on the
-    /// first listing hold only old records and are skipped.
+    /// Adds the shards not seen before in this run. A shard in the
+    /// checkpoint resumes where it was; a shard that is new to a mapping
+    /// that has run before starts at its first record; on the mapping's very
+    /// first run every shard starts at its end. Returns whether it listed.
     async fn refresh_shards(
         &self,
         stream_arn: &str,
-        shards: &mut HashMap<String, Shard>,
-        first: bool,
-    ) {
-        let Ok(out) = self
+        shards: &mut BTreeMap<String, Shard>,
+        known: &mut BTreeMap<String, Position>,
+        resumed: bool,
+    ) -> bool {
+        let description = match self
             .streams
             .describe_stream()
             .stream_arn(stream_arn)
             .send()
             .await
-        else {
-            return;
+        {
+            Ok(out) => out.stream_description,
+            Err(err) => {
+                tracing::debug!(table = %self.table, error = %crate::Chain(&aws_sdk_dynamodbstreams::Error::from(err)), "DescribeStream failed");
+                return false;
+            }
         };
-        let Some(description) = out.stream_description else {
-            return;
-        };
-        for listed in description.shards.unwrap_or_default() {
+        for listed in description.and_then(|d| d.shards).unwrap_or_default() {
             let Some(id) = listed.shard_id else { continue };
             if shards.contains_key(&id) {
                 continue;
             }
-            let closed = listed
-                .sequence_number_range
-                .as_ref()
-                .and_then(|r| r.ending_sequence_number.as_ref())
-                .is_some();
-            let mut shard = Shard::default();
-            if first && closed {
-                shard.ended = true;
-            } else {
-                let kind = if first {
-                    ShardIteratorType::Latest
-                } else {
-                    ShardIteratorType::TrimHorizon
-                };
-                shard.iterator = self.iterator(stream_arn, &id, kind, None).await;
-            }
-            shards.insert(id, shard);
+            let position = match known.remove(&id) {
+                Some(position) => position,
+                None if resumed => Position::Start,
+                None => {
+                    let ending = listed
+                        .sequence_number_range
+                        .and_then(|r| r.ending_sequence_number);
+                    self.end_of(stream_arn, &id, ending).await
+                }
+            };
+            shards.insert(
+                id,
+                Shard {
+                    position,
+                    iterator: None,
+                    ended: false,
+                },
+            );
         }
+        true
     }
 
-    /// A fresh iterator after `last_sequence`, or at the end when nothing was read yet.
+    /// The position after a shard's last record, for a mapping that starts
+    /// at LATEST: the listed ending sequence number when there is one, or
+    /// else the last record found by reading the shard through.
+    async fn end_of(&self, stream_arn: &str, shard_id: &str, ending: Option<String>) -> Position {
+        if let Some(seq) = ending {
+            return Position::After(seq);
+        }
+        let mut position = Position::Start;
+        let mut iterator = self.resume(stream_arn, shard_id, &position).await;
+        while let Some(it) = iterator {
+            let Ok(out) = self
+                .streams
+                .get_records()
+                .shard_iterator(it)
+                .limit(MAX_PAGE)
+                .send()
+                .await
+            else {
+                break;
+            };
+            let records = out.records.unwrap_or_default();
+            match records
+                .last()
+                .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+            {
+                Some(seq) => position = Position::After(seq),
+                None => break,
+            }
+            iterator = out.next_shard_iterator;
+        }
+        position
+    }
+
+    /// A fresh iterator at `position`.
     async fn resume(
         &self,
         stream_arn: &str,
         shard_id: &str,
-        last_sequence: Option<&str>,
+        position: &Position,
     ) -> Option<String> {
-        match last_sequence {
-            Some(seq) => {
-                self.iterator(
-                    stream_arn,
-                    shard_id,
-                    ShardIteratorType::AfterSequenceNumber,
-                    Some(seq),
-                )
-                .await
-            }
-            None => {
-                self.iterator(stream_arn, shard_id, ShardIteratorType::Latest, None)
-                    .await
-            }
-        }
-    }
-
-    async fn iterator(
-        &self,
-        stream_arn: &str,
-        shard_id: &str,
-        kind: ShardIteratorType,
-        sequence: Option<&str>,
-    ) -> Option<String> {
-        self.streams
+        let (kind, sequence) = match position {
+            Position::Start => (ShardIteratorType::TrimHorizon, None),
+            Position::After(seq) => (ShardIteratorType::AfterSequenceNumber, Some(seq.clone())),
+        };
+        let result = self
+            .streams
             .get_shard_iterator()
             .stream_arn(stream_arn)
             .shard_id(shard_id)
             .shard_iterator_type(kind)
-            .set_sequence_number(sequence.map(str::to_string))
+            .set_sequence_number(sequence)
             .send()
-            .await
-            .ok()
-            .and_then(|o| o.shard_iterator)
+            .await;
+        match result {
+            Ok(out) => out.shard_iterator,
+            Err(err) => {
+                let err = aws_sdk_dynamodbstreams::Error::from(err);
+                if matches!(
+                    err,
+                    aws_sdk_dynamodbstreams::Error::TrimmedDataAccessException(_)
+                ) && *position != Position::Start
+                {
+                    // The checkpoint's record was trimmed (older than the
+                    // stream's 24 hours): what is left starts at the horizon.
+                    tracing::warn!(table = %self.table, shard = %shard_id, "checkpoint trimmed from the stream; reading from its oldest record");
+                    return Box::pin(self.resume(stream_arn, shard_id, &Position::Start)).await;
+                }
+                tracing::debug!(table = %self.table, error = %crate::Chain(&err), "GetShardIterator failed");
+                None
+            }
+        }
     }
 
     /// Invokes the function with `batch`, retrying from the first reported
-    /// failure, as an event source mapping with ReportBatchItemFailures does.
-    async fn deliver(&self, mut batch: Vec<EventRecord>) {
-        for attempt in 0..=MAX_RETRIES {
+    /// failure with backoff until the oldest record left is older than the
+    /// maximum record age, then sends what is left to the on-failure
+    /// destination. Stops retrying when `stop` turns true.
+    async fn deliver(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        mut batch: Vec<EventRecord>,
+        stop: &watch::Receiver<bool>,
+    ) -> Delivered {
+        let first_seen = Instant::now();
+        let mut wait = FIRST_RETRY;
+        let mut up_to: Option<String> = None;
+        let mut attempts = 0u32;
+        loop {
             let mut event = Event::default();
             event.records = batch.clone();
             let payload = serde_json::to_value(&event).expect("stream events serialize");
-            let failed_from = match self.function.invoke(payload).await {
-                Ok(response) => response["batchItemFailures"]
-                    .as_array()
-                    .and_then(|f| f.first())
-                    .and_then(|f| f["itemIdentifier"].as_str())
-                    .and_then(|seq| {
-                        batch
-                            .iter()
-                            .position(|r| r.change.sequence_number.as_deref() == Some(seq))
-                    }),
+            attempts += 1;
+            let failed_from = match self.function.invoke(payload.clone()).await {
+                Ok(response) => first_failure(&payload, &response),
                 Err(d) => {
-                    tracing::warn!(table = %self.table, error_type = %d.error_type, message = %d.error_message, "fan-out failed; retrying the batch");
+                    tracing::warn!(table = %self.table, error_type = %d.error_type, message = %d.error_message, attempts, "fan-out failed; retrying the batch");
                     Some(0)
                 }
             };
-            match failed_from {
-                None => return,
-                Some(index) => {
-                    batch.drain(..index);
-                    if attempt < MAX_RETRIES {
-                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    }
+            let Some(index) = failed_from else {
+                if attempts > 1 {
+                    tracing::info!(table = %self.table, attempts, "batch delivered after retries");
                 }
+                return Delivered::All;
+            };
+            if index > 0 {
+                up_to = sequence_of(&batch[index - 1]);
+                batch.drain(..index);
+            }
+            let age = record_age(&batch[0]).max(first_seen.elapsed());
+            if age >= self.max_record_age {
+                self.give_up(stream_arn, shard_id, batch, attempts, age);
+                return Delivered::All;
+            }
+            let mut stop = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return Delivered::Partly { up_to },
+            }
+            wait = (wait * 2).min(MAX_RETRY_WAIT);
+        }
+    }
+
+    fn give_up(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        batch: Vec<EventRecord>,
+        attempts: u32,
+        age: Duration,
+    ) {
+        let now = chrono::Utc::now();
+        let first = batch.first().and_then(sequence_of);
+        let last = batch.last().and_then(sequence_of);
+        let records = batch.len();
+        let mut event = Event::default();
+        event.records = batch;
+        let failed = FailedBatch {
+            id: format!(
+                "{}-{}-{}",
+                now.format("%Y%m%dT%H%M%S%.3fZ"),
+                self.table,
+                first.as_deref().unwrap_or("0")
+            ),
+            table: self.table.clone(),
+            stream_arn: stream_arn.to_string(),
+            shard_id: shard_id.to_string(),
+            reason: format!(
+                "still failing after {attempts} attempts, oldest record {}s old (maximum record age {}s)",
+                age.as_secs(),
+                self.max_record_age.as_secs()
+            ),
+            failed_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            records,
+            first_sequence_number: first,
+            last_sequence_number: last,
+            event: serde_json::to_value(&event).expect("stream events serialize"),
+        };
+        let id = failed.id.clone();
+        match self.failures.record(failed) {
+            Ok(()) => tracing::error!(
+                table = %self.table,
+                records,
+                batch = %id,
+                destination = %self.failures.dir().map(|d| d.display().to_string()).unwrap_or_else(|| "memory".into()),
+                "records given to the on-failure destination; replay with `make replay`"
+            ),
+            Err(err) => {
+                tracing::error!(table = %self.table, records, error = %crate::Chain(&err), "records given up and could not be kept")
             }
         }
-        tracing::error!(table = %self.table, records = batch.len(), "records dropped after retries (on-failure destination)");
     }
+}
+
+/// How long ago a record was written, by its approximate creation time.
+fn record_age(record: &EventRecord) -> Duration {
+    let created = record.change.approximate_creation_date_time;
+    if created.timestamp() <= 0 {
+        return Duration::ZERO;
+    }
+    (chrono::Utc::now() - created)
+        .to_std()
+        .unwrap_or(Duration::ZERO)
 }

@@ -34,6 +34,8 @@ pub struct Wiring {
     pub routes: BTreeMap<String, String>,
     /// Function crate → the tables whose streams trigger it.
     pub streams: BTreeMap<String, Vec<String>>,
+    /// Streamed table → its mapping's `MaximumRecordAgeInSeconds`.
+    pub max_record_age_secs: BTreeMap<String, u64>,
     /// Function crates run on a schedule.
     pub scheduled: Vec<String>,
     /// Every function crate the template deploys.
@@ -159,11 +161,15 @@ impl Wiring {
                                     .ok_or_else(|| {
                                         err(format!("{id}: a stream event without a table"))
                                     })?;
-                                wiring
-                                    .streams
-                                    .entry(name.clone())
-                                    .or_default()
-                                    .push(table.trim_end_matches("Table").to_string());
+                                let table = table.trim_end_matches("Table").to_string();
+                                if let Some(age) = event
+                                    .get("Properties")
+                                    .and_then(|p| p.get("MaximumRecordAgeInSeconds"))
+                                    .and_then(Value::as_u64)
+                                {
+                                    wiring.max_record_age_secs.insert(table.clone(), age);
+                                }
+                                wiring.streams.entry(name.clone()).or_default().push(table);
                             }
                             Some("Schedule") | Some("ScheduleV2") => {
                                 wiring.scheduled.push(name.clone())
@@ -379,5 +385,8 @@ mod tests {
         triggers.sort();
         assert_eq!(triggers, streamed);
         assert_eq!(w.streams.len(), 1, "only the fan-out reads streams");
+        // Every mapping retries until a stated record age, as the local one does.
+        let aged: Vec<String> = w.max_record_age_secs.keys().cloned().collect();
+        assert_eq!(aged, streamed);
     }
 }

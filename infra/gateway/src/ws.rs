@@ -9,13 +9,18 @@
 //! 10 minutes and every connection after 2 hours (both 1001); posting to a
 //! closed connection gets 410 Gone. The limits are configurable.
 //!
+//! Stopping the gateway closes every connection with 1001 ("going away")
+//! and delivers each `$disconnect`, as API Gateway does when it drops a
+//! connection; [`WsState::disconnect_stale`] delivers the `$disconnect`s a
+//! crashed gateway never sent.
+//!
 //! One extension: `DeleteConnection` honours `X-Close-Code` / `X-Close-Reason`
 //! headers, which AWS ignores (it always closes with 1000), so that the
 //! protocol's close codes can be tested end to end.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +61,8 @@ impl Default for Limits {
 enum Outbound {
     Text(String),
     Close(u16, String),
+    /// Answer the client's close frame, which the socket has queued.
+    CloseReply,
     /// Drop the TCP connection without a close frame or `$disconnect`.
     Vanish,
 }
@@ -78,6 +85,26 @@ pub struct WsState {
     pub domain_name: String,
     pub stage: String,
     live: Mutex<HashMap<String, Live>>,
+    /// Set while the gateway stops: new connections are refused.
+    closing: AtomicBool,
+    /// How many connections are being served, `$disconnect` included.
+    serving: tokio::sync::watch::Sender<usize>,
+}
+
+/// Counts a connection as served until it is dropped.
+struct Serving(Arc<WsState>);
+
+impl Serving {
+    fn new(state: Arc<WsState>) -> Self {
+        state.serving.send_modify(|n| *n += 1);
+        Serving(state)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.serving.send_modify(|n| *n -= 1);
+    }
 }
 
 impl WsState {
@@ -95,7 +122,64 @@ impl WsState {
             domain_name,
             stage,
             live: Mutex::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+            serving: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Refuses new connections, closes every open one with 1001 ("going
+    /// away") and waits, up to `limit`, until each one's `$disconnect` has
+    /// run. Returns how many were still being served when `limit` ran out.
+    pub async fn close_all(&self, limit: Duration) -> usize {
+        self.closing.store(true, Ordering::SeqCst);
+        let open: Vec<Live> = self
+            .live
+            .lock()
+            .expect("live lock")
+            .drain()
+            .map(|(_, conn)| conn)
+            .collect();
+        for conn in &open {
+            let _ = conn.tx.send(Outbound::Close(1001, "Going away".into()));
+        }
+        let mut serving = self.serving.subscribe();
+        let _ = tokio::time::timeout(limit, serving.wait_for(|n| *n == 0)).await;
+        let left = *serving.borrow();
+        left
+    }
+
+    /// Delivers `$disconnect` for connections that the connection table
+    /// still holds but that this gateway does not serve: what a gateway that
+    /// was killed (SIGKILL, a crash) left behind. Returns how many.
+    pub async fn disconnect_stale(&self, connection_ids: Vec<String>) -> usize {
+        use futures::StreamExt;
+        let stale: Vec<String> = {
+            let live = self.live.lock().expect("live lock");
+            connection_ids
+                .into_iter()
+                .filter(|id| !live.contains_key(id))
+                .collect()
+        };
+        let count = stale.len();
+        futures::stream::iter(stale)
+            .map(|connection_id| async move {
+                let mut context = self.context(
+                    &connection_id,
+                    "$disconnect",
+                    "DISCONNECT",
+                    now_ms(),
+                    "127.0.0.1",
+                    "",
+                );
+                context["disconnectStatusCode"] = json!(1006);
+                context["disconnectReason"] = json!("Gateway restarted");
+                self.invoke(json!({ "requestContext": context, "isBase64Encoded": false }))
+                    .await;
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+        count
     }
 
     /// The ids of the open connections.
@@ -189,6 +273,9 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if state.closing.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Going away").into_response();
+    }
     let connection_id = new_connection_id();
     let connected_at = now_ms();
     let source_ip = peer.ip().to_string();
@@ -220,6 +307,7 @@ pub async fn upgrade(
         "requestContext": state.context(&connection_id, "$connect", "CONNECT", connected_at, &source_ip, &user_agent),
         "isBase64Encoded": false,
     });
+    let serving = Serving::new(state.clone());
     let Some(response) = state.invoke(event).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
     };
@@ -246,7 +334,7 @@ pub async fn upgrade(
     if let Some(p) = protocol {
         ws = ws.protocols([p]);
     }
-    ws.on_upgrade(move |socket| {
+    ws.on_upgrade(move |socket| async move {
         serve(
             state,
             socket,
@@ -255,6 +343,8 @@ pub async fn upgrade(
             source_ip,
             user_agent,
         )
+        .await;
+        drop(serving);
     })
 }
 
@@ -271,6 +361,10 @@ async fn serve(
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let last_active = Arc::new(AtomicI64::new(connected_at));
+    if state.closing.load(Ordering::SeqCst) {
+        // Upgraded while the gateway began to stop: it never goes live.
+        let _ = tx.send(Outbound::Close(1001, "Going away".into()));
+    }
     state.live.lock().expect("live lock").insert(
         connection_id.clone(),
         Live {
@@ -300,6 +394,12 @@ async fn serve(
                         })))
                         .await;
                     let _ = closed_tx.send(Some((code, reason)));
+                    break;
+                }
+                Outbound::CloseReply => {
+                    // Writing after the peer's close is refused; closing the
+                    // sink flushes the echo the socket queued (RFC 6455 5.5.1).
+                    let _ = sink.close().await;
                     break;
                 }
                 Outbound::Vanish => {
@@ -336,6 +436,7 @@ async fn serve(
                     state.invoke(event).await;
                 }
                 Some(Ok(Message::Close(frame))) => {
+                    let _ = tx.send(Outbound::CloseReply);
                     break frame.map(|f| (f.code, f.reason.to_string())).unwrap_or((1005, String::new()));
                 }
                 Some(Ok(_)) => last_active.store(now_ms(), Ordering::Relaxed),

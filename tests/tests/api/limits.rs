@@ -229,5 +229,74 @@ async fn oversized_requests_are_refused_before_any_work() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
+    // AppSync's error shape, and the connection is closed, not left half-read.
+    assert_eq!(resp.headers()["connection"], "close");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["errorType"], "PayloadTooLargeException");
     assert_eq!(stack.running.invocations.total(), before);
+
+    // A keep-alive client goes on after each refusal: no request ever meets
+    // a socket the server dropped.
+    for round in 0..30 {
+        let refused = stack
+            .http
+            .post(stack.graphql_url())
+            .header("Authorization", &alice.token)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .expect("the refusal arrives");
+        assert_eq!(refused.status().as_u16(), 413);
+        let ok = alice.send("{ me { id } }", json!({})).await;
+        assert_eq!(ok["data"]["me"]["id"], alice.id.as_str(), "round {round}");
+    }
+
+    // A body with no declared length is read up to the limit, then refused
+    // the same way, and the server ends the connection after its answer.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = stack.running.base_url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        alice.token
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let chunk = "x".repeat(64 * 1024);
+    let mut answer = Vec::new();
+    for _ in 0..40 {
+        let frame = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+        if socket.write_all(frame.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server ends the connection");
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(answer.contains("payloadtoolargeexception"), "{answer}");
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_get_appsync_errors() {
+    let stack = Stack::start().await;
+    let get = stack.http.get(stack.graphql_url()).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    let body: serde_json::Value = get.json().await.unwrap();
+    assert_eq!(body["errors"][0]["errorType"], "MethodNotAllowedException");
+    let missing = stack
+        .http
+        .post(format!("{}/nothing-here", stack.running.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["errors"][0]["errorType"], "NotFoundException");
 }

@@ -4,6 +4,7 @@
 mod chatt;
 mod costs;
 mod graphql;
+mod lifecycle;
 mod limits;
 mod realtime;
 mod rules;

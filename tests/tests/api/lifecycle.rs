@@ -1,0 +1,642 @@
+//! The stack across restarts, outages and stops, on both engines: stream
+//! mappings resume from their checkpoints and outlast a database outage, a
+//! stop delivers what was accepted and closes every connection properly, and
+//! what a killed gateway left behind is cleaned at the next start.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chat_gateway::dynamo::WriteSignal;
+use chat_gateway::failures::FailureLog;
+use chat_gateway::resolvers::{Function, Invocations};
+use chat_gateway::streams::Mapping;
+use chat_gateway::{Backend, RealtimeConfig};
+use chat_realtime::model::{ConnectedUser, Connection, Subscription};
+use chat_realtime::Connections;
+use chat_store::{RequestCounter, TableNames};
+use chat_tests::proxy::Proxy;
+use chat_tests::{convo, temp_dir, Stack, WsClient, WsEvent};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::realtime::watch_room;
+
+const ON_CREATE_USER: &str = "subscription OnCreateUser { onCreateUser { id username } }";
+
+fn fresh_prefix() -> String {
+    format!("t{}-", ulid::Ulid::new())
+}
+
+/// The id in a `next` message for subscription `id`.
+fn next_id(event: WsEvent, id: &str) -> String {
+    match event {
+        WsEvent::Message(m) if m["type"] == "next" && m["id"] == id => {
+            let data = &m["payload"]["data"];
+            let row = data.as_object().and_then(|o| o.values().next()).unwrap();
+            row["id"].as_str().unwrap().to_string()
+        }
+        other => panic!("expected next for {id}, got {other:?}"),
+    }
+}
+
+/// Reads `ws` until it closes; returns the message ids it got and the close.
+async fn read_until_closed(mut ws: WsClient, wait: Duration) -> (Vec<String>, WsEvent) {
+    let mut ids = Vec::new();
+    loop {
+        match ws.next_within(wait).await {
+            WsEvent::Message(m) if m["type"] == "next" => ids.push(
+                m["payload"]["data"]["onCreateMessage"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            WsEvent::Message(other) => panic!("unexpected {other}"),
+            closed => return (ids, closed),
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_a_restart_new_rows_are_pushed_and_old_ones_never_again() {
+    let dir = temp_dir("restart");
+    let prefix = fresh_prefix();
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix.clone())).await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let mut ws = stack.ws(&bob).await;
+    watch_room(&mut ws, "room", &room).await;
+    let first = chat_tests::post(&alice, &room, "before the restart").await;
+    assert_eq!(next_id(ws.next().await, "room"), first);
+    stack.running.shutdown().await;
+    assert!(matches!(ws.next().await, WsEvent::Closed(1001, _)));
+
+    // Every table's stream now holds records from before the restart.
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix)).await;
+    assert_eq!(stack.running.stale_connections, 0);
+    let alice = stack.client("alice").await;
+    let bob = stack.client("bob").await;
+    let mut ws = stack.ws(&bob).await;
+    ws.subscribe("users", ON_CREATE_USER, json!({})).await;
+    watch_room(&mut ws, "room", &room).await;
+    let carol = stack.user("carol").await;
+    assert_eq!(next_id(ws.next().await, "users"), carol.id);
+    let second = chat_tests::post(&alice, &room, "after the restart").await;
+    assert_eq!(next_id(ws.next().await, "room"), second);
+    // Nothing from before the restart comes again.
+    assert_eq!(
+        ws.next_within(Duration::from_millis(1500)).await,
+        WsEvent::Silence
+    );
+    stack.running.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A database for a mapping test: the embedded engine on a file in `dir`
+/// (which can be stopped and reopened), or the suite's external endpoint.
+struct Engine {
+    endpoint: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Engine {
+    async fn start(dir: &std::path::Path) -> Engine {
+        let backend = chat_tests::backend(Some(&dir.to_path_buf()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (endpoint, task) = chat_gateway::dynamo::start(
+            &backend,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            async move {
+                let _ = rx.await;
+            },
+        )
+        .await
+        .expect("the engine starts");
+        Engine {
+            endpoint,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A stand-in fan-out that records the user ids it is given, and fails
+/// every invocation while `failing` is set.
+struct Recorder {
+    seen: Arc<Mutex<Vec<String>>>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    function: Arc<Function>,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let failing: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let function = Function::local("fan-out", &Invocations::default(), {
+            let (seen, failing) = (seen.clone(), failing.clone());
+            move |event: Value| {
+                let (seen, failing) = (seen.clone(), failing.clone());
+                Box::pin(async move {
+                    if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err(lambda_runtime::Diagnostic {
+                            error_type: "ConnectionStoreError".into(),
+                            error_message: "the database is down".into(),
+                        });
+                    }
+                    for record in event["Records"].as_array().into_iter().flatten() {
+                        let id = record["dynamodb"]["Keys"]["id"]["S"].as_str().unwrap();
+                        seen.lock().unwrap().push(id.to_string());
+                    }
+                    Ok(json!({ "batchItemFailures": [] }))
+                })
+            }
+        });
+        Recorder {
+            seen,
+            failing,
+            function: Arc::new(function),
+        }
+    }
+
+    fn fail(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, expected: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.seen().len() < expected.len() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(self.seen(), expected);
+    }
+}
+
+/// One Users-table mapping against `endpoint`, and a client that writes there.
+struct MappingRig {
+    users: aws_sdk_dynamodb::Client,
+    table: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MappingRig {
+    async fn start(
+        endpoint: &str,
+        prefix: &str,
+        dir: &std::path::Path,
+        recorder: &Recorder,
+        failures: Arc<FailureLog>,
+        max_record_age: Duration,
+    ) -> MappingRig {
+        let writes = WriteSignal::default();
+        let client =
+            chat_gateway::dynamo::client(endpoint, RequestCounter::default(), writes.clone()).await;
+        let tables = TableNames::with_prefix(prefix);
+        chat_store::tables::create_tables(&client, &tables)
+            .await
+            .unwrap();
+        let (stop, stop_rx) = watch::channel(false);
+        let mapping = Mapping {
+            table: tables.users.clone(),
+            streams: chat_gateway::dynamo::streams_client(endpoint).await,
+            dynamodb: client.clone(),
+            function: recorder.function.clone(),
+            poll_interval: Duration::from_millis(20),
+            max_record_age,
+            checkpoints: Some(dir.join("streams")),
+            failures,
+            writes,
+        };
+        let task = tokio::spawn(mapping.run(stop_rx));
+        // Wait until the mapping has taken its position (its checkpoint is written).
+        let checkpoint = dir.join("streams").join(format!("{}.json", tables.users));
+        for _ in 0..200 {
+            if checkpoint.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(checkpoint.exists(), "the mapping saves its position");
+        MappingRig {
+            users: client,
+            table: tables.users,
+            stop,
+            task,
+        }
+    }
+
+    async fn put(&self, ids: &[&str]) {
+        put_users(&self.users, &self.table, ids).await;
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap();
+    }
+}
+
+async fn put_users(client: &aws_sdk_dynamodb::Client, table: &str, ids: &[&str]) {
+    for id in ids {
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(
+                serde_dynamo::to_item(json!({ "id": id, "username": id })).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
+    let dir = temp_dir("checkpoint");
+    let prefix = fresh_prefix();
+    let recorder = Recorder::new();
+    let failures = Arc::new(FailureLog::new(Some(&dir)));
+    let engine = Engine::start(&dir).await;
+    let age = Duration::from_secs(3600);
+
+    // Rows from before the mapping existed are not delivered (LATEST).
+    let client = chat_gateway::dynamo::client(
+        &engine.endpoint,
+        RequestCounter::default(),
+        WriteSignal::default(),
+    )
+    .await;
+    let tables = TableNames::with_prefix(&prefix);
+    chat_store::tables::create_tables(&client, &tables)
+        .await
+        .unwrap();
+    put_users(&client, &tables.users, &["u0", "u1"]).await;
+    let rig = MappingRig::start(
+        &engine.endpoint,
+        &prefix,
+        &dir,
+        &recorder,
+        failures.clone(),
+        age,
+    )
+    .await;
+    rig.put(&["u2", "u3", "u4"]).await;
+    recorder.wait_for(&["u2", "u3", "u4"]).await;
+    rig.stop().await;
+
+    // Written while no mapping runs, then the engine itself restarts: the
+    // embedded engine now reports its shard with an EndingSequenceNumber.
+    put_users(&client, &tables.users, &["u5", "u6"]).await;
+    engine.stop().await;
+    let engine = Engine::start(&dir).await;
+
+    let rig = MappingRig::start(
+        &engine.endpoint,
+        &prefix,
+        &dir,
+        &recorder,
+        failures.clone(),
+        age,
+    )
+    .await;
+    recorder.wait_for(&["u2", "u3", "u4", "u5", "u6"]).await;
+    rig.put(&["u7"]).await;
+    recorder
+        .wait_for(&["u2", "u3", "u4", "u5", "u6", "u7"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorder.seen().len(), 6, "nothing is delivered twice");
+    rig.stop().await;
+    engine.stop().await;
+    assert!(failures.list().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destination() {
+    let dir = temp_dir("retries");
+    let prefix = fresh_prefix();
+    let recorder = Recorder::new();
+    let failures = Arc::new(FailureLog::new(Some(&dir)));
+    let engine = Engine::start(&dir).await;
+
+    // An outage longer than the old five quick retries (about 3 s): the
+    // batch waits, in order, and is delivered once when it ends.
+    let rig = MappingRig::start(
+        &engine.endpoint,
+        &prefix,
+        &dir,
+        &recorder,
+        failures.clone(),
+        Duration::from_secs(3600),
+    )
+    .await;
+    recorder.fail(true);
+    rig.put(&["a", "b", "c"]).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(recorder.seen().is_empty());
+    recorder.fail(false);
+    recorder.wait_for(&["a", "b", "c"]).await;
+    rig.stop().await;
+
+    // Past the maximum record age the batch goes to the on-failure
+    // destination, a file a developer can replay.
+    let rig = MappingRig::start(
+        &engine.endpoint,
+        &prefix,
+        &dir,
+        &recorder,
+        failures.clone(),
+        Duration::from_secs(2),
+    )
+    .await;
+    recorder.fail(true);
+    rig.put(&["d"]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while failures.list().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kept = failures.list().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].records, 1);
+    assert!(dir
+        .join("failed-records")
+        .join(format!("{}.json", kept[0].id))
+        .exists());
+    // The shard moved on: a later row is delivered once the fan-out works.
+    recorder.fail(false);
+    rig.put(&["e"]).await;
+    recorder.wait_for(&["a", "b", "c", "e"]).await;
+    let report = failures.replay(&recorder.function).await.unwrap();
+    assert_eq!((report.replayed, report.remaining), (1, 0));
+    assert_eq!(recorder.seen(), ["a", "b", "c", "e", "d"]);
+    assert!(failures.list().unwrap().is_empty());
+    rig.stop().await;
+    engine.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_database_outage_loses_no_delivery() {
+    // The database behind a proxy that the test takes down for 8 s, while
+    // four writers keep posting.
+    let dir = temp_dir("outage");
+    let engine = Engine::start(&dir).await;
+    let target = engine
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let stack = Stack::start_on(
+        Backend::External {
+            endpoint: proxy.url(),
+        },
+        Some(dir.clone()),
+        None,
+        RealtimeConfig::default(),
+    )
+    .await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let mut ws = stack.ws(&bob).await;
+    watch_room(&mut ws, "room", &room).await;
+
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let until = Instant::now() + Duration::from_secs(12);
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (alice, room, accepted) = (alice.clone(), room.clone(), accepted.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while Instant::now() < until {
+                n += 1;
+                let out = alice
+                    .send(
+                        "mutation($c: String!, $cid: ID!) { createMessage(input: {content: $c, messageConversationId: $cid}) { id } }",
+                        json!({ "c": format!("w{w} #{n}"), "cid": room }),
+                    )
+                    .await;
+                match out["data"]["createMessage"]["id"].as_str() {
+                    Some(id) => accepted.lock().unwrap().push(id.to_string()),
+                    None => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before_outage = accepted.lock().unwrap().len();
+    proxy.down();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    proxy.up();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(before_outage > 0 && accepted.len() > before_outage);
+
+    let mut received: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !accepted.iter().all(|id| received.contains(id)) {
+        match ws.next_within(Duration::from_secs(5)).await {
+            WsEvent::Message(m) if m["type"] == "next" => received.push(
+                m["payload"]["data"]["onCreateMessage"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            WsEvent::Silence => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let missing: Vec<&String> = accepted
+        .iter()
+        .filter(|id| !received.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} accepted never delivered",
+        missing.len(),
+        accepted.len()
+    );
+    let mut unique = received.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        received.len(),
+        "a message was delivered twice"
+    );
+    assert!(stack.running.failures.list().unwrap().is_empty());
+    stack.running.shutdown().await;
+    engine.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_stop_delivers_what_was_accepted_then_closes_every_connection_with_1001() {
+    let dir = temp_dir("stop");
+    let prefix = fresh_prefix();
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix.clone())).await;
+    let alice = stack.user("alice").await;
+    let mut members = Vec::new();
+    for i in 0..9 {
+        members.push(stack.user(&format!("member{i}")).await);
+    }
+    let refs: Vec<&chat_tests::Client> = members.iter().collect();
+    let room = convo(&alice, "room", &refs).await;
+    members.push(alice.clone());
+    // 100 open clients: ten connections for each of the ten members.
+    let mut readers = Vec::new();
+    for member in &members {
+        for _ in 0..10 {
+            let mut ws = stack.ws(member).await;
+            watch_room(&mut ws, "room", &room).await;
+            readers.push(tokio::spawn(read_until_closed(ws, Duration::from_secs(15))));
+        }
+    }
+    let mut posted = Vec::new();
+    for i in 0..20 {
+        posted.push(chat_tests::post(&alice, &room, &format!("last words {i}")).await);
+    }
+    let started = Instant::now();
+    stack.running.shutdown().await;
+    let stopping = started.elapsed();
+    for reader in readers {
+        let (ids, closed) = reader.await.unwrap();
+        assert_eq!(ids, posted, "every accepted message, once, in order");
+        assert!(matches!(closed, WsEvent::Closed(1001, _)), "{closed:?}");
+    }
+    // A functional bound, not a benchmark: the stop is bounded by its stages.
+    assert!(
+        stopping < Duration::from_secs(15),
+        "stopping took {stopping:?}"
+    );
+
+    // Every `$disconnect` ran: the next start finds no rows to clean.
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix)).await;
+    assert_eq!(stack.running.stale_connections, 0);
+    assert!(stack
+        .running
+        .connections
+        .all_connection_ids()
+        .await
+        .unwrap()
+        .is_empty());
+    stack.running.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
+    let dir = temp_dir("crash");
+    let prefix = fresh_prefix();
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix.clone())).await;
+    // What a gateway killed with SIGKILL leaves: rows of connections that no
+    // longer exist, whose `$disconnect` never ran.
+    let user = ConnectedUser {
+        id: "ghost".into(),
+        username: "ghost".into(),
+    };
+    for i in 0..3 {
+        let connection_id = format!("ghost{i}");
+        let connections = &stack.running.connections;
+        connections
+            .put_connection(&Connection {
+                connection_id: connection_id.clone(),
+                connected_at: chat_realtime::connections::now_ms(),
+                user: None,
+                query_user: None,
+                query_token_rejected: false,
+            })
+            .await
+            .unwrap();
+        assert!(connections
+            .acknowledge(&connection_id, &user)
+            .await
+            .unwrap());
+        connections
+            .put_subscription(&Subscription {
+                connection_id,
+                id: "s".into(),
+                topic: "user".into(),
+                query: ON_CREATE_USER.into(),
+                operation_name: None,
+                variables: Default::default(),
+                user_id: user.id.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    stack.running.shutdown().await;
+
+    let stack = Stack::start_with(Some(dir.clone()), Some(prefix)).await;
+    assert_eq!(stack.running.stale_connections, 3);
+    assert!(stack
+        .running
+        .connections
+        .all_connection_ids()
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(stack
+        .running
+        .connections
+        .subscribers("user")
+        .await
+        .unwrap()
+        .is_empty());
+    stack.running.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_client_close_gets_its_close_reply_and_its_rows_go() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let mut ws = stack.ws(&alice).await;
+    ws.subscribe("users", ON_CREATE_USER, json!({})).await;
+    ws.sync().await;
+    assert_eq!(
+        stack
+            .running
+            .connections
+            .subscribers("user")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let reply = ws.close_with(1000).await;
+    assert!(matches!(reply, WsEvent::Closed(1000, _)), "{reply:?}");
+    let mut rows = usize::MAX;
+    for _ in 0..100 {
+        rows = stack
+            .running
+            .connections
+            .all_connection_ids()
+            .await
+            .unwrap()
+            .len();
+        if rows == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows, 0, "$disconnect removed the connection's rows");
+}
