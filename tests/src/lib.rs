@@ -106,6 +106,13 @@ impl Stack {
         prefix: Option<String>,
         realtime: RealtimeConfig,
     ) -> Stack {
+        // `CHAT_TEST_LOG=debug` (an EnvFilter) shows the stack's logs.
+        if let Ok(filter) = std::env::var("CHAT_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let table_prefix = prefix.unwrap_or_else(|| format!("t{}-", ulid::Ulid::new()));
         let running = chat_gateway::start(Config {
             http_addr: addr,

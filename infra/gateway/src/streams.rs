@@ -218,10 +218,15 @@ impl Mapping {
         let mut read_failing = false;
         loop {
             let stopping = *stop.borrow();
+            // A drain looks for new shards first; so does a mapping that
+            // knows none yet (DynamoDB Local lists a stream's first shard
+            // only once it has a record).
+            let mut refresh_now = shards.is_empty();
             if stopping && drain_until.is_none() {
                 drain_until = Some(Instant::now() + DRAIN_LIMIT);
+                refresh_now = true;
             }
-            if refreshed.is_none_or(|at| at.elapsed() >= SHARD_REFRESH) {
+            if refresh_now || refreshed.is_none_or(|at| at.elapsed() >= SHARD_REFRESH) {
                 if self
                     .refresh_shards(&stream_arn, &mut shards, &mut known, resumed)
                     .await
@@ -276,9 +281,15 @@ impl Mapping {
                 };
                 let records = out.records.unwrap_or_default();
                 let next = out.next_shard_iterator;
+                tracing::trace!(table = %self.table, shard = %shard_id, records = records.len(), next = next.is_some(), "GetRecords");
                 if records.is_empty() {
                     shard.ended = next.is_none();
-                    shard.iterator = next;
+                    // DynamoDB Local's iterator on a shard that was empty
+                    // when it was made never sees later records: until the
+                    // first one is read, each poll starts at the horizon anew.
+                    if shard.position != Position::Start {
+                        shard.iterator = next;
+                    }
                     continue;
                 }
                 got_any = true;
@@ -384,6 +395,7 @@ impl Mapping {
                     self.end_of(stream_arn, &id, ending).await
                 }
             };
+            tracing::debug!(table = %self.table, shard = %id, ?position, "new shard");
             shards.insert(
                 id,
                 Shard {
