@@ -9,7 +9,7 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy bench bench-quick bench-deps bench-build test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
 
 help:
 	@echo "make dev     build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
@@ -17,6 +17,7 @@ help:
 	@echo "make watch   the local stack with the functions under cargo lambda watch"
 	@echo "make build   cargo lambda build --release --arm64 for every function"
 	@echo "make deploy  sam build + sam deploy --guided"
+	@echo "make replay  redeliver the stream batches a running stack gave up on"
 	@echo "make bench   every benchmark, against an Apollo Server peer; writes BENCHMARKS.md"
 	@echo "make bench-quick  the same, smaller (target/bench/quick.md)"
 
@@ -56,6 +57,12 @@ deploy: $(VENV)/.installed-deploy
 ## The full run also builds the arm64 artifacts to report their sizes.
 bench: bench-deps build bench-build
 	./target/release/chat-bench
+
+## Redelivers the stream batches given up on (in <data dir>/failed-records/)
+## by a running `make dev`; API=http://host:port for another address.
+API ?= http://127.0.0.1:4000
+replay:
+	@curl -fsS -X POST $(API)/local/failed-records/replay; echo
 
 ## A smaller run of the same scenarios; writes target/bench/quick.{md,json}.
 bench-quick: bench-deps bench-build
@@ -107,10 +114,12 @@ integration:
 integration-dynamodb-local: deps
 	tests/with-dynamodb-local.sh $(CARGO) $(TEST_RUNNER) -p chat-tests
 
-## What `make dev` runs, end to end: the binary, the sample session, Ctrl-C.
-dev-smoke:
+## What `make dev` runs, end to end: the binary, the sample session, Ctrl-C;
+## then stops and restarts on one data dir (SIGTERM and SIGKILL) under graphql-ws.
+dev-smoke: deps
 	$(CARGO) build -p chat-gateway
 	tests/dev-smoke.sh
+	tests/restart-smoke.sh
 
 ## The stock graphql-ws client (npm) against the real binary.
 node: deps
