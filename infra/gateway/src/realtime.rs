@@ -230,11 +230,17 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let every = config.sweep_interval;
     let mut stop = stop_streams.clone();
     if scheduled {
+        let schedule_ws = ws_state.clone();
         stream_tasks.push(tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.wait_for(|s| *s) => return,
+            }
+            // Only connections open now can be pending: with none, the
+            // sweep has nothing to find, and an idle stack stays idle.
+            if schedule_ws.open_connections() == 0 {
+                continue;
             }
             // What an EventBridge schedule sends.
             let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });

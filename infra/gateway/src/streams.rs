@@ -318,9 +318,13 @@ impl Mapping {
                     break;
                 }
             }
+            // Interrupted: told to stop, or the stack is gone.
+            if interrupted {
+                return;
+            }
             if stopping {
                 let out_of_time = drain_until.is_some_and(|at| Instant::now() >= at);
-                if !got_any || interrupted || out_of_time || read_failing {
+                if !got_any || out_of_time || read_failing {
                     self.save_checkpoint(&stream_arn, &shards);
                     return;
                 }

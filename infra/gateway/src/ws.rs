@@ -192,6 +192,11 @@ impl WsState {
             .collect()
     }
 
+    /// How many connections are open.
+    pub fn open_connections(&self) -> usize {
+        self.live.lock().expect("live lock").len()
+    }
+
     /// Makes a connection vanish as a dropped mobile client can: the socket
     /// is gone, posts get 410, and no `$disconnect` is ever delivered (which
     /// API Gateway does not guarantee either). For tests of stale-connection

@@ -79,8 +79,13 @@ async fn after_a_restart_new_rows_are_pushed_and_old_ones_never_again() {
     let mut ws = stack.ws(&bob).await;
     ws.subscribe("users", ON_CREATE_USER, json!({})).await;
     watch_room(&mut ws, "room", &room).await;
+    let started = Instant::now();
     let carol = stack.user("carol").await;
     assert_eq!(next_id(ws.next().await, "users"), carol.id);
+    eprintln!(
+        "first push after the restart: {:?} after the write",
+        started.elapsed()
+    );
     let second = chat_tests::post(&alice, &room, "after the restart").await;
     assert_eq!(next_id(ws.next().await, "room"), second);
     // Nothing from before the restart comes again.
@@ -390,10 +395,21 @@ async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destina
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// How long the outage test cuts the database off:
+/// `CHAT_TEST_OUTAGE_SECS`, default 8 (longer than the old retry window).
+fn outage() -> Duration {
+    Duration::from_secs(
+        std::env::var("CHAT_TEST_OUTAGE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8),
+    )
+}
+
 #[tokio::test]
 async fn a_database_outage_loses_no_delivery() {
-    // The database behind a proxy that the test takes down for 8 s, while
-    // four writers keep posting.
+    // The database behind a proxy that the test takes down, while four
+    // writers keep posting.
     let dir = temp_dir("outage");
     let engine = Engine::start(&dir).await;
     let target = engine
@@ -418,7 +434,8 @@ async fn a_database_outage_loses_no_delivery() {
     watch_room(&mut ws, "room", &room).await;
 
     let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let until = Instant::now() + Duration::from_secs(12);
+    let outage = outage();
+    let until = Instant::now() + outage + Duration::from_secs(4);
     let mut writers = Vec::new();
     for w in 0..4 {
         let (alice, room, accepted) = (alice.clone(), room.clone(), accepted.clone());
@@ -442,8 +459,9 @@ async fn a_database_outage_loses_no_delivery() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before_outage = accepted.lock().unwrap().len();
     proxy.down();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(outage).await;
     proxy.up();
+    let back = Instant::now();
     for writer in writers {
         writer.await.unwrap();
     }
@@ -464,6 +482,7 @@ async fn a_database_outage_loses_no_delivery() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    let recovered = back.elapsed();
     let missing: Vec<&String> = accepted
         .iter()
         .filter(|id| !received.contains(id))
@@ -481,6 +500,13 @@ async fn a_database_outage_loses_no_delivery() {
         unique.len(),
         received.len(),
         "a message was delivered twice"
+    );
+    eprintln!(
+        "outage {outage:?}: {} accepted ({before_outage} before it), {} delivered, {} lost, {} twice; all delivered {recovered:?} after the database came back",
+        accepted.len(),
+        received.len(),
+        missing.len(),
+        received.len() - unique.len()
     );
     assert!(stack.running.failures.list().unwrap().is_empty());
     stack.running.shutdown().await;
@@ -522,6 +548,7 @@ async fn a_stop_delivers_what_was_accepted_then_closes_every_connection_with_100
         assert_eq!(ids, posted, "every accepted message, once, in order");
         assert!(matches!(closed, WsEvent::Closed(1001, _)), "{closed:?}");
     }
+    eprintln!("stopped with 100 open clients in {stopping:?}");
     // A functional bound, not a benchmark: the stop is bounded by its stages.
     assert!(
         stopping < Duration::from_secs(15),
