@@ -197,8 +197,9 @@ struct Stage {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// How long stopping waits for each stage's tasks.
-const STAGE_LIMIT: Duration = Duration::from_secs(6);
+/// How long stopping waits for each stage's tasks (the stream mappings
+/// bound their own drain to [`streams::DRAIN_LIMIT`]).
+const STAGE_LIMIT: Duration = Duration::from_secs(7);
 /// How long stopping waits for the WebSocket connections' `$disconnect`s.
 const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 

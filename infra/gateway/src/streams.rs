@@ -23,11 +23,12 @@
 //!   [`IDLE_POLL`], so an idle stack does next to nothing.
 //! - **Stopping.** On stop, a mapping drains what is already in its shards
 //!   (bounded by [`DRAIN_LIMIT`]) before it returns, so what was accepted
-//!   before a stop reaches the connections still open.
+//!   before a stop reaches the connections still open. A batch cut off by
+//!   the limit is not checkpointed, so the next start delivers it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord};
@@ -135,6 +136,21 @@ fn sequence_of(record: &EventRecord) -> Option<String> {
     record.change.sequence_number.clone()
 }
 
+/// The moment a stopping mapping gives up delivering, fixed by whichever
+/// part of it sees the stop first.
+#[derive(Default)]
+struct DrainDeadline(Mutex<Option<Instant>>);
+
+impl DrainDeadline {
+    fn get(&self) -> Instant {
+        *self
+            .0
+            .lock()
+            .expect("deadline lock")
+            .get_or_insert_with(|| Instant::now() + DRAIN_LIMIT)
+    }
+}
+
 /// How far one delivery got.
 enum Delivered {
     /// Every record was delivered, or given to the on-failure destination.
@@ -214,7 +230,8 @@ impl Mapping {
         let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
         let mut refreshed: Option<Instant> = None;
         let mut interval = self.poll_interval;
-        let mut drain_until: Option<Instant> = None;
+        let drain = DrainDeadline::default();
+        let mut draining = false;
         let mut read_failing = false;
         loop {
             let stopping = *stop.borrow();
@@ -222,8 +239,8 @@ impl Mapping {
             // knows none yet (DynamoDB Local lists a stream's first shard
             // only once it has a record).
             let mut refresh_now = shards.is_empty();
-            if stopping && drain_until.is_none() {
-                drain_until = Some(Instant::now() + DRAIN_LIMIT);
+            if stopping && !draining {
+                draining = true;
                 refresh_now = true;
             }
             if refresh_now || refreshed.is_none_or(|at| at.elapsed() >= SHARD_REFRESH) {
@@ -298,7 +315,10 @@ impl Mapping {
                     .map(|r| to_event_record(r, &stream_arn))
                     .collect();
                 let last = batch.last().and_then(sequence_of);
-                match self.deliver(&stream_arn, shard_id, batch, &stop).await {
+                match self
+                    .deliver(&stream_arn, shard_id, batch, &stop, &drain)
+                    .await
+                {
                     Delivered::All => {
                         if let Some(last) = last {
                             shard.position = Position::After(last);
@@ -323,7 +343,7 @@ impl Mapping {
                 return;
             }
             if stopping {
-                let out_of_time = drain_until.is_some_and(|at| Instant::now() >= at);
+                let out_of_time = Instant::now() >= drain.get();
                 if !got_any || out_of_time || read_failing {
                     self.save_checkpoint(&stream_arn, &shards);
                     return;
@@ -488,13 +508,16 @@ impl Mapping {
     /// Invokes the function with `batch`, retrying from the first reported
     /// failure with backoff until the oldest record left is older than the
     /// maximum record age, then sends what is left to the on-failure
-    /// destination. Stops retrying when `stop` turns true.
+    /// destination. Stops retrying when `stop` turns true, and abandons an
+    /// invocation still running at the drain deadline: that batch stays in
+    /// the stream, and is delivered after the next start.
     async fn deliver(
         &self,
         stream_arn: &str,
         shard_id: &str,
         mut batch: Vec<EventRecord>,
         stop: &watch::Receiver<bool>,
+        drain: &DrainDeadline,
     ) -> Delivered {
         let first_seen = Instant::now();
         let mut wait = FIRST_RETRY;
@@ -505,7 +528,19 @@ impl Mapping {
             event.records = batch.clone();
             let payload = serde_json::to_value(&event).expect("stream events serialize");
             attempts += 1;
-            let failed_from = match self.function.invoke(payload.clone()).await {
+            let cutoff = async {
+                let mut stop = stop.clone();
+                let _ = stop.wait_for(|s| *s).await;
+                tokio::time::sleep_until(drain.get()).await;
+            };
+            let result = tokio::select! {
+                result = self.function.invoke(payload.clone()) => result,
+                _ = cutoff => {
+                    tracing::warn!(table = %self.table, records = batch.len(), "stopped before this batch was delivered; it is delivered after the next start");
+                    return Delivered::Partly { up_to };
+                }
+            };
+            let failed_from = match result {
                 Ok(response) => first_failure(&payload, &response),
                 Err(d) => {
                     tracing::warn!(table = %self.table, error_type = %d.error_type, message = %d.error_message, attempts, "fan-out failed; retrying the batch");

@@ -533,7 +533,7 @@ async fn a_stop_delivers_what_was_accepted_then_closes_every_connection_with_100
         for _ in 0..10 {
             let mut ws = stack.ws(member).await;
             watch_room(&mut ws, "room", &room).await;
-            readers.push(tokio::spawn(read_until_closed(ws, Duration::from_secs(15))));
+            readers.push(tokio::spawn(read_until_closed(ws, Duration::from_secs(60))));
         }
     }
     let mut posted = Vec::new();
