@@ -8,8 +8,18 @@ use std::sync::{Arc, Mutex};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+
+/// The DynamoDB operation a request calls (`PutItem`, `Query`, ...): the JSON
+/// protocol names it in `X-Amz-Target`.
+pub fn operation_of(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|t| t.rsplit('.').next())
+}
 
 /// A shareable per-operation request count.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +48,7 @@ impl Intercept for RequestCounter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // The JSON protocol names the operation in X-Amz-Target.
-        let op = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
+        let op = operation_of(context.request())
             .unwrap_or("Unknown")
             .to_string();
         *self

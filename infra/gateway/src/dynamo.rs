@@ -135,11 +135,9 @@ impl Intercept for WriteSignal {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // The JSON protocol names the operation in X-Amz-Target.
         let is_write = context
             .request()
-            .and_then(|r| r.headers().get("x-amz-target"))
-            .and_then(|t| t.rsplit('.').next())
+            .and_then(chat_store::counter::operation_of)
             .is_some_and(|op| WRITES.contains(&op));
         if is_write {
             self.signal();

@@ -191,6 +191,28 @@ impl Recorder {
     }
 }
 
+/// What the mapping tests share: a data dir, a table prefix, the stand-in
+/// fan-out and the on-failure destination.
+struct Setup {
+    dir: std::path::PathBuf,
+    prefix: String,
+    recorder: Recorder,
+    failures: Arc<FailureLog>,
+}
+
+impl Setup {
+    fn new(label: &str) -> Setup {
+        let dir = temp_dir(label);
+        let failures = Arc::new(FailureLog::new(Some(&dir)));
+        Setup {
+            dir,
+            prefix: fresh_prefix(),
+            recorder: Recorder::new(),
+            failures,
+        }
+    }
+}
+
 /// One Users-table mapping against `endpoint`, and a client that writes there.
 struct MappingRig {
     users: aws_sdk_dynamodb::Client,
@@ -200,14 +222,13 @@ struct MappingRig {
 }
 
 impl MappingRig {
-    async fn start(
-        endpoint: &str,
-        prefix: &str,
-        dir: &std::path::Path,
-        recorder: &Recorder,
-        failures: Arc<FailureLog>,
-        max_record_age: Duration,
-    ) -> MappingRig {
+    async fn start(setup: &Setup, endpoint: &str, max_record_age: Duration) -> MappingRig {
+        let Setup {
+            dir,
+            prefix,
+            recorder,
+            failures,
+        } = setup;
         let writes = WriteSignal::default();
         let client =
             chat_gateway::dynamo::client(endpoint, RequestCounter::default(), writes.clone()).await;
@@ -224,7 +245,7 @@ impl MappingRig {
             poll_interval: Duration::from_millis(20),
             max_record_age,
             checkpoints: Some(dir.join("streams")),
-            failures,
+            failures: failures.clone(),
             writes,
         };
         let task = tokio::spawn(mapping.run(stop_rx));
@@ -271,11 +292,14 @@ async fn put_users(client: &aws_sdk_dynamodb::Client, table: &str, ids: &[&str])
 
 #[tokio::test]
 async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
-    let dir = temp_dir("checkpoint");
-    let prefix = fresh_prefix();
-    let recorder = Recorder::new();
-    let failures = Arc::new(FailureLog::new(Some(&dir)));
-    let engine = Engine::start(&dir).await;
+    let setup = Setup::new("checkpoint");
+    let Setup {
+        dir,
+        prefix,
+        recorder,
+        failures,
+    } = &setup;
+    let engine = Engine::start(dir).await;
     let age = Duration::from_secs(3600);
 
     // Rows from before the mapping existed are not delivered (LATEST).
@@ -285,20 +309,12 @@ async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
         WriteSignal::default(),
     )
     .await;
-    let tables = TableNames::with_prefix(&prefix);
+    let tables = TableNames::with_prefix(prefix);
     chat_store::tables::create_tables(&client, &tables)
         .await
         .unwrap();
     put_users(&client, &tables.users, &["u0", "u1"]).await;
-    let rig = MappingRig::start(
-        &engine.endpoint,
-        &prefix,
-        &dir,
-        &recorder,
-        failures.clone(),
-        age,
-    )
-    .await;
+    let rig = MappingRig::start(&setup, &engine.endpoint, age).await;
     rig.put(&["u2", "u3", "u4"]).await;
     recorder.wait_for(&["u2", "u3", "u4"]).await;
     rig.stop().await;
@@ -307,17 +323,9 @@ async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
     // embedded engine now reports its shard with an EndingSequenceNumber.
     put_users(&client, &tables.users, &["u5", "u6"]).await;
     engine.stop().await;
-    let engine = Engine::start(&dir).await;
+    let engine = Engine::start(dir).await;
 
-    let rig = MappingRig::start(
-        &engine.endpoint,
-        &prefix,
-        &dir,
-        &recorder,
-        failures.clone(),
-        age,
-    )
-    .await;
+    let rig = MappingRig::start(&setup, &engine.endpoint, age).await;
     recorder.wait_for(&["u2", "u3", "u4", "u5", "u6"]).await;
     rig.put(&["u7"]).await;
     recorder
@@ -333,23 +341,18 @@ async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
 
 #[tokio::test]
 async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destination() {
-    let dir = temp_dir("retries");
-    let prefix = fresh_prefix();
-    let recorder = Recorder::new();
-    let failures = Arc::new(FailureLog::new(Some(&dir)));
-    let engine = Engine::start(&dir).await;
+    let setup = Setup::new("retries");
+    let Setup {
+        dir,
+        recorder,
+        failures,
+        ..
+    } = &setup;
+    let engine = Engine::start(dir).await;
 
     // An outage longer than the old five quick retries (about 3 s): the
     // batch waits, in order, and is delivered once when it ends.
-    let rig = MappingRig::start(
-        &engine.endpoint,
-        &prefix,
-        &dir,
-        &recorder,
-        failures.clone(),
-        Duration::from_secs(3600),
-    )
-    .await;
+    let rig = MappingRig::start(&setup, &engine.endpoint, Duration::from_secs(3600)).await;
     recorder.fail(true);
     rig.put(&["a", "b", "c"]).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -360,15 +363,7 @@ async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destina
 
     // Past the maximum record age the batch goes to the on-failure
     // destination, a file a developer can replay.
-    let rig = MappingRig::start(
-        &engine.endpoint,
-        &prefix,
-        &dir,
-        &recorder,
-        failures.clone(),
-        Duration::from_secs(2),
-    )
-    .await;
+    let rig = MappingRig::start(&setup, &engine.endpoint, Duration::from_secs(2)).await;
     recorder.fail(true);
     rig.put(&["d"]).await;
     let deadline = Instant::now() + Duration::from_secs(20);
