@@ -187,7 +187,10 @@ pub struct Running {
     pub failures: Arc<failures::FailureLog>,
     /// Connections a killed gateway had left in the table, disconnected at start.
     pub stale_connections: usize,
-    stages: Vec<Stage>,
+    http: Stage,
+    streams: Stage,
+    websocket: Stage,
+    database: Stage,
 }
 
 /// One step of stopping: a signal and the tasks that end on it.
@@ -195,6 +198,17 @@ struct Stage {
     name: &'static str,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl Stage {
+    /// Signals the stage's tasks and waits for them, up to [`STAGE_LIMIT`].
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let all = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(STAGE_LIMIT, all).await.is_err() {
+            tracing::warn!(stage = self.name, "stopping timed out");
+        }
+    }
 }
 
 /// How long stopping waits for each stage's tasks (the stream mappings
@@ -211,22 +225,17 @@ impl Running {
     /// Stops everything, in the order described in the crate's docs, in a
     /// few seconds whatever the number of connections.
     pub async fn shutdown(self) {
-        for stage in self.stages {
-            if stage.name == "websocket" {
-                let left = self.ws.close_all(CLOSE_LIMIT).await;
-                if left > 0 {
-                    tracing::warn!(
-                        connections = left,
-                        "connections still closing; their rows go at the next start"
-                    );
-                }
-            }
-            let _ = stage.stop.send(true);
-            let all = futures::future::join_all(stage.tasks);
-            if tokio::time::timeout(STAGE_LIMIT, all).await.is_err() {
-                tracing::warn!(stage = stage.name, "stopping timed out");
-            }
+        self.http.stop().await;
+        self.streams.stop().await;
+        let left = self.ws.close_all(CLOSE_LIMIT).await;
+        if left > 0 {
+            tracing::warn!(
+                connections = left,
+                "connections still closing; their rows go at the next start"
+            );
         }
+        self.websocket.stop().await;
+        self.database.stop().await;
     }
 }
 
@@ -356,28 +365,6 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             tracing::error!(error = %Chain(&err), "HTTP server failed");
         }
     });
-    let stages = vec![
-        Stage {
-            name: "http",
-            stop: stop_http,
-            tasks: vec![http_task],
-        },
-        Stage {
-            name: "streams",
-            stop: stop_streams,
-            tasks: realtime.stream_tasks,
-        },
-        Stage {
-            name: "websocket",
-            stop: stop_ws,
-            tasks: vec![realtime.ws_task],
-        },
-        Stage {
-            name: "database",
-            stop: stop_db,
-            tasks: engine.into_iter().collect(),
-        },
-    ];
 
     Ok(Running {
         base_url,
@@ -393,6 +380,25 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         idp,
         failures,
         stale_connections: realtime.stale_connections,
-        stages,
+        http: Stage {
+            name: "http",
+            stop: stop_http,
+            tasks: vec![http_task],
+        },
+        streams: Stage {
+            name: "streams",
+            stop: stop_streams,
+            tasks: realtime.stream_tasks,
+        },
+        websocket: Stage {
+            name: "websocket",
+            stop: stop_ws,
+            tasks: vec![realtime.ws_task],
+        },
+        database: Stage {
+            name: "database",
+            stop: stop_db,
+            tasks: engine.into_iter().collect(),
+        },
     })
 }
