@@ -3,7 +3,7 @@
 //! A thin Lambda function: `main` builds the service once per cold start and
 //! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
 
-use chat_domain::{ChatService, ChatStore};
+use chat_domain::{ChatService, ChatStore, Publisher};
 use chat_lambda::{output, ResolverError, ResolverEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
@@ -29,8 +29,8 @@ struct Input {
 }
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
-pub async fn handler<S: ChatStore>(
-    service: &ChatService<S>,
+pub async fn handler<S: ChatStore, P: Publisher>(
+    service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;

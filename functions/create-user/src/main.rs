@@ -7,6 +7,6 @@ use lambda_runtime::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
-    let service = chat_lambda::service_from_env().await?;
+    let service = chat_lambda::writer_service_from_env().await?;
     run(service_fn(|event| create_user::handler(&service, event))).await
 }

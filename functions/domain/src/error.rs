@@ -76,6 +76,10 @@ pub enum Error {
     /// that the request failed.
     #[error("storage failure")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The subscribers of a new row could not be read, so nothing was pushed.
+    /// The row is stored; a retry with the same id pushes it.
+    #[error("pushing to subscribers failed")]
+    Push(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl Error {
@@ -86,7 +90,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
-            Error::Store(_) => ErrorKind::Internal,
+            Error::Store(_) | Error::Push(_) => ErrorKind::Internal,
         }
     }
 
@@ -94,12 +98,19 @@ impl Error {
     pub fn client_message(&self) -> String {
         match self {
             Error::Store(_) => "internal failure; the request was not completed".to_string(),
+            Error::Push(_) => {
+                "stored, but not yet pushed to subscribers; retry with the same id".to_string()
+            }
             other => other.to_string(),
         }
     }
 
     pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Store(Box::new(err))
+    }
+
+    pub fn push(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Push(Box::new(err))
     }
 
     pub(crate) fn validation(msg: impl Into<String>) -> Self {

@@ -11,7 +11,7 @@
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
-//! - [`ports`]: the [`ChatStore`] trait and its outcome types.
+//! - [`ports`]: the [`ChatStore`] and [`Publisher`] traits and their outcome types.
 //! - [`service`]: [`ChatService`], the use-cases with their authorization rules.
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
@@ -25,5 +25,5 @@ pub mod service;
 pub use error::{Chain, Error, ErrorKind};
 pub use model::{Caller, Conversation, ConvoLink, Message, User};
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
-pub use ports::ChatStore;
-pub use service::ChatService;
+pub use ports::{Change, ChatStore, Publisher, Pushed};
+pub use service::{ChatService, Unpublished};

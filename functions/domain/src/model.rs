@@ -66,8 +66,8 @@ pub struct Message {
     pub message_conversation_id: String,
     pub author_id: String,
     pub content: String,
-    /// Server-assigned ULID: the order of the conversation. Not in the schema.
-    #[serde(skip_serializing)]
+    /// Server-assigned ULID: the order of the conversation, which clients
+    /// place live messages by.
     pub seq: String,
     pub created_at: String,
     pub updated_at: String,

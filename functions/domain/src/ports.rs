@@ -36,8 +36,47 @@ pub enum AddMemberOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutMessageOutcome {
     Created,
-    /// A message with this id exists in this conversation: here it is.
-    Exists(Message),
+    /// A message with this id exists in this conversation: here it is, and
+    /// where its push stands.
+    Exists(Message, PushState),
+}
+
+/// Where the push of a stored message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushState {
+    /// Its writer posted it to every subscriber (or it was written outside
+    /// the API, and the stream pushed it).
+    Done,
+    /// A writer holds the push until this time (epoch milliseconds). Past it,
+    /// that writer died or gave up, and a retry may take the push over.
+    Pending(i64),
+}
+
+/// A new row the API wrote, to push to the connections subscribed to it.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    Message(&'a Message),
+    User(&'a User),
+    Link(&'a ConvoLink),
+}
+
+/// What one push did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Connections the row was posted to.
+    pub sent: usize,
+    /// Connections that were gone (and are now removed).
+    pub gone: usize,
+    /// Connections whose post still failed after its retries.
+    pub failed: usize,
+}
+
+/// Pushing new rows to their subscribers, from the function that wrote them.
+pub trait Publisher: Send + Sync {
+    /// Posts `change` to every connection subscribed to it now, concurrently.
+    /// Fails only when the subscribers could not be read, which happens
+    /// before anything is posted.
+    fn publish(&self, change: Change<'_>) -> impl Future<Output = Result<Pushed>> + Send;
 }
 
 /// Items fetched together in one batch read.
@@ -106,10 +145,26 @@ pub trait ChatStore: Send + Sync {
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
 
     /// Stores the message unless its id is taken in its conversation.
+    /// Stores a new message whose push its writer holds until `push_until`
+    /// (epoch milliseconds).
     fn put_message(
         &self,
         message: &Message,
+        push_until: i64,
     ) -> impl Future<Output = Result<PutMessageOutcome>> + Send;
+
+    /// Records that the message's push is done.
+    fn finish_push(&self, message: &Message) -> impl Future<Output = Result<()>> + Send;
+
+    /// Moves the message's push from the holder whose hold ends at `held_until`
+    /// to one holding it until `until`; `false` if someone else moved it first.
+    /// Handing back (`until` in the past) lets a retry take it over at once.
+    fn take_push(
+        &self,
+        message: &Message,
+        held_until: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// A conversation's messages in server (ULID) order.
     fn messages(

@@ -14,7 +14,10 @@ use crate::model::{
     UserView,
 };
 use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
-use crate::ports::{AddMemberOutcome, Batch, ChatStore, CreateUserOutcome, PutMessageOutcome};
+use crate::ports::{
+    AddMemberOutcome, Batch, Change, ChatStore, CreateUserOutcome, Publisher, PushState,
+    PutMessageOutcome,
+};
 
 /// Which nested fields of a link to resolve.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,11 +64,42 @@ pub struct NewMessage {
     pub author_id: Option<String>,
 }
 
-/// The chat use-cases over a store.
+/// The chat use-cases over a store, and, for the functions that write, a
+/// [`Publisher`] that pushes each new row to its subscribers.
 #[derive(Debug, Clone)]
-pub struct ChatService<S> {
+pub struct ChatService<S, P = Unpublished> {
     store: S,
     tokens: PageTokens,
+    publisher: P,
+}
+
+/// The publisher of a service that only reads: it cannot run a use-case that
+/// writes, because it is not a [`Publisher`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unpublished;
+
+/// How long a writer holds a message's push: the functions' timeout
+/// (`Timeout` in infra/template.yaml). A retry of the same id takes an
+/// unfinished push over only once its holder's time has run out, so the
+/// holder and the retry never post it at once.
+pub const PUSH_LEASE_MS: i64 = 10_000;
+
+/// Time now, in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The server's order key: a ULID, strictly increasing within this process
+/// (two messages in one millisecond keep their order), so one sender's
+/// messages, sent one after another, are stored and shown in that order.
+pub fn next_seq() -> String {
+    static SEQ: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let generated = SEQ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .generate();
+    // Overflow takes 2^80 ids in one millisecond.
+    generated.unwrap_or_else(|_| Ulid::new()).to_string()
 }
 
 /// Server time, as AppSync's `AWSDateTime` (RFC 3339, UTC, milliseconds).
@@ -75,8 +109,28 @@ pub fn now() -> String {
 
 impl<S: ChatStore> ChatService<S> {
     pub fn new(store: S, tokens: PageTokens) -> Self {
-        ChatService { store, tokens }
+        ChatService {
+            store,
+            tokens,
+            publisher: Unpublished,
+        }
     }
+}
+
+impl<S, P> ChatService<S, P> {
+    /// The same use-cases, pushing what they write through `publisher`.
+    pub fn with_publisher<Q: Publisher>(self, publisher: Q) -> ChatService<S, Q> {
+        ChatService {
+            store: self.store,
+            tokens: self.tokens,
+            publisher,
+        }
+    }
+}
+
+/// The use-cases that write: each pushes its new rows to their subscribers
+/// before it returns.
+impl<S: ChatStore, P: Publisher> ChatService<S, P> {
 
     /// Creates the caller's own profile. Idempotent: a caller who has a profile
     /// with this username gets it back.
@@ -95,7 +149,10 @@ impl<S: ChatStore> ChatService<S> {
             updated_at: now,
         };
         match self.store.create_user(&user).await? {
-            CreateUserOutcome::Created => Ok(user),
+            CreateUserOutcome::Created => {
+                self.push(Change::User(&user)).await;
+                Ok(user)
+            }
             CreateUserOutcome::UsernameTaken => Err(Error::Conflict(format!(
                 "username {:?} is taken",
                 user.username
@@ -157,6 +214,7 @@ impl<S: ChatStore> ChatService<S> {
             .map(|m| ConvoLink::new(&convo.id, m, &now))
             .collect();
         self.store.create_conversation(&convo, &links).await?;
+        futures::future::join_all(links.iter().map(|l| self.push(Change::Link(l)))).await;
         Ok((convo, links))
     }
 
@@ -183,7 +241,10 @@ impl<S: ChatStore> ChatService<S> {
                 .add_member(&caller.id, &link, limits::MAX_MEMBERS)
                 .await?
             {
-                AddMemberOutcome::Added => link,
+                AddMemberOutcome::Added => {
+                    self.push(Change::Link(&link)).await;
+                    link
+                }
                 AddMemberOutcome::AlreadyMember => {
                     self.existing_link(&user_id, &conversation_id).await?
                 }
@@ -244,7 +305,7 @@ impl<S: ChatStore> ChatService<S> {
         if link.is_none() {
             return Err(Error::not_member());
         }
-        let seq = Ulid::new().to_string();
+        let seq = next_seq();
         let now = now();
         let message = Message {
             id: client_id.unwrap_or_else(|| seq.clone()),
@@ -255,10 +316,26 @@ impl<S: ChatStore> ChatService<S> {
             created_at: now.clone(),
             updated_at: now,
         };
-        let message = match self.store.put_message(&message).await? {
-            PutMessageOutcome::Created => message,
-            PutMessageOutcome::Exists(original) if original.author_id == caller.id => original,
-            PutMessageOutcome::Exists(_) => {
+        let lease = now_ms() + PUSH_LEASE_MS;
+        let message = match self.store.put_message(&message, lease).await? {
+            PutMessageOutcome::Created => {
+                self.push_message(&message, lease).await?;
+                message
+            }
+            PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
+                // A retry. Subscribers get the message once: only a push its
+                // writer never finished, and whose hold ran out, is taken
+                // over and made here.
+                if let PushState::Pending(held_until) = push {
+                    if held_until <= now_ms()
+                        && self.store.take_push(&original, held_until, lease).await?
+                    {
+                        self.push_message(&original, lease).await?;
+                    }
+                }
+                original
+            }
+            PutMessageOutcome::Exists(..) => {
                 return Err(Error::Conflict(
                     "this message id is already used in this conversation".into(),
                 ))
@@ -271,6 +348,42 @@ impl<S: ChatStore> ChatService<S> {
         Ok(message_view(message, fields, convo.as_ref(), &batch))
     }
 
+    /// Pushes a new user or link. Its row is written whatever happens here: a
+    /// failed lookup of subscribers loses only the live push, which a
+    /// client's next read shows.
+    async fn push(&self, change: Change<'_>) {
+        if let Err(err) = self.publisher.publish(change).await {
+            tracing::warn!(error = %crate::Chain(&err), "new row stored but not pushed");
+        }
+    }
+
+    /// Pushes a message whose push this writer holds until `lease`, then
+    /// records it done. When the subscribers cannot be read, nothing was
+    /// posted: the hold is handed back so that the client's retry pushes.
+    async fn push_message(&self, message: &Message, lease: i64) -> Result<()> {
+        match self.publisher.publish(Change::Message(message)).await {
+            Ok(pushed) => {
+                tracing::debug!(sent = pushed.sent, gone = pushed.gone, failed = pushed.failed, "pushed");
+                if let Err(err) = self.store.finish_push(message).await {
+                    // Posted already, and the client gets its answer, so it
+                    // has no reason to retry; one that retried after the hold
+                    // ran out would have it posted again.
+                    tracing::warn!(error = %crate::Chain(&err), "pushed, but the push is not recorded done");
+                }
+                Ok(())
+            }
+            Err(err) => {
+                if let Err(hand_back) = self.store.take_push(message, lease, 0).await {
+                    tracing::warn!(error = %crate::Chain(&hand_back), "could not hand the push back; a retry takes it after the hold");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The use-cases that read.
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     /// Any signed-in user can read a profile; only its owner can read its
     /// conversations.
     #[instrument(skip(self, conversations), fields(caller = %caller.id))]

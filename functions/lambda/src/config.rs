@@ -3,10 +3,15 @@
 
 use aws_sdk_dynamodb::Client;
 use chat_domain::{ChatService, PageTokens};
+use chat_realtime::config::{FanOutService, MANAGEMENT_ENDPOINT_ENV};
+use chat_realtime::{ApiGatewayNotifier, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, TableNames};
 
-/// The service every resolver function runs.
+/// The service the resolver functions that only read run.
 pub type Service = ChatService<DynamoStore>;
+/// The service the resolver functions that write run: each pushes its new
+/// rows to their subscribers before it returns.
+pub type WriterService = ChatService<DynamoStore, FanOutService>;
 
 /// Environment variable holding the shared `nextToken` signing secret.
 pub const PAGE_TOKEN_SECRET_ENV: &str = "PAGE_TOKEN_SECRET";
@@ -15,19 +20,43 @@ pub const PAGE_TOKEN_SECRET_ENV: &str = "PAGE_TOKEN_SECRET";
 pub enum ConfigError {
     #[error("{PAGE_TOKEN_SECRET_ENV} must be set to at least 32 characters")]
     MissingSecret,
+    #[error("{MANAGEMENT_ENDPOINT_ENV} must be set: the functions that write push to subscribers")]
+    MissingManagementEndpoint,
 }
 
 /// Builds the service from the environment: table names (`USERS_TABLE`, ...),
 /// the page-token secret, and the AWS SDK's usual configuration chain
 /// (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn service_from_env() -> Result<Service, ConfigError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    service(&sdk)
+}
+
+fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
     let secret = std::env::var(PAGE_TOKEN_SECRET_ENV).unwrap_or_default();
     if secret.len() < 32 {
         return Err(ConfigError::MissingSecret);
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoStore::new(Client::new(&sdk), TableNames::from_env());
+    let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
     Ok(ChatService::new(store, PageTokens::new(secret.as_bytes())))
+}
+
+/// As [`service_from_env`], plus what pushing needs: `CONNECTIONS_TABLE`
+/// and `APIGW_MANAGEMENT_ENDPOINT`.
+pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
+    let endpoint = std::env::var(MANAGEMENT_ENDPOINT_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::MissingManagementEndpoint)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let tables = TableNames::from_env();
+    let publisher = FanOut::new(
+        DynamoConnections::new(Client::new(&sdk), tables.connections.clone()),
+        ApiGatewayNotifier::for_endpoint(&sdk, &endpoint),
+        tables,
+        chat_realtime::fanout::DEFAULT_CONCURRENCY,
+    );
+    Ok(service(&sdk)?.with_publisher(publisher))
 }
 
 /// JSON logs in Lambda (driven by `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`).

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use chat_domain::service::{LinkFields, LinksArgs, MessageFields};
 use chat_domain::{Caller, ErrorKind};
 
-pub use config::{init_tracing, service_from_env, Service};
+pub use config::{init_tracing, service_from_env, writer_service_from_env, Service, WriterService};
 
 /// AppSync's Direct Lambda resolver event.
 ///

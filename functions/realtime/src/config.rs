@@ -54,14 +54,9 @@ struct Clients {
 
 async fn clients() -> Result<Clients, ConfigError> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
-        .endpoint_url(required(MANAGEMENT_ENDPOINT_ENV)?)
-        .build();
     Ok(Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        notifier: ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
-            management,
-        )),
+        notifier: ApiGatewayNotifier::for_endpoint(&sdk, &required(MANAGEMENT_ENDPOINT_ENV)?),
         tables: TableNames::from_env(),
     })
 }

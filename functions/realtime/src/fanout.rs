@@ -1,10 +1,18 @@
-//! The fan-out: DynamoDB Streams batches in, `next` messages out.
+//! The fan-out: a new row in, `next` messages out to exactly the connections
+//! subscribed to it.
 //!
-//! For each inserted row, in stream order: find the topic's subscribers (one
-//! Query on the `byTopic` index), shape the row once per distinct subscription
-//! document, and post to every subscriber concurrently (bounded). A 410 Gone
-//! removes that connection; any other failure on one connection is logged and
+//! [`FanOut::deliver`] finds the topic's subscribers (one Query on the
+//! `byTopic` index), shapes the row once per distinct subscription document,
+//! and posts to every subscriber concurrently (bounded). A 410 Gone removes
+//! that connection; throttling and 5xx answers are retried by the management
+//! client (see [`crate::notifier`]); a post that still fails is logged and
 //! never stops delivery to the rest.
+//!
+//! Two callers: the functions that write (through [`Publisher`], before they
+//! return), and the stream function, for rows written outside the API. Each
+//! row has exactly one of them: the API marks every row it writes
+//! (`pushUntil`, see chat-store's items), and [`FanOut::handle`] skips marked
+//! rows, so no row is pushed by both.
 //!
 //! Retries never re-send: a record is reported as failed
 //! (`ReportBatchItemFailures`) only when its subscribers could not be read,
@@ -20,6 +28,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
 
+use chat_domain::ports::{Change, Publisher, Pushed};
 use chat_domain::{Chain, ConvoLink, Message, User};
 use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
@@ -30,16 +39,14 @@ use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::subscribe;
 
+/// The attribute of the rows whose writer pushes them.
+const WRITER_PUSHES: &str = "pushUntil";
+
 /// Posts in flight at once per record.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 
-/// What one record's delivery did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub sent: usize,
-    pub gone: usize,
-    pub failed: usize,
-}
+/// What one row's delivery did.
+pub type Delivery = Pushed;
 
 pub struct FanOut<C, N> {
     connections: C,
@@ -65,34 +72,33 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         }
     }
 
-    /// The topic and GraphQL value of an inserted row, if it is one that is pushed.
+    /// The topic and GraphQL value of an inserted row, if it is one that the
+    /// stream pushes: one written outside the API.
     fn event_of(&self, record: &EventRecord) -> Option<(Topic, Value)> {
         if record.event_name != "INSERT" {
             return None;
         }
         let image = record.change.new_image.clone();
+        if image.contains_key(WRITER_PUSHES) {
+            return None;
+        }
         let table = table_of(record)?;
-        if table == self.tables.messages {
+        let change = if table == self.tables.messages {
             let message: Message = serde_dynamo::from_item::<_, MessageItem>(image)
                 .ok()?
                 .into();
-            let topic = Topic::Messages {
-                conversation_id: message.message_conversation_id.clone(),
-            };
-            Some((topic, serde_json::to_value(message).ok()?))
+            topic_of(Change::Message(&message))
         } else if table == self.tables.users {
             // Username claims share the table and are not users.
             let user: User = serde_dynamo::from_item::<_, UserItem>(image).ok()?.into();
-            Some((Topic::Users, serde_json::to_value(user).ok()?))
+            topic_of(Change::User(&user))
         } else if table == self.tables.convo_links {
             let link: ConvoLink = serde_dynamo::from_item::<_, LinkItem>(image).ok()?.into();
-            let topic = Topic::LinksOf {
-                user_id: link.convo_link_user_id.clone(),
-            };
-            Some((topic, serde_json::to_value(link).ok()?))
+            topic_of(Change::Link(&link))
         } else {
-            None
-        }
+            return None;
+        };
+        change.ok()
     }
 
     /// Handles one stream batch.
@@ -188,6 +194,37 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 }
             }
         }
+        Ok(delivery)
+    }
+}
+
+/// The topic of a change and its GraphQL value.
+fn topic_of(change: Change<'_>) -> Result<(Topic, Value), serde_json::Error> {
+    Ok(match change {
+        Change::Message(m) => (
+            Topic::Messages {
+                conversation_id: m.message_conversation_id.clone(),
+            },
+            serde_json::to_value(m)?,
+        ),
+        Change::User(u) => (Topic::Users, serde_json::to_value(u)?),
+        Change::Link(l) => (
+            Topic::LinksOf {
+                user_id: l.convo_link_user_id.clone(),
+            },
+            serde_json::to_value(l)?,
+        ),
+    })
+}
+
+/// Delivery from the function that wrote the row.
+impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
+    async fn publish(&self, change: Change<'_>) -> chat_domain::error::Result<Pushed> {
+        let (topic, value) = topic_of(change).map_err(chat_domain::Error::push)?;
+        let delivery = self
+            .deliver(&topic, value)
+            .await
+            .map_err(chat_domain::Error::push)?;
         Ok(delivery)
     }
 }

@@ -1,6 +1,10 @@
 //! Talking back to clients: the [`Notifier`] port and its adapter over API
 //! Gateway's management API (`@connections`).
 //!
+//! A post that meets throttling (429) or a 5xx answer is retried by the
+//! client, with exponential backoff and jitter: [`POST_ATTEMPTS`] attempts
+//! from [`RETRY_BACKOFF`]. A 410 Gone is final and never retried.
+//!
 //! API Gateway's `DeleteConnection` has no close code: on AWS a closed client
 //! sees code 1000. The adapter still sends the protocol's code and reason as
 //! `X-Close-Code` / `X-Close-Reason` headers, which AWS ignores and the local
@@ -12,6 +16,7 @@ use std::future::Future;
 use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
+use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
 use aws_sdk_apigatewaymanagement::Client;
 
 use crate::protocol::Close;
@@ -53,9 +58,29 @@ pub struct ApiGatewayNotifier {
     client: Client,
 }
 
+/// Attempts per post (the first and its retries) on throttling and 5xx.
+pub const POST_ATTEMPTS: u32 = 4;
+/// The first retry's backoff; each next one doubles (with jitter).
+pub const RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl ApiGatewayNotifier {
     pub fn new(client: Client) -> Self {
         ApiGatewayNotifier { client }
+    }
+
+    /// A notifier for the management API at `endpoint` (the WebSocket API's
+    /// `https://{api}.execute-api.{region}.amazonaws.com/{stage}`), with the
+    /// retries above.
+    pub fn for_endpoint(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(POST_ATTEMPTS)
+                    .with_initial_backoff(RETRY_BACKOFF),
+            )
+            .build();
+        ApiGatewayNotifier::new(Client::from_conf(config))
     }
 }
 

@@ -18,7 +18,12 @@ pub struct UserItem {
     /// Constant partition of the sparse `byUsername` index (claims lack it).
     pub list_pk: String,
     pub created_at: String,
-    pub updated_at: String,
+    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    /// to the subscribers (the stream pushes only rows without it). On a
+    /// message it is the writer's hold on the push (epoch milliseconds) and
+    /// is removed once the push is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_until: Option<i64>,
 }
 
 /// The row that reserves a username (case-insensitively) in the Users table.
@@ -61,7 +66,12 @@ pub struct LinkItem {
     pub convo_link_conversation_id: String,
     pub id: String,
     pub created_at: String,
-    pub updated_at: String,
+    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    /// to the subscribers (the stream pushes only rows without it). On a
+    /// message it is the writer's hold on the push (epoch milliseconds) and
+    /// is removed once the push is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,7 +91,12 @@ pub struct MessageItem {
     pub author_id: String,
     pub content: String,
     pub created_at: String,
-    pub updated_at: String,
+    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    /// to the subscribers (the stream pushes only rows without it). On a
+    /// message it is the writer's hold on the push (epoch milliseconds) and
+    /// is removed once the push is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_until: Option<i64>,
 }
 
 impl From<&User> for UserItem {
@@ -92,6 +107,7 @@ impl From<&User> for UserItem {
             list_pk: USER_LIST_PARTITION.to_string(),
             created_at: u.created_at.clone(),
             updated_at: u.updated_at.clone(),
+            push_until: None,
         }
     }
 }
@@ -139,6 +155,7 @@ impl From<&ConvoLink> for LinkItem {
             id: l.id.clone(),
             created_at: l.created_at.clone(),
             updated_at: l.updated_at.clone(),
+            push_until: None,
         }
     }
 }
@@ -164,6 +181,14 @@ impl LinkKey {
     }
 }
 
+/// The key of a message row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageKey {
+    pub message_conversation_id: String,
+    pub id: String,
+}
+
 impl From<&Message> for MessageItem {
     fn from(m: &Message) -> Self {
         MessageItem {
@@ -174,6 +199,7 @@ impl From<&Message> for MessageItem {
             content: m.content.clone(),
             created_at: m.created_at.clone(),
             updated_at: m.updated_at.clone(),
+            push_until: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -19,12 +20,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use chat_domain::page::{Cursor, PageQuery};
-use chat_domain::ports::{AddMemberOutcome, Batch, CreateUserOutcome, PutMessageOutcome};
+use chat_domain::ports::{
+    AddMemberOutcome, Batch, CreateUserOutcome, PushState, PutMessageOutcome,
+};
+use chat_domain::service::{now_ms, PUSH_LEASE_MS};
 use chat_domain::{ChatStore, Conversation, ConvoLink, Message, SortDirection, User};
 
 use crate::error::StoreError;
 use crate::items::{
-    ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, UserItem, UsernameClaimItem,
+    ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
+    UsernameClaimItem,
     USER_LIST_PARTITION,
 };
 use crate::tables::{TableNames, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME};
@@ -42,6 +47,34 @@ const BATCH_GET_RETRIES: u32 = 8;
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+}
+
+/// The hold a writer takes on pushing a user or link it writes now. Only its
+/// presence matters (the stream leaves such rows to their writer): a retry
+/// of those never pushes again.
+fn writer_pushes() -> Option<i64> {
+    Some(now_ms() + PUSH_LEASE_MS)
+}
+
+fn user_item(user: &User) -> UserItem {
+    UserItem {
+        push_until: writer_pushes(),
+        ..UserItem::from(user)
+    }
+}
+
+fn link_item(link: &ConvoLink) -> LinkItem {
+    LinkItem {
+        push_until: writer_pushes(),
+        ..LinkItem::from(link)
+    }
+}
+
+fn message_key(message: &Message) -> Result<Attrs> {
+    to_attrs(&MessageKey {
+        message_conversation_id: message.message_conversation_id.clone(),
+        id: message.id.clone(),
+    })
 }
 
 fn to_attrs<T: Serialize>(value: &T) -> Result<Attrs> {
@@ -210,7 +243,7 @@ impl ChatStore for DynamoStore {
             .transact_write_items()
             .transact_items(self.put(
                 &self.tables.users,
-                to_attrs(&UserItem::from(user))?,
+                to_attrs(&user_item(user))?,
                 "attribute_not_exists(id)",
             ))
             .transact_items(self.put(
@@ -332,7 +365,7 @@ impl ChatStore for DynamoStore {
         for link in links {
             tx = tx.transact_items(self.put(
                 &self.tables.convo_links,
-                to_attrs(&LinkItem::from(link))?,
+                to_attrs(&link_item(link))?,
                 "attribute_not_exists(convoLinkUserId)",
             ));
         }
@@ -393,7 +426,7 @@ impl ChatStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().update(append_member).build())
             .transact_items(self.put(
                 &self.tables.convo_links,
-                to_attrs(&LinkItem::from(link))?,
+                to_attrs(&link_item(link))?,
                 "attribute_not_exists(convoLinkUserId)",
             ))
             .send()
@@ -451,12 +484,17 @@ impl ChatStore for DynamoStore {
     async fn put_message(
         &self,
         message: &Message,
+        push_until: i64,
     ) -> chat_domain::error::Result<PutMessageOutcome> {
+        let item = MessageItem {
+            push_until: Some(push_until),
+            ..MessageItem::from(message)
+        };
         let result = self
             .client
             .put_item()
             .table_name(&self.tables.messages)
-            .set_item(Some(to_attrs(&MessageItem::from(message))?))
+            .set_item(Some(to_attrs(&item)?))
             .condition_expression("attribute_not_exists(id)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -468,19 +506,55 @@ impl ChatStore for DynamoStore {
                     let existing: Option<MessageItem> = match e.item() {
                         Some(old) => Some(from_attrs(old.clone())?),
                         // Not every emulator returns the old item: read it.
-                        None => {
-                            let key = to_attrs(&serde_json::json!({
-                                "messageConversationId": message.message_conversation_id,
-                                "id": message.id,
-                            }))?;
-                            self.get(&self.tables.messages, key).await?
-                        }
+                        None => self.get(&self.tables.messages, message_key(message)?).await?,
                     };
                     match existing {
-                        Some(item) => Ok(PutMessageOutcome::Exists(item.into())),
+                        Some(item) => {
+                            let push = item.push_until.map_or(PushState::Done, PushState::Pending);
+                            Ok(PutMessageOutcome::Exists(item.into(), push))
+                        }
                         None => Err(StoreError::from(err).into()),
                     }
                 }
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn finish_push(&self, message: &Message) -> chat_domain::error::Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.messages)
+            .set_key(Some(message_key(message)?))
+            .update_expression("REMOVE pushUntil")
+            .condition_expression("attribute_exists(id)")
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn take_push(
+        &self,
+        message: &Message,
+        held_until: i64,
+        until: i64,
+    ) -> chat_domain::error::Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.messages)
+            .set_key(Some(message_key(message)?))
+            .update_expression("SET pushUntil = :until")
+            .condition_expression("pushUntil = :held")
+            .expression_attribute_values(":until", to_av(&until)?)
+            .expression_attribute_values(":held", to_av(&held_until)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(StoreError::from(err).into()),
             },
         }

@@ -51,7 +51,7 @@ use tokio::task::JoinHandle;
 
 use chat_auth::Verifier;
 use chat_domain::{ChatService, PageTokens};
-use chat_realtime::DynamoConnections;
+use chat_realtime::{ApiGatewayNotifier, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
 pub use chat_domain::Chain;
@@ -300,13 +300,31 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
         Ok(idp::random_hex(32))
     })?;
-    let service = Arc::new(ChatService::new(
-        DynamoStore::new(client, tables.clone()),
-        PageTokens::new(secret.as_bytes()),
-    ));
+    // The functions that write post to subscribers through the WebSocket
+    // API's `@connections` endpoint, as on AWS.
+    let management_url = format!("http://{ws_addr}");
+    let publisher = FanOut::new(
+        DynamoConnections::new(client.clone(), tables.connections.clone()),
+        ApiGatewayNotifier::for_endpoint(&dynamo::sdk_config(&management_url).await, &management_url),
+        tables.clone(),
+        config.realtime.fan_out_concurrency,
+    );
+    let services = resolvers::Services {
+        reader: Arc::new(ChatService::new(
+            DynamoStore::new(client.clone(), tables.clone()),
+            PageTokens::new(secret.as_bytes()),
+        )),
+        writer: Arc::new(
+            ChatService::new(
+                DynamoStore::new(client, tables.clone()),
+                PageTokens::new(secret.as_bytes()),
+            )
+            .with_publisher(publisher),
+        ),
+    };
     let invocations = Invocations::default();
     let wiring = wiring::wiring()?;
-    let resolvers = Resolvers::new(wiring, &config.runner, service, &invocations)?;
+    let resolvers = Resolvers::new(wiring, &config.runner, services, &invocations)?;
     let idp = Arc::new(DevIdentityProvider::load_or_create(
         config.data_dir.as_ref(),
         &base_url,

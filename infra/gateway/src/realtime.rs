@@ -109,11 +109,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let client = dynamo::client(dynamodb_endpoint, requests.clone(), writes.clone()).await;
     let management_url = format!("http://{ws_addr}");
     let sdk = dynamo::sdk_config(&management_url).await;
-    let notifier = ApiGatewayNotifier::new(aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
-            .endpoint_url(&management_url)
-            .build(),
-    ));
+    let notifier = ApiGatewayNotifier::for_endpoint(&sdk, &management_url);
     let connections = DynamoConnections::new(client.clone(), tables.connections.clone());
 
     let connection_service = Arc::new(ConnectionService::new(

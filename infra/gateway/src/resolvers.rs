@@ -13,7 +13,14 @@ use futures::future::BoxFuture;
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
-use chat_lambda::Service;
+use chat_lambda::{Service, WriterService};
+
+/// The services the resolver functions run on: the functions that write push
+/// what they write, so theirs has a publisher.
+pub struct Services {
+    pub reader: Arc<Service>,
+    pub writer: Arc<WriterService>,
+}
 
 pub(crate) type Invoke =
     Box<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Diagnostic>> + Send + Sync>;
@@ -168,16 +175,17 @@ pub(crate) use in_process;
 /// The in-process handler of a resolver function crate.
 fn resolver_function(
     name: &str,
-    service: &Arc<Service>,
+    services: &Services,
     invocations: &Invocations,
 ) -> Option<Function> {
+    let (service, writer) = (&services.reader, &services.writer);
     Some(match name {
-        "create-user" => in_process!(invocations, "create-user", service, create_user),
-        "create-convo" => in_process!(invocations, "create-convo", service, create_convo),
+        "create-user" => in_process!(invocations, "create-user", writer, create_user),
+        "create-convo" => in_process!(invocations, "create-convo", writer, create_convo),
         "create-convo-link" => {
-            in_process!(invocations, "create-convo-link", service, create_convo_link)
+            in_process!(invocations, "create-convo-link", writer, create_convo_link)
         }
-        "create-message" => in_process!(invocations, "create-message", service, create_message),
+        "create-message" => in_process!(invocations, "create-message", writer, create_message),
         "get-user" => in_process!(invocations, "get-user", service, get_user),
         "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
         "list-users" => in_process!(invocations, "list-users", service, list_users),
@@ -206,13 +214,13 @@ impl Resolvers {
     pub fn new(
         wiring: &crate::wiring::Wiring,
         runner: &Runner,
-        service: Arc<Service>,
+        services: Services,
         invocations: &Invocations,
     ) -> Result<Self, crate::wiring::WiringError> {
         let mut by_field = HashMap::new();
         let http = reqwest::Client::new();
         for (field, name) in &wiring.resolvers {
-            let local = resolver_function(name, &service, invocations).ok_or_else(|| {
+            let local = resolver_function(name, &services, invocations).ok_or_else(|| {
                 crate::wiring::WiringError::new(format!(
                     "{field} is wired to {name}, which is not a resolver function crate"
                 ))
