@@ -131,7 +131,6 @@ impl<S, P> ChatService<S, P> {
 /// The use-cases that write: each pushes its new rows to their subscribers
 /// before it returns.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {
-
     /// Creates the caller's own profile. Idempotent: a caller who has a profile
     /// with this username gets it back.
     #[instrument(skip(self), fields(caller = %caller.id))]
@@ -363,7 +362,12 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     async fn push_message(&self, message: &Message, lease: i64) -> Result<()> {
         match self.publisher.publish(Change::Message(message)).await {
             Ok(pushed) => {
-                tracing::debug!(sent = pushed.sent, gone = pushed.gone, failed = pushed.failed, "pushed");
+                tracing::debug!(
+                    sent = pushed.sent,
+                    gone = pushed.gone,
+                    failed = pushed.failed,
+                    "pushed"
+                );
                 if let Err(err) = self.store.finish_push(message).await {
                     // Posted already, and the client gets its answer, so it
                     // has no reason to retry; one that retried after the hold

@@ -18,7 +18,8 @@ pub struct UserItem {
     /// Constant partition of the sparse `byUsername` index (claims lack it).
     pub list_pk: String,
     pub created_at: String,
-    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    pub updated_at: String,
+    /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
     /// is removed once the push is done.
@@ -66,7 +67,8 @@ pub struct LinkItem {
     pub convo_link_conversation_id: String,
     pub id: String,
     pub created_at: String,
-    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    pub updated_at: String,
+    /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
     /// is removed once the push is done.
@@ -91,7 +93,8 @@ pub struct MessageItem {
     pub author_id: String,
     pub content: String,
     pub created_at: String,
-    pub updated_at: String,    /// Present on every row the API writes, to say that its writer pushes it
+    pub updated_at: String,
+    /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
     /// is removed once the push is done.

@@ -29,8 +29,7 @@ use chat_domain::{ChatStore, Conversation, ConvoLink, Message, SortDirection, Us
 use crate::error::StoreError;
 use crate::items::{
     ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
-    UsernameClaimItem,
-    USER_LIST_PARTITION,
+    UsernameClaimItem, USER_LIST_PARTITION,
 };
 use crate::tables::{TableNames, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME};
 
@@ -506,7 +505,10 @@ impl ChatStore for DynamoStore {
                     let existing: Option<MessageItem> = match e.item() {
                         Some(old) => Some(from_attrs(old.clone())?),
                         // Not every emulator returns the old item: read it.
-                        None => self.get(&self.tables.messages, message_key(message)?).await?,
+                        None => {
+                            self.get(&self.tables.messages, message_key(message)?)
+                                .await?
+                        }
                     };
                     match existing {
                         Some(item) => {

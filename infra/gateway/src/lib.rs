@@ -305,7 +305,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let management_url = format!("http://{ws_addr}");
     let publisher = FanOut::new(
         DynamoConnections::new(client.clone(), tables.connections.clone()),
-        ApiGatewayNotifier::for_endpoint(&dynamo::sdk_config(&management_url).await, &management_url),
+        ApiGatewayNotifier::for_endpoint(
+            &dynamo::sdk_config(&management_url).await,
+            &management_url,
+        ),
         tables.clone(),
         config.realtime.fan_out_concurrency,
     );

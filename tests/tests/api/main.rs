@@ -3,6 +3,7 @@
 
 mod chatt;
 mod costs;
+mod delivery;
 mod graphql;
 mod lifecycle;
 mod limits;

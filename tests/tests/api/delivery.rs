@@ -1,0 +1,368 @@
+//! Delivery from the write path: the function that writes a row pushes it
+//! before it returns, a retry never pushes twice, a writer that fails or dies
+//! between its write and its posts leaves the push to the client's retry,
+//! the stream pushes only rows written outside the API, and subscribers can
+//! place every message in the history's order.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chat_domain::ports::{Change, Publisher, Pushed};
+use chat_domain::service::{MessageFields, NewMessage, PUSH_LEASE_MS};
+use chat_domain::{Caller, ChatService, PageTokens};
+use chat_realtime::notifier::{ApiGatewayNotifier, Notifier, NotifyError, POST_ATTEMPTS};
+use chat_store::items::MessageItem;
+use chat_store::{DynamoStore, RequestCounter};
+use chat_tests::{convo, post, Client, Stack, WsClient, WsEvent};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CREATE_WITH_ID: &str = "mutation($id: ID!, $c: ID!, $t: String!) { createMessage(input: {id: $id, content: $t, messageConversationId: $c}) { id seq } }";
+const ON_CREATE_MESSAGE: &str =
+    "subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id seq authorId } }";
+const HISTORY: &str =
+    "query($c: ID!) { getConvo(id: $c) { messages(limit: 100) { items { id seq } } } }";
+
+/// The ids of the `next` messages `ws` receives for subscription `sub`
+/// until it has been silent for `quiet`.
+async fn received(ws: &mut WsClient, sub: &str, quiet: Duration) -> Vec<Value> {
+    let mut got = Vec::new();
+    loop {
+        match ws.next_within(quiet).await {
+            WsEvent::Message(m) if m["type"] == "next" && m["id"] == sub => {
+                got.push(m["payload"]["data"]["onCreateMessage"].clone())
+            }
+            WsEvent::Silence => return got,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn ids(messages: &[Value]) -> Vec<&str> {
+    messages.iter().map(|m| m["id"].as_str().unwrap()).collect()
+}
+
+async fn history(client: &Client, room: &str) -> Vec<String> {
+    let out = client.ok(HISTORY, json!({ "c": room })).await;
+    out["getConvo"]["messages"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Alice and Bob in one room, both subscribed to it.
+async fn room_with_subscribers(stack: &Stack) -> (Client, Client, String, WsClient, WsClient) {
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let mut alice_ws = stack.ws(&alice).await;
+    let mut bob_ws = stack.ws(&bob).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        ws.subscribe("room", ON_CREATE_MESSAGE, json!({ "c": room }))
+            .await;
+        ws.sync().await;
+    }
+    (alice, bob, room, alice_ws, bob_ws)
+}
+
+/// Long enough for the stream to have pushed anything it was going to.
+fn stream_window() -> Duration {
+    Duration::from_millis(1_500)
+}
+
+#[tokio::test]
+async fn a_retry_of_the_same_id_is_pushed_once() {
+    let stack = Stack::start().await;
+    let (alice, _bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
+    let vars = json!({ "id": "client-1", "c": room, "t": "hello" });
+    let first = alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    // The answer comes after the push: it is already on its way.
+    for _ in 0..3 {
+        let again = alice.ok(CREATE_WITH_ID, vars.clone()).await;
+        assert_eq!(again, first, "a retry returns the stored message");
+    }
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let got = received(ws, "room", stream_window()).await;
+        assert_eq!(
+            ids(&got),
+            ["client-1"],
+            "once, and never again from the stream"
+        );
+    }
+}
+
+/// A publisher standing in for a writer that fails or dies after its write.
+struct Broken<F>(fn() -> F);
+
+impl<F> Publisher for Broken<F>
+where
+    F: Future<Output = chat_domain::error::Result<Pushed>> + Send,
+{
+    fn publish(
+        &self,
+        _change: Change<'_>,
+    ) -> impl Future<Output = chat_domain::error::Result<Pushed>> + Send {
+        (self.0)()
+    }
+}
+
+async fn lookup_fails() -> chat_domain::error::Result<Pushed> {
+    Err(chat_domain::Error::push(std::io::Error::other(
+        "subscribers unreadable",
+    )))
+}
+
+async fn never_returns() -> chat_domain::error::Result<Pushed> {
+    std::future::pending().await
+}
+
+/// The writer `createMessage` runs, over the stack's tables, with `publisher`.
+async fn writer<P: Publisher>(stack: &Stack, publisher: P) -> ChatService<DynamoStore, P> {
+    let client = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        RequestCounter::default(),
+        Default::default(),
+    )
+    .await;
+    ChatService::new(
+        DynamoStore::new(client, stack.running.tables.clone()),
+        PageTokens::new(b"a page token secret for this writer only"),
+    )
+    .with_publisher(publisher)
+}
+
+fn message(id: &str, room: &str) -> NewMessage {
+    NewMessage {
+        id: Some(id.into()),
+        content: "survives its writer".into(),
+        conversation_id: room.into(),
+        author_id: None,
+    }
+}
+
+fn caller(client: &Client) -> Caller {
+    Caller {
+        id: client.id.clone(),
+        username: client.username.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_fails_before_posting_leaves_the_push_to_the_retry() {
+    let stack = Stack::start().await;
+    let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
+    let failing = writer(&stack, Broken(lookup_fails)).await;
+    let err = failing
+        .create_message(
+            &caller(&alice),
+            message("m-1", &room),
+            MessageFields::default(),
+        )
+        .await
+        .expect_err("the push failed");
+    assert_eq!(err.kind(), chat_domain::ErrorKind::Internal);
+    assert!(err.client_message().contains("retry with the same id"));
+
+    // Stored, but nobody got it: not the writer, not the stream.
+    assert_eq!(history(&bob, &room).await, ["m-1"]);
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert!(received(ws, "room", stream_window()).await.is_empty());
+    }
+    // The writer handed its push back, so the client's retry pushes at once,
+    // and only once.
+    let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    alice.ok(CREATE_WITH_ID, vars).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["m-1"]);
+    }
+}
+
+#[tokio::test]
+async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
+    let stack = Stack::start().await;
+    let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
+    let dying = writer(&stack, Broken(never_returns)).await;
+    let author = caller(&alice);
+    let room_id = room.clone();
+    let task = tokio::spawn(async move {
+        dying
+            .create_message(&author, message("m-1", &room_id), MessageFields::default())
+            .await
+    });
+    // Killed after its write, before any post.
+    let written = tokio::time::Instant::now();
+    while history(&bob, &room).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert!(received(ws, "room", stream_window()).await.is_empty());
+    }
+
+    // A retry while the dead writer's hold lasts cannot tell it from a live
+    // one: it answers and pushes nothing, so a live writer is never doubled.
+    let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert!(received(ws, "room", Duration::from_millis(300))
+            .await
+            .is_empty());
+    }
+    // Once it has run out, the next retry takes the push over.
+    let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
+    tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    alice.ok(CREATE_WITH_ID, vars).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["m-1"]);
+    }
+}
+
+#[tokio::test]
+async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
+    let stack = Stack::start().await;
+    let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
+    let api = post(&alice, &room, "through the API").await;
+    // An import, a script, the console: no writer to push it.
+    let client = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        RequestCounter::default(),
+        Default::default(),
+    )
+    .await;
+    let item = MessageItem {
+        message_conversation_id: room.clone(),
+        id: "imported".into(),
+        seq: chat_domain::service::next_seq(),
+        author_id: bob.id.clone(),
+        content: "imported".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000Z".into(),
+        push_until: None,
+    };
+    client
+        .put_item()
+        .table_name(&stack.running.tables.messages)
+        .set_item(Some(serde_dynamo::to_item(&item).unwrap()))
+        .send()
+        .await
+        .expect("direct write");
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let got = received(ws, "room", Duration::from_millis(2_500)).await;
+        assert_eq!(ids(&got), [api.as_str(), "imported"]);
+    }
+}
+
+#[tokio::test]
+async fn every_subscriber_can_place_every_message_in_the_history_order() {
+    let stack = Stack::start().await;
+    let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
+    // Two senders at once, each sending one message after another.
+    let send = |author: Client, room: String| async move {
+        let mut sent = Vec::new();
+        for i in 0..15 {
+            sent.push(post(&author, &room, &format!("{} {i}", author.username)).await);
+        }
+        sent
+    };
+    let (from_alice, from_bob) = tokio::join!(
+        send(alice.clone(), room.clone()),
+        send(bob.clone(), room.clone())
+    );
+    let order = history(&alice, &room).await;
+    assert_eq!(order.len(), 30);
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let got = received(ws, "room", Duration::from_millis(500)).await;
+        // Each sender's messages arrive in the order they were sent.
+        for (sender, sent) in [(&alice, &from_alice), (&bob, &from_bob)] {
+            let theirs: Vec<&str> = got
+                .iter()
+                .filter(|m| m["authorId"] == sender.id.as_str())
+                .map(|m| m["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(&theirs, sent);
+        }
+        // Placed by the server's order key, they are the history.
+        let mut placed: Vec<(String, String)> = got
+            .iter()
+            .map(|m| {
+                let seq = m["seq"].as_str().expect("the payload carries seq");
+                (seq.to_string(), m["id"].as_str().unwrap().to_string())
+            })
+            .collect();
+        placed.sort();
+        let placed: Vec<String> = placed.into_iter().map(|(_, id)| id).collect();
+        assert_eq!(placed, order);
+    }
+}
+
+/// An HTTP server that answers each request with the next of `answers`
+/// (status, `x-amzn-ErrorType`), then 200; returns its URL and a request count.
+async fn scripted(
+    answers: Vec<(u16, &'static str)>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, error) = answers.get(n).copied().unwrap_or((200, ""));
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let body = if error.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{\"message\":\"{error}\"}}")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nx-amzn-ErrorType: {error}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (url, count)
+}
+
+async fn notifier(url: &str) -> ApiGatewayNotifier {
+    ApiGatewayNotifier::for_endpoint(&chat_gateway::dynamo::sdk_config(url).await, url)
+}
+
+#[tokio::test]
+async fn throttled_and_failed_posts_are_retried_and_gone_is_final() {
+    let (url, count) = scripted(vec![
+        (429, "LimitExceededException"),
+        (500, "InternalServerErrorException"),
+        (503, ""),
+    ])
+    .await;
+    notifier(&url)
+        .await
+        .post("c1", b"{}".to_vec())
+        .await
+        .expect("delivered on the fourth attempt");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    let (url, count) = scripted(vec![(500, ""); 10]).await;
+    let err = notifier(&url).await.post("c1", b"{}".to_vec()).await;
+    assert!(matches!(err, Err(NotifyError::Post(_))), "{err:?}");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        POST_ATTEMPTS as usize
+    );
+
+    let (url, count) = scripted(vec![(410, "GoneException")]).await;
+    let err = notifier(&url).await.post("c1", b"{}".to_vec()).await;
+    assert!(matches!(err, Err(NotifyError::Gone)), "{err:?}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
