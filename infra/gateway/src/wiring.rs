@@ -389,4 +389,60 @@ mod tests {
         let aged: Vec<String> = w.max_record_age_secs.keys().cloned().collect();
         assert_eq!(aged, streamed);
     }
+
+    /// The functions that write push what they write, and the stream only
+    /// gets rows written outside the API: the template must say both.
+    #[test]
+    fn the_functions_that_write_may_post_and_the_stream_skips_their_rows() {
+        let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = doc["Resources"].as_mapping().unwrap();
+        let code_of = |r: &Value| {
+            str_at(r, &["Properties", "CodeUri"])
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut writers = 0;
+        for resource in resources.values() {
+            let code = code_of(resource);
+            let props = &resource["Properties"];
+            let text = serde_yaml::to_string(props).unwrap();
+            if [
+                "create-user",
+                "create-convo",
+                "create-convo-link",
+                "create-message",
+            ]
+            .iter()
+            .any(|w| code.ends_with(&format!("/{w}")))
+            {
+                writers += 1;
+                assert!(
+                    props["Environment"]["Variables"]
+                        .get("APIGW_MANAGEMENT_ENDPOINT")
+                        .is_some(),
+                    "{code} needs the management endpoint"
+                );
+                assert!(
+                    text.contains("execute-api:ManageConnections"),
+                    "{code} must be allowed to post"
+                );
+                assert!(
+                    text.contains("ConnectionsTable"),
+                    "{code} must read subscribers"
+                );
+            }
+            if code.ends_with("/fan-out") {
+                let events = props["Events"].as_mapping().unwrap();
+                for event in events.values() {
+                    let pattern =
+                        serde_yaml::to_string(&event["Properties"]["FilterCriteria"]).unwrap();
+                    assert!(
+                        pattern.contains("pushUntil") && pattern.contains("exists"),
+                        "{pattern}"
+                    );
+                }
+            }
+        }
+        assert_eq!(writers, 4);
+    }
 }
