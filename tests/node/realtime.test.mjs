@@ -145,6 +145,43 @@ test('an aliased subset of fields arrives in exactly that shape', async () => {
     assert.deepEqual(s.events[0], { data: { m: { text: 'shape', __typename: 'Message' } } });
 });
 
+test('a retry of the same id is pushed once; messages sent at once are placed by seq', async () => {
+    const [ca, cb] = [client(alice.auth), client(bob.auth)];
+    clients.push(ca, cb);
+    const doc = 'subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id seq authorId content } }';
+    const a = collect(ca, doc, { c: room });
+    const b = collect(cb, doc, { c: room });
+    await whenLive([a, b], (i) => post(alice, `probe ${i}`));
+    const real = (s) => s.events.map((ev) => ev.data.onCreateMessage).filter((m) => !m.content.startsWith('probe'));
+
+    // The client retries after a lost answer: same id, one push.
+    const withId = 'mutation($id: ID!, $c: ID!) { createMessage(input: {id: $id, content: "retried", messageConversationId: $c}) { id seq } }';
+    const id = `retry-${run}`;
+    const first = await gql(alice.auth, withId, { id, c: room });
+    assert.deepEqual(await gql(alice.auth, withId, { id, c: room }), first);
+
+    // Two senders at once, each one message after another.
+    const burst = async (from) => {
+        const ids = [];
+        for (let i = 0; i < 10; i++) ids.push((await post(from, `${from.username} ${i}`)).createMessage.id);
+        return ids;
+    };
+    const [fromAlice, fromBob] = await Promise.all([burst(alice), burst(bob)]);
+    const history = await gql(bob.auth, 'query($c: ID!) { getConvo(id: $c) { messages(limit: 100, sortDirection: DESC) { items { id } } } }', { c: room });
+    const newest = history.getConvo.messages.items.map((m) => m.id).slice(0, 21).reverse();
+    for (const s of [a, b]) {
+        await s.until(() => real(s).length >= 21);
+        await settle(500);
+        const got = real(s);
+        assert.equal(got.filter((m) => m.id === id).length, 1, 'the retry was not pushed again');
+        assert.equal(got.length, 21);
+        assert.deepEqual(got.filter((m) => m.authorId === alice.id && m.id !== id).map((m) => m.id), fromAlice);
+        assert.deepEqual(got.filter((m) => m.authorId === bob.id).map((m) => m.id), fromBob);
+        const placed = [...got].sort((x, y) => (x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0)).map((m) => m.id);
+        assert.deepEqual(placed, newest, 'placed by seq, they are the history');
+    }
+});
+
 test('a bad token is closed with 4403', async () => {
     const closed = new Promise((resolve) => {
         const c = createClient({
