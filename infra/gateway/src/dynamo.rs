@@ -45,6 +45,10 @@ pub async fn start(
                 None => dynoxide::Database::memory(),
             }
             .map_err(|e| GatewayError::Embedded(e.to_string()))?;
+            let upkeep = match path {
+                Some(path) => Some(stream_upkeep(path.clone()).await?),
+                None => None,
+            };
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|source| GatewayError::Bind { addr, source })?;
@@ -57,10 +61,40 @@ pub async fn start(
                 {
                     tracing::error!(error = %err, "embedded DynamoDB stopped");
                 }
+                if let Some(upkeep) = upkeep {
+                    upkeep.abort();
+                }
             });
             Ok((format!("http://{local}"), Some(task)))
         }
     }
+}
+
+/// Indexes and trims the engine's stream records now (see
+/// [`crate::stream_records`]), then trims them every hour.
+async fn stream_upkeep(path: PathBuf) -> Result<JoinHandle<()>, GatewayError> {
+    let at = path.clone();
+    let trimmed = tokio::task::spawn_blocking(move || crate::stream_records::prepare(&at))
+        .await
+        .map_err(|e| GatewayError::Embedded(e.to_string()))?
+        .map_err(|e| GatewayError::Embedded(format!("stream records: {e}")))?;
+    if trimmed > 0 {
+        tracing::info!(
+            records = trimmed,
+            "trimmed stream records older than 24 hours"
+        );
+    }
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(crate::stream_records::TRIM_EVERY).await;
+            let at = path.clone();
+            match tokio::task::spawn_blocking(move || crate::stream_records::trim(&at)).await {
+                Ok(Ok(n)) => tracing::debug!(records = n, "trimmed stream records"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "could not trim stream records"),
+                Err(_) => return,
+            }
+        }
+    }))
 }
 
 fn is_loopback(endpoint: &str) -> bool {

@@ -20,6 +20,8 @@
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
 //!   with checkpoints in the data dir; [`failures`]: their on-failure
 //!   destination and its replay.
+//! - [`stream_records`]: indexes and 24-hour trimming for the embedded
+//!   engine's stream records.
 //!
 //! # Stopping
 //!
@@ -34,6 +36,7 @@ pub mod graphql;
 pub mod idp;
 pub mod realtime;
 pub mod resolvers;
+pub mod stream_records;
 pub mod streams;
 pub mod wiring;
 pub mod ws;
