@@ -34,6 +34,10 @@ pub struct UserItem {
 pub struct UsernameClaimItem {
     pub id: String,
     pub owner_id: String,
+    /// Written by the API, as on [`UserItem`]: a claim is never pushed, and
+    /// the mark keeps it from the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_until: Option<i64>,
 }
 
 impl UsernameClaimItem {
@@ -41,6 +45,7 @@ impl UsernameClaimItem {
         UsernameClaimItem {
             id: format!("USERNAME#{}", user.username.to_lowercase()),
             owner_id: user.id.clone(),
+            push_until: None,
         }
     }
 }

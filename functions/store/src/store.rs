@@ -48,9 +48,9 @@ pub struct DynamoStore {
     tables: TableNames,
 }
 
-/// The hold a writer takes on pushing a user or link it writes now. Only its
-/// presence matters (the stream leaves such rows to their writer): a retry
-/// of those never pushes again.
+/// The hold a writer takes on pushing a user, username claim or link it
+/// writes now. Only its presence matters (the stream leaves such rows to
+/// their writer): a retry of those never pushes again.
 fn writer_pushes() -> Option<i64> {
     Some(now_ms() + PUSH_LEASE_MS)
 }
@@ -247,7 +247,10 @@ impl ChatStore for DynamoStore {
             ))
             .transact_items(self.put(
                 &self.tables.users,
-                to_attrs(&UsernameClaimItem::new(user))?,
+                to_attrs(&UsernameClaimItem {
+                    push_until: writer_pushes(),
+                    ..UsernameClaimItem::new(user)
+                })?,
                 "attribute_not_exists(id)",
             ))
             .send()

@@ -19,7 +19,7 @@
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
 //!   with checkpoints in the data dir; [`failures`]: their on-failure
-//!   destination and its replay.
+//!   destination and its replay; [`filters`]: their `FilterCriteria`.
 //! - [`stream_records`]: indexes and 24-hour trimming for the embedded
 //!   engine's stream records.
 //!
@@ -32,6 +32,7 @@
 
 pub mod dynamo;
 pub mod failures;
+pub mod filters;
 pub mod graphql;
 pub mod idp;
 pub mod realtime;

@@ -218,6 +218,11 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
             max_record_age,
             checkpoints: data_dir.map(|d| d.join("streams")),
             failures: failures.clone(),
+            filter: wiring
+                .stream_filters
+                .get(logical)
+                .cloned()
+                .unwrap_or_default(),
             writes: writes.clone(),
         };
         stream_tasks.push(tokio::spawn(mapping.run(stop_streams.clone())));

@@ -96,6 +96,8 @@ pub struct Mapping {
     /// The checkpoint directory (`<data dir>/streams`); `None` keeps it in memory.
     pub checkpoints: Option<PathBuf>,
     pub failures: Arc<FailureLog>,
+    /// The mapping's `FilterCriteria`: records it drops are done unseen.
+    pub filter: crate::filters::Filter,
     /// Signalled on every write through the gateway's DynamoDB clients.
     pub writes: crate::dynamo::WriteSignal,
 }
@@ -315,6 +317,20 @@ impl Mapping {
                     .map(|r| to_event_record(r, &stream_arn))
                     .collect();
                 let last = batch.last().and_then(sequence_of);
+                let batch: Vec<EventRecord> = batch
+                    .into_iter()
+                    .filter(|r| self.filter.admits(r))
+                    .collect();
+                if batch.is_empty() {
+                    // Filtered out: done, without an invocation.
+                    if let Some(last) = last {
+                        shard.position = Position::After(last);
+                    }
+                    shard.ended = next.is_none();
+                    shard.iterator = next;
+                    self.save_checkpoint(&stream_arn, &shards);
+                    continue;
+                }
                 match self
                     .deliver(&stream_arn, shard_id, batch, &stop, &drain)
                     .await

@@ -36,6 +36,8 @@ pub struct Wiring {
     pub streams: BTreeMap<String, Vec<String>>,
     /// Streamed table → its mapping's `MaximumRecordAgeInSeconds`.
     pub max_record_age_secs: BTreeMap<String, u64>,
+    /// Table → the `FilterCriteria` of the mapping on its stream.
+    pub stream_filters: BTreeMap<String, crate::filters::Filter>,
     /// Function crates run on a schedule.
     pub scheduled: Vec<String>,
     /// Every function crate the template deploys.
@@ -169,6 +171,17 @@ impl Wiring {
                                 {
                                     wiring.max_record_age_secs.insert(table.clone(), age);
                                 }
+                                let patterns = event
+                                    .get("Properties")
+                                    .and_then(|p| p.get("FilterCriteria"))
+                                    .and_then(|f| f.get("Filters"))
+                                    .and_then(Value::as_sequence)
+                                    .into_iter()
+                                    .flatten()
+                                    .filter_map(|f| str_at(f, &["Pattern"]));
+                                let filter = crate::filters::Filter::parse(patterns)
+                                    .map_err(|e| err(format!("{id}: {e}")))?;
+                                wiring.stream_filters.insert(table.clone(), filter);
                                 wiring.streams.entry(name.clone()).or_default().push(table);
                             }
                             Some("Schedule") | Some("ScheduleV2") => {

@@ -246,6 +246,7 @@ impl MappingRig {
             max_record_age,
             checkpoints: Some(dir.join("streams")),
             failures: failures.clone(),
+            filter: chat_gateway::wiring::wiring().unwrap().stream_filters["Users"].clone(),
             writes,
         };
         let task = tokio::spawn(mapping.run(stop_rx));
