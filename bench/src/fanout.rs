@@ -98,39 +98,8 @@ pub async fn run(
     case: Case,
     counters: Option<&str>,
 ) -> Result<Outcome> {
-    // Every member of every room connects and subscribes, 32 at a time.
-    let mut inboxes = Vec::new();
-    let mut sockets = Vec::new();
-    for (room, members) in &rooms.rooms {
-        let (tx, rx) = mpsc::unbounded_channel::<Receipt>();
-        let opened: Vec<_> = stream::iter(members.iter().enumerate())
-            .map(|(i, m)| {
-                let tx = tx.clone();
-                async move {
-                    subscribe(
-                        target,
-                        &m.token,
-                        docs::ON_CREATE_MESSAGE,
-                        json!({ "messageConversationId": room }),
-                        i,
-                        tx,
-                    )
-                    .await
-                }
-            })
-            .buffer_unordered(32)
-            .try_collect()
-            .await?;
-        sockets.extend(opened);
-        inboxes.push(rx);
-    }
-
-    // Warm up: post until every subscriber has seen a message, so the
-    // measured phase starts with every subscription live on both sides.
-    futures::future::try_join_all(rooms.rooms.iter().zip(inboxes.iter_mut()).map(
-        |((room, members), inbox)| warm_up(http, target, &members[0], room, members.len(), inbox),
-    ))
-    .await?;
+    let (sockets, mut inboxes) = connect(target, rooms).await?;
+    warm_all(http, target, rooms, &mut inboxes).await?;
 
     let before = match counters {
         Some(base) => Some(http.counters(base).await?),
@@ -200,6 +169,58 @@ pub async fn run(
         dynamodb_per_message: per_message(|c| c.realtime_dynamodb),
         invocations_per_message: per_message(|c| c.realtime_invocations),
     })
+}
+
+/// Every member of every room connects and subscribes, 32 at a time; one
+/// inbox per room.
+pub async fn connect(
+    target: &Target,
+    rooms: &Rooms,
+) -> Result<(
+    Vec<tokio::task::JoinHandle<()>>,
+    Vec<mpsc::UnboundedReceiver<Receipt>>,
+)> {
+    let mut inboxes = Vec::new();
+    let mut sockets = Vec::new();
+    for (room, members) in &rooms.rooms {
+        let (tx, rx) = mpsc::unbounded_channel::<Receipt>();
+        let opened: Vec<_> = stream::iter(members.iter().enumerate())
+            .map(|(i, m)| {
+                let tx = tx.clone();
+                async move {
+                    subscribe(
+                        target,
+                        &m.token,
+                        docs::ON_CREATE_MESSAGE,
+                        json!({ "messageConversationId": room }),
+                        i,
+                        tx,
+                    )
+                    .await
+                }
+            })
+            .buffer_unordered(32)
+            .try_collect()
+            .await?;
+        sockets.extend(opened);
+        inboxes.push(rx);
+    }
+    Ok((sockets, inboxes))
+}
+
+/// Posts until every subscriber has seen a message, so that measuring starts
+/// with every subscription live on both sides.
+pub async fn warm_all(
+    http: &Http,
+    target: &Target,
+    rooms: &Rooms,
+    inboxes: &mut [mpsc::UnboundedReceiver<Receipt>],
+) -> Result<()> {
+    futures::future::try_join_all(rooms.rooms.iter().zip(inboxes.iter_mut()).map(
+        |((room, members), inbox)| warm_up(http, target, &members[0], room, members.len(), inbox),
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn warm_up(

@@ -9,6 +9,7 @@
 //! - `client`: GraphQL over HTTP, tokens, counters, graphql-transport-ws subscribers;
 //! - `setup`: users and conversations through the project's API;
 //! - `fanout`: C conversations × S subscribers, against the peer;
+//! - `sustained`: the same rooms under open-loop load, against the peer;
 //! - `api`: every query and mutation at concurrency 1 and 32, with counted costs;
 //! - `growth`: history pages against length, getUser against conversations;
 //! - `coldstart`: a cold-every-time Lambda Invoke endpoint and Runtime API;
@@ -24,6 +25,7 @@ mod procs;
 mod report;
 mod setup;
 mod stats;
+mod sustained;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,6 +55,7 @@ struct Args {
 pub struct Plan {
     pub quick: bool,
     pub fan_out: Vec<fanout::Case>,
+    pub sustained: Vec<sustained::Case>,
     pub api_ops_at_1: usize,
     pub api_ops_at_32: usize,
     pub history_lengths: Vec<usize>,
@@ -69,6 +72,12 @@ impl Plan {
             subscribers,
             messages,
         };
+        let load = |conversations, subscribers, messages| sustained::Case {
+            conversations,
+            subscribers,
+            messages,
+            writers: 32,
+        };
         if quick {
             Plan {
                 quick,
@@ -79,6 +88,7 @@ impl Plan {
                     case(1, 1000, 3),
                     case(100, 10, 2),
                 ],
+                sustained: vec![load(50, 10, 2_000), load(1, 1000, 100)],
                 api_ops_at_1: 40,
                 api_ops_at_32: 320,
                 history_lengths: vec![100, 1000],
@@ -97,12 +107,14 @@ impl Plan {
                     case(1, 1000, 30),
                     case(100, 10, 10),
                 ],
+                sustained: vec![load(50, 10, 10_000), load(1, 1000, 500)],
                 api_ops_at_1: 300,
                 api_ops_at_32: 3200,
                 history_lengths: vec![100, 1000, 10000],
                 conversation_counts: vec![1, 10, 100, 1000],
                 cold_rounds: 10,
-                write_rounds: 5,
+                // The last round starts with 10,000 messages stored.
+                write_rounds: 6,
                 writes_per_round: 2000,
             }
         }
@@ -115,6 +127,7 @@ pub struct Results {
     pub machine: report::Machine,
     pub plan: Plan,
     pub fan_out: Vec<fanout::Outcome>,
+    pub sustained: Vec<sustained::Outcome>,
     pub api: Vec<api::Outcome>,
     pub history: Vec<growth::HistoryPoint>,
     pub get_user: Vec<growth::GetUserPoint>,
@@ -190,41 +203,29 @@ async fn run(args: Args) -> Result<()> {
         }
     }
 
-    // The stream hop's share: the same small cases on a gateway whose stream
-    // mapping polls every 5 ms instead of 50.
-    {
-        let fast = procs::Gateway::start(
-            &root,
-            &work,
-            "gateway-poll5",
-            &["--stream-poll-ms".into(), "5".into()],
-        )
-        .await?;
-        let target = fast.target("project, 5 ms poll");
-        let fast_world = setup::World::new(http.clone(), &fast.base_url);
-        let small: Vec<fanout::Case> = plan
-            .fan_out
-            .iter()
-            .copied()
-            .filter(|c| c.conversations == 1 && c.subscribers <= 100)
-            .collect();
-        let fast_pool = fast_world
-            .users(
-                "member",
-                small.iter().map(|c| c.subscribers).max().unwrap_or(1),
-            )
-            .await?;
-        for case in small {
-            let rooms = fanout::Rooms::make(&fast_world, case, &fast_pool).await?;
-            let outcome = fanout::run(&http, &target, &rooms, case, Some(&fast.base_url)).await?;
+    // Sustained, open-loop load on the same stacks and users.
+    let mut sustained = Vec::new();
+    for &case in &plan.sustained {
+        let rooms = fanout::Rooms::make(&world, case.fan_out(), &pool).await?;
+        for target in [&project, &apollo] {
+            let outcome = sustained::run(&http, target, &rooms, case).await?;
             say(
                 &format!(
-                    "fan-out C=1 S={} with a 5 ms poll: p50 {} ms",
-                    case.subscribers, outcome.latency.p50_ms
+                    "sustained C={} S={} M={} on {}: {} posts/s, p50 {} ms, p99 {} ms, lost {}, duplicated {}, out of order {}",
+                    case.conversations,
+                    case.subscribers,
+                    case.messages,
+                    target.name,
+                    outcome.posts_per_sec,
+                    outcome.latency.p50_ms,
+                    outcome.latency.p99_ms,
+                    outcome.lost,
+                    outcome.duplicated,
+                    outcome.out_of_order
                 ),
                 started,
             );
-            fan_out.push(outcome);
+            sustained.push(outcome);
         }
     }
 
@@ -323,6 +324,7 @@ async fn run(args: Args) -> Result<()> {
         machine: report::Machine::read(&root),
         plan,
         fan_out,
+        sustained,
         api: api_results,
         history,
         get_user,

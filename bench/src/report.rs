@@ -103,6 +103,14 @@ fn opt(x: Option<f64>) -> String {
     x.map_or("–".into(), |v| format!("{v}"))
 }
 
+fn side(target: &str) -> &str {
+    if target == "apollo" {
+        "Apollo"
+    } else {
+        target
+    }
+}
+
 fn pairs(results: &Results) -> Vec<(&FanOut, &FanOut)> {
     let project = results.fan_out.iter().filter(|o| o.target == "project");
     project
@@ -143,8 +151,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         s,
         "**The two sides.** *Project*: the release build of `chat-gateway` as `make dev` runs it (the AppSync, API Gateway, \
-         Cognito and stream stand-ins, with every Lambda handler in-process) over its embedded DynamoDB engine, stream poll \
-         interval 50 ms. *Apollo*: `bench/peer/server.mjs`, Apollo Server 5 on Express with `graphql-ws` subscriptions and \
+         Cognito and stream stand-ins, with every Lambda handler in-process) over its embedded DynamoDB engine. *Apollo*: `bench/peer/server.mjs`, Apollo Server 5 on Express with `graphql-ws` subscriptions and \
          the in-memory `PubSub` of `graphql-subscriptions`, serving the same schema; its `createMessage` verifies the same JWT, \
          checks the caller's ConvoLink with a GetItem and stores the message with a conditional PutItem through \
          `@aws-sdk/client-dynamodb` on the same DynamoDB endpoint before publishing; `onCreateMessage` checks membership on \
@@ -181,56 +188,72 @@ pub fn markdown(r: &Results) -> String {
         );
     }
     let _ = writeln!(s, "\n(lost and duplicated: project / Apollo.)\n");
-    let fast: Vec<&FanOut> = r
-        .fan_out
-        .iter()
-        .filter(|o| o.target == "project, 5 ms poll")
-        .collect();
-    if !fast.is_empty() {
+    let _ = writeln!(
+        s,
+        "What the project's latency includes: HTTP to the gateway, token check, then the `create-message` handler: its \
+         membership GetItem and conditional PutItem, one Query on the conversation's subscribers (`byTopic`), the payload \
+         shaped once per distinct document, a POST to each connection through the `@connections` API (HTTP, signed by the \
+         unchanged `aws-sdk-apigatewaymanagement` client) which writes the WebSocket frame, and an UpdateItem that records \
+         the push done; the mutation answers after that. Apollo's includes the same HTTP, token check, GetItem and \
+         PutItem, then an in-process publish straight to its sockets.\n"
+    );
+
+    // 1b. Sustained load.
+    if !r.sustained.is_empty() {
+        let _ = writeln!(s, "### Sustained load, open loop\n");
         let _ = writeln!(
             s,
-            "**The stream hop's share.** The same cases on a second gateway whose stream mapping polls every 5 ms \
-             instead of 50 (`--stream-poll-ms 5`), everything else equal:\n"
+            "C conversations × S subscribed members; M messages posted by 32 writers, each posting one message after \
+             another without waiting for any delivery (so 32 are in flight; with more rooms than writers each room has one \
+             writer, with fewer the writers share it). A delivery queue that grows shows here as latency and as the drain: \
+             the time from the last post's answer to the last copy received. Out of order: a copy received after a later \
+             message of the same writer in the same room.\n"
         );
-        let _ = writeln!(s, "| C × S | project, 50 ms poll: p50 (ms) | project, 5 ms poll: p50 / p99 (ms) | Apollo p50 (ms) | 5 ms poll ÷ Apollo |");
-        let _ = writeln!(s, "| --- | ---: | --- | ---: | ---: |");
-        for f in fast {
-            let same = |o: &&FanOut| {
-                o.case.conversations == f.case.conversations
-                    && o.case.subscribers == f.case.subscribers
-            };
-            let (Some(p), Some(a)) = (
-                r.fan_out
-                    .iter()
-                    .filter(|o| o.target == "project")
-                    .find(same),
-                r.fan_out.iter().filter(|o| o.target == "apollo").find(same),
-            ) else {
+        let _ = writeln!(s, "| C × S | M | side | posts/s | deliveries/s | p50 / p99 / max (ms) | drain (ms) | lost | duplicated | out of order |");
+        let _ = writeln!(
+            s,
+            "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+        );
+        for o in &r.sustained {
+            let _ = writeln!(
+                s,
+                "| {} × {} | {} | {} | {:.0} | {:.0} | {} / {} / {} | {} | {} | {} | {} |",
+                o.case.conversations,
+                o.case.subscribers,
+                o.case.messages,
+                side(o.target),
+                o.posts_per_sec,
+                o.deliveries_per_sec,
+                ms(o.latency.p50_ms),
+                ms(o.latency.p99_ms),
+                ms(o.latency.max_ms),
+                o.drain_ms.map_or("not drained".to_string(), ms),
+                o.lost,
+                o.duplicated,
+                o.out_of_order,
+            );
+        }
+        let _ = writeln!(s);
+        for p in r.sustained.iter().filter(|o| o.target == "project") {
+            let Some(a) = r.sustained.iter().find(|o| {
+                o.target == "apollo"
+                    && o.case.conversations == p.case.conversations
+                    && o.case.subscribers == p.case.subscribers
+            }) else {
                 continue;
             };
             let _ = writeln!(
                 s,
-                "| {} × {} | {} | {} / {} | {} | {} |",
-                f.case.conversations,
-                f.case.subscribers,
-                ms(p.latency.p50_ms),
-                ms(f.latency.p50_ms),
-                ms(f.latency.p99_ms),
-                ms(a.latency.p50_ms),
-                ratio(f.latency.p50_ms, a.latency.p50_ms)
+                "{} × {}, project ÷ Apollo: p50 {}, p99 {}, deliveries/s {}, posts/s {}.\n",
+                p.case.conversations,
+                p.case.subscribers,
+                ratio(p.latency.p50_ms, a.latency.p50_ms),
+                ratio(p.latency.p99_ms, a.latency.p99_ms),
+                ratio(p.deliveries_per_sec, a.deliveries_per_sec),
+                ratio(p.posts_per_sec, a.posts_per_sec),
             );
         }
-        let _ = writeln!(s);
     }
-    let _ = writeln!(
-        s,
-        "What the project's latency includes: HTTP to the gateway, token check, the `create-message` handler's membership \
-         GetItem and conditional PutItem, then the DynamoDB stream: the event source mapping stand-in polls every 50 ms \
-         and hands the batch to the `fan-out` handler, which reads the conversation's subscribers (one Query on `byTopic`), \
-         shapes the payload once per distinct document, and POSTs it to each connection through the `@connections` API \
-         (HTTP), which writes the WebSocket frame. Apollo's includes the same HTTP, token check, GetItem and PutItem, then an \
-         in-process publish straight to its sockets.\n"
-    );
 
     // 2. API.
     let _ = writeln!(s, "## 2. API latency and cost\n");
