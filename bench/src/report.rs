@@ -209,20 +209,22 @@ pub fn markdown(r: &Results) -> String {
              the time from the last post's answer to the last copy received. Out of order: a copy received after a later \
              message of the same writer in the same room.\n"
         );
-        let _ = writeln!(s, "| C × S | M | side | posts/s | deliveries/s | p50 / p99 / max (ms) | drain (ms) | lost | duplicated | out of order |");
+        let _ = writeln!(s, "| C × S | M | side | posts/s | createMessage p50 / p99 (ms) | deliveries/s | delivery p50 / p99 / max (ms) | drain (ms) | lost | duplicated | out of order |");
         let _ = writeln!(
             s,
-            "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+            "| --- | ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |"
         );
         for o in &r.sustained {
             let _ = writeln!(
                 s,
-                "| {} × {} | {} | {} | {:.0} | {:.0} | {} / {} / {} | {} | {} | {} | {} |",
+                "| {} × {} | {} | {} | {:.0} | {} / {} | {:.0} | {} / {} / {} | {} | {} | {} | {} |",
                 o.case.conversations,
                 o.case.subscribers,
                 o.case.messages,
                 side(o.target),
                 o.posts_per_sec,
+                ms(o.post_latency.p50_ms),
+                ms(o.post_latency.p99_ms),
                 o.deliveries_per_sec,
                 ms(o.latency.p50_ms),
                 ms(o.latency.p99_ms),

@@ -55,6 +55,9 @@ pub struct Outcome {
     pub target: &'static str,
     pub case: Case,
     pub posts_per_sec: f64,
+    /// How long each `createMessage` took to answer: on the project it
+    /// includes the push to every subscriber, so this is what S costs a writer.
+    pub post_latency: Summary,
     pub expected: usize,
     pub delivered: usize,
     pub lost: usize,
@@ -132,16 +135,19 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
 
     let plans = schedule(case);
     let sent: Arc<Mutex<HashMap<Key, Instant>>> = Arc::default();
+    let answered: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let started = Instant::now();
     let writers = plans.into_iter().enumerate().map(|(w, plan)| {
-        let sent = sent.clone();
+        let (sent, answered) = (sent.clone(), answered.clone());
         async move {
             for (room, i) in plan {
                 let (room_id, members) = &rooms.rooms[room];
                 let author = &members[w % members.len()];
                 let key = (room, w, i);
-                sent.lock().expect("sent").insert(key, Instant::now());
+                let t0 = Instant::now();
+                sent.lock().expect("sent").insert(key, t0);
                 post(http, &target.graphql_url, author, room_id, &content(key)).await?;
+                answered.lock().expect("answered").push(t0.elapsed());
             }
             Result::Ok(())
         }
@@ -171,6 +177,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
         task.abort();
     }
 
+    let post_latency = Summary::of(&answered.lock().expect("answered"));
     let sent = sent.lock().expect("sent");
     let mut seen: HashMap<(Key, usize), ()> = HashMap::new();
     let mut newest: HashMap<(usize, usize, usize), usize> = HashMap::new();
@@ -204,6 +211,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
         target: target.name,
         case,
         posts_per_sec: round(sent.len() as f64 / (posted_at - started).as_secs_f64()),
+        post_latency,
         expected,
         delivered,
         lost: expected.saturating_sub(delivered),

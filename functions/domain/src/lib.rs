@@ -2,9 +2,11 @@
 //! resolver function runs.
 //!
 //! Nothing here talks to AWS. The use-cases depend on the [`ChatStore`] port,
-//! which the DynamoDB adapter (`chat-store`) implements, so every rule can be
-//! unit-tested against an in-memory store and integration-tested against the
-//! real one.
+//! which the DynamoDB adapter (`chat-store`) implements, and the use-cases
+//! that write also on the [`Publisher`] port, which pushes each new row to its
+//! subscribers (`chat-realtime` implements it over API Gateway), so every rule
+//! can be unit-tested against in-memory ports and integration-tested against
+//! the real ones.
 //!
 //! # Layout
 //!

@@ -1,7 +1,9 @@
 //! Real-time delivery over an API Gateway WebSocket API speaking
 //! graphql-transport-ws (the `graphql-ws` library's protocol): connection
-//! tracking, subscription authorization, and the fan-out of new rows from the
-//! tables' DynamoDB Streams to exactly the subscribed connections.
+//! tracking, subscription authorization, and the fan-out of new rows to
+//! exactly the subscribed connections: from the functions that write them
+//! (as the domain's `Publisher`), and from the tables' DynamoDB Streams for
+//! rows written outside the API.
 //!
 //! # Layout
 //!
@@ -13,7 +15,8 @@
 //!   adapter (`PostToConnection`, `DeleteConnection`).
 //! - [`subscribe`]: validating a `subscribe` document and deciding its topic.
 //! - [`connection`]: [`ConnectionService`], what each WebSocket route does.
-//! - [`fanout`]: [`FanOut`], from a stream batch to posts.
+//! - [`fanout`]: [`FanOut`], from a new row (a writer's, or a stream
+//!   batch's) to posts.
 //! - [`sweeper`]: closes connections that never sent `connection_init`.
 //! - [`config`]: building all of the above once per cold start.
 //! - [`error`]: [`RealtimeError`], the crate's one error type.

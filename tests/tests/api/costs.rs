@@ -19,6 +19,8 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         post(&bob, &id, &format!("b{i}")).await;
     }
     let dave = stack.client("dave").await;
+    let retried = "mutation($c: ID!) { createMessage(input: {id: \"retried\", content: \"x\", messageConversationId: $c}) { id } }";
+    alice.ok(retried, json!({ "c": id })).await;
 
     let cases: Vec<(&str, &chat_tests::Client, &str, serde_json::Value, u64)> = vec![
         ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 3),
@@ -27,6 +29,7 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 2),
         ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 3),
         ("createMessage", &alice, "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }", json!({ "c": id }), 4),
+        ("createMessage (retry, same id)", &alice, retried, json!({ "c": id }), 2),
         ("createMessage + author", &alice, "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id author { username } } }", json!({ "c": id }), 5),
         ("getUser", &alice, "query($u: ID!) { getUser(id: $u) { username } }", json!({ "u": bob.id }), 1),
         ("getUser + conversations", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { id } } } }", json!({ "u": alice.id }), 2),
