@@ -53,6 +53,7 @@ pub struct FanOut<C, N> {
     notifier: N,
     tables: TableNames,
     concurrency: usize,
+    shapes: subscribe::Shapes,
 }
 
 /// The table a stream record came from: `arn:...:table/<name>/stream/<label>`.
@@ -69,6 +70,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             notifier,
             tables,
             concurrency: concurrency.max(1),
+            shapes: subscribe::Shapes::default(),
         }
     }
 
@@ -144,7 +146,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             let payload = shaped
                 .entry(key)
                 .or_insert_with(|| {
-                    match subscribe::shape(
+                    match self.shapes.shape(
                         &sub.query,
                         sub.operation_name.as_deref(),
                         &sub.variables,

@@ -179,14 +179,71 @@ pub fn shape(
     variables: &Map<String, Value>,
     value: Value,
 ) -> Result<Value, Refusal> {
-    let prepared = Prepared::new(query, operation_name, variables)?;
-    Ok(project(
-        &prepared.document,
-        prepared.operation(),
-        &prepared.variables,
-        &RootValues::single("Subscription", value),
-        false,
-    ))
+    Shapes::default().shape(query, operation_name, variables, value)
+}
+
+/// Documents a process has prepared, kept for its next deliveries: a
+/// subscription's document is parsed and validated once per execution
+/// environment, not once per message.
+#[derive(Default)]
+pub struct Shapes {
+    prepared: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Prepared>>>,
+}
+
+impl std::fmt::Debug for Shapes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shapes").finish_non_exhaustive()
+    }
+}
+
+/// Prepared documents kept at most; past it the cache starts afresh (a
+/// handful of documents serve a whole app, so it rarely fills).
+const SHAPES_KEPT: usize = 1024;
+
+impl Shapes {
+    /// As [`shape`], from the kept preparation of the document when there is one.
+    pub fn shape(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        variables: &Map<String, Value>,
+        value: Value,
+    ) -> Result<Value, Refusal> {
+        let key = format!(
+            "{}\u{0}{}\u{0}{query}",
+            operation_name.unwrap_or_default(),
+            Value::Object(variables.clone())
+        );
+        let kept = self.lock().get(&key).cloned();
+        let prepared = match kept {
+            Some(p) => p,
+            None => {
+                let p = std::sync::Arc::new(Prepared::new(query, operation_name, variables)?);
+                let mut kept = self.lock();
+                if kept.len() >= SHAPES_KEPT {
+                    kept.clear();
+                }
+                kept.insert(key, p.clone());
+                p
+            }
+        };
+        Ok(project(
+            &prepared.document,
+            prepared.operation(),
+            &prepared.variables,
+            &RootValues::single("Subscription", value),
+            false,
+        ))
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<Prepared>>>
+    {
+        self.prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[cfg(test)]
