@@ -78,7 +78,12 @@ impl Gateway {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)
-            .env("RUST_LOG", "warn");
+            // `CHAT_BENCH_GATEWAY_LOG=info,chat_realtime=debug` profiles
+            // deliveries (target/bench/<name>.log); it costs time itself.
+            .env(
+                "RUST_LOG",
+                std::env::var("CHAT_BENCH_GATEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         let proc = Proc::spawn(&mut command, &work.join(format!("{name}.log")))?;
         let base_url = format!("http://127.0.0.1:{http}");
         wait_until_serving(&format!("{base_url}/.well-known/jwks.json"), "chat-gateway").await?;
