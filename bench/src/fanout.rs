@@ -79,6 +79,8 @@ pub struct Outcome {
     /// (connection setup excluded).
     pub dynamodb_per_message: Option<f64>,
     pub invocations_per_message: Option<f64>,
+    /// The project only: where its pushes' time went.
+    pub profile: Option<crate::profile::Profile>,
 }
 
 struct Conversation {
@@ -169,6 +171,7 @@ pub async fn run(
         deliveries_per_sec: round(delivered as f64 / (end - start).as_secs_f64().max(1e-9)),
         dynamodb_per_message: per_message(|c| c.dynamodb + c.realtime_dynamodb),
         invocations_per_message: per_message(|c| c.invocations + c.realtime_invocations),
+        profile: None,
     })
 }
 

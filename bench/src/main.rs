@@ -11,6 +11,7 @@
 //! - `fanout`: C conversations × S subscribers, against the peer;
 //! - `sustained`: the same rooms under open-loop load, against the peer;
 //! - `api`: every query and mutation at concurrency 1 and 32, with counted costs;
+//! - `profile`: where a project delivery's time goes, from the gateway's log;
 //! - `growth`: history pages against length, getUser against conversations;
 //! - `coldstart`: a cold-every-time Lambda Invoke endpoint and Runtime API;
 //! - `report`: BENCHMARKS.md.
@@ -22,6 +23,7 @@ mod docs;
 mod fanout;
 mod growth;
 mod procs;
+mod profile;
 mod report;
 mod setup;
 mod stats;
@@ -185,7 +187,11 @@ async fn run(args: Args) -> Result<()> {
         let rooms = fanout::Rooms::make(&world, case, &pool).await?;
         for target in [&project, &apollo] {
             let counters = (target.name == "project").then_some(gateway.base_url.as_str());
-            let outcome = fanout::run(&http, target, &rooms, case, counters).await?;
+            let mark = profile::mark(&gateway.log);
+            let mut outcome = fanout::run(&http, target, &rooms, case, counters).await?;
+            if counters.is_some() {
+                outcome.profile = profile::since(&gateway.log, mark);
+            }
             say(
                 &format!(
                     "fan-out C={} S={} M={} on {}: p50 {} ms, lost {}, duplicated {}",

@@ -60,6 +60,8 @@ pub struct Gateway {
     pub ws_addr: String,
     pub ws_url: String,
     pub dynamodb_endpoint: String,
+    /// Its log file.
+    pub log: PathBuf,
     /// Stops the gateway when dropped.
     _proc: Proc,
 }
@@ -78,13 +80,15 @@ impl Gateway {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)
-            // `CHAT_BENCH_GATEWAY_LOG=info,chat_realtime=debug` profiles
-            // deliveries (target/bench/<name>.log); it costs time itself.
+            // Warnings, and one timing line per push (see `profile`);
+            // `CHAT_BENCH_GATEWAY_LOG` sets another filter.
             .env(
                 "RUST_LOG",
-                std::env::var("CHAT_BENCH_GATEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("CHAT_BENCH_GATEWAY_LOG")
+                    .unwrap_or_else(|_| crate::profile::GATEWAY_LOG.into()),
             );
-        let proc = Proc::spawn(&mut command, &work.join(format!("{name}.log")))?;
+        let log = work.join(format!("{name}.log"));
+        let proc = Proc::spawn(&mut command, &log)?;
         let base_url = format!("http://127.0.0.1:{http}");
         wait_until_serving(&format!("{base_url}/.well-known/jwks.json"), "chat-gateway").await?;
         Ok(Gateway {
@@ -92,6 +96,7 @@ impl Gateway {
             ws_addr: format!("127.0.0.1:{ws}"),
             ws_url: format!("ws://127.0.0.1:{ws}/"),
             dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb}"),
+            log,
             _proc: proc,
         })
     }

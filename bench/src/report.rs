@@ -198,6 +198,42 @@ pub fn markdown(r: &Results) -> String {
          PutItem, then an in-process publish straight to its sockets.\n"
     );
 
+    let profiled: Vec<(&FanOut, &crate::profile::Profile)> = r
+        .fan_out
+        .iter()
+        .filter_map(|o| Some((o, o.profile.as_ref()?)))
+        .collect();
+    if !profiled.is_empty() {
+        let _ = writeln!(
+            s,
+            "**Where a push's time goes** (project, from the writer's own timing of each push, p50 / p99 in ms): \
+             reading the subscribers (one Query), shaping the payloads, and posting to every subscriber (64 at a time, \
+             each an HTTP POST to `@connections` that the gateway writes to the socket).\n"
+        );
+        let _ = writeln!(
+            s,
+            "| C × S | pushes | subscribers Query | shaping | posts | posts per subscriber (p50) |"
+        );
+        let _ = writeln!(s, "| --- | ---: | --- | --- | --- | ---: |");
+        for (o, p) in profiled {
+            let _ = writeln!(
+                s,
+                "| {} × {} | {} | {} / {} | {} / {} | {} / {} | {} |",
+                o.case.conversations,
+                o.case.subscribers,
+                p.pushes,
+                ms(p.lookup.p50_ms),
+                ms(p.lookup.p99_ms),
+                ms(p.shape.p50_ms),
+                ms(p.shape.p99_ms),
+                ms(p.post.p50_ms),
+                ms(p.post.p99_ms),
+                ms(p.post.p50_ms / o.case.subscribers as f64),
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     // 1b. Sustained load.
     if !r.sustained.is_empty() {
         let _ = writeln!(s, "### Sustained load, open loop\n");
