@@ -14,7 +14,7 @@
 //! subscriber gets it after a later message of the same writer in the same
 //! room: the order one sender's messages must keep.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -179,7 +179,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
 
     let post_latency = Summary::of(&answered.lock().expect("answered"));
     let sent = sent.lock().expect("sent");
-    let mut seen: HashMap<(Key, usize), ()> = HashMap::new();
+    let mut seen: HashSet<(Key, usize)> = HashSet::new();
     let mut newest: HashMap<(usize, usize, usize), usize> = HashMap::new();
     let (mut duplicated, mut out_of_order) = (0, 0);
     let mut latencies = Vec::with_capacity(receipts.len());
@@ -191,7 +191,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
         if key.0 != *room {
             continue;
         }
-        if seen.insert((key, r.subscriber), ()).is_some() {
+        if !seen.insert((key, r.subscriber)) {
             duplicated += 1;
             continue;
         }

@@ -307,12 +307,13 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // The functions that write post to subscribers through the WebSocket
     // API's `@connections` endpoint, as on AWS.
     let management_url = format!("http://{ws_addr}");
+    let notifier = ApiGatewayNotifier::for_endpoint(
+        &dynamo::sdk_config(&management_url).await,
+        &management_url,
+    );
     let publisher = FanOut::new(
         DynamoConnections::new(client.clone(), tables.connections.clone()),
-        ApiGatewayNotifier::for_endpoint(
-            &dynamo::sdk_config(&management_url).await,
-            &management_url,
-        ),
+        notifier.clone(),
         tables.clone(),
         config.realtime.fan_out_concurrency,
     );
@@ -350,6 +351,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         data_dir: config.data_dir.as_ref(),
         failures: failures.clone(),
         writes: &writes,
+        notifier,
         stop_streams: &stop_streams_rx,
         stop_ws: &stop_ws_rx,
     })

@@ -39,6 +39,8 @@ pub struct Setup<'a> {
     pub data_dir: Option<&'a PathBuf>,
     pub failures: Arc<FailureLog>,
     pub writes: &'a WriteSignal,
+    /// The client of the WebSocket API's `@connections` endpoint.
+    pub notifier: ApiGatewayNotifier,
     /// Stops the stream mappings (they drain first) and the schedule.
     pub stop_streams: &'a watch::Receiver<bool>,
     /// Stops the WebSocket server, after its connections are closed.
@@ -78,6 +80,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         data_dir,
         failures,
         writes,
+        notifier,
         stop_streams,
         stop_ws,
     } = setup;
@@ -107,9 +110,6 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
     let client = dynamo::client(dynamodb_endpoint, requests.clone(), writes.clone()).await;
-    let management_url = format!("http://{ws_addr}");
-    let sdk = dynamo::sdk_config(&management_url).await;
-    let notifier = ApiGatewayNotifier::for_endpoint(&sdk, &management_url);
     let connections = DynamoConnections::new(client.clone(), tables.connections.clone());
 
     let connection_service = Arc::new(ConnectionService::new(

@@ -321,20 +321,14 @@ impl Mapping {
                     .into_iter()
                     .filter(|r| self.filter.admits(r))
                     .collect();
-                if batch.is_empty() {
-                    // Filtered out: done, without an invocation.
-                    if let Some(last) = last {
-                        shard.position = Position::After(last);
-                    }
-                    shard.ended = next.is_none();
-                    shard.iterator = next;
-                    self.save_checkpoint(&stream_arn, &shards);
-                    continue;
-                }
-                match self
-                    .deliver(&stream_arn, shard_id, batch, &stop, &drain)
-                    .await
-                {
+                // All filtered out: done, without an invocation.
+                let delivered = if batch.is_empty() {
+                    Delivered::All
+                } else {
+                    self.deliver(&stream_arn, shard_id, batch, &stop, &drain)
+                        .await
+                };
+                match delivered {
                     Delivered::All => {
                         if let Some(last) = last {
                             shard.position = Position::After(last);

@@ -118,16 +118,20 @@ async fn never_returns() -> chat_domain::error::Result<Pushed> {
     std::future::pending().await
 }
 
-/// The writer `createMessage` runs, over the stack's tables, with `publisher`.
-async fn writer<P: Publisher>(stack: &Stack, publisher: P) -> ChatService<DynamoStore, P> {
-    let client = chat_gateway::dynamo::client(
+/// A DynamoDB client of the stack's database, outside the API.
+async fn dynamodb(stack: &Stack) -> aws_sdk_dynamodb::Client {
+    chat_gateway::dynamo::client(
         &stack.running.dynamodb_endpoint,
         RequestCounter::default(),
         Default::default(),
     )
-    .await;
+    .await
+}
+
+/// The writer `createMessage` runs, over the stack's tables, with `publisher`.
+async fn writer<P: Publisher>(stack: &Stack, publisher: P) -> ChatService<DynamoStore, P> {
     ChatService::new(
-        DynamoStore::new(client, stack.running.tables.clone()),
+        DynamoStore::new(dynamodb(stack).await, stack.running.tables.clone()),
         PageTokens::new(b"a page token secret for this writer only"),
     )
     .with_publisher(publisher)
@@ -139,6 +143,16 @@ fn message(id: &str, room: &str) -> NewMessage {
         content: "survives its writer".into(),
         conversation_id: room.into(),
         author_id: None,
+    }
+}
+
+/// Alice retries `m-1` twice; each subscriber gets it exactly once.
+async fn retried_twice_pushed_once(alice: &Client, room: &str, sockets: [&mut WsClient; 2]) {
+    let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    alice.ok(CREATE_WITH_ID, vars).await;
+    for ws in sockets {
+        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["m-1"]);
     }
 }
 
@@ -172,12 +186,7 @@ async fn a_writer_that_fails_before_posting_leaves_the_push_to_the_retry() {
     }
     // The writer handed its push back, so the client's retry pushes at once,
     // and only once.
-    let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
-    alice.ok(CREATE_WITH_ID, vars.clone()).await;
-    alice.ok(CREATE_WITH_ID, vars).await;
-    for ws in [&mut alice_ws, &mut bob_ws] {
-        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["m-1"]);
-    }
+    retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
 }
 
 #[tokio::test]
@@ -205,7 +214,7 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
     // A retry while the dead writer's hold lasts cannot tell it from a live
     // one: it answers and pushes nothing, so a live writer is never doubled.
     let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
-    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    alice.ok(CREATE_WITH_ID, vars).await;
     for ws in [&mut alice_ws, &mut bob_ws] {
         assert!(received(ws, "room", Duration::from_millis(300))
             .await
@@ -214,11 +223,7 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
     // Once it has run out, the next retry takes the push over.
     let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
     tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
-    alice.ok(CREATE_WITH_ID, vars.clone()).await;
-    alice.ok(CREATE_WITH_ID, vars).await;
-    for ws in [&mut alice_ws, &mut bob_ws] {
-        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["m-1"]);
-    }
+    retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
 }
 
 #[tokio::test]
@@ -236,12 +241,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
     };
     let api = post(&alice, &room, "through the API").await;
     // An import, a script, the console: no writer to push it.
-    let client = chat_gateway::dynamo::client(
-        &stack.running.dynamodb_endpoint,
-        RequestCounter::default(),
-        Default::default(),
-    )
-    .await;
+    let client = dynamodb(&stack).await;
     let item = MessageItem {
         message_conversation_id: room.clone(),
         id: "imported".into(),
