@@ -73,6 +73,9 @@ pub struct Outcome {
     pub latency: Summary,
     /// Mutation sent → the last subscriber's receipt, per message.
     pub last_delivery: Summary,
+    /// Mutation sent → its answer (the project answers after its own posts,
+    /// and after handing the rest of a large conversation off).
+    pub mutation: Summary,
     pub deliveries_per_sec: f64,
     /// The project only: DynamoDB requests and function invocations per
     /// message during the measured phase, the write and its push together
@@ -86,6 +89,7 @@ pub struct Outcome {
 struct Conversation {
     latencies: Vec<Duration>,
     last: Vec<Duration>,
+    answers: Vec<Duration>,
     delivered: usize,
     duplicated: usize,
     first_send: Instant,
@@ -143,6 +147,10 @@ pub async fn run(
         .iter()
         .flat_map(|r| r.last.iter().copied())
         .collect();
+    let answers: Vec<Duration> = results
+        .iter()
+        .flat_map(|r| r.answers.iter().copied())
+        .collect();
     let start = results
         .iter()
         .map(|r| r.first_send)
@@ -168,6 +176,7 @@ pub async fn run(
         duplicated,
         latency: Summary::of(&latencies),
         last_delivery: Summary::of(&last),
+        mutation: Summary::of(&answers),
         deliveries_per_sec: round(delivered as f64 / (end - start).as_secs_f64().max(1e-9)),
         dynamodb_per_message: per_message(|c| c.dynamodb + c.realtime_dynamodb),
         invocations_per_message: per_message(|c| c.invocations + c.realtime_invocations),
@@ -275,6 +284,7 @@ async fn drive(
     let mut out = Conversation {
         latencies: Vec::with_capacity(messages * subscribers),
         last: Vec::with_capacity(messages),
+        answers: Vec::with_capacity(messages),
         delivered: 0,
         duplicated: 0,
         first_send: Instant::now(),
@@ -307,6 +317,7 @@ async fn drive(
             &format!("b:{c}:{i}"),
         )
         .await?;
+        out.answers.push(t0.elapsed());
         let deadline = tokio::time::Instant::from_std(t0 + DELIVERY_TIMEOUT);
         let mut got = 0;
         let mut last = None;

@@ -129,6 +129,9 @@ pub struct Results {
     pub machine: report::Machine,
     pub plan: Plan,
     pub fan_out: Vec<fanout::Outcome>,
+    /// The largest fan-out case again, on a gateway whose writers never hand
+    /// off (`--relay-above 0`): what the hand-off changes.
+    pub without_hand_off: Vec<fanout::Outcome>,
     pub sustained: Vec<sustained::Outcome>,
     pub api: Vec<api::Outcome>,
     pub history: Vec<growth::HistoryPoint>,
@@ -207,6 +210,36 @@ async fn run(args: Args) -> Result<()> {
             );
             fan_out.push(outcome);
         }
+    }
+
+    // The largest case without the hand-off, on its own gateway and data.
+    let mut without_hand_off = Vec::new();
+    if let Some(&case) = plan.fan_out.iter().max_by_key(|c| c.subscribers) {
+        let gateway = procs::Gateway::start(
+            &root,
+            &work,
+            "gateway-no-hand-off",
+            &["--relay-above".into(), "0".into()],
+        )
+        .await?;
+        let world = setup::World::new(http.clone(), &gateway.base_url);
+        let pool = world
+            .users("member", case.conversations * case.subscribers)
+            .await?;
+        let rooms = fanout::Rooms::make(&world, case, &pool).await?;
+        let target = gateway.target("project, no hand-off");
+        let outcome = fanout::run(&http, &target, &rooms, case, Some(&gateway.base_url)).await?;
+        say(
+            &format!(
+                "fan-out C={} S={} without the hand-off: p50 {} ms, createMessage p50 {} ms",
+                case.conversations,
+                case.subscribers,
+                outcome.latency.p50_ms,
+                outcome.mutation.p50_ms
+            ),
+            started,
+        );
+        without_hand_off.push(outcome);
     }
 
     // Sustained, open-loop load on the same stacks and users.
@@ -330,6 +363,7 @@ async fn run(args: Args) -> Result<()> {
         machine: report::Machine::read(&root),
         plan,
         fan_out,
+        without_hand_off,
         sustained,
         api: api_results,
         history,

@@ -61,7 +61,7 @@ pub enum Change<'a> {
 }
 
 /// What one push did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Pushed {
     /// Connections the row was posted to.
     pub sent: usize,
@@ -69,6 +69,9 @@ pub struct Pushed {
     pub gone: usize,
     /// Connections whose post still failed after its retries.
     pub failed: usize,
+    /// Connections handed to other invocations to post to (a large
+    /// conversation's subscribers beyond what one writer posts itself).
+    pub relayed: usize,
 }
 
 /// Pushing new rows to their subscribers, from the function that wrote them.

@@ -366,6 +366,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     sent = pushed.sent,
                     gone = pushed.gone,
                     failed = pushed.failed,
+                    relayed = pushed.relayed,
                     "pushed"
                 );
                 if let Err(err) = self.store.finish_push(message).await {

@@ -1,12 +1,14 @@
-//! The fan-out function: triggered by the DynamoDB Streams of Messages, Users
-//! and ConvoLinks, it pushes each new row to exactly the connections
-//! subscribed to it, and reports partial batch failures.
+//! The fan-out function, with two triggers:
+//! - the DynamoDB Streams of Messages, Users and ConvoLinks: it pushes each
+//!   row written outside the API to exactly the connections subscribed to
+//!   it, and reports partial batch failures;
+//! - a writer's asynchronous `Invoke` with a batch of a large conversation's
+//!   posts (`chat_realtime::relay`): it posts them.
 //!
 //! A thin Lambda function: `main` builds the service once per cold start and
-//! [`handler`] passes each stream batch to `chat-realtime`.
+//! [`handler`] passes each event to `chat-realtime`.
 
-use aws_lambda_events::dynamodb::Event;
-use aws_lambda_events::streams::DynamoDbEventResponse;
+use chat_realtime::fanout::{FanOutEvent, FanOutResponse};
 use chat_realtime::{Connections, FanOut, Notifier};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tracing::instrument;
@@ -14,7 +16,7 @@ use tracing::instrument;
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler<C: Connections, N: Notifier>(
     service: &FanOut<C, N>,
-    event: LambdaEvent<Event>,
-) -> Result<DynamoDbEventResponse, Diagnostic> {
-    Ok(service.handle(&event.payload).await)
+    event: LambdaEvent<FanOutEvent>,
+) -> Result<FanOutResponse, Diagnostic> {
+    Ok(service.handle_event(&event.payload).await)
 }

@@ -3,8 +3,7 @@
 
 use aws_sdk_dynamodb::Client;
 use chat_domain::{ChatService, PageTokens};
-use chat_realtime::config::{FanOutService, MANAGEMENT_ENDPOINT_ENV};
-use chat_realtime::{ApiGatewayNotifier, DynamoConnections, FanOut};
+use chat_realtime::config::FanOutService;
 use chat_store::{DynamoStore, TableNames};
 
 /// The service the resolver functions that only read run.
@@ -20,8 +19,10 @@ pub const PAGE_TOKEN_SECRET_ENV: &str = "PAGE_TOKEN_SECRET";
 pub enum ConfigError {
     #[error("{PAGE_TOKEN_SECRET_ENV} must be set to at least 32 characters")]
     MissingSecret,
-    #[error("{MANAGEMENT_ENDPOINT_ENV} must be set: the functions that write push to subscribers")]
-    MissingManagementEndpoint,
+    /// What pushing needs (`APIGW_MANAGEMENT_ENDPOINT`: the functions that
+    /// write push to subscribers).
+    #[error("the push configuration is incomplete")]
+    Push(#[from] chat_realtime::config::ConfigError),
 }
 
 /// Builds the service from the environment: table names (`USERS_TABLE`, ...),
@@ -41,21 +42,12 @@ fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
     Ok(ChatService::new(store, PageTokens::new(secret.as_bytes())))
 }
 
-/// As [`service_from_env`], plus what pushing needs: `CONNECTIONS_TABLE`
-/// and `APIGW_MANAGEMENT_ENDPOINT`.
+/// As [`service_from_env`], plus what pushing needs: `CONNECTIONS_TABLE`,
+/// `APIGW_MANAGEMENT_ENDPOINT`, and for large conversations `RELAY_FUNCTION`
+/// and `RELAY_ABOVE` (see `chat_realtime::relay`).
 pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
-    let endpoint = std::env::var(MANAGEMENT_ENDPOINT_ENV)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError::MissingManagementEndpoint)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let tables = TableNames::from_env();
-    let publisher = FanOut::new(
-        DynamoConnections::new(Client::new(&sdk), tables.connections.clone()),
-        ApiGatewayNotifier::for_endpoint(&sdk, &endpoint),
-        tables,
-        chat_realtime::fanout::DEFAULT_CONCURRENCY,
-    );
+    let publisher = chat_realtime::config::writer_fan_out_from_env(&sdk).await?;
     Ok(service(&sdk)?.with_publisher(publisher))
 }
 

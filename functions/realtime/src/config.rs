@@ -12,6 +12,9 @@ use crate::connection::ConnectionService;
 use crate::connections::DynamoConnections;
 use crate::fanout::{FanOut, DEFAULT_CONCURRENCY};
 use crate::notifier::ApiGatewayNotifier;
+use crate::relay::{
+    LambdaRelay, RelaySettings, DEFAULT_RELAY_ABOVE, RELAY_ABOVE_ENV, RELAY_FUNCTION_ENV,
+};
 use crate::sweeper::{Sweeper, DEFAULT_INIT_TIMEOUT};
 
 pub type Connection = ConnectionService<DynamoConnections, ApiGatewayNotifier, DynamoStore>;
@@ -85,6 +88,32 @@ pub async fn fan_out_from_env() -> Result<FanOutService, ConfigError> {
         c.tables,
         concurrency,
     ))
+}
+
+/// The fan-out a writer pushes with: as [`fan_out_from_env`], plus, when
+/// `RELAY_FUNCTION` names the fan-out function, hand-offs to it above
+/// `RELAY_ABOVE` subscribers (default 250).
+pub async fn writer_fan_out_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<FanOutService, ConfigError> {
+    let tables = TableNames::from_env();
+    let fan_out = FanOut::new(
+        DynamoConnections::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            tables.connections.clone(),
+        ),
+        ApiGatewayNotifier::for_endpoint(sdk, &required(MANAGEMENT_ENDPOINT_ENV)?),
+        tables,
+        DEFAULT_CONCURRENCY,
+    );
+    let Ok(function) = required(RELAY_FUNCTION_ENV) else {
+        return Ok(fan_out);
+    };
+    let above = number(RELAY_ABOVE_ENV, DEFAULT_RELAY_ABOVE as u64)? as usize;
+    Ok(fan_out.with_relay(RelaySettings {
+        relay: LambdaRelay::new(aws_sdk_lambda::Client::new(sdk), function),
+        above,
+    }))
 }
 
 /// The sweeper, from `CONNECTIONS_TABLE`, `APIGW_MANAGEMENT_ENDPOINT` and

@@ -34,9 +34,10 @@ use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
 use crate::connections::Connections;
-use crate::model::Topic;
+use crate::model::{Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
+use crate::relay::{RelayBatch, RelayPost, RelaySettings};
 use crate::subscribe;
 
 /// The attribute of the rows whose writer pushes them.
@@ -54,6 +55,7 @@ pub struct FanOut<C, N> {
     tables: TableNames,
     concurrency: usize,
     shapes: subscribe::Shapes,
+    relay: Option<RelaySettings>,
 }
 
 /// The table a stream record came from: `arn:...:table/<name>/stream/<label>`.
@@ -71,7 +73,15 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             tables,
             concurrency: concurrency.max(1),
             shapes: subscribe::Shapes::default(),
+            relay: None,
         }
+    }
+
+    /// Hands the posts beyond `settings.above` subscribers to other
+    /// invocations (see [`crate::relay`]).
+    pub fn with_relay(mut self, settings: RelaySettings) -> Self {
+        self.relay = Some(settings);
+        self
     }
 
     /// The topic and GraphQL value of an inserted row, if it is one that the
@@ -127,7 +137,9 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         response
     }
 
-    /// Sends one new row to every subscriber of its topic.
+    /// Sends one new row to every subscriber of its topic: beyond the
+    /// relay's threshold, other invocations post to the rest (see
+    /// [`crate::relay`]).
     pub async fn deliver(
         &self,
         topic: &Topic,
@@ -136,23 +148,72 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let started = std::time::Instant::now();
         let subscribers = self.connections.subscribers(&topic.key()).await?;
         let looked_up = started.elapsed();
-        // Shape once per distinct document: subscribers mostly share one.
-        let mut shaped: HashMap<(&str, Option<&str>, String), Option<Value>> = HashMap::new();
+        let (payloads, posts) = self.shape(&subscribers, value);
+        let shaped_at = started.elapsed();
+        let (own, relayed) = self.relay_beyond(topic, &payloads, posts).await;
+        let mut delivery = self.post_all(&payloads, own).await;
+        delivery.relayed = relayed;
+        // Where a delivery's time goes, for profiling (`RUST_LOG=chat_realtime=debug`).
+        debug!(
+            topic = %topic.key(),
+            subscribers = subscribers.len(),
+            relayed,
+            lookup_us = looked_up.as_micros() as u64,
+            shape_us = (shaped_at - looked_up).as_micros() as u64,
+            post_us = (started.elapsed() - shaped_at).as_micros() as u64,
+            "delivery timing"
+        );
+        Ok(delivery)
+    }
+
+    /// Posts a batch another invocation handed over.
+    #[instrument(skip_all, fields(topic = %batch.relay_topic, posts = batch.posts.len()))]
+    pub async fn relay(&self, batch: &RelayBatch) -> Delivery {
+        let (posts, broken): (Vec<RelayPost>, Vec<RelayPost>) = batch
+            .posts
+            .iter()
+            .cloned()
+            .partition(|p| p.payload < batch.payloads.len());
+        let mut delivery = self.post_all(&batch.payloads, posts).await;
+        if !broken.is_empty() {
+            warn!(
+                posts = broken.len(),
+                "relayed posts name a payload the batch lacks"
+            );
+            delivery.failed += broken.len();
+        }
+        info!(
+            sent = delivery.sent,
+            gone = delivery.gone,
+            failed = delivery.failed,
+            "relayed"
+        );
+        delivery
+    }
+
+    /// The row's distinct payloads, shaped once per distinct subscription
+    /// document (subscribers mostly share one), and each subscriber's post.
+    fn shape(&self, subscribers: &[Subscription], value: Value) -> (Vec<Value>, Vec<RelayPost>) {
+        let mut index: HashMap<(&str, Option<&str>, String), Option<usize>> = HashMap::new();
+        let mut payloads = Vec::new();
         let mut posts = Vec::with_capacity(subscribers.len());
-        for sub in &subscribers {
+        for sub in subscribers {
             let key = (
                 sub.query.as_str(),
                 sub.operation_name.as_deref(),
                 Value::Object(sub.variables.clone()).to_string(),
             );
-            let payload = shaped.entry(key).or_insert_with(|| {
+            let at = *index.entry(key).or_insert_with(|| {
                 match self.shapes.shape(
                     &sub.query,
                     sub.operation_name.as_deref(),
                     &sub.variables,
                     value.clone(),
                 ) {
-                    Ok(payload) => Some(payload),
+                    Ok(payload) => {
+                        payloads.push(payload);
+                        Some(payloads.len() - 1)
+                    }
                     Err(refusal) => {
                         // Validated at subscribe time; only a schema change gets here.
                         warn!(errors = ?refusal.0, "a stored subscription no longer validates");
@@ -160,22 +221,64 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                     }
                 }
             });
-            if let Some(payload) = payload {
-                posts.push((
-                    sub.connection_id.clone(),
-                    ServerMessage::Next {
-                        id: sub.id.clone(),
-                        payload: payload.clone(),
-                    }
-                    .to_bytes(),
-                ));
+            if let Some(payload) = at {
+                posts.push(RelayPost {
+                    connection_id: sub.connection_id.clone(),
+                    subscription_id: sub.id.clone(),
+                    payload,
+                });
             }
         }
-        let shaped_at = started.elapsed();
+        (payloads, posts)
+    }
+
+    /// Hands the posts beyond the relay's threshold to other invocations;
+    /// returns the posts left to this one, and how many were handed off.
+    /// A batch Lambda does not accept stays here.
+    async fn relay_beyond(
+        &self,
+        topic: &Topic,
+        payloads: &[Value],
+        mut posts: Vec<RelayPost>,
+    ) -> (Vec<RelayPost>, usize) {
+        let Some(settings) = &self.relay else {
+            return (posts, 0);
+        };
+        if posts.len() <= settings.above {
+            return (posts, 0);
+        }
+        let rest = posts.split_off(settings.above);
+        let batches = RelayBatch::split(&topic.key(), payloads, &rest, settings.above);
+        let accepted =
+            futures::future::join_all(batches.iter().map(|b| settings.relay.hand_off(b))).await;
+        // Batches are contiguous runs of `rest`, in order.
+        let mut relayed = 0;
+        let mut start = 0;
+        for (batch, result) in batches.iter().zip(accepted) {
+            let run = start..start + batch.posts.len();
+            start = run.end;
+            match result {
+                Ok(()) => relayed += batch.posts.len(),
+                Err(err) => {
+                    warn!(error = %Chain(&err), posts = batch.posts.len(), "hand-off refused; posting the batch here");
+                    posts.extend_from_slice(&rest[run]);
+                }
+            }
+        }
+        (posts, relayed)
+    }
+
+    /// Posts concurrently (bounded); a gone connection is removed.
+    async fn post_all(&self, payloads: &[Value], posts: Vec<RelayPost>) -> Delivery {
         let outcomes: Vec<(String, Result<(), NotifyError>)> = futures::stream::iter(posts)
-            .map(|(connection_id, bytes)| async move {
-                let result = self.notifier.post(&connection_id, bytes).await;
-                (connection_id, result)
+            .map(|post| async move {
+                let bytes = ServerMessage::Next {
+                    id: post.subscription_id,
+                    payload: payloads[post.payload].clone(),
+                }
+                .to_bytes();
+                let result = self.notifier.post(&post.connection_id, bytes).await;
+                (post.connection_id, result)
             })
             .buffer_unordered(self.concurrency)
             .collect()
@@ -196,16 +299,35 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 }
             }
         }
-        // Where a delivery's time goes, for profiling (`RUST_LOG=chat_realtime=debug`).
-        debug!(
-            topic = %topic.key(),
-            subscribers = subscribers.len(),
-            lookup_us = looked_up.as_micros() as u64,
-            shape_us = (shaped_at - looked_up).as_micros() as u64,
-            post_us = (started.elapsed() - shaped_at).as_micros() as u64,
-            "delivery timing"
-        );
-        Ok(delivery)
+        delivery
+    }
+}
+
+/// What invokes the fan-out function: a stream batch from an event source
+/// mapping, or a writer's hand-off (an asynchronous `Invoke`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum FanOutEvent {
+    Relay(RelayBatch),
+    Stream(Event),
+}
+
+/// The function's answer: the stream mapping reads the batch's failures; a
+/// hand-off's answer is discarded by Lambda and only logged.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum FanOutResponse {
+    Stream(DynamoDbEventResponse),
+    Relay(Delivery),
+}
+
+impl<C: Connections, N: Notifier> FanOut<C, N> {
+    /// Handles either kind of event.
+    pub async fn handle_event(&self, event: &FanOutEvent) -> FanOutResponse {
+        match event {
+            FanOutEvent::Stream(batch) => FanOutResponse::Stream(self.handle(batch).await),
+            FanOutEvent::Relay(batch) => FanOutResponse::Relay(self.relay(batch).await),
+        }
     }
 }
 

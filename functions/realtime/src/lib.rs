@@ -17,6 +17,8 @@
 //! - [`connection`]: [`ConnectionService`], what each WebSocket route does.
 //! - [`fanout`]: [`FanOut`], from a new row (a writer's, or a stream
 //!   batch's) to posts.
+//! - [`relay`]: a large conversation's posts handed from the writer to
+//!   other invocations of the fan-out function.
 //! - [`sweeper`]: closes connections that never sent `connection_init`.
 //! - [`config`]: building all of the above once per cold start.
 //! - [`error`]: [`RealtimeError`], the crate's one error type.
@@ -29,6 +31,7 @@ pub mod fanout;
 pub mod model;
 pub mod notifier;
 pub mod protocol;
+pub mod relay;
 pub mod subscribe;
 pub mod sweeper;
 

@@ -17,6 +17,8 @@
 //!   AppSync-shaped responses.
 //! - [`realtime`]: the real-time functions and what triggers them.
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
+//! - [`invoke`]: the Lambda `Invoke` API, through which a writer hands a
+//!   large conversation's posts to the fan-out function.
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
 //!   with checkpoints in the data dir; [`failures`]: their on-failure
 //!   destination and its replay; [`filters`]: their `FilterCriteria`.
@@ -35,6 +37,7 @@ pub mod failures;
 pub mod filters;
 pub mod graphql;
 pub mod idp;
+pub mod invoke;
 pub mod realtime;
 pub mod resolvers;
 pub mod stream_records;
@@ -55,6 +58,7 @@ use tokio::task::JoinHandle;
 
 use chat_auth::Verifier;
 use chat_domain::{ChatService, PageTokens};
+use chat_realtime::relay::{LambdaRelay, RelaySettings};
 use chat_realtime::{ApiGatewayNotifier, DynamoConnections, FanOut};
 use chat_store::{DynamoStore, RequestCounter, TableNames};
 
@@ -105,6 +109,12 @@ pub struct RealtimeConfig {
     /// the on-failure destination; `None`: the template's
     /// `MaximumRecordAgeInSeconds`.
     pub max_record_age: Option<Duration>,
+    /// Subscribers a writer posts to itself before it hands the rest to the
+    /// fan-out function (`chat_realtime::relay`); `None`: never.
+    pub relay_above: Option<usize>,
+    /// The function name the writers hand off to (the fan-out's, unless a
+    /// test wants a refused hand-off).
+    pub relay_function: String,
 }
 
 impl Default for RealtimeConfig {
@@ -116,6 +126,8 @@ impl Default for RealtimeConfig {
             sweep_interval: Duration::from_secs(1),
             fan_out_concurrency: chat_realtime::fanout::DEFAULT_CONCURRENCY,
             max_record_age: None,
+            relay_above: Some(chat_realtime::relay::DEFAULT_RELAY_ABOVE),
+            relay_function: realtime::FAN_OUT_FN.to_string(),
         }
     }
 }
@@ -311,12 +323,24 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         &dynamo::sdk_config(&management_url).await,
         &management_url,
     );
-    let publisher = FanOut::new(
+    let mut publisher = FanOut::new(
         DynamoConnections::new(client.clone(), tables.connections.clone()),
         notifier.clone(),
         tables.clone(),
         config.realtime.fan_out_concurrency,
     );
+    // A large conversation's posts beyond the threshold go to the fan-out
+    // function through the Lambda Invoke API served below, as on AWS.
+    if let Some(above) = config.realtime.relay_above {
+        publisher = publisher.with_relay(RelaySettings {
+            relay: LambdaRelay::for_endpoint(
+                &dynamo::sdk_config(&base_url).await,
+                &base_url,
+                &config.realtime.relay_function,
+            ),
+            above,
+        });
+    }
     let services = resolvers::Services {
         reader: Arc::new(ChatService::new(
             DynamoStore::new(client.clone(), tables.clone()),
@@ -375,6 +399,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         )
         .route("/auth/token", post(idp::token_endpoint))
         .route("/.well-known/jwks.json", get(idp::jwks_endpoint))
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
+        )
         .route("/local/stats", get(graphql::stats))
         .route("/local/failed-records", get(graphql::failed_records))
         .route(

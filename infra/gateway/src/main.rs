@@ -57,6 +57,10 @@ struct Args {
     /// `cargo lambda watch` on http://127.0.0.1:9000) instead of in-process.
     #[arg(long, env = "CHAT_LAMBDA_ENDPOINT")]
     lambda_endpoint: Option<String>,
+    /// Subscribers a writer posts to itself before it hands the rest to the
+    /// fan-out function in batches of as many (0: never hand off).
+    #[arg(long, default_value_t = chat_realtime::relay::DEFAULT_RELAY_ABOVE)]
+    relay_above: usize,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
@@ -93,6 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream_poll: Duration::from_millis(args.stream_poll_ms),
         max_record_age: args.stream_max_record_age_secs.map(Duration::from_secs),
         init_timeout: Duration::from_secs(args.init_timeout_secs),
+        relay_above: (args.relay_above > 0).then_some(args.relay_above),
         ..RealtimeConfig::default()
     };
     let running = chat_gateway::start(Config {

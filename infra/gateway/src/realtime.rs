@@ -64,7 +64,7 @@ pub struct Parts {
 /// The one function each real-time trigger may invoke: the gateway runs these
 /// crates in-process, so the template must wire each trigger to its crate.
 const CONNECTION_FN: &str = "ws-connection";
-const FAN_OUT_FN: &str = "fan-out";
+pub(crate) const FAN_OUT_FN: &str = "fan-out";
 const SWEEPER_FN: &str = "connection-sweeper";
 
 pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {

@@ -443,8 +443,35 @@ mod tests {
                     text.contains("ConnectionsTable"),
                     "{code} must read subscribers"
                 );
+                // A large conversation's posts go to the fan-out, with the
+                // threshold the local stack uses.
+                let vars = &props["Environment"]["Variables"];
+                assert!(
+                    serde_yaml::to_string(&vars["RELAY_FUNCTION"])
+                        .unwrap()
+                        .contains("FanOutFunction"),
+                    "{code} hands off to the fan-out"
+                );
+                assert_eq!(
+                    vars["RELAY_ABOVE"].as_str(),
+                    Some(
+                        chat_realtime::relay::DEFAULT_RELAY_ABOVE
+                            .to_string()
+                            .as_str()
+                    ),
+                    "{code}"
+                );
+                assert!(
+                    text.contains("lambda:InvokeFunction") && text.contains("FanOutFunction.Arn"),
+                    "{code} must be allowed to invoke the fan-out"
+                );
             }
             if code.ends_with("/fan-out") {
+                // A hand-off is never run twice (it would post twice).
+                assert_eq!(
+                    props["EventInvokeConfig"]["MaximumRetryAttempts"].as_u64(),
+                    Some(0)
+                );
                 let events = props["Events"].as_mapping().unwrap();
                 for event in events.values() {
                     let pattern =

@@ -311,6 +311,118 @@ async fn every_subscriber_can_place_every_message_in_the_history_order() {
     }
 }
 
+/// A stack whose writers post to `above` subscribers themselves and hand the
+/// rest to `function` (the fan-out, or one that does not exist).
+async fn relaying_stack(above: usize, function: &str) -> Stack {
+    Stack::start_on(
+        chat_tests::backend(None),
+        None,
+        None,
+        chat_gateway::RealtimeConfig {
+            relay_above: Some(above),
+            relay_function: function.into(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Alice and Bob in one room, with four subscribed sockets each.
+async fn large_room(stack: &Stack) -> (Client, String, Vec<WsClient>) {
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let mut sockets = Vec::new();
+    for user in [&alice, &bob, &alice, &bob, &alice, &bob, &alice, &bob] {
+        let mut ws = stack.ws(user).await;
+        ws.subscribe("room", ON_CREATE_MESSAGE, json!({ "c": room }))
+            .await;
+        ws.sync().await;
+        sockets.push(ws);
+    }
+    (alice, room, sockets)
+}
+
+fn fan_outs(stack: &Stack) -> u64 {
+    stack
+        .running
+        .realtime_invocations
+        .snapshot()
+        .get("fan-out")
+        .copied()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_large_conversation_is_handed_to_the_fan_out_in_batches_and_posted_once() {
+    // 8 subscribers, 3 posted by the writer: 5 handed off in batches of 3.
+    let stack = relaying_stack(3, "fan-out").await;
+    let (alice, room, mut sockets) = large_room(&stack).await;
+    let vars = json!({ "id": "big-1", "c": room, "t": "to everyone" });
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    // A retry is not handed off again.
+    alice.ok(CREATE_WITH_ID, vars).await;
+    for ws in &mut sockets {
+        assert_eq!(ids(&received(ws, "room", stream_window()).await), ["big-1"]);
+    }
+    // Two asynchronous invocations of the fan-out, through the Invoke API.
+    assert_eq!(fan_outs(&stack), 2);
+}
+
+#[tokio::test]
+async fn a_hand_off_lambda_refuses_is_posted_by_the_writer() {
+    let stack = relaying_stack(3, "no-such-function").await;
+    let (alice, room, mut sockets) = large_room(&stack).await;
+    let id = post(&alice, &room, "to everyone").await;
+    for ws in &mut sockets {
+        assert_eq!(
+            ids(&received(ws, "room", stream_window()).await),
+            [id.as_str()]
+        );
+    }
+    assert_eq!(fan_outs(&stack), 0);
+}
+
+#[tokio::test]
+async fn the_invoke_api_answers_as_lambda_does() {
+    let stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let url = |name: &str| {
+        format!(
+            "{}/2015-03-31/functions/{name}/invocations",
+            stack.running.base_url
+        )
+    };
+    let unknown = http.post(url("nope")).body("{}").send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+    let garbage = http.post(url("fan-out")).body("{").send().await.unwrap();
+    assert_eq!(garbage.status(), 400);
+    // An empty relay batch, synchronously: the function's answer comes back.
+    let batch = json!({ "relayTopic": "t", "payloads": [], "posts": [] });
+    let answer: Value = http
+        .post(url("fan-out"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["sent"], 0);
+    let queued = http
+        .post(url("fan-out"))
+        .header("x-amz-invocation-type", "Event")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
+}
+
 /// An HTTP server that answers each request with the next of `answers`
 /// (status, `x-amzn-ErrorType`), then 200; returns its URL and a request count.
 async fn scripted(

@@ -1,0 +1,93 @@
+//! The Lambda `Invoke` API, for the functions that invoke other functions:
+//! a writer hands a large conversation's posts to the fan-out function with
+//! an asynchronous invocation (see `chat_realtime::relay`).
+//!
+//! `POST /2015-03-31/functions/{name}/invocations`, as Lambda serves it:
+//! - `X-Amz-Invocation-Type: Event` queues the invocation and answers 202
+//!   at once; the function runs in the background.
+//! - `RequestResponse` (the default) answers 200 with the function's result,
+//!   or its error document with `X-Amz-Function-Error: Unhandled`.
+//! - An unknown function is a 404 `ResourceNotFoundException`; a body that
+//!   is not JSON, a 400 `InvalidRequestContentException`.
+//!
+//! Only the functions something invokes directly are served: the fan-out.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// The header Lambda's Invoke API takes the invocation type from.
+const INVOCATION_TYPE: &str = "x-amz-invocation-type";
+
+fn error(status: StatusCode, kind: &'static str, message: String) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({ "Type": "User", "message": message })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    response
+}
+
+pub async fn invoke(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let function = state.fan_out.clone();
+    if name != function.name {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {name}"),
+        );
+    }
+    let event: Value = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                format!("Could not parse request body into json: {err}"),
+            )
+        }
+    };
+    match headers.get(INVOCATION_TYPE).and_then(|v| v.to_str().ok()) {
+        Some("Event") => {
+            tokio::spawn(async move {
+                if let Err(d) = function.invoke(event).await {
+                    tracing::warn!(function = function.name, error_type = %d.error_type, message = %d.error_message, "asynchronous invocation failed");
+                }
+            });
+            StatusCode::ACCEPTED.into_response()
+        }
+        Some("RequestResponse") | None => match function.invoke(event).await {
+            Ok(result) => axum::Json(result).into_response(),
+            Err(d) => {
+                let mut response = axum::Json(
+                    json!({ "errorType": d.error_type, "errorMessage": d.error_message }),
+                )
+                .into_response();
+                response.headers_mut().insert(
+                    "x-amz-function-error",
+                    HeaderValue::from_static("Unhandled"),
+                );
+                response
+            }
+        },
+        Some(other) => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            format!("Unsupported invocation type: {other}"),
+        ),
+    }
+}
