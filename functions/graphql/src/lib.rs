@@ -10,12 +10,15 @@
 //!
 //! - [`schema`]: schema/schema.graphql plus AppSync's built-in scalars and
 //!   directives, parsed and validated once.
+//! - [`cost`]: a request's depth and resolver count, against AppSync's
+//!   `QueryDepthLimit` and `ResolverCountLimit`.
 //! - [`error`]: errors in AppSync's JSON shape, with `errorType`.
 //! - [`project`]: [`project::JsonObject`], which shapes a resolver's JSON result
 //!   to the request's selection set (aliases, fragments, `__typename`).
 //! - [`selection`]: the `selectionSetList` / `selectionSetGraphQL` that AppSync
 //!   puts in a resolver event, and reading nested field arguments back out of it.
 
+pub mod cost;
 pub mod error;
 pub mod project;
 pub mod schema;

@@ -265,6 +265,11 @@ async fn execute(
     if let Err(e) = apollo_compiler::introspection::check_max_depth(&document, operation) {
         return request_error(e);
     }
+    // AppSync's QueryDepthLimit and ResolverCountLimit, from the template:
+    // refused before any function runs.
+    if let Err(refusal) = state.cost_limits.check(&document, operation) {
+        return json!({ "data": null, "errors": [AppSyncError::from(refusal)] });
+    }
     let raw_variables: JsonMap = match serde_json::from_value(Value::Object(
         request.variables.clone().unwrap_or_default(),
     )) {

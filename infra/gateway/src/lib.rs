@@ -178,6 +178,8 @@ pub struct AppState {
     /// The stream mappings' on-failure destination, and what replays it.
     pub failures: Arc<failures::FailureLog>,
     pub fan_out: Arc<resolvers::Function>,
+    /// The API's `QueryDepthLimit` and `ResolverCountLimit` (the template's).
+    pub cost_limits: chat_graphql::cost::CostLimits,
 }
 
 /// The running stack.
@@ -390,6 +392,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         realtime_requests: realtime.requests.clone(),
         failures: failures.clone(),
         fan_out: realtime.fan_out.clone(),
+        cost_limits: wiring.cost_limits,
     });
 
     let app = Router::new()

@@ -43,6 +43,8 @@ pub struct Wiring {
     /// Every function crate the template deploys.
     pub functions: Vec<String>,
     pub tables: Vec<DeclaredTable>,
+    /// The AppSync API's `QueryDepthLimit` and `ResolverCountLimit`.
+    pub cost_limits: chat_graphql::cost::CostLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +192,20 @@ impl Wiring {
                             _ => {}
                         }
                     }
+                }
+                "AWS::AppSync::GraphQLApi" => {
+                    let limit = |name: &str| {
+                        resource
+                            .get("Properties")
+                            .and_then(|p| p.get(name))
+                            .and_then(Value::as_u64)
+                            .filter(|n| *n > 0)
+                            .map(|n| n as usize)
+                    };
+                    wiring.cost_limits = chat_graphql::cost::CostLimits {
+                        query_depth: limit("QueryDepthLimit"),
+                        resolver_count: limit("ResolverCountLimit"),
+                    };
                 }
                 "AWS::DynamoDB::Table" => {
                     let p = resource
@@ -401,6 +417,16 @@ mod tests {
         // Every mapping retries until a stated record age, as the local one does.
         let aged: Vec<String> = w.max_record_age_secs.keys().cloned().collect();
         assert_eq!(aged, streamed);
+    }
+
+    /// AppSync's own ranges: depth 1–75, resolvers 1–10,000.
+    #[test]
+    fn the_api_declares_both_cost_limits_within_appsync_ranges() {
+        let limits = wiring().unwrap().cost_limits;
+        let depth = limits.query_depth.expect("QueryDepthLimit is set");
+        let resolvers = limits.resolver_count.expect("ResolverCountLimit is set");
+        assert!((1..=75).contains(&depth), "{depth}");
+        assert!((1..=10_000).contains(&resolvers), "{resolvers}");
     }
 
     /// The functions that write push what they write, and the stream only

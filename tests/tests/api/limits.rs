@@ -300,3 +300,71 @@ async fn other_paths_and_methods_get_appsync_errors() {
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["errors"][0]["errorType"], "NotFoundException");
 }
+
+/// `{ a0: me { id } a1: me { id } ... }` with `n` aliases.
+fn aliases_of_me(n: usize) -> String {
+    let fields: Vec<String> = (0..n).map(|i| format!("a{i}: me {{ id }}")).collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
+/// A query `depth` field levels deep: getUser, then conversations → items →
+/// conversation → messages → items → author → conversations → ... as needed.
+fn query_of_depth(depth: usize) -> String {
+    let path = [
+        "conversations",
+        "items",
+        "conversation",
+        "messages",
+        "items",
+        "author",
+    ];
+    // getUser and the closing `id` are two of the levels.
+    let mut open = String::from("query($id: ID!) { getUser(id: $id) {");
+    for i in 0..depth - 2 {
+        open.push_str(&format!(" {} {{", path[i % path.len()]));
+    }
+    open.push_str(" id");
+    open.push_str(&" }".repeat(depth));
+    open
+}
+
+#[tokio::test]
+async fn query_depth_and_resolver_count_are_limited_before_any_function_runs() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let limits = chat_gateway::wiring::wiring().unwrap().cost_limits;
+    let resolvers = limits.resolver_count.unwrap();
+    let depth = limits.query_depth.unwrap();
+
+    // At the resolver limit: one invocation per alias.
+    let (out, invocations, _) = stack
+        .cost(alice.send(&aliases_of_me(resolvers), json!({})))
+        .await;
+    assert!(out.get("errors").is_none(), "{out:#}");
+    assert_eq!(invocations, resolvers as u64);
+    // One past it, and 2,000: refused, nothing invoked, nothing read.
+    for n in [resolvers + 1, 2_000] {
+        let (kind, invocations, requests) = stack
+            .cost(alice.error_type(&aliases_of_me(n), json!({})))
+            .await;
+        assert_eq!(kind, "ResolverCountLimitExceeded");
+        assert_eq!((invocations, requests), (0, 0), "{n} aliases");
+    }
+    // A repeated field is one resolver, however often it is written.
+    let repeated = format!("{{ {} }}", "me { id } ".repeat(resolvers + 5));
+    assert!(alice
+        .send(&repeated, json!({}))
+        .await
+        .get("errors")
+        .is_none());
+
+    // At the depth limit, and one past it.
+    let vars = json!({ "id": alice.id });
+    let at = alice.send(&query_of_depth(depth), vars.clone()).await;
+    assert!(at.get("errors").is_none(), "{at:#}");
+    let (kind, invocations, requests) = stack
+        .cost(alice.error_type(&query_of_depth(depth + 1), vars))
+        .await;
+    assert_eq!(kind, "QueryDepthLimitExceeded");
+    assert_eq!((invocations, requests), (0, 0));
+}
