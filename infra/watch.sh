@@ -24,6 +24,7 @@ APIGW_MANAGEMENT_ENDPOINT=http://127.0.0.1:$ws_port
 AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$http_port
 RELAY_FUNCTION=fan-out
 COGNITO_ISSUER=http://127.0.0.1:$http_port
+COGNITO_CLIENT_ID=local-dev-client
 PAGE_TOKEN_SECRET=local-watch-mode-secret-that-signs-next-tokens
 CONNECTION_INIT_TIMEOUT_SECS=10
 ENV

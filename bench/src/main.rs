@@ -339,6 +339,7 @@ async fn run(args: Args) -> Result<()> {
             format!("http://{}", gateway.ws_addr),
         ),
         ("COGNITO_ISSUER".into(), gateway.base_url.clone()),
+        ("COGNITO_CLIENT_ID".into(), "local-dev-client".into()),
         (
             "PAGE_TOKEN_SECRET".into(),
             "bench-secret-that-signs-next-tokens-locally".into(),

@@ -6,7 +6,9 @@
 //! # Layout
 //!
 //! - [`Verifier`]: fetches and caches the issuer's JWKS, verifies RS256
-//!   signatures, `iss`, `exp` and `token_use`, and yields a [`VerifiedToken`].
+//!   signatures, `iss`, `exp`, `nbf`, `iat`, `token_use`, and the app client
+//!   (`aud` on id tokens, `client_id` on access tokens), and yields a
+//!   [`VerifiedToken`].
 //! - [`AuthError`]: why a token was refused. Its messages are safe to show.
 
 use std::collections::HashMap;
@@ -33,6 +35,10 @@ pub enum AuthError {
     UnknownKey,
     #[error("the token is not an id or access token")]
     WrongUse,
+    #[error("the token was issued to another app client")]
+    WrongClient,
+    #[error("the token is not valid yet")]
+    NotYetValid,
     #[error("the token has no subject or username")]
     MissingClaims,
     #[error("could not fetch the issuer's signing keys")]
@@ -57,7 +63,15 @@ struct StandardClaims {
     cognito_username: Option<String>,
     username: Option<String>,
     token_use: Option<String>,
+    /// The app client, on id tokens.
+    aud: Option<Value>,
+    /// The app client, on access tokens.
+    client_id: Option<String>,
+    iat: Option<u64>,
 }
+
+/// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
 
 /// Keys are refetched at most this often when a token names an unknown `kid`,
 /// so garbage tokens cannot turn the verifier into a JWKS request flood.
@@ -68,9 +82,10 @@ struct KeyCache {
     fetched_at: Option<Instant>,
 }
 
-/// Verifies tokens from one issuer.
+/// Verifies tokens from one issuer, issued to one app client.
 pub struct Verifier {
     issuer: String,
+    client_id: String,
     jwks_url: String,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
@@ -80,16 +95,19 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
             .finish()
     }
 }
 
 impl Verifier {
-    /// A verifier for `issuer`, whose keys are at `{issuer}/.well-known/jwks.json`
+    /// A verifier for tokens that `issuer` issued to the app client
+    /// `client_id`; the issuer's keys are at `{issuer}/.well-known/jwks.json`
     /// (true of Cognito user pools and of the local identity provider).
-    pub fn new(issuer: impl Into<String>) -> Self {
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
         let issuer = issuer.into().trim_end_matches('/').to_string();
         Verifier {
+            client_id: client_id.into(),
             jwks_url: format!("{issuer}/.well-known/jwks.json"),
             issuer,
             http: reqwest::Client::builder()
@@ -122,19 +140,39 @@ impl Verifier {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // The audience is checked below: Cognito puts the app client in
+        // `aud` on id tokens but in `client_id` on access tokens.
         validation.validate_aud = false;
-        validation.leeway = 5;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 _ => AuthError::Invalid(e),
             })?;
         let claims = data.claims;
         let standard: StandardClaims = serde_json::from_value(Value::Object(claims.clone()))
             .map_err(|_| AuthError::MissingClaims)?;
-        match standard.token_use.as_deref() {
-            Some("id") | Some("access") => {}
+        let client = match standard.token_use.as_deref() {
+            Some("id") => match &standard.aud {
+                Some(Value::String(aud)) => Some(aud.as_str()),
+                // One audience in a list is the same claim.
+                Some(Value::Array(list)) if list.len() == 1 => list[0].as_str(),
+                _ => None,
+            },
+            Some("access") => standard.client_id.as_deref(),
             _ => return Err(AuthError::WrongUse),
+        };
+        if client != Some(self.client_id.as_str()) {
+            return Err(AuthError::WrongClient);
+        }
+        // Issued in the future (beyond the leeway): refused, as `nbf` is.
+        if standard
+            .iat
+            .is_some_and(|iat| iat > jsonwebtoken::get_current_timestamp() + LEEWAY_SECS)
+        {
+            return Err(AuthError::NotYetValid);
         }
         let sub = standard
             .sub

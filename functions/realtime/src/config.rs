@@ -26,6 +26,8 @@ pub type SweeperService = Sweeper<DynamoConnections, ApiGatewayNotifier>;
 pub const MANAGEMENT_ENDPOINT_ENV: &str = "APIGW_MANAGEMENT_ENDPOINT";
 /// The token issuer, e.g. `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
 pub const ISSUER_ENV: &str = "COGNITO_ISSUER";
+/// The app client tokens must be issued to (`aud` / `client_id`).
+pub const CLIENT_ID_ENV: &str = "COGNITO_CLIENT_ID";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,15 +67,16 @@ async fn clients() -> Result<Clients, ConfigError> {
 }
 
 /// The connection-tracking service, from `CONNECTIONS_TABLE`, the chat table
-/// names, `APIGW_MANAGEMENT_ENDPOINT` and `COGNITO_ISSUER`.
+/// names, `APIGW_MANAGEMENT_ENDPOINT`, `COGNITO_ISSUER` and `COGNITO_CLIENT_ID`.
 pub async fn connection_from_env() -> Result<Connection, ConfigError> {
     let issuer = required(ISSUER_ENV)?;
+    let client_id = required(CLIENT_ID_ENV)?;
     let c = clients().await?;
     Ok(ConnectionService::new(
         DynamoConnections::new(c.dynamodb.clone(), c.tables.connections.clone()),
         c.notifier,
         DynamoStore::new(c.dynamodb, c.tables),
-        Verifier::new(issuer),
+        Verifier::new(issuer, client_id),
     ))
 }
 

@@ -384,7 +384,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     .await?;
 
     let state = Arc::new(AppState {
-        verifier: Verifier::new(base_url.clone()),
+        verifier: Verifier::new(base_url.clone(), idp::CLIENT_ID),
         idp: idp.clone(),
         resolvers,
         requests: requests.clone(),

@@ -116,7 +116,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         connections.clone(),
         notifier.clone(),
         DynamoStore::new(client.clone(), tables.clone()),
-        Verifier::new(issuer),
+        Verifier::new(issuer, crate::idp::CLIENT_ID),
     ));
     let fan_out = Arc::new(FanOut::new(
         connections.clone(),

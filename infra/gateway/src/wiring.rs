@@ -429,6 +429,35 @@ mod tests {
         assert!((1..=10_000).contains(&resolvers), "{resolvers}");
     }
 
+    /// Both sides refuse tokens another app client of the pool issued.
+    #[test]
+    fn tokens_are_bound_to_the_stacks_app_client() {
+        let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = &doc["Resources"];
+        let regex = serde_yaml::to_string(
+            &resources["GraphQLApi"]["Properties"]["UserPoolConfig"]["AppIdClientRegex"],
+        )
+        .unwrap();
+        assert!(regex.contains("^${UserPoolClient}$"), "{regex}");
+        let verifiers: Vec<&Value> = resources
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|r| {
+                r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_string()
+                    || !r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_null()
+            })
+            .collect();
+        assert!(!verifiers.is_empty());
+        for r in verifiers {
+            let client = serde_yaml::to_string(
+                &r["Properties"]["Environment"]["Variables"]["COGNITO_CLIENT_ID"],
+            )
+            .unwrap();
+            assert!(client.contains("UserPoolClient"), "{client}");
+        }
+    }
+
     /// The functions that write push what they write, and the stream only
     /// gets rows written outside the API: the template must say both.
     #[test]

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chat_tests::{convo, post, Stack};
+use chat_tests::{convo, post, Stack, WsEvent};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -261,4 +261,194 @@ async fn bad_identity_tokens_get_401() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(out["data"]["me"]["id"], alice.id.as_str());
+}
+
+/// The same claims as a real token, changed by `edit`, signed by the stack's
+/// identity provider.
+fn signed_with(stack: &Stack, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut claims = stack.running.idp.claims_for("alice");
+    edit(&mut claims);
+    stack.running.idp.sign(&claims)
+}
+
+/// The identity provider's public key, as PEM (what an attacker can fetch).
+fn public_key_pem(stack: &Stack) -> String {
+    let jwk = &stack.running.idp.jwks()["keys"][0];
+    let part = |name: &str| {
+        rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap())
+    };
+    let key = rsa::RsaPublicKey::new(part("n"), part("e")).unwrap();
+    rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_pem(&key, rsa::pkcs1::LineEnding::LF).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_http_and_websocket() {
+    let stack = Stack::start().await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let client = chat_gateway::idp::CLIENT_ID;
+    // An access token for this app client: the client is in `client_id`.
+    let access = |c: &mut serde_json::Map<String, Value>| {
+        c.insert("token_use".into(), json!("access"));
+        c.remove("aud");
+        c.remove("cognito:username");
+        c.insert("username".into(), json!("alice"));
+        c.insert("client_id".into(), json!(client));
+    };
+    let good_access = signed_with(&stack, access);
+
+    let mut hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs256.kid = jsonwebtoken::decode_header(&good_access).unwrap().kid;
+    let hs256 = jsonwebtoken::encode(
+        &hs256,
+        &stack.running.idp.claims_for("alice"),
+        &jsonwebtoken::EncodingKey::from_secret(public_key_pem(&stack).as_bytes()),
+    )
+    .unwrap();
+    let mut unknown_kid = jsonwebtoken::decode_header(&good_access).unwrap();
+    unknown_kid.kid = Some("not-a-key-of-this-pool".into());
+    let other = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let other_pem =
+        rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&other, rsa::pkcs1::LineEnding::LF).unwrap();
+    let unknown_kid = jsonwebtoken::encode(
+        &unknown_kid,
+        &stack.running.idp.claims_for("alice"),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(other_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+
+    let refused: Vec<(&str, String)> = vec![
+        (
+            "another app client's id token",
+            signed_with(&stack, |c| {
+                c.insert("aud".into(), json!("another-client"));
+            }),
+        ),
+        (
+            "an id token without aud",
+            signed_with(&stack, |c| {
+                c.remove("aud");
+            }),
+        ),
+        (
+            "an id token carrying the client only as client_id",
+            signed_with(&stack, |c| {
+                c.remove("aud");
+                c.insert("client_id".into(), json!(client));
+            }),
+        ),
+        (
+            "another app client's access token",
+            signed_with(&stack, |c| {
+                access(c);
+                c.insert("client_id".into(), json!("another-client"));
+            }),
+        ),
+        (
+            "an access token without client_id",
+            signed_with(&stack, |c| {
+                access(c);
+                c.remove("client_id");
+            }),
+        ),
+        ("HS256 signed with the public key", hs256),
+        ("an unknown kid", unknown_kid),
+        (
+            "not valid before a minute from now",
+            signed_with(&stack, |c| {
+                c.insert("nbf".into(), json!(now + 60));
+            }),
+        ),
+        (
+            "issued a minute from now",
+            signed_with(&stack, |c| {
+                c.insert("iat".into(), json!(now + 60));
+            }),
+        ),
+        (
+            "iat not a number",
+            signed_with(&stack, |c| {
+                c.insert("iat".into(), json!("yesterday"));
+            }),
+        ),
+        (
+            "no sub",
+            signed_with(&stack, |c| {
+                c.remove("sub");
+            }),
+        ),
+        (
+            "empty sub",
+            signed_with(&stack, |c| {
+                c.insert("sub".into(), json!(""));
+            }),
+        ),
+        (
+            "no username",
+            signed_with(&stack, |c| {
+                c.remove("cognito:username");
+            }),
+        ),
+        (
+            "no exp",
+            signed_with(&stack, |c| {
+                c.remove("exp");
+            }),
+        ),
+        (
+            "expired",
+            signed_with(&stack, |c| {
+                c.insert("exp".into(), json!(now - 60));
+            }),
+        ),
+        (
+            "no iss",
+            signed_with(&stack, |c| {
+                c.remove("iss");
+            }),
+        ),
+        (
+            "no token_use",
+            signed_with(&stack, |c| {
+                c.remove("token_use");
+            }),
+        ),
+    ];
+    let body = json!({ "query": "{ me { id } }" });
+    for (what, token) in &refused {
+        let (status, out) = stack.post(Some(token), body.clone()).await;
+        assert_eq!(status, 401, "{what}: {out}");
+        assert_eq!(
+            out["errors"][0]["errorType"], "UnauthorizedException",
+            "{what}"
+        );
+        let mut ws = stack.ws_connect(None, true).await.unwrap();
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": token } }))
+            .await;
+        assert_eq!(
+            ws.next().await,
+            WsEvent::Closed(4403, "Forbidden".into()),
+            "{what} on the WebSocket"
+        );
+    }
+
+    // Within the leeway, and a good access token: accepted on both.
+    let skewed = signed_with(&stack, |c| {
+        c.insert("nbf".into(), json!(now + 2));
+        c.insert("iat".into(), json!(now + 2));
+    });
+    for (what, token) in [
+        ("a 2 s clock skew", skewed),
+        ("an access token", good_access),
+    ] {
+        let (status, out) = stack.post(Some(&token), body.clone()).await;
+        assert_eq!(status, 200, "{what}: {out}");
+        let mut ws = stack.ws_connect(None, true).await.unwrap();
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": token } }))
+            .await;
+        assert_eq!(
+            ws.next().await,
+            WsEvent::Message(json!({ "type": "connection_ack" })),
+            "{what} on the WebSocket"
+        );
+    }
 }
