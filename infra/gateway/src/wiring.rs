@@ -443,10 +443,7 @@ mod tests {
             .as_mapping()
             .unwrap()
             .values()
-            .filter(|r| {
-                r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_string()
-                    || !r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_null()
-            })
+            .filter(|r| !r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_null())
             .collect();
         assert!(!verifiers.is_empty());
         for r in verifiers {
