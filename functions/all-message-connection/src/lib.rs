@@ -27,13 +27,13 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = event.payload.message_fields("messages/");
+    let sel = event.payload.message_sel("messages/");
     let page = PageRequest {
         limit: args.first,
         next_token: args.after,
     };
     let history = service
-        .message_history(&caller, &args.conversation_id, page, fields)
+        .message_history(&caller, &args.conversation_id, page, &sel)
         .await?;
     output(&serde_json::json!({
         "messages": history.items,

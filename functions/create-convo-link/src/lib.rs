@@ -29,13 +29,13 @@ pub async fn handler<S: ChatStore, P: Publisher>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = event.payload.link_fields("");
+    let sel = event.payload.link_sel("");
     let link = service
         .create_convo_link(
             &caller,
             &args.input.convo_link_conversation_id,
             args.input.convo_link_user_id.as_deref(),
-            fields,
+            &sel,
         )
         .await?;
     output(&link)

@@ -10,9 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::model::{ConversationView, LinkView};
-use chat_domain::Page;
-
 #[derive(Deserialize)]
 struct Args {
     input: Input,
@@ -31,27 +28,13 @@ pub async fn handler<S: ChatStore, P: Publisher>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let (conversation, links) = service
+    let (conversation, _links) = service
         .create_convo(&caller, &args.input.name, &args.input.members)
         .await?;
-    // A new conversation has no messages, and its links were just written.
-    let view = ConversationView {
-        messages: event.payload.selects("messages").then(|| Page {
-            items: vec![],
-            next_token: None,
-        }),
-        associated: event.payload.selects("associated").then(|| Page {
-            items: links
-                .into_iter()
-                .map(|link| LinkView {
-                    link,
-                    user: None,
-                    conversation: None,
-                })
-                .collect(),
-            next_token: None,
-        }),
-        conversation,
-    };
+    // Whatever is selected below the new conversation is read as for
+    // getConvo (its links were just written; it has no messages yet).
+    let view = service
+        .expand_conversation(&caller, conversation, &event.payload.convo_sel(""))
+        .await?;
     output(&view)
 }

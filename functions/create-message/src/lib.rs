@@ -35,13 +35,13 @@ pub async fn handler<S: ChatStore, P: Publisher>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let fields = event.payload.message_fields("");
+    let sel = event.payload.message_sel("");
     let input = NewMessage {
         id: args.input.id,
         content: args.input.content,
         conversation_id: args.input.message_conversation_id,
         author_id: args.input.author_id,
     };
-    let message = service.create_message(&caller, input, fields).await?;
+    let message = service.create_message(&caller, input, &sel).await?;
     output(&message)
 }

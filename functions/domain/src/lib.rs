@@ -15,9 +15,12 @@
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the [`ChatStore`] and [`Publisher`] traits and their outcome types.
 //! - [`service`]: [`ChatService`], the use-cases with their authorization rules.
+//! - [`graph`]: what a request selects below its root object, read level by
+//!   level in batches, with the same authorization at every level.
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
 pub mod error;
+pub mod graph;
 pub mod limits;
 pub mod model;
 pub mod page;

@@ -2,58 +2,22 @@
 //! input, checks that the caller may do it, and then reads or writes through
 //! the [`ChatStore`] port with as few requests as the access pattern allows.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use tracing::instrument;
 use ulid::Ulid;
 
 use crate::error::{Error, Result};
-use crate::limits;
-use crate::model::{
-    Caller, Conversation, ConversationView, ConvoLink, LinkView, Message, MessageView, User,
+use crate::graph::{
+    ConversationView, ConvoSel, Known, LinkSel, LinkView, MessageSel, MessageView, UserSel,
     UserView,
 };
+use crate::limits;
+use crate::model::{Caller, Conversation, ConvoLink, Message, User};
 use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
 use crate::ports::{
-    AddMemberOutcome, Batch, Change, ChatStore, CreateUserOutcome, Publisher, PushState,
-    PutMessageOutcome,
+    AddMemberOutcome, Change, ChatStore, CreateUserOutcome, Publisher, PushState, PutMessageOutcome,
 };
-
-/// Which nested fields of a link to resolve.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkFields {
-    pub user: bool,
-    pub conversation: bool,
-}
-
-/// Which nested fields of a message to resolve.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MessageFields {
-    pub author: bool,
-    pub conversation: bool,
-}
-
-/// A nested list of links to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinksArgs {
-    pub page: PageRequest,
-    pub fields: LinkFields,
-}
-
-/// A nested list of messages to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MessagesArgs {
-    pub page: PageRequest,
-    pub direction: Option<String>,
-    pub fields: MessageFields,
-}
-
-/// What `getConvo` should resolve besides the conversation itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConvoQuery {
-    pub messages: Option<MessagesArgs>,
-    pub associated: Option<LinksArgs>,
-}
 
 /// `createMessage`'s input, as the client sent it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,8 +32,8 @@ pub struct NewMessage {
 /// [`Publisher`] that pushes each new row to its subscribers.
 #[derive(Debug, Clone)]
 pub struct ChatService<S, P = Unpublished> {
-    store: S,
-    tokens: PageTokens,
+    pub(crate) store: S,
+    pub(crate) tokens: PageTokens,
     publisher: P,
 }
 
@@ -219,13 +183,13 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
 
     /// Adds a member (by default the caller) to a conversation the caller is in.
     /// Idempotent: adding a member again returns the existing link.
-    #[instrument(skip(self, fields), fields(caller = %caller.id))]
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn create_convo_link(
         &self,
         caller: &Caller,
         conversation_id: &str,
         user_id: Option<&str>,
-        fields: LinkFields,
+        sel: &LinkSel,
     ) -> Result<LinkView> {
         let conversation_id = limits::id("convoLinkConversationId", conversation_id)?;
         let user_id = limits::id("convoLinkUserId", user_id.unwrap_or(&caller.id))?;
@@ -259,8 +223,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 }
             }
         };
-        let batch = self.nested_batch(&[], &[&link], fields).await?;
-        Ok(link_view(link, fields, &batch))
+        self.expand_link(caller, link, sel).await
     }
 
     async fn existing_link(&self, user_id: &str, conversation_id: &str) -> Result<ConvoLink> {
@@ -276,12 +239,12 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
 
     /// Posts a message as the caller. Idempotent on the client's `id`: a retry
     /// returns the stored message and writes nothing.
-    #[instrument(skip(self, input, fields), fields(caller = %caller.id, conversation = %input.conversation_id))]
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id, conversation = %input.conversation_id))]
     pub async fn create_message(
         &self,
         caller: &Caller,
         input: NewMessage,
-        fields: MessageFields,
+        sel: &MessageSel,
     ) -> Result<MessageView> {
         let content = limits::content(&input.content)?;
         let conversation_id = limits::id("messageConversationId", &input.conversation_id)?;
@@ -299,7 +262,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         }
         let (link, convo) = self
             .store
-            .membership(&caller.id, &conversation_id, fields.conversation)
+            .membership(&caller.id, &conversation_id, sel.conversation.is_some())
             .await?;
         if link.is_none() {
             return Err(Error::not_member());
@@ -340,11 +303,8 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ))
             }
         };
-        let authors: &[&Message] = if fields.author { &[&message] } else { &[] };
-        let batch = self
-            .nested_batch(authors, &[], LinkFields::default())
-            .await?;
-        Ok(message_view(message, fields, convo.as_ref(), &batch))
+        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
+        self.expand_message(caller, known, message, sel).await
     }
 
     /// Pushes a new user or link. Its row is written whatever happens here: a
@@ -387,199 +347,83 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     }
 }
 
-/// The use-cases that read.
+/// The use-cases that read. Each reads its root object, then whatever the
+/// request selects below it (see [`crate::graph`]).
 impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     /// Any signed-in user can read a profile; only its owner can read its
-    /// conversations.
-    #[instrument(skip(self, conversations), fields(caller = %caller.id))]
+    /// conversations (another user's are refused at their path).
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn get_user(
         &self,
         caller: &Caller,
         id: &str,
-        conversations: Option<LinksArgs>,
+        sel: &UserSel,
     ) -> Result<Option<UserView>> {
         let id = limits::id("id", id)?;
-        let page = match &conversations {
-            Some(_) if id != caller.id => {
-                return Err(Error::Unauthorized(
-                    "only the user can read their own conversations".into(),
-                ))
-            }
-            Some(args) => Some(
-                self.tokens
-                    .open(&Scope::UserLinks(&id), &args.page, "limit")?,
-            ),
-            None => None,
-        };
-        let (user, links) = match &page {
-            Some(page) => {
-                let (user, links) = futures::join!(
-                    self.store.get_user(&id),
-                    self.store.links_of_user(&id, page)
-                );
-                (user?, Some(links?))
-            }
-            None => (self.store.get_user(&id).await?, None),
-        };
-        let Some(user) = user else { return Ok(None) };
-        let conversations = match (links, conversations) {
-            (Some((links, cursor)), Some(args)) => {
-                let refs: Vec<&ConvoLink> = links.iter().collect();
-                let batch = self.nested_batch(&[], &refs, args.fields).await?;
-                let scope = Scope::UserLinks(&id);
-                Some(Page {
-                    next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
-                    items: links
-                        .into_iter()
-                        .map(|l| link_view(l, args.fields, &batch))
-                        .collect(),
-                })
-            }
-            _ => None,
-        };
-        Ok(Some(UserView {
-            user,
-            conversations,
-        }))
+        match self.store.get_user(&id).await? {
+            Some(user) => Ok(Some(self.expand_user(caller, user, sel).await?)),
+            None => Ok(None),
+        }
     }
 
-    /// A conversation, for its members only, with the nested lists asked for.
-    #[instrument(skip(self, query), fields(caller = %caller.id))]
+    /// A conversation, for its members only, with what is selected below it.
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn get_convo(
         &self,
         caller: &Caller,
         id: &str,
-        query: ConvoQuery,
+        sel: &ConvoSel,
     ) -> Result<ConversationView> {
         let id = limits::id("id", id)?;
-        let direction = match &query.messages {
-            Some(m) => SortDirection::parse(m.direction.as_deref())?,
-            None => SortDirection::Asc,
-        };
-        let msg_scope = Scope::Messages(&id, direction);
-        let link_scope = Scope::ConvoLinks(&id);
-        let msg_page = query
-            .messages
-            .as_ref()
-            .map(|m| self.tokens.open(&msg_scope, &m.page, "limit"))
-            .transpose()?;
-        let link_page = query
-            .associated
-            .as_ref()
-            .map(|a| self.tokens.open(&link_scope, &a.page, "limit"))
-            .transpose()?;
-
         let (link, convo) = self.store.membership(&caller.id, &id, true).await?;
         if link.is_none() {
             return Err(Error::not_member());
         }
         let convo = convo.ok_or_else(|| Error::NotFound("no such conversation".into()))?;
-
-        let read_messages = async {
-            match &msg_page {
-                Some(p) => self.store.messages(&id, p, direction).await.map(Some),
-                None => Ok(None),
-            }
-        };
-        let read_links = async {
-            match &link_page {
-                Some(p) => self.store.links_of_conversation(&id, p).await.map(Some),
-                None => Ok(None),
-            }
-        };
-        let (messages, links) = futures::join!(read_messages, read_links);
-        let (messages, links) = (messages?, links?);
-
-        let msg_fields = query
-            .messages
-            .as_ref()
-            .map(|m| m.fields)
-            .unwrap_or_default();
-        let link_fields = query
-            .associated
-            .as_ref()
-            .map(|a| a.fields)
-            .unwrap_or_default();
-        let msg_refs: Vec<&Message> = messages.iter().flat_map(|(m, _)| m).collect();
-        let link_refs: Vec<&ConvoLink> = links.iter().flat_map(|(l, _)| l).collect();
-        // The conversation is known: nested `conversation` fields reuse it.
-        let batch = self
-            .nested_batch(
-                if msg_fields.author { &msg_refs } else { &[] },
-                &link_refs,
-                LinkFields {
-                    user: link_fields.user,
-                    conversation: false,
-                },
-            )
-            .await?;
-        let messages = messages.map(|(items, cursor)| Page {
-            next_token: cursor.map(|c| self.tokens.seal(&msg_scope, &c)),
-            items: items
-                .into_iter()
-                .map(|m| message_view(m, msg_fields, Some(&convo), &batch))
-                .collect(),
-        });
-        let associated = links.map(|(items, cursor)| Page {
-            next_token: cursor.map(|c| self.tokens.seal(&link_scope, &c)),
-            items: items
-                .into_iter()
-                .map(|l| {
-                    let mut view = link_view(
-                        l,
-                        LinkFields {
-                            conversation: false,
-                            ..link_fields
-                        },
-                        &batch,
-                    );
-                    if link_fields.conversation {
-                        view.conversation = Some(Some(convo.clone()));
-                    }
-                    view
-                })
-                .collect(),
-        });
-        Ok(ConversationView {
-            conversation: convo,
-            messages,
-            associated,
-        })
+        self.expand_conversation(caller, convo, sel).await
     }
 
     /// Users ordered by username. Any signed-in user may list them (to start a
     /// conversation, as Chatt does).
-    #[instrument(skip(self), fields(caller = %caller.id))]
-    pub async fn list_users(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>> {
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+        sel: &UserSel,
+    ) -> Result<Page<UserView>> {
         let query = self.tokens.open(&Scope::Users, &page, "limit")?;
         let (users, cursor) = self.store.list_users(&query).await?;
         Ok(Page {
-            items: users,
+            items: self.expand_users(caller, users, sel).await?,
             next_token: cursor.map(|c| self.tokens.seal(&Scope::Users, &c)),
         })
     }
 
     /// The caller's own profile, or `None` before `createUser`.
-    #[instrument(skip(self), fields(caller = %caller.id))]
-    pub async fn me(&self, caller: &Caller) -> Result<Option<User>> {
-        self.store.get_user(&caller.id).await
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn me(&self, caller: &Caller, sel: &UserSel) -> Result<Option<UserView>> {
+        match self.store.get_user(&caller.id).await? {
+            Some(user) => Ok(Some(self.expand_user(caller, user, sel).await?)),
+            None => Ok(None),
+        }
     }
 
     /// ChatQL's history: newest first, `first` at a time, resuming `after`.
-    #[instrument(skip(self, fields), fields(caller = %caller.id))]
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn message_history(
         &self,
         caller: &Caller,
         conversation_id: &str,
         page: PageRequest,
-        fields: MessageFields,
+        sel: &MessageSel,
     ) -> Result<Page<MessageView>> {
         let id = limits::id("conversationId", conversation_id)?;
         let scope = Scope::Messages(&id, SortDirection::Desc);
         let query = self.tokens.open(&scope, &page, "first")?;
         let (link, convo) = self
             .store
-            .membership(&caller.id, &id, fields.conversation)
+            .membership(&caller.id, &id, sel.conversation.is_some())
             .await?;
         if link.is_none() {
             return Err(Error::not_member());
@@ -588,45 +432,11 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             .store
             .messages(&id, &query, SortDirection::Desc)
             .await?;
-        let refs: Vec<&Message> = if fields.author {
-            messages.iter().collect()
-        } else {
-            vec![]
-        };
-        let batch = self.nested_batch(&refs, &[], LinkFields::default()).await?;
+        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
         Ok(Page {
             next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
-            items: messages
-                .into_iter()
-                .map(|m| message_view(m, fields, convo.as_ref(), &batch))
-                .collect(),
+            items: self.expand_messages(caller, known, messages, sel).await?,
         })
-    }
-
-    /// One batch read for every nested user and conversation a response needs;
-    /// none when nothing nested was asked for.
-    async fn nested_batch(
-        &self,
-        authors_of: &[&Message],
-        links: &[&ConvoLink],
-        link_fields: LinkFields,
-    ) -> Result<Batch> {
-        let mut users: BTreeSet<String> = authors_of.iter().map(|m| m.author_id.clone()).collect();
-        let mut convos = BTreeSet::new();
-        for l in links {
-            if link_fields.user {
-                users.insert(l.convo_link_user_id.clone());
-            }
-            if link_fields.conversation {
-                convos.insert(l.convo_link_conversation_id.clone());
-            }
-        }
-        if users.is_empty() && convos.is_empty() {
-            return Ok(Batch::default());
-        }
-        let users: Vec<String> = users.into_iter().collect();
-        let convos: Vec<String> = convos.into_iter().collect();
-        self.store.batch_get(&users, &convos).await
     }
 }
 
@@ -638,48 +448,5 @@ fn same_username(existing: User, asked: &str) -> Result<User> {
             "you already have a profile, with username {:?}",
             existing.username
         )))
-    }
-}
-
-fn index_users(batch: &Batch) -> HashMap<&str, &User> {
-    batch.users.iter().map(|u| (u.id.as_str(), u)).collect()
-}
-
-fn link_view(link: ConvoLink, fields: LinkFields, batch: &Batch) -> LinkView {
-    let users = index_users(batch);
-    LinkView {
-        user: fields.user.then(|| {
-            users
-                .get(link.convo_link_user_id.as_str())
-                .map(|u| (*u).clone())
-        }),
-        conversation: fields.conversation.then(|| {
-            batch
-                .conversations
-                .iter()
-                .find(|c| c.id == link.convo_link_conversation_id)
-                .cloned()
-        }),
-        link,
-    }
-}
-
-fn message_view(
-    message: Message,
-    fields: MessageFields,
-    convo: Option<&Conversation>,
-    batch: &Batch,
-) -> MessageView {
-    let users = index_users(batch);
-    MessageView {
-        author: fields
-            .author
-            .then(|| users.get(message.author_id.as_str()).map(|u| (*u).clone())),
-        conversation: if fields.conversation {
-            convo.cloned()
-        } else {
-            None
-        },
-        message,
     }
 }

@@ -10,19 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::{ConvoQuery, MessagesArgs};
-
 #[derive(Deserialize)]
 struct Args {
     id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MessagesPage {
-    limit: Option<i64>,
-    next_token: Option<String>,
-    sort_direction: Option<String>,
 }
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -32,25 +22,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let request = &event.payload;
-    let messages = if request.selects("messages") {
-        let page: MessagesPage = request.nested_arguments("messages")?;
-        Some(MessagesArgs {
-            page: chat_domain::PageRequest {
-                limit: page.limit,
-                next_token: page.next_token,
-            },
-            direction: page.sort_direction,
-            fields: request.message_fields("messages/items/"),
-        })
-    } else {
-        None
-    };
-    let associated = request.links_args("associated")?;
-    let query = ConvoQuery {
-        messages,
-        associated,
-    };
-    let conversation = service.get_convo(&caller, &args.id, query).await?;
+    let sel = event.payload.convo_sel("");
+    let conversation = service.get_convo(&caller, &args.id, &sel).await?;
     output(&conversation)
 }

@@ -22,7 +22,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
-    let conversations = event.payload.links_args("conversations")?;
-    let user = service.get_user(&caller, &args.id, conversations).await?;
+    let sel = event.payload.user_sel("");
+    let user = service.get_user(&caller, &args.id, &sel).await?;
     output(&user)
 }

@@ -47,8 +47,27 @@ impl ObjectValue for JsonObject {
             .get(info.field_name())
             .cloned()
             .unwrap_or(Value::Null);
+        if let Some(refusal) = refused(&value) {
+            return Err(refusal);
+        }
         resolve_json(info.schema(), &info.field_definition().ty, value)
     }
+}
+
+/// The key under which a function's result carries a nested field it
+/// refused: `{"__error": {"errorType": ..., "message": ...}}` in place of the
+/// field's value. The field becomes `null` with that error at its path, as
+/// AppSync's pass-through resolver on the field makes it (infra/template.yaml).
+pub const FIELD_ERROR_KEY: &str = "__error";
+
+/// The error a refused nested field carries, if `value` is one.
+fn refused(value: &Value) -> Option<FieldError> {
+    let error = value.as_object()?.get(FIELD_ERROR_KEY)?;
+    let error_type = error.get("errorType")?.as_str()?;
+    let message = error.get("message")?.as_str()?;
+    Some(FieldError {
+        message: crate::error::typed_message(error_type, message),
+    })
 }
 
 /// Turns `value` into a resolved value of type `ty`: objects become

@@ -56,9 +56,11 @@ fn walk_paths(
     }
 }
 
-/// `selectionSetGraphQL` for a field: its selection set as text. Named
-/// fragments are written inline so nested arguments are always visible.
-pub fn selection_set_graphql(document: &ExecutableDocument, fields: &[&Field]) -> String {
+/// `selectionSetGraphQL` for a field: its selection set as text, as AppSync
+/// writes it: inline fragments are kept, but a named fragment is only its
+/// spread (`...Name`), so what it selects, and the arguments of its fields,
+/// are not in the text (its fields are still in `selectionSetList`).
+pub fn selection_set_graphql(fields: &[&Field]) -> String {
     let mut out = String::new();
     let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection_set).collect();
     if sets.iter().all(|s| s.selections.is_empty()) {
@@ -66,13 +68,13 @@ pub fn selection_set_graphql(document: &ExecutableDocument, fields: &[&Field]) -
     }
     out.push_str("{\n");
     for set in sets {
-        render(document, set, 1, &mut out);
+        render(set, 1, &mut out);
     }
     out.push('}');
     out
 }
 
-fn render(document: &ExecutableDocument, set: &SelectionSet, depth: usize, out: &mut String) {
+fn render(set: &SelectionSet, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
     for sel in &set.selections {
         match sel {
@@ -94,7 +96,7 @@ fn render(document: &ExecutableDocument, set: &SelectionSet, depth: usize, out: 
                     out.push('\n');
                 } else {
                     out.push_str(" {\n");
-                    render(document, &f.selection_set, depth + 1, out);
+                    render(&f.selection_set, depth + 1, out);
                     out.push_str(&indent);
                     out.push_str("}\n");
                 }
@@ -105,17 +107,12 @@ fn render(document: &ExecutableDocument, set: &SelectionSet, depth: usize, out: 
                     Some(t) => out.push_str(&format!("... on {t} {{\n")),
                     None => out.push_str("... {\n"),
                 }
-                render(document, &inline.selection_set, depth + 1, out);
+                render(&inline.selection_set, depth + 1, out);
                 out.push_str(&indent);
                 out.push_str("}\n");
             }
             Selection::FragmentSpread(spread) => {
-                if let Some(frag) = document.fragments.get(&spread.fragment_name) {
-                    out.push_str(&format!("{indent}... on {} {{\n", frag.type_condition()));
-                    render(document, &frag.selection_set, depth + 1, out);
-                    out.push_str(&indent);
-                    out.push_str("}\n");
-                }
+                out.push_str(&format!("{indent}...{}\n", spread.fragment_name));
             }
         }
     }
@@ -126,29 +123,73 @@ pub fn selects(list: &[String], path: &str) -> bool {
     list.iter().any(|p| p == path)
 }
 
-/// The arguments of the first top-level field named `field` in a
-/// `selectionSetGraphQL` text, with variables taken from `variables`.
-/// Returns an empty map when the field is absent or the text does not parse
-/// (a named fragment on AppSync hides its arguments: defaults apply then).
+/// What `selectionSetGraphQL` says of the arguments of the field at `path`
+/// (field names, e.g. `conversations/items/conversation/messages`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NestedArguments {
+    /// Written in the text: its arguments, variables substituted.
+    Visible(Map<String, Value>),
+    /// Not in the text: inside a named fragment, whose content AppSync does
+    /// not write out.
+    Hidden,
+    /// Written more than once (under aliases) with different arguments; one
+    /// invocation returns one value per field name, so they cannot differ.
+    Conflicting,
+}
+
+/// The arguments of the field at `path` in a `selectionSetGraphQL` text.
 pub fn nested_arguments(
     selection_set_graphql: &str,
-    field: &str,
+    path: &str,
     variables: &Value,
-) -> Map<String, Value> {
-    if selection_set_graphql.trim().is_empty() {
-        return Map::new();
-    }
+) -> NestedArguments {
     let Ok(doc) = ast::Document::parse(selection_set_graphql, "selectionSetGraphQL") else {
-        return Map::new();
+        return NestedArguments::Hidden;
     };
-    for def in &doc.definitions {
-        if let ast::Definition::OperationDefinition(op) = def {
-            if let Some(args) = find_args(&op.selection_set, field, variables) {
-                return args;
+    let mut level: Vec<&ast::Selection> = doc
+        .definitions
+        .iter()
+        .filter_map(|d| match d {
+            ast::Definition::OperationDefinition(op) => Some(op.selection_set.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let fields = fields_named(&level, segment);
+        if fields.is_empty() {
+            return NestedArguments::Hidden;
+        }
+        if i + 1 == segments.len() {
+            let mut all = fields
+                .iter()
+                .map(|f| arguments_json(&f.arguments, variables));
+            let first = all.next().unwrap_or_default();
+            if all.any(|other| other != first) {
+                return NestedArguments::Conflicting;
             }
+            return NestedArguments::Visible(first);
+        }
+        level = fields.iter().flat_map(|f| f.selection_set.iter()).collect();
+    }
+    NestedArguments::Hidden
+}
+
+/// The fields named `name` among `selections`, inline fragments included.
+fn fields_named<'a>(selections: &[&'a ast::Selection], name: &str) -> Vec<&'a ast::Field> {
+    let mut out = Vec::new();
+    for sel in selections {
+        match sel {
+            ast::Selection::Field(f) if f.name.as_str() == name => out.push(f.as_ref()),
+            ast::Selection::InlineFragment(inline) => {
+                let inner: Vec<&ast::Selection> = inline.selection_set.iter().collect();
+                out.extend(fields_named(&inner, name));
+            }
+            _ => {}
         }
     }
-    Map::new()
+    out
 }
 
 /// A field's arguments as JSON, variables substituted from `variables`.
@@ -160,27 +201,6 @@ pub fn arguments_json(
         .iter()
         .map(|a| (a.name.to_string(), ast_to_json(&a.value, variables)))
         .collect()
-}
-
-fn find_args(
-    selections: &[ast::Selection],
-    field: &str,
-    variables: &Value,
-) -> Option<Map<String, Value>> {
-    for sel in selections {
-        match sel {
-            ast::Selection::Field(f) if f.name.as_str() == field => {
-                return Some(arguments_json(&f.arguments, variables));
-            }
-            ast::Selection::InlineFragment(inline) => {
-                if let Some(args) = find_args(&inline.selection_set, field, variables) {
-                    return Some(args);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 fn ast_to_json(value: &ast::Value, variables: &Value) -> Value {
@@ -248,15 +268,41 @@ mod tests {
                 "associated/items/id"
             ]
         );
-        let text = selection_set_graphql(&doc, &fields);
+        let text = selection_set_graphql(&fields);
         let vars = json!({"n": 7});
-        let args = nested_arguments(&text, "messages", &vars);
+        // As on AppSync, the named fragment is only its spread: what it
+        // selects is in the list, its arguments are nowhere.
+        assert!(text.contains("...Msgs"), "{text}");
         assert_eq!(
-            Value::Object(args),
-            json!({"limit": 7, "sortDirection": "DESC"})
+            nested_arguments(&text, "messages", &vars),
+            NestedArguments::Hidden
         );
-        let args = nested_arguments(&text, "associated", &vars);
-        assert_eq!(Value::Object(args), json!({"limit": 5}));
-        assert!(nested_arguments(&text, "nothing", &vars).is_empty());
+        assert_eq!(
+            nested_arguments(&text, "associated", &vars),
+            NestedArguments::Visible(json!({"limit": 5}).as_object().unwrap().clone())
+        );
+        assert_eq!(
+            nested_arguments(&text, "nothing", &vars),
+            NestedArguments::Hidden
+        );
+    }
+
+    #[test]
+    fn nested_arguments_are_found_by_path_and_conflicts_are_named() {
+        let text = "{\n  conversations(limit: 2) {\n    items {\n      ... on ConvoLink {\n        conversation {\n          a: messages(limit: $n) { items { id } }\n          b: messages(limit: $n) { nextToken }\n          c: associated(limit: 1) { nextToken }\n          d: associated(limit: 2) { nextToken }\n        }\n      }\n    }\n  }\n}";
+        let vars = json!({"n": 3});
+        let at = |path| nested_arguments(text, path, &vars);
+        assert_eq!(
+            at("conversations"),
+            NestedArguments::Visible(json!({"limit": 2}).as_object().unwrap().clone())
+        );
+        assert_eq!(
+            at("conversations/items/conversation/messages"),
+            NestedArguments::Visible(json!({"limit": 3}).as_object().unwrap().clone())
+        );
+        assert_eq!(
+            at("conversations/items/conversation/associated"),
+            NestedArguments::Conflicting
+        );
     }
 }

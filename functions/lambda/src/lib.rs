@@ -18,8 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use chat_domain::service::{LinkFields, LinksArgs, MessageFields};
-use chat_domain::{Caller, ErrorKind};
+use chat_domain::graph::{Connection, ConvoSel, LinkSel, MessageSel, UserSel};
+use chat_domain::{Caller, ErrorKind, PageRequest};
+use chat_graphql::selection::{nested_arguments, NestedArguments};
 
 pub use config::{init_tracing, service_from_env, writer_service_from_env, Service, WriterService};
 
@@ -72,43 +73,107 @@ impl ResolverEvent {
         chat_graphql::selection::selects(&self.appsync.info.selection_set_list, path)
     }
 
-    /// Which nested fields of a message below `prefix` (e.g. `messages/items/`) were selected.
-    pub fn message_fields(&self, prefix: &str) -> MessageFields {
-        MessageFields {
-            author: self.selects(&format!("{prefix}author")),
-            conversation: self.selects(&format!("{prefix}conversation")),
+    /// What is selected below a user at `prefix` (`""` for the root, or a
+    /// path ending in `/`).
+    pub fn user_sel(&self, prefix: &str) -> UserSel {
+        UserSel {
+            conversations: self.connection(prefix, "conversations", Self::link_sel),
         }
     }
 
-    /// Which nested fields of a link below `prefix` were selected.
-    pub fn link_fields(&self, prefix: &str) -> LinkFields {
-        LinkFields {
-            user: self.selects(&format!("{prefix}user")),
-            conversation: self.selects(&format!("{prefix}conversation")),
+    /// What is selected below a conversation at `prefix`.
+    pub fn convo_sel(&self, prefix: &str) -> ConvoSel {
+        ConvoSel {
+            messages: self.connection(prefix, "messages", Self::message_sel),
+            associated: self.connection(prefix, "associated", Self::link_sel),
         }
     }
 
-    /// The page and nested fields of a selected link connection (`conversations`,
-    /// `associated`), or `None` when it was not selected.
-    pub fn links_args(&self, field: &str) -> Result<Option<LinksArgs>, ResolverError> {
-        if !self.selects(field) {
-            return Ok(None);
+    /// What is selected below a message at `prefix`.
+    pub fn message_sel(&self, prefix: &str) -> MessageSel {
+        MessageSel {
+            author: self
+                .object(prefix, "author")
+                .map(|p| Box::new(self.user_sel(&p))),
+            conversation: self
+                .object(prefix, "conversation")
+                .map(|p| Box::new(self.convo_sel(&p))),
         }
-        Ok(Some(LinksArgs {
-            page: self.nested_arguments::<PageArgs>(field)?.into(),
-            fields: self.link_fields(&format!("{field}/items/")),
-        }))
     }
 
-    /// The arguments of a nested field, e.g. `messages(limit: 10)`, typed.
-    pub fn nested_arguments<T: DeserializeOwned>(&self, field: &str) -> Result<T, ResolverError> {
-        let args = chat_graphql::selection::nested_arguments(
-            &self.appsync.info.selection_set_graphql,
-            field,
-            &self.appsync.info.variables,
-        );
-        serde_json::from_value(Value::Object(args)).map_err(ResolverError::Arguments)
+    /// What is selected below a membership link at `prefix`.
+    pub fn link_sel(&self, prefix: &str) -> LinkSel {
+        LinkSel {
+            user: self
+                .object(prefix, "user")
+                .map(|p| Box::new(self.user_sel(&p))),
+            conversation: self
+                .object(prefix, "conversation")
+                .map(|p| Box::new(self.convo_sel(&p))),
+        }
     }
+
+    /// The prefix below `field` when it is selected.
+    fn object(&self, prefix: &str, field: &str) -> Option<String> {
+        let path = format!("{prefix}{field}");
+        self.selects(&path).then(|| format!("{path}/"))
+    }
+
+    /// A selected connection, with its arguments from `selectionSetGraphQL`.
+    /// AppSync does not write a named fragment's content there, so a
+    /// connection selected only through one has arguments nobody can read:
+    /// it is refused at its path rather than read with defaults.
+    fn connection<T>(
+        &self,
+        prefix: &str,
+        field: &str,
+        items: impl FnOnce(&Self, &str) -> T,
+    ) -> Option<Connection<T>> {
+        let path = format!("{prefix}{field}");
+        if !self.selects(&path) {
+            return None;
+        }
+        let info = &self.appsync.info;
+        let mut unreadable = None;
+        let args = match nested_arguments(&info.selection_set_graphql, &path, &info.variables) {
+            NestedArguments::Visible(args) => {
+                serde_json::from_value::<ConnectionArgs>(Value::Object(args)).unwrap_or_else(|_| {
+                    unreadable = Some(format!("the arguments of {field} do not match the schema"));
+                    ConnectionArgs::default()
+                })
+            }
+            NestedArguments::Hidden => {
+                unreadable = Some(format!(
+                    "{field} is selected inside a named fragment, whose arguments AppSync does not pass to resolvers; write it in place or in an inline fragment (... on Type {{ }})"
+                ));
+                ConnectionArgs::default()
+            }
+            NestedArguments::Conflicting => {
+                unreadable = Some(format!(
+                    "{field} is selected more than once with different arguments; one request can read one page of it per object"
+                ));
+                ConnectionArgs::default()
+            }
+        };
+        Some(Connection {
+            page: PageRequest {
+                limit: args.limit,
+                next_token: args.next_token,
+            },
+            direction: args.sort_direction,
+            items: items(self, &format!("{path}/items/")),
+            unreadable,
+        })
+    }
+}
+
+/// A nested connection's arguments (`sortDirection` on `messages` only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionArgs {
+    limit: Option<i64>,
+    next_token: Option<String>,
+    sort_direction: Option<String>,
 }
 
 /// A page request as the schema's `limit` / `nextToken` arguments carry it.
@@ -210,8 +275,11 @@ mod tests {
         );
         assert!(event.selects("messages/items"));
         assert!(!event.selects("associated"));
-        let page: PageArgs = event.nested_arguments("messages").unwrap();
-        assert_eq!(page.limit, Some(3));
+        let sel = event.convo_sel("");
+        let messages = sel.messages.expect("messages are selected");
+        assert_eq!(messages.page.limit, Some(3));
+        assert_eq!(messages.unreadable, None);
+        assert!(sel.associated.is_none());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub async fn handler<S: ChatStore>(
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
     let page: PageArgs = event.payload.arguments()?;
-    let users = service.list_users(&caller, page.into()).await?;
+    let sel = event.payload.user_sel("items/");
+    let users = service.list_users(&caller, page.into(), &sel).await?;
     output(&users)
 }

@@ -16,6 +16,6 @@ pub async fn handler<S: ChatStore>(
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
     let caller = event.payload.caller()?;
-    let user = service.me(&caller).await?;
+    let user = service.me(&caller, &event.payload.user_sel("")).await?;
     output(&user)
 }

@@ -399,7 +399,7 @@ impl EventContext {
             "prev": null,
             "info": {
                 "selectionSetList": selection_set_list(info.document(), info.field_selections()),
-                "selectionSetGraphQL": selection_set_graphql(info.document(), info.field_selections()),
+                "selectionSetGraphQL": selection_set_graphql(info.field_selections()),
                 "parentTypeName": self.type_name,
                 "fieldName": info.field_name(),
                 "variables": self.variables,

@@ -7,8 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chat_domain::graph::MessageSel;
 use chat_domain::ports::{Change, Publisher, Pushed};
-use chat_domain::service::{MessageFields, NewMessage, PUSH_LEASE_MS};
+use chat_domain::service::{NewMessage, PUSH_LEASE_MS};
 use chat_domain::{Caller, ChatService, PageTokens};
 use chat_realtime::notifier::{ApiGatewayNotifier, Notifier, NotifyError, POST_ATTEMPTS};
 use chat_store::items::MessageItem;
@@ -172,7 +173,7 @@ async fn a_writer_that_fails_before_posting_leaves_the_push_to_the_retry() {
         .create_message(
             &caller(&alice),
             message("m-1", &room),
-            MessageFields::default(),
+            &MessageSel::default(),
         )
         .await
         .expect_err("the push failed");
@@ -198,7 +199,7 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
     let room_id = room.clone();
     let task = tokio::spawn(async move {
         dying
-            .create_message(&author, message("m-1", &room_id), MessageFields::default())
+            .create_message(&author, message("m-1", &room_id), &MessageSel::default())
             .await
     });
     // Killed after its write, before any post.

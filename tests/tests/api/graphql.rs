@@ -17,13 +17,13 @@ async fn aliases_fragments_typename_and_variables() {
                  room: getConvo(id: $id) {
                    __typename
                    title: name @skip(if: $skipName)
-                   ...Latest
+                   ... on Conversation {
+                     latest: messages(limit: 1, sortDirection: DESC) { items { text: content __typename } }
+                   }
                  }
-                 self: me { ... on User { handle: username } }
+                 self: me { ...Handle }
                }
-               fragment Latest on Conversation {
-                 latest: messages(limit: 1, sortDirection: DESC) { items { text: content __typename } }
-               }"#,
+               fragment Handle on User { handle: username }"#,
             json!({ "id": id, "skipName": false }),
         )
         .await;
@@ -43,6 +43,41 @@ async fn aliases_fragments_typename_and_variables() {
         out["room"].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["__typename", "title", "latest"]
     );
+    // AppSync does not pass a named fragment's content to the function, so
+    // a connection inside one has arguments nobody can read: refused, by
+    // name, rather than read with defaults it was not asked for.
+    let hidden = alice
+        .send(
+            r#"query($id: ID!) { getConvo(id: $id) { id ...Latest } }
+               fragment Latest on Conversation { messages(limit: 1) { items { id } } }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        hidden["errors"][0]["errorType"], "ValidationError",
+        "{hidden}"
+    );
+    assert!(
+        hidden["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("named fragment"),
+        "{hidden}"
+    );
+    // The same field twice with different arguments cannot be one value.
+    let conflicting = alice
+        .send(
+            r#"query($id: ID!) { getConvo(id: $id) {
+                 asc: messages(limit: 1) { items { content } }
+                 desc: messages(limit: 1, sortDirection: DESC) { items { content } } } }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        conflicting["errors"][0]["errorType"], "ValidationError",
+        "{conflicting}"
+    );
+    assert!(conflicting["data"]["getConvo"].is_null(), "{conflicting}");
 }
 
 #[tokio::test]

@@ -71,9 +71,15 @@ async fn create_convo_includes_the_caller_and_is_all_or_nothing() {
         .ok(doc, json!({ "n": "x", "m": [bob.id, bob.id] }))
         .await;
     assert_eq!(out["createConvo"]["members"], json!([alice.id, bob.id]));
+    // Every member's link, in the order getConvo lists them (by user id).
+    let mut linked = [alice.id.clone(), bob.id.clone()];
+    linked.sort();
     assert_eq!(
         out["createConvo"]["associated"]["items"],
-        json!([{ "convoLinkUserId": alice.id }, { "convoLinkUserId": bob.id }])
+        json!(linked
+            .iter()
+            .map(|id| json!({ "convoLinkUserId": id }))
+            .collect::<Vec<_>>())
     );
     let convo_id = out["createConvo"]["id"].as_str().unwrap().to_string();
     let links =

@@ -1,0 +1,637 @@
+//! Reading any selection, at any depth, level by level and in batches.
+//!
+//! A root field's function reads its root object, then hands the rest of
+//! the request's selection ([`UserSel`], [`ConvoSel`], [`MessageSel`],
+//! [`LinkSel`]) to [`ChatService::expand_user`] and its siblings. They walk
+//! the selection one level at a time. Per level:
+//!
+//! - one `batch_get` for every user and conversation the level references
+//!   (authors, link ends, message conversations) that is not known yet;
+//! - one query per connection opened (a user's `conversations`, a
+//!   conversation's `messages` or `associated`), run concurrently, at most
+//!   [`QUERY_CONCURRENCY`] at once.
+//!
+//! So the requests of a read grow with its depth and with the connections it
+//! opens, never with the number of items. Then the views are assembled from
+//! what was read, without further requests.
+//!
+//! Authorization is the same at every level: a conversation's `messages` and
+//! `associated` are read for its members only (the conversation row's
+//! `members`, so checking costs nothing), and a user's `conversations` for
+//! that user only.
+//!
+//! Another user's `conversations` is the one nested field a valid request
+//! can reach and not see (through a message's `author` or a link's `user`):
+//! it becomes a [`Nested::Refused`], `null` with an `Unauthorized` error at
+//! its path (see [`FIELD_ERROR_KEY`]), and the rest is answered. A nested
+//! conversation's `messages` and `associated` are only reachable through
+//! that conversation's own messages and links, so by a member; should a
+//! check there ever fail, or a nested connection's arguments be invalid,
+//! the whole root field fails with that error instead of answering part.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{Caller, Conversation, ConvoLink, Message, User};
+use crate::page::{Cursor, Page, PageQuery, PageRequest, Scope, SortDirection};
+use crate::ports::ChatStore;
+use crate::service::ChatService;
+
+/// Queries in flight at once within one level.
+pub const QUERY_CONCURRENCY: usize = 8;
+
+/// The key under which a refused nested field carries its error, in a
+/// function's result: `{"__error": {"errorType": ..., "message": ...}}`. The
+/// gateway (and, on AWS, the `User.conversations` resolver) turns it into
+/// `null` plus an error at the field's path.
+pub const FIELD_ERROR_KEY: &str = "__error";
+
+/// A nested connection: its page, and what is selected of its items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection<T> {
+    pub page: PageRequest,
+    /// `sortDirection`, on `messages` only.
+    pub direction: Option<String>,
+    pub items: T,
+    /// Why its arguments cannot be known (see `chat_lambda`): the field is
+    /// then refused at its path with a `ValidationError`, never read with
+    /// defaults it was not asked for.
+    pub unreadable: Option<String>,
+}
+
+/// What is selected below a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSel {
+    pub conversations: Option<Connection<LinkSel>>,
+}
+
+/// What is selected below a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConvoSel {
+    pub messages: Option<Connection<MessageSel>>,
+    pub associated: Option<Connection<LinkSel>>,
+}
+
+/// What is selected below a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageSel {
+    pub author: Option<Box<UserSel>>,
+    pub conversation: Option<Box<ConvoSel>>,
+}
+
+/// What is selected below a membership link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkSel {
+    pub user: Option<Box<UserSel>>,
+    pub conversation: Option<Box<ConvoSel>>,
+}
+
+/// A nested field's value, or why the caller gets `null` instead.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Nested<T> {
+    Value(T),
+    Refused(Refusal),
+}
+
+/// A refused nested field, as it travels in a function's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    #[serde(rename = "__error")]
+    pub error: FieldError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldError {
+    pub error_type: String,
+    pub message: String,
+}
+
+impl From<&Error> for Refusal {
+    fn from(err: &Error) -> Self {
+        Refusal {
+            error: FieldError {
+                error_type: err.kind().error_type().to_string(),
+                message: err.client_message(),
+            },
+        }
+    }
+}
+
+/// A user, with what was selected below it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<Nested<Page<LinkView>>>,
+}
+
+/// A conversation, with what was selected below it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Nested<Page<MessageView>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub associated: Option<Nested<Page<LinkView>>>,
+}
+
+/// A message, with what was selected below it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    #[serde(flatten)]
+    pub message: Message,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<Option<Box<UserView>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Option<Box<ConversationView>>>,
+}
+
+/// A membership link, with what was selected below it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    #[serde(flatten)]
+    pub link: ConvoLink,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Option<Box<UserView>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Option<Box<ConversationView>>>,
+}
+
+/// Selections are immutable while a walk runs, so a node's address names it.
+fn node<T>(sel: &T) -> usize {
+    sel as *const T as usize
+}
+
+/// One object of the current level, with what is selected below it.
+enum Task<'s> {
+    User(&'s UserSel, String),
+    Convo(&'s ConvoSel, String),
+    Message(&'s MessageSel, Message),
+    Link(&'s LinkSel, ConvoLink),
+}
+
+/// One connection to read.
+enum Read<'s> {
+    UserLinks(&'s Connection<LinkSel>, String),
+    ConvoLinks(&'s Connection<LinkSel>, String),
+    Messages(&'s Connection<MessageSel>, String),
+}
+
+type Links = (Vec<ConvoLink>, Option<Cursor>);
+type Messages = (Vec<Message>, Option<Cursor>, SortDirection);
+
+/// What a walk has read, by id; connections by (selection node, parent id).
+#[derive(Default)]
+pub(crate) struct Known {
+    users: HashMap<String, Option<User>>,
+    convos: HashMap<String, Option<Conversation>>,
+    links: HashMap<(usize, String), std::result::Result<Links, Refusal>>,
+    messages: HashMap<(usize, String), std::result::Result<Messages, Refusal>>,
+}
+
+impl Known {
+    /// A conversation the caller already holds (the root's, say).
+    pub(crate) fn with_conversation(mut self, convo: Conversation) -> Self {
+        self.convos.insert(convo.id.clone(), Some(convo));
+        self
+    }
+}
+
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
+    /// Reads everything `sel` selects below `user`.
+    pub async fn expand_user(
+        &self,
+        caller: &Caller,
+        user: User,
+        sel: &UserSel,
+    ) -> Result<UserView> {
+        let mut known = Known::default();
+        self.walk(caller, &mut known, vec![Task::User(sel, user.id.clone())])
+            .await?;
+        Ok(self.user_view(&known, user, sel))
+    }
+
+    /// Reads everything `sel` selects below each of `users`.
+    pub async fn expand_users(
+        &self,
+        caller: &Caller,
+        users: Vec<User>,
+        sel: &UserSel,
+    ) -> Result<Vec<UserView>> {
+        let mut known = Known::default();
+        let tasks = users
+            .iter()
+            .map(|u| Task::User(sel, u.id.clone()))
+            .collect();
+        self.walk(caller, &mut known, tasks).await?;
+        Ok(users
+            .into_iter()
+            .map(|u| self.user_view(&known, u, sel))
+            .collect())
+    }
+
+    /// Reads everything `sel` selects below `convo`.
+    pub async fn expand_conversation(
+        &self,
+        caller: &Caller,
+        convo: Conversation,
+        sel: &ConvoSel,
+    ) -> Result<ConversationView> {
+        let mut known = Known::default().with_conversation(convo.clone());
+        self.walk(caller, &mut known, vec![Task::Convo(sel, convo.id.clone())])
+            .await?;
+        Ok(self.convo_view(&known, convo, sel))
+    }
+
+    /// Reads everything `sel` selects below `message`; `known` may already
+    /// hold its conversation.
+    pub(crate) async fn expand_message(
+        &self,
+        caller: &Caller,
+        mut known: Known,
+        message: Message,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        self.walk(
+            caller,
+            &mut known,
+            vec![Task::Message(sel, message.clone())],
+        )
+        .await?;
+        Ok(self.message_view(&known, message, sel))
+    }
+
+    /// Reads everything `sel` selects below each of `messages`; `known`
+    /// may already hold their conversation.
+    pub(crate) async fn expand_messages(
+        &self,
+        caller: &Caller,
+        mut known: Known,
+        messages: Vec<Message>,
+        sel: &MessageSel,
+    ) -> Result<Vec<MessageView>> {
+        let tasks = messages
+            .iter()
+            .map(|m| Task::Message(sel, m.clone()))
+            .collect();
+        self.walk(caller, &mut known, tasks).await?;
+        Ok(messages
+            .into_iter()
+            .map(|m| self.message_view(&known, m, sel))
+            .collect())
+    }
+
+    /// Reads everything `sel` selects below `link`.
+    pub async fn expand_link(
+        &self,
+        caller: &Caller,
+        link: ConvoLink,
+        sel: &LinkSel,
+    ) -> Result<LinkView> {
+        let mut known = Known::default();
+        self.walk(caller, &mut known, vec![Task::Link(sel, link.clone())])
+            .await?;
+        Ok(self.link_view(&known, link, sel))
+    }
+
+    /// Reads level by level until no level selects anything more.
+    async fn walk<'s>(
+        &self,
+        caller: &Caller,
+        known: &mut Known,
+        mut level: Vec<Task<'s>>,
+    ) -> Result<()> {
+        while !level.is_empty() {
+            let mut users = BTreeSet::new();
+            let mut convos = BTreeSet::new();
+            let mut reads = Vec::new();
+            let mut queued = HashSet::new();
+            // Objects read at this level, whose own selections come next.
+            let mut fetched: Vec<Task<'s>> = Vec::new();
+            let mut seen = HashSet::new();
+            let mut fetch_user = |sel: &'s UserSel, id: &str, fetched: &mut Vec<Task<'s>>| {
+                if !known.users.contains_key(id) {
+                    users.insert(id.to_string());
+                }
+                if seen.insert((node(sel), id.to_string())) {
+                    fetched.push(Task::User(sel, id.to_string()));
+                }
+            };
+            let mut convo_tasks = HashSet::new();
+            let mut fetch_convo = |sel: &'s ConvoSel,
+                                   id: &str,
+                                   convos: &mut BTreeSet<String>,
+                                   fetched: &mut Vec<Task<'s>>| {
+                if !known.convos.contains_key(id) {
+                    convos.insert(id.to_string());
+                }
+                if convo_tasks.insert((node(sel), id.to_string())) {
+                    fetched.push(Task::Convo(sel, id.to_string()));
+                }
+            };
+            for task in level.drain(..) {
+                match task {
+                    Task::User(sel, id) => {
+                        if let Some(c) = &sel.conversations {
+                            if queued.insert((node(c), id.clone())) {
+                                reads.push(Read::UserLinks(c, id));
+                            }
+                        }
+                    }
+                    Task::Convo(sel, id) => {
+                        if let Some(c) = &sel.messages {
+                            if queued.insert((node(c), id.clone())) {
+                                reads.push(Read::Messages(c, id.clone()));
+                            }
+                        }
+                        if let Some(c) = &sel.associated {
+                            if queued.insert((node(c), id.clone())) {
+                                reads.push(Read::ConvoLinks(c, id));
+                            }
+                        }
+                    }
+                    Task::Message(sel, m) => {
+                        if let Some(author) = &sel.author {
+                            fetch_user(author, &m.author_id, &mut fetched);
+                        }
+                        if let Some(c) = &sel.conversation {
+                            fetch_convo(c, &m.message_conversation_id, &mut convos, &mut fetched);
+                        }
+                    }
+                    Task::Link(sel, l) => {
+                        if let Some(user) = &sel.user {
+                            fetch_user(user, &l.convo_link_user_id, &mut fetched);
+                        }
+                        if let Some(c) = &sel.conversation {
+                            fetch_convo(
+                                c,
+                                &l.convo_link_conversation_id,
+                                &mut convos,
+                                &mut fetched,
+                            );
+                        }
+                    }
+                }
+            }
+            // This level's requests, all at once.
+            let batch = async {
+                if users.is_empty() && convos.is_empty() {
+                    return Ok(Default::default());
+                }
+                let users: Vec<String> = users.iter().cloned().collect();
+                let convos: Vec<String> = convos.iter().cloned().collect();
+                self.store.batch_get(&users, &convos).await
+            };
+            let known_ref = &*known;
+            // Futures made up front: a stream mapped through a closure that
+            // borrows would make this future's `Send` unprovable.
+            let pending: Vec<_> = reads
+                .into_iter()
+                .map(|read| self.read(caller, known_ref, read))
+                .collect();
+            let connections = async {
+                let mut stream = futures::stream::iter(pending).buffer_unordered(QUERY_CONCURRENCY);
+                let mut done = Vec::new();
+                while let Some(outcome) = stream.next().await {
+                    done.push(outcome);
+                }
+                done
+            };
+            let (batch, done) = futures::join!(batch, connections);
+            let batch = batch?;
+            for id in users {
+                let user = batch.users.iter().find(|u| u.id == id).cloned();
+                known.users.insert(id, user);
+            }
+            for id in convos {
+                let convo = batch.conversations.iter().find(|c| c.id == id).cloned();
+                known.convos.insert(id, convo);
+            }
+            // The next level: the objects read here that exist, and the
+            // items of every connection read here.
+            let mut next: Vec<Task<'s>> = fetched
+                .into_iter()
+                .filter(|task| match task {
+                    Task::User(_, id) => matches!(known.users.get(id), Some(Some(_))),
+                    Task::Convo(_, id) => matches!(known.convos.get(id), Some(Some(_))),
+                    _ => false,
+                })
+                .collect();
+            for outcome in done {
+                match outcome? {
+                    Done::Links(c, key, result) => {
+                        if let Ok((items, _)) = &result {
+                            next.extend(items.iter().map(|l| Task::Link(&c.items, l.clone())));
+                        }
+                        known.links.insert(key, result);
+                    }
+                    Done::Messages(c, key, result) => {
+                        if let Ok((items, _, _)) = &result {
+                            next.extend(items.iter().map(|m| Task::Message(&c.items, m.clone())));
+                        }
+                        known.messages.insert(key, result);
+                    }
+                }
+            }
+            level = next;
+        }
+        Ok(())
+    }
+
+    /// Reads one connection. Another user's `conversations` is refused at
+    /// its path; anything else that stops a read (invalid arguments, or a
+    /// conversation the caller is not in, which a valid path never reaches)
+    /// fails the whole root field, as does a store failure.
+    async fn read<'s>(&self, caller: &Caller, known: &Known, read: Read<'s>) -> Result<Done<'s>> {
+        match read {
+            Read::UserLinks(c, user_id) => {
+                let key = (node(c), user_id.clone());
+                readable(c)?;
+                let page = self.page(&Scope::UserLinks(&user_id), &c.page)?;
+                let result = if user_id == caller.id {
+                    Ok(self.store.links_of_user(&user_id, &page).await?)
+                } else {
+                    Err(Refusal::from(&Error::Unauthorized(
+                        "only the user can read their own conversations".into(),
+                    )))
+                };
+                Ok(Done::Links(c, key, result))
+            }
+            Read::ConvoLinks(c, convo_id) => {
+                let key = (node(c), convo_id.clone());
+                readable(c)?;
+                let page = self.page(&Scope::ConvoLinks(&convo_id), &c.page)?;
+                self.member(caller, known, &convo_id)?;
+                let links = self.store.links_of_conversation(&convo_id, &page).await?;
+                Ok(Done::Links(c, key, Ok(links)))
+            }
+            Read::Messages(c, convo_id) => {
+                let key = (node(c), convo_id.clone());
+                readable(c)?;
+                let direction = SortDirection::parse(c.direction.as_deref())?;
+                let page = self.page(&Scope::Messages(&convo_id, direction), &c.page)?;
+                self.member(caller, known, &convo_id)?;
+                let (items, cursor) = self.store.messages(&convo_id, &page, direction).await?;
+                Ok(Done::Messages(c, key, Ok((items, cursor, direction))))
+            }
+        }
+    }
+
+    fn page(&self, scope: &Scope<'_>, request: &PageRequest) -> Result<PageQuery> {
+        self.tokens.open(scope, request, "limit")
+    }
+
+    /// Members only: the conversation row lists them.
+    fn member(&self, caller: &Caller, known: &Known, convo_id: &str) -> Result<()> {
+        match known.convos.get(convo_id) {
+            Some(Some(convo)) if convo.members.contains(&caller.id) => Ok(()),
+            _ => Err(Error::not_member()),
+        }
+    }
+
+    fn user_view(&self, known: &Known, user: User, sel: &UserSel) -> UserView {
+        let conversations = sel.conversations.as_ref().map(|c| {
+            match known.links.get(&(node(c), user.id.clone())) {
+                Some(Ok((items, cursor))) => Nested::Value(Page {
+                    next_token: cursor
+                        .as_ref()
+                        .map(|k| self.tokens.seal(&Scope::UserLinks(&user.id), k)),
+                    items: items
+                        .iter()
+                        .map(|l| self.link_view(known, l.clone(), &c.items))
+                        .collect(),
+                }),
+                Some(Err(refusal)) => Nested::Refused(refusal.clone()),
+                None => Nested::Refused(unread()),
+            }
+        });
+        UserView {
+            user,
+            conversations,
+        }
+    }
+
+    fn convo_view(&self, known: &Known, convo: Conversation, sel: &ConvoSel) -> ConversationView {
+        let id = convo.id.clone();
+        let messages =
+            sel.messages
+                .as_ref()
+                .map(|c| match known.messages.get(&(node(c), id.clone())) {
+                    Some(Ok((items, cursor, direction))) => Nested::Value(Page {
+                        next_token: cursor
+                            .as_ref()
+                            .map(|k| self.tokens.seal(&Scope::Messages(&id, *direction), k)),
+                        items: items
+                            .iter()
+                            .map(|m| self.message_view(known, m.clone(), &c.items))
+                            .collect(),
+                    }),
+                    Some(Err(refusal)) => Nested::Refused(refusal.clone()),
+                    None => Nested::Refused(unread()),
+                });
+        let associated =
+            sel.associated
+                .as_ref()
+                .map(|c| match known.links.get(&(node(c), id.clone())) {
+                    Some(Ok((items, cursor))) => Nested::Value(Page {
+                        next_token: cursor
+                            .as_ref()
+                            .map(|k| self.tokens.seal(&Scope::ConvoLinks(&id), k)),
+                        items: items
+                            .iter()
+                            .map(|l| self.link_view(known, l.clone(), &c.items))
+                            .collect(),
+                    }),
+                    Some(Err(refusal)) => Nested::Refused(refusal.clone()),
+                    None => Nested::Refused(unread()),
+                });
+        ConversationView {
+            conversation: convo,
+            messages,
+            associated,
+        }
+    }
+
+    fn message_view(&self, known: &Known, message: Message, sel: &MessageSel) -> MessageView {
+        MessageView {
+            author: sel
+                .author
+                .as_ref()
+                .map(|s| self.known_user(known, &message.author_id, s)),
+            conversation: sel
+                .conversation
+                .as_ref()
+                .map(|s| self.known_convo(known, &message.message_conversation_id, s)),
+            message,
+        }
+    }
+
+    fn link_view(&self, known: &Known, link: ConvoLink, sel: &LinkSel) -> LinkView {
+        LinkView {
+            user: sel
+                .user
+                .as_ref()
+                .map(|s| self.known_user(known, &link.convo_link_user_id, s)),
+            conversation: sel
+                .conversation
+                .as_ref()
+                .map(|s| self.known_convo(known, &link.convo_link_conversation_id, s)),
+            link,
+        }
+    }
+
+    fn known_user(&self, known: &Known, id: &str, sel: &UserSel) -> Option<Box<UserView>> {
+        let user = known.users.get(id)?.clone()?;
+        Some(Box::new(self.user_view(known, user, sel)))
+    }
+
+    fn known_convo(
+        &self,
+        known: &Known,
+        id: &str,
+        sel: &ConvoSel,
+    ) -> Option<Box<ConversationView>> {
+        let convo = known.convos.get(id)?.clone()?;
+        Some(Box::new(self.convo_view(known, convo, sel)))
+    }
+}
+
+fn readable<T>(c: &Connection<T>) -> Result<()> {
+    match &c.unreadable {
+        Some(why) => Err(Error::validation(why.clone())),
+        None => Ok(()),
+    }
+}
+
+/// A selected connection the walk did not read: cannot happen, since every
+/// selected connection of every object assembled was queued; reported as an
+/// internal failure at the field rather than as an empty list.
+fn unread() -> Refusal {
+    Refusal {
+        error: FieldError {
+            error_type: crate::ErrorKind::Internal.error_type().to_string(),
+            message: "internal failure; the field was not read".into(),
+        },
+    }
+}
+
+/// A connection read, with the selection of its items.
+enum Done<'s> {
+    Links(
+        &'s Connection<LinkSel>,
+        (usize, String),
+        std::result::Result<Links, Refusal>,
+    ),
+    Messages(
+        &'s Connection<MessageSel>,
+        (usize, String),
+        std::result::Result<Messages, Refusal>,
+    ),
+}
