@@ -45,6 +45,9 @@ pub struct Wiring {
     pub tables: Vec<DeclaredTable>,
     /// The AppSync API's `QueryDepthLimit` and `ResolverCountLimit`.
     pub cost_limits: chat_graphql::cost::CostLimits,
+    /// `Type.field` → the code of its resolver on a NONE data source, which
+    /// passes on what the root field's function read.
+    pub pass_through: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +100,10 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
         v = v.get(*key)?;
     }
     v.as_str()
+}
+
+fn resolver_code(props: &Value) -> String {
+    str_at(props, &["Code"]).unwrap_or_default().to_string()
 }
 
 fn key_schema(value: Option<&Value>) -> (String, Option<String>) {
@@ -268,6 +275,10 @@ impl Wiring {
                         .get("DataSourceName")
                         .and_then(target)
                         .ok_or_else(|| err(format!("{id}: no data source")))?;
+                    if props(&source).and_then(|d| str_at(d, &["Type"])) == Some("NONE") {
+                        wiring.pass_through.insert(field, resolver_code(p));
+                        continue;
+                    }
                     let function = props(&source)
                         .and_then(|d| d.get("LambdaConfig"))
                         .and_then(|l| l.get("LambdaFunctionArn"))
@@ -427,6 +438,21 @@ mod tests {
         let resolvers = limits.resolver_count.expect("ResolverCountLimit is set");
         assert!((1..=75).contains(&depth), "{depth}");
         assert!((1..=10_000).contains(&resolvers), "{resolvers}");
+    }
+
+    /// A nested field a function may refuse (the domain's `Nested`) has a
+    /// pass-through resolver on AWS that raises the refusal at its path, as
+    /// the local projection does.
+    #[test]
+    fn refusable_nested_fields_have_a_pass_through_resolver() {
+        let w = wiring().unwrap();
+        let fields: Vec<&String> = w.pass_through.keys().collect();
+        assert_eq!(fields, ["User.conversations"]);
+        let code = &w.pass_through["User.conversations"];
+        let key = chat_graphql::project::FIELD_ERROR_KEY;
+        assert!(code.contains(&format!("value.{key}.errorType")), "{code}");
+        assert!(code.contains("util.error"), "{code}");
+        assert!(code.contains("ctx.source.conversations"), "{code}");
     }
 
     /// Both sides refuse tokens another app client of the pool issued.

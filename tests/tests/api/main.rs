@@ -7,6 +7,7 @@ mod delivery;
 mod graphql;
 mod lifecycle;
 mod limits;
+mod nested;
 mod realtime;
 mod rules;
 mod security;

@@ -1,0 +1,235 @@
+//! Every field the schema exposes resolves wherever it appears, with the
+//! same authorization at every level, at a cost that grows with the depth of
+//! a query and the connections it opens, never with the number of items.
+
+use chat_tests::{convo, post, Client, Stack};
+use serde_json::{json, Value};
+
+/// Alice and Bob in "room", with a message from each.
+async fn room(stack: &Stack) -> (Client, Client, String) {
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    post(&alice, &room, "from alice").await;
+    post(&bob, &room, "from bob").await;
+    (alice, bob, room)
+}
+
+fn items(value: &Value) -> &Vec<Value> {
+    value["items"].as_array().expect("a page of items")
+}
+
+#[tokio::test]
+async fn every_field_resolves_at_depth_two_three_and_four() {
+    let stack = Stack::start().await;
+    let (alice, bob, room) = room(&stack).await;
+
+    // ChatQL's conversation list: `me { conversations }`.
+    let me = alice
+        .ok(
+            "{ me { id conversations(limit: 10) { items { id conversation { id name } } } } }",
+            json!({}),
+        )
+        .await;
+    let links = items(&me["me"]["conversations"]);
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0]["conversation"]["name"], "room");
+
+    // A user's conversations, their messages with authors, and their members.
+    let deep = alice
+        .ok(
+            "query($id: ID!) { getUser(id: $id) { conversations { items { conversation {
+                 messages { items { content author { username } } }
+                 associated { items { user { username } } }
+               } } } } }",
+            json!({ "id": alice.id }),
+        )
+        .await;
+    let convo = &items(&deep["getUser"]["conversations"])[0]["conversation"];
+    let messages: Vec<(&str, &str)> = items(&convo["messages"])
+        .iter()
+        .map(|m| {
+            (
+                m["content"].as_str().unwrap(),
+                m["author"]["username"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(messages, [("from alice", "alice"), ("from bob", "bob")]);
+    let mut members: Vec<&str> = items(&convo["associated"])
+        .iter()
+        .map(|l| l["user"]["username"].as_str().unwrap())
+        .collect();
+    members.sort();
+    assert_eq!(members, ["alice", "bob"]);
+
+    // Back up the graph: a message's conversation, its members' links' ends.
+    let up = bob
+        .ok(
+            "query($id: ID!) { getConvo(id: $id) { messages(limit: 1) { items {
+                 conversation { name associated { items { conversation { id } user { id } } } }
+               } } } }",
+            json!({ "id": room }),
+        )
+        .await;
+    let conversation = &items(&up["getConvo"]["messages"])[0]["conversation"];
+    assert_eq!(conversation["name"], "room");
+    for link in items(&conversation["associated"]) {
+        assert_eq!(link["conversation"]["id"], room.as_str());
+        assert!(link["user"]["id"].is_string());
+    }
+
+    // Below what a mutation returns, and below ChatQL's history.
+    let created = bob
+        .ok(
+            "mutation($c: ID!) { createMessage(input: {content: \"third\", messageConversationId: $c}) {
+                 author { username conversations { items { convoLinkConversationId } } }
+                 conversation { name messages(limit: 1, sortDirection: DESC) { items { content } } }
+               } }",
+            json!({ "c": room }),
+        )
+        .await;
+    let created = &created["createMessage"];
+    assert_eq!(created["author"]["username"], "bob");
+    assert_eq!(
+        items(&created["author"]["conversations"])[0]["convoLinkConversationId"],
+        room.as_str()
+    );
+    assert_eq!(
+        items(&created["conversation"]["messages"])[0]["content"],
+        "third"
+    );
+    let history = alice
+        .ok(
+            "query($c: ID!) { allMessageConnection(conversationId: $c, first: 2) {
+                 messages { content author { username } conversation { members } } } }",
+            json!({ "c": room }),
+        )
+        .await;
+    let latest = &history["allMessageConnection"]["messages"][0];
+    assert_eq!(latest["content"], "third");
+    assert_eq!(latest["author"]["username"], "bob");
+    assert_eq!(
+        latest["conversation"]["members"].as_array().unwrap().len(),
+        2
+    );
+    let link = alice
+        .ok(
+            "mutation($c: ID!) { createConvoLink(input: {convoLinkConversationId: $c}) {
+                 user { username } conversation { name messages(limit: 5) { items { id } } } } }",
+            json!({ "c": room }),
+        )
+        .await;
+    assert_eq!(link["createConvoLink"]["user"]["username"], "alice");
+    assert_eq!(
+        items(&link["createConvoLink"]["conversation"]["messages"]).len(),
+        3
+    );
+    let created = alice
+        .ok(
+            "mutation($m: [String!]!) { createConvo(input: {name: \"new\", members: $m}) {
+                 messages { items { id } } associated { items { user { username } } } } }",
+            json!({ "m": [bob.id] }),
+        )
+        .await;
+    assert!(items(&created["createConvo"]["messages"]).is_empty());
+    assert_eq!(items(&created["createConvo"]["associated"]).len(), 2);
+}
+
+#[tokio::test]
+async fn another_users_conversations_are_null_with_unauthorized_at_their_path() {
+    let stack = Stack::start().await;
+    let (alice, _bob, room) = room(&stack).await;
+    let out = alice
+        .send(
+            "query($id: ID!) { getConvo(id: $id) { name messages { items { content
+                 author { username conversations { items { id } } } } } } }",
+            json!({ "id": room }),
+        )
+        .await;
+    let messages = items(&out["data"]["getConvo"]["messages"]);
+    // Alice's own: there.
+    assert_eq!(messages[0]["author"]["username"], "alice");
+    assert_eq!(items(&messages[0]["author"]["conversations"]).len(), 1);
+    // Bob's: null, and the rest of his profile still answered.
+    assert_eq!(messages[1]["author"]["username"], "bob");
+    assert!(messages[1]["author"]["conversations"].is_null(), "{out:#}");
+    let errors = out["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{out:#}");
+    assert_eq!(errors[0]["errorType"], "Unauthorized");
+    assert_eq!(
+        errors[0]["path"],
+        json!([
+            "getConvo",
+            "messages",
+            "items",
+            1,
+            "author",
+            "conversations"
+        ])
+    );
+    // The same through listUsers: only the caller's own list is readable.
+    let out = alice
+        .send(
+            "{ listUsers { items { username conversations { items { id } } } } }",
+            json!({}),
+        )
+        .await;
+    for (i, user) in items(&out["data"]["listUsers"]).iter().enumerate() {
+        let denied = out["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == json!(["listUsers", "items", i, "conversations"]));
+        if user["username"] == "alice" {
+            assert!(user["conversations"].is_object() && !denied, "{out:#}");
+        } else {
+            assert!(user["conversations"].is_null() && denied, "{out:#}");
+        }
+    }
+}
+
+/// The domain's refusal and the projection that turns it into an error agree
+/// on the key it travels under.
+#[test]
+fn a_refusal_travels_under_the_key_the_projection_reads() {
+    let refusal = chat_domain::graph::Refusal::from(&chat_domain::Error::Unauthorized("no".into()));
+    let json = serde_json::to_value(refusal).unwrap();
+    assert!(json.get(chat_graphql::project::FIELD_ERROR_KEY).is_some());
+    assert_eq!(
+        chat_domain::graph::FIELD_ERROR_KEY,
+        chat_graphql::project::FIELD_ERROR_KEY
+    );
+}
+
+#[tokio::test]
+async fn a_deep_query_costs_a_request_per_level_and_connection_not_per_item() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let rooms = [
+        convo(&alice, "one", &[&bob]).await,
+        convo(&alice, "two", &[&bob]).await,
+        convo(&alice, "three", &[&bob]).await,
+    ];
+    let deep = "query($id: ID!) { getUser(id: $id) { conversations { items { conversation {
+                  messages { items { author { username } } } } } } } }";
+    let vars = json!({ "id": alice.id });
+    let mut costs = Vec::new();
+    for round in 0..2 {
+        // More messages each round; the cost must not move.
+        for room in &rooms {
+            for i in 0..(2 + 3 * round) {
+                let author = if i % 2 == 0 { &alice } else { &bob };
+                post(author, room, &format!("m{round}.{i}")).await;
+            }
+        }
+        let (out, invocations, requests) = stack.cost(alice.send(deep, vars.clone())).await;
+        assert!(out.get("errors").is_none(), "{out:#}");
+        costs.push((invocations, requests));
+    }
+    // getUser: its GetItem; level 1, the Query on alice's links; level 2, one
+    // BatchGetItem for the three conversations; level 3, one Query per
+    // conversation's messages; level 4, one BatchGetItem for the authors.
+    assert_eq!(costs, [(1, 1 + 1 + 1 + 3 + 1), (1, 7)]);
+}
