@@ -59,7 +59,7 @@ impl ConvoLink {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", into = "MessageJson")]
 pub struct Message {
     /// The client's idempotency key, or the server ULID when none was given.
     pub id: String,
@@ -71,4 +71,41 @@ pub struct Message {
     pub seq: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A message as the API returns it: its fields, plus the three ChatQL's
+/// client reads. `conversationId` and `sender` are ChatQL's names for
+/// `messageConversationId` and `authorId`; `isSent` is its delivery mark,
+/// true for every message the server returns, since it returns only stored
+/// ones.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageJson {
+    id: String,
+    message_conversation_id: String,
+    author_id: String,
+    content: String,
+    seq: String,
+    created_at: String,
+    updated_at: String,
+    conversation_id: String,
+    sender: String,
+    is_sent: bool,
+}
+
+impl From<Message> for MessageJson {
+    fn from(m: Message) -> Self {
+        MessageJson {
+            conversation_id: m.message_conversation_id.clone(),
+            sender: m.author_id.clone(),
+            is_sent: true,
+            id: m.id,
+            message_conversation_id: m.message_conversation_id,
+            author_id: m.author_id,
+            content: m.content,
+            seq: m.seq,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
 }

@@ -233,3 +233,24 @@ async fn a_deep_query_costs_a_request_per_level_and_connection_not_per_item() {
     // conversation's messages; level 4, one BatchGetItem for the authors.
     assert_eq!(costs, [(1, 1 + 1 + 1 + 3 + 1), (1, 7)]);
 }
+
+#[tokio::test]
+async fn chatqls_message_fields_read_as_the_same_values() {
+    let stack = Stack::start().await;
+    let (alice, bob, room) = room(&stack).await;
+    let out = alice
+        .ok(
+            "query($c: ID!) { allMessageConnection(conversationId: $c) {
+                 messages { id conversationId sender isSent messageConversationId authorId } } }",
+            json!({ "c": room }),
+        )
+        .await;
+    let messages = out["allMessageConnection"]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    for m in messages {
+        assert_eq!(m["conversationId"], m["messageConversationId"]);
+        assert_eq!(m["sender"], m["authorId"]);
+        assert_eq!(m["isSent"], true);
+    }
+    assert_eq!(messages[0]["sender"], bob.id.as_str());
+}
