@@ -52,6 +52,8 @@ pub struct VerifiedToken {
     /// `cognito:username` (id tokens) or `username` (access tokens).
     pub username: String,
     pub issuer: String,
+    /// `exp`, in epoch seconds.
+    pub expires_at: i64,
     /// Every claim, as AppSync passes them to resolvers.
     pub claims: serde_json::Map<String, Value>,
 }
@@ -63,6 +65,7 @@ struct StandardClaims {
     cognito_username: Option<String>,
     username: Option<String>,
     token_use: Option<String>,
+    exp: i64,
     /// The app client, on id tokens.
     aud: Option<Value>,
     /// The app client, on access tokens.
@@ -186,6 +189,7 @@ impl Verifier {
         Ok(VerifiedToken {
             sub,
             username,
+            expires_at: standard.exp,
             issuer: self.issuer.clone(),
             claims,
         })

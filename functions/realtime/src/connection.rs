@@ -109,6 +109,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                         Some(ConnectedUser {
                             id: t.sub,
                             username: t.username,
+                            token_expires_at: t.expires_at,
                         }),
                         false,
                     ),
@@ -154,6 +155,11 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                 let Some(user) = connection.user else {
                     return self.close(connection_id, &Close::unauthorized()).await;
                 };
+                // As AppSync's real-time endpoint: an expired token ends
+                // the connection; the client reconnects with a fresh one.
+                if user.expired() {
+                    return self.close(connection_id, &Close::token_expired()).await;
+                }
                 let variables = payload.variables.clone().unwrap_or_default();
                 let topic = match subscribe::requested_topic(
                     &payload.query,
@@ -176,6 +182,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                         operation_name: payload.operation_name,
                         variables,
                         user_id: user.id,
+                        token_expires_at: Some(user.token_expires_at),
                     })
                     .await?;
                 if !stored {
@@ -208,6 +215,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                 Ok(t) => Some(ConnectedUser {
                     id: t.sub,
                     username: t.username,
+                    token_expires_at: t.expires_at,
                 }),
                 Err(err) => {
                     info!(error = %Chain(&err), "connection_init token refused");

@@ -77,9 +77,13 @@ struct ConnectionItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     query_user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     query_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    query_token_expires_at: Option<i64>,
     #[serde(default)]
     query_token_rejected: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +106,8 @@ struct SubscriptionItem {
     #[serde(default)]
     variables: Map<String, Value>,
     user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<i64>,
     expires_at: i64,
 }
 
@@ -153,8 +159,10 @@ impl From<&Connection> for ConnectionItem {
             connected_at: c.connected_at,
             user_id: c.user.as_ref().map(|u| u.id.clone()),
             username: c.user.as_ref().map(|u| u.username.clone()),
+            token_expires_at: c.user.as_ref().map(|u| u.token_expires_at),
             query_user_id: c.query_user.as_ref().map(|u| u.id.clone()),
             query_username: c.query_user.as_ref().map(|u| u.username.clone()),
+            query_token_expires_at: c.query_user.as_ref().map(|u| u.token_expires_at),
             query_token_rejected: c.query_token_rejected,
             pending_pk: pending.then(|| PENDING.into()),
             pending_since: pending.then(|| sortable_ms(c.connected_at)),
@@ -163,10 +171,17 @@ impl From<&Connection> for ConnectionItem {
     }
 }
 
-fn user_of(id: Option<String>, username: Option<String>) -> Option<ConnectedUser> {
+fn user_of(
+    id: Option<String>,
+    username: Option<String>,
+    expires_at: Option<i64>,
+) -> Option<ConnectedUser> {
     Some(ConnectedUser {
         id: id?,
         username: username?,
+        // A row from before tokens were tracked: treated as expired, so the
+        // client reconnects with a token whose expiry is known.
+        token_expires_at: expires_at.unwrap_or(0),
     })
 }
 
@@ -175,8 +190,8 @@ impl From<ConnectionItem> for Connection {
         Connection {
             connection_id: c.connection_id,
             connected_at: c.connected_at,
-            user: user_of(c.user_id, c.username),
-            query_user: user_of(c.query_user_id, c.query_username),
+            user: user_of(c.user_id, c.username, c.token_expires_at),
+            query_user: user_of(c.query_user_id, c.query_username, c.query_token_expires_at),
             query_token_rejected: c.query_token_rejected,
         }
     }
@@ -192,6 +207,7 @@ impl From<SubscriptionItem> for Subscription {
             operation_name: s.operation_name,
             variables: s.variables,
             user_id: s.user_id,
+            token_expires_at: s.token_expires_at,
         }
     }
 }
@@ -307,10 +323,16 @@ impl Connections for DynamoConnections {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
-            .update_expression("SET userId = :u, username = :n REMOVE pendingPk, pendingSince")
+            .update_expression(
+                "SET userId = :u, username = :n, tokenExpiresAt = :e REMOVE pendingPk, pendingSince",
+            )
             .condition_expression("attribute_exists(pendingPk)")
             .expression_attribute_values(":u", serde_dynamo::to_attribute_value(&user.id)?)
             .expression_attribute_values(":n", serde_dynamo::to_attribute_value(&user.username)?)
+            .expression_attribute_values(
+                ":e",
+                serde_dynamo::to_attribute_value(user.token_expires_at)?,
+            )
             .send()
             .await;
         conditional(result)
@@ -326,6 +348,7 @@ impl Connections for DynamoConnections {
             operation_name: s.operation_name.clone(),
             variables: s.variables.clone(),
             user_id: s.user_id.clone(),
+            token_expires_at: s.token_expires_at,
             // Subscriptions die with their connection; 2 h from now bounds that.
             expires_at: now_secs() + CONNECTION_TTL_SECS,
         };

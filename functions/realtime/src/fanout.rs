@@ -34,7 +34,7 @@ use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
 use crate::connections::Connections;
-use crate::model::{Subscription, Topic};
+use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::relay::{RelayBatch, RelayPost, RelaySettings};
@@ -148,10 +148,16 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let started = std::time::Instant::now();
         let subscribers = self.connections.subscribers(&topic.key()).await?;
         let looked_up = started.elapsed();
+        // A connection whose token has expired gets nothing more: it is
+        // closed instead, and its client reconnects with a fresh token.
+        let (expired, subscribers): (Vec<Subscription>, Vec<Subscription>) = subscribers
+            .into_iter()
+            .partition(|s| s.token_expires_at.is_some_and(token_expired));
         let (payloads, posts) = self.shape(&subscribers, value);
         let shaped_at = started.elapsed();
         let (own, relayed) = self.relay_beyond(topic, &payloads, posts).await;
-        let mut delivery = self.post_all(&payloads, own).await;
+        let (mut delivery, ()) =
+            futures::join!(self.post_all(&payloads, own), self.close_expired(&expired));
         delivery.relayed = relayed;
         // Where a delivery's time goes, for profiling (`RUST_LOG=chat_realtime=debug`).
         debug!(
@@ -266,6 +272,28 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             }
         }
         (posts, relayed)
+    }
+
+    /// Closes each connection of `expired` (once, whatever its number of
+    /// subscriptions) with 4403 "Token expired", and removes its rows.
+    async fn close_expired(&self, expired: &[Subscription]) {
+        let connections: std::collections::BTreeSet<&str> =
+            expired.iter().map(|s| s.connection_id.as_str()).collect();
+        let close = crate::protocol::Close::token_expired();
+        futures::stream::iter(connections)
+            .for_each_concurrent(self.concurrency, |connection_id| {
+                let close = &close;
+                async move {
+                    info!(connection = %connection_id, "token expired; closing");
+                    if let Err(err) = self.notifier.close(connection_id, close).await {
+                        warn!(error = %Chain(&err), connection = %connection_id, "could not close an expired connection");
+                    }
+                    if let Err(err) = self.connections.delete_connection(connection_id).await {
+                        warn!(error = %Chain(&err), connection = %connection_id, "could not remove an expired connection");
+                    }
+                }
+            })
+            .await;
     }
 
     /// Posts concurrently (bounded); a gone connection is removed.

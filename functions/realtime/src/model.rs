@@ -43,6 +43,25 @@ pub struct Connection {
 pub struct ConnectedUser {
     pub id: String,
     pub username: String,
+    /// When the token the user connected with expires (epoch seconds): the
+    /// connection receives nothing after it (see [`ConnectedUser::expired`]).
+    pub token_expires_at: i64,
+}
+
+impl ConnectedUser {
+    /// Whether the token is past its `exp` (with the verifier's leeway).
+    pub fn expired(&self) -> bool {
+        token_expired(self.token_expires_at)
+    }
+}
+
+/// Whether a token that expires at `expires_at` (epoch seconds) has, with
+/// the verifier's leeway.
+pub fn token_expired(expires_at: i64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    now > expires_at + chat_auth::LEEWAY_SECS as i64
 }
 
 /// One active subscription of a connection.
@@ -56,4 +75,8 @@ pub struct Subscription {
     pub operation_name: Option<String>,
     pub variables: Map<String, Value>,
     pub user_id: String,
+    /// Its connection's token `exp` (epoch seconds), copied so the fan-out
+    /// can tell without reading the connection. `None` on rows stored
+    /// before tokens were tracked.
+    pub token_expires_at: Option<i64>,
 }

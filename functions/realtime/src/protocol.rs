@@ -115,6 +115,15 @@ impl Close {
             reason: "Forbidden".into(),
         }
     }
+    /// The token the connection was opened with has expired: a client
+    /// reconnects with a fresh one (4403 is not fatal to `graphql-ws`'s
+    /// retries).
+    pub fn token_expired() -> Self {
+        Close {
+            code: 4403,
+            reason: "Token expired".into(),
+        }
+    }
     pub fn init_timeout() -> Self {
         Close {
             code: 4408,

@@ -575,6 +575,7 @@ async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
     let user = ConnectedUser {
         id: "ghost".into(),
         username: "ghost".into(),
+        token_expires_at: i64::MAX / 2,
     };
     for i in 0..3 {
         let connection_id = format!("ghost{i}");
@@ -602,6 +603,7 @@ async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
                 operation_name: None,
                 variables: Default::default(),
                 user_id: user.id.clone(),
+                token_expires_at: Some(user.token_expires_at),
             })
             .await
             .unwrap();

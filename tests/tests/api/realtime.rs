@@ -396,3 +396,59 @@ async fn oversized_frames_close_the_connection() {
         other => panic!("expected a close, got {other:?}"),
     }
 }
+
+/// As AppSync's real-time endpoint: a connection does not outlive its
+/// token. After `exp` (and the verifier's leeway) the next push closes it
+/// with 4403 "Token expired" instead of delivering, and a `subscribe` on it
+/// is answered the same way; a client reconnects with a fresh token.
+#[tokio::test]
+async fn a_socket_does_not_outlive_its_token() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let doc = "subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { content } }";
+    let idp = &stack.running.idp;
+    let mut claims = idp.claims_for("alice");
+    let expires = jsonwebtoken::get_current_timestamp() + 2;
+    claims.insert("exp".into(), json!(expires));
+    let short = idp.sign(&claims);
+    let connect = || async {
+        let mut ws = stack.ws_connect(None, true).await.unwrap();
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": short } }))
+            .await;
+        assert_eq!(
+            ws.next().await,
+            WsEvent::Message(json!({ "type": "connection_ack" }))
+        );
+        ws
+    };
+    let mut pushed_to = connect().await;
+    pushed_to.subscribe("room", doc, json!({ "c": room })).await;
+    pushed_to.sync().await;
+    let mut idle = connect().await;
+    // Before expiry: delivered.
+    post(&bob, &room, "in time").await;
+    match pushed_to.next().await {
+        WsEvent::Message(m) => assert_eq!(
+            m["payload"]["data"]["onCreateMessage"]["content"],
+            "in time"
+        ),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    // After it: the next push closes the connection instead.
+    let leeway = chat_auth::LEEWAY_SECS;
+    let now = jsonwebtoken::get_current_timestamp();
+    tokio::time::sleep(Duration::from_secs(expires + leeway + 1 - now)).await;
+    post(&bob, &room, "too late").await;
+    assert_eq!(
+        pushed_to.next().await,
+        WsEvent::Closed(4403, "Token expired".into())
+    );
+    // And a subscribe on a connection whose token has expired.
+    idle.subscribe("late", doc, json!({ "c": room })).await;
+    assert_eq!(
+        idle.next().await,
+        WsEvent::Closed(4403, "Token expired".into())
+    );
+}
