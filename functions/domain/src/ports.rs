@@ -61,7 +61,8 @@ pub enum Change<'a> {
 }
 
 /// What one push did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Pushed {
     /// Connections the row was posted to.
     pub sent: usize,
@@ -69,7 +70,7 @@ pub struct Pushed {
     pub gone: usize,
     /// Connections whose post still failed after its retries.
     pub failed: usize,
-    /// Connections handed to other invocations to post to (a large
+    /// Of the above, the posts other invocations made for the writer (a large
     /// conversation's subscribers beyond what one writer posts itself).
     pub relayed: usize,
 }

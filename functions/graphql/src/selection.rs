@@ -7,6 +7,8 @@
 //! fields to fetch and the text to read nested arguments such as
 //! `messages(limit: 10)`.
 
+use std::collections::HashSet;
+
 use apollo_compiler::ast;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
 use apollo_compiler::ExecutableDocument;
@@ -14,42 +16,58 @@ use serde_json::{Map, Value};
 
 /// `selectionSetList` for a field: every selected field path below it, by field
 /// name (not alias), fragments included, in document order, without duplicates.
+///
+/// A named fragment spread again at the same path adds nothing new, so it
+/// is walked once per path: fragments that spread each other twice over,
+/// level after level, cost time linear in the document, not exponential.
 pub fn selection_set_list(document: &ExecutableDocument, fields: &[&Field]) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut walk = PathWalk {
+        document,
+        out: Vec::new(),
+        seen: HashSet::new(),
+        spread: HashSet::new(),
+    };
     for field in fields {
-        walk_paths(document, &field.selection_set, "", &mut out);
+        walk.set(&field.selection_set, "");
     }
-    out
+    walk.out
 }
 
-fn walk_paths(
-    document: &ExecutableDocument,
-    set: &SelectionSet,
-    prefix: &str,
-    out: &mut Vec<String>,
-) {
-    for sel in &set.selections {
-        match sel {
-            Selection::Field(f) => {
-                if f.name.as_str() == "__typename" {
-                    continue;
+struct PathWalk<'a> {
+    document: &'a ExecutableDocument,
+    out: Vec<String>,
+    seen: HashSet<String>,
+    /// (fragment, path) pairs already walked.
+    spread: HashSet<(String, String)>,
+}
+
+impl PathWalk<'_> {
+    fn set(&mut self, set: &SelectionSet, prefix: &str) {
+        for sel in &set.selections {
+            match sel {
+                Selection::Field(f) => {
+                    if f.name.as_str() == "__typename" {
+                        continue;
+                    }
+                    let path = if prefix.is_empty() {
+                        f.name.to_string()
+                    } else {
+                        format!("{prefix}/{}", f.name)
+                    };
+                    if self.seen.insert(path.clone()) {
+                        self.out.push(path.clone());
+                    }
+                    self.set(&f.selection_set, &path);
                 }
-                let path = if prefix.is_empty() {
-                    f.name.to_string()
-                } else {
-                    format!("{prefix}/{}", f.name)
-                };
-                if !out.contains(&path) {
-                    out.push(path.clone());
-                }
-                walk_paths(document, &f.selection_set, &path, out);
-            }
-            Selection::InlineFragment(inline) => {
-                walk_paths(document, &inline.selection_set, prefix, out)
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(frag) = document.fragments.get(&spread.fragment_name) {
-                    walk_paths(document, &frag.selection_set, prefix, out);
+                Selection::InlineFragment(inline) => self.set(&inline.selection_set, prefix),
+                Selection::FragmentSpread(spread) => {
+                    let key = (spread.fragment_name.to_string(), prefix.to_string());
+                    if !self.spread.insert(key) {
+                        continue;
+                    }
+                    if let Some(frag) = self.document.fragments.get(&spread.fragment_name) {
+                        self.set(&frag.selection_set, prefix);
+                    }
                 }
             }
         }
@@ -285,6 +303,32 @@ mod tests {
             nested_arguments(&text, "nothing", &vars),
             NestedArguments::Hidden
         );
+    }
+
+    #[test]
+    fn doubled_fragment_spreads_are_listed_in_linear_time() {
+        let schema = crate::schema();
+        // 30 levels of fragments that each spread the next twice.
+        let mut query = String::from("{ me { ...F0 } }");
+        for i in 0..30 {
+            query.push_str(&format!(
+                " fragment F{i} on User {{ id ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        query.push_str(" fragment F30 on User { username }");
+        let doc = ExecutableDocument::parse_and_validate(schema, &query, "q.graphql").unwrap();
+        let op = doc.operations.get(None).unwrap();
+        let Selection::Field(root) = &op.selection_set.selections[0] else {
+            panic!()
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(
+            selection_set_list(&doc, &[root.as_ref()]),
+            ["id", "username"]
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::connections::Connections;
 use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
-use crate::relay::{RelayBatch, RelayPost, RelaySettings};
+use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
 use crate::subscribe;
 
 /// The attribute of the rows whose writer pushes them.
@@ -155,10 +155,11 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             .partition(|s| s.token_expires_at.is_some_and(token_expired));
         let (payloads, posts) = self.shape(&subscribers, value);
         let shaped_at = started.elapsed();
-        let (own, relayed) = self.relay_beyond(topic, &payloads, posts).await;
-        let (mut delivery, ()) =
-            futures::join!(self.post_all(&payloads, own), self.close_expired(&expired));
-        delivery.relayed = relayed;
+        let (delivery, ()) = futures::join!(
+            self.post_with_relays(topic, &payloads, posts),
+            self.close_expired(&expired)
+        );
+        let relayed = delivery.relayed;
         // Where a delivery's time goes, for profiling (`RUST_LOG=chat_realtime=debug`).
         debug!(
             topic = %topic.key(),
@@ -238,40 +239,54 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         (payloads, posts)
     }
 
-    /// Hands the posts beyond the relay's threshold to other invocations;
-    /// returns the posts left to this one, and how many were handed off.
-    /// A batch Lambda does not accept stays here.
-    async fn relay_beyond(
+    /// Posts to the first subscribers here and, beyond the relay's
+    /// threshold, hands the rest to other invocations, all at the same time
+    /// (see [`crate::relay`]). A batch Lambda refused is then posted here.
+    async fn post_with_relays(
         &self,
         topic: &Topic,
         payloads: &[Value],
         mut posts: Vec<RelayPost>,
-    ) -> (Vec<RelayPost>, usize) {
-        let Some(settings) = &self.relay else {
-            return (posts, 0);
+    ) -> Delivery {
+        let Some(settings) = self.relay.as_ref().filter(|r| posts.len() > r.above) else {
+            return self.post_all(payloads, posts).await;
         };
-        if posts.len() <= settings.above {
-            return (posts, 0);
-        }
         let rest = posts.split_off(settings.above);
         let batches = RelayBatch::split(&topic.key(), payloads, &rest, settings.above);
-        let accepted =
-            futures::future::join_all(batches.iter().map(|b| settings.relay.hand_off(b))).await;
+        let (mut delivery, answers) = futures::join!(
+            self.post_all(payloads, posts),
+            futures::future::join_all(batches.iter().map(|b| settings.relay.hand_off(b)))
+        );
         // Batches are contiguous runs of `rest`, in order.
-        let mut relayed = 0;
+        let mut refused = Vec::new();
         let mut start = 0;
-        for (batch, result) in batches.iter().zip(accepted) {
+        for (batch, answer) in batches.iter().zip(answers) {
             let run = start..start + batch.posts.len();
             start = run.end;
-            match result {
-                Ok(()) => relayed += batch.posts.len(),
+            match answer {
+                Ok(done) => {
+                    delivery.sent += done.sent;
+                    delivery.gone += done.gone;
+                    delivery.failed += done.failed;
+                    delivery.relayed += done.sent + done.gone + done.failed;
+                }
+                Err(err @ RelayError::Failed { .. }) => {
+                    warn!(error = %Chain(&err), posts = batch.posts.len(), "a relayed batch failed part-way; not posted again");
+                    delivery.failed += batch.posts.len();
+                }
                 Err(err) => {
                     warn!(error = %Chain(&err), posts = batch.posts.len(), "hand-off refused; posting the batch here");
-                    posts.extend_from_slice(&rest[run]);
+                    refused.extend_from_slice(&rest[run]);
                 }
             }
         }
-        (posts, relayed)
+        if !refused.is_empty() {
+            let here = self.post_all(payloads, refused).await;
+            delivery.sent += here.sent;
+            delivery.gone += here.gone;
+            delivery.failed += here.failed;
+        }
+        delivery
     }
 
     /// Closes each connection of `expired` (once, whatever its number of

@@ -1,29 +1,34 @@
-//! Handing a large conversation's posts to other invocations, so that a
+//! Sharing a large conversation's posts with other invocations, so that a
 //! writer's latency stops growing with the number of subscribers.
 //!
 //! A writer posts to at most [`RelaySettings::above`] subscribers itself. The
 //! rest are split into [`RelayBatch`]es of at most that many connections (and
 //! at most [`MAX_BATCH_BYTES`] of JSON), and each batch goes to the fan-out
-//! function as an asynchronous `Invoke` (`InvocationType: Event`). The batches
-//! are handed off concurrently and before the writer posts its own share, so
-//! every invocation posts at the same time, and the writer answers once
-//! Lambda has accepted every batch (202) and its own posts are done.
+//! function with a synchronous `Invoke`. All of them, and the writer's own
+//! posts, run at the same time, so a push takes about as long as one batch
+//! whatever the conversation's size; the writer answers once every batch
+//! has answered.
 //!
-//! A batch that Lambda does not accept is posted by the writer itself: a
-//! failed hand-off costs time, never a delivery. A batch carries the payloads
-//! already shaped (once per distinct subscription document) and the
-//! connection and subscription ids, so the relaying invocation reads nothing:
-//! it only posts.
+//! Waiting for the batches (rather than invoking asynchronously) keeps two
+//! promises: a `createMessage` that succeeds has attempted every post, and
+//! one sender's messages reach every subscriber in the order they were sent
+//! (an asynchronous batch of one message could still be posting when the
+//! next message's batch posts to the same connections).
 //!
-//! Lambda retries a failed asynchronous invocation by default; the template
-//! sets the fan-out's `MaximumRetryAttempts` to 0, because a relayed batch
-//! only fails by dying part-way through its posts, and running it again would
-//! send the posts already made a second time.
+//! A batch that Lambda refuses (throttled, or no such function) never ran,
+//! so the writer posts it itself: a refused hand-off costs time, never a
+//! delivery. A batch that ran and failed (the invocation died part-way) is
+//! counted failed and not posted again, since that could post twice. A batch
+//! carries the payloads already shaped (once per distinct subscription
+//! document) and the connection and subscription ids, so the relaying
+//! invocation reads nothing: it only posts.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use chat_domain::ports::Pushed;
 
 /// The default threshold: subscribers a writer posts to itself. At 64 posts
 /// in flight and API Gateway's ~10–30 ms per `PostToConnection`, 250 posts
@@ -31,8 +36,8 @@ use serde_json::Value;
 /// 100 ms; a conversation of up to 250 connections costs no extra invocation.
 pub const DEFAULT_RELAY_ABOVE: usize = 250;
 
-/// Largest batch, as JSON: under Lambda's 256 KB limit on an asynchronous
-/// invocation's payload.
+/// Largest batch, as JSON: under 256 KB, the smallest of Lambda's payload
+/// limits (6 MB for a synchronous invocation), so a batch fits any of them.
 pub const MAX_BATCH_BYTES: usize = 240 * 1024;
 
 /// The name of the fan-out function the writers hand batches to.
@@ -146,12 +151,17 @@ impl Builder {
 pub enum RelayError {
     #[error("the batch could not be encoded")]
     Encode(#[from] serde_json::Error),
-    #[error("Lambda did not accept the batch for {function}")]
-    Invoke {
+    /// Lambda did not run the batch (throttled, no such function, or not
+    /// reachable): nothing was posted, so the caller may post it.
+    #[error("Lambda did not run the batch in {function}")]
+    Refused {
         function: String,
         #[source]
         source: Box<aws_sdk_lambda::Error>,
     },
+    /// The batch ran and failed part-way: some posts may have been made.
+    #[error("the batch failed in {function}: {error}")]
+    Failed { function: String, error: String },
 }
 
 /// Where a writer hands batches, and above how many subscribers.
@@ -161,7 +171,7 @@ pub struct RelaySettings {
     pub above: usize,
 }
 
-/// Hands batches to a function with `aws-sdk-lambda`'s asynchronous `Invoke`.
+/// Hands batches to a function with `aws-sdk-lambda`'s `Invoke`.
 #[derive(Debug, Clone)]
 pub struct LambdaRelay {
     client: aws_sdk_lambda::Client,
@@ -185,21 +195,32 @@ impl LambdaRelay {
         LambdaRelay::new(aws_sdk_lambda::Client::from_conf(config), function)
     }
 
-    /// Queues `batch` for the function; returns once Lambda has accepted it.
-    pub async fn hand_off(&self, batch: &RelayBatch) -> Result<(), RelayError> {
+    /// Runs `batch` in the function and returns what its posts did.
+    pub async fn hand_off(&self, batch: &RelayBatch) -> Result<Pushed, RelayError> {
         let payload = serde_json::to_vec(batch)?;
-        self.client
+        let out = self
+            .client
             .invoke()
             .function_name(&self.function)
-            .invocation_type(InvocationType::Event)
+            .invocation_type(InvocationType::RequestResponse)
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|err| RelayError::Invoke {
+            .map_err(|err| RelayError::Refused {
                 function: self.function.clone(),
                 source: Box::new(err.into()),
             })?;
-        Ok(())
+        let body = out.payload.map(Blob::into_inner).unwrap_or_default();
+        if let Some(error) = out.function_error {
+            return Err(RelayError::Failed {
+                function: self.function.clone(),
+                error: format!("{error}: {}", String::from_utf8_lossy(&body)),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|err| RelayError::Failed {
+            function: self.function.clone(),
+            error: format!("unreadable answer: {err}"),
+        })
     }
 }
 

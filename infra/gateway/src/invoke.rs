@@ -1,6 +1,6 @@
 //! The Lambda `Invoke` API, for the functions that invoke other functions:
-//! a writer hands a large conversation's posts to the fan-out function with
-//! an asynchronous invocation (see `chat_realtime::relay`).
+//! a writer hands a large conversation's posts to the fan-out function (see
+//! `chat_realtime::relay`).
 //!
 //! `POST /2015-03-31/functions/{name}/invocations`, as Lambda serves it:
 //! - `X-Amz-Invocation-Type: Event` queues the invocation and answers 202
@@ -11,6 +11,13 @@
 //!   is not JSON, a 400 `InvalidRequestContentException`.
 //!
 //! Only the functions something invokes directly are served: the fan-out.
+//!
+//! As a Lambda function has a concurrency limit, at most
+//! [`MAX_CONCURRENT_INVOCATIONS`] invocations run at once here; one more is
+//! throttled with a 429 `TooManyRequestsException`, as Lambda throttles (a
+//! writer then posts that batch itself). Without the limit, a burst of large
+//! conversations' batches, all in this one process, would open connections
+//! to the `@connections` endpoint until the process ran out of files.
 
 use std::sync::Arc;
 
@@ -21,6 +28,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::AppState;
+
+/// Invocations of a served function running at once.
+pub const MAX_CONCURRENT_INVOCATIONS: usize = 16;
+
+/// The permits behind [`MAX_CONCURRENT_INVOCATIONS`].
+pub fn concurrency() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_INVOCATIONS))
+}
 
 /// The header Lambda's Invoke API takes the invocation type from.
 const INVOCATION_TYPE: &str = "x-amz-invocation-type";
@@ -61,9 +76,17 @@ pub async fn invoke(
             )
         }
     };
+    let Ok(permit) = state.invoke_concurrency.clone().try_acquire_owned() else {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            "Rate Exceeded.".into(),
+        );
+    };
     match headers.get(INVOCATION_TYPE).and_then(|v| v.to_str().ok()) {
         Some("Event") => {
             tokio::spawn(async move {
+                let _permit = permit;
                 if let Err(d) = function.invoke(event).await {
                     tracing::warn!(function = function.name, error_type = %d.error_type, message = %d.error_message, "asynchronous invocation failed");
                 }

@@ -180,6 +180,8 @@ pub struct AppState {
     pub fan_out: Arc<resolvers::Function>,
     /// The API's `QueryDepthLimit` and `ResolverCountLimit` (the template's).
     pub cost_limits: chat_graphql::cost::CostLimits,
+    /// Invocations through the Lambda Invoke API running at once.
+    pub invoke_concurrency: Arc<tokio::sync::Semaphore>,
 }
 
 /// The running stack.
@@ -393,6 +395,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         failures: failures.clone(),
         fan_out: realtime.fan_out.clone(),
         cost_limits: wiring.cost_limits,
+        invoke_concurrency: invoke::concurrency(),
     });
 
     let app = Router::new()

@@ -254,3 +254,59 @@ async fn chatqls_message_fields_read_as_the_same_values() {
     }
     assert_eq!(messages[0]["sender"], bob.id.as_str());
 }
+
+/// Every scalar field of each type, for the queries below.
+const USER: &str = "id username createdAt updatedAt";
+const CONVO: &str = "id name members createdAt updatedAt";
+const MESSAGE: &str = "id authorId content messageConversationId seq createdAt updatedAt conversationId sender isSent";
+const LINK: &str = "id convoLinkUserId convoLinkConversationId createdAt updatedAt";
+
+/// Fails with the path of the first `null` in `value`.
+fn assert_no_nulls(value: &Value, path: &str) {
+    match value {
+        Value::Null => panic!("null at {path}"),
+        Value::Array(items) => {
+            assert!(!items.is_empty(), "empty list at {path}");
+            for (i, item) in items.iter().enumerate() {
+                assert_no_nulls(item, &format!("{path}.{i}"));
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                assert_no_nulls(field, &format!("{path}.{name}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every field of every type, as a member reads it under each root field,
+/// at depths 2 to 8: nothing comes back null.
+#[tokio::test]
+async fn every_schema_field_answers_under_every_root_with_no_silent_null() {
+    let stack = Stack::start().await;
+    let (alice, _bob, room) = room(&stack).await;
+    let link_below = format!(
+        "{LINK} user {{ {USER} }} conversation {{ {CONVO} messages {{ items {{ {MESSAGE} author {{ {USER} }} conversation {{ {CONVO} }} }} }} associated {{ items {{ {LINK} user {{ {USER} }} }} }} }}"
+    );
+    let documents = [
+        format!("query($c: ID!) {{ getConvo(id: $c) {{ {CONVO} messages {{ items {{ {MESSAGE} author {{ {USER} }} conversation {{ {CONVO} associated {{ items {{ {LINK} }} }} }} }} }} associated {{ items {{ {link_below} }} }} }} }}"),
+        format!("query($u: ID!) {{ getUser(id: $u) {{ {USER} conversations {{ items {{ {link_below} }} }} }} }}"),
+        format!("{{ me {{ {USER} conversations {{ items {{ {link_below} }} }} }} }}"),
+        format!("{{ listUsers {{ items {{ {USER} }} }} }}"),
+        format!("query($c: ID!) {{ allMessageConnection(conversationId: $c) {{ messages {{ {MESSAGE} author {{ {USER} }} conversation {{ {CONVO} messages {{ items {{ {MESSAGE} }} }} }} }} }} }}"),
+        format!("mutation($c: ID!) {{ createMessage(input: {{content: \"more\", messageConversationId: $c}}) {{ {MESSAGE} author {{ {USER} conversations {{ items {{ {link_below} }} }} }} conversation {{ {CONVO} }} }} }}"),
+        format!("mutation($c: ID!) {{ createConvoLink(input: {{convoLinkConversationId: $c}}) {{ {link_below} }} }}"),
+    ];
+    for document in documents {
+        let mut vars = serde_json::Map::new();
+        if document.contains("$c") {
+            vars.insert("c".into(), json!(room));
+        }
+        if document.contains("$u") {
+            vars.insert("u".into(), json!(alice.id));
+        }
+        let out = alice.ok(&document, Value::Object(vars)).await;
+        assert_no_nulls(&out, "data");
+    }
+}

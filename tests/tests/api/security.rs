@@ -413,6 +413,21 @@ async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_htt
                 c.remove("token_use");
             }),
         ),
+        (
+            "a refresh token_use",
+            signed_with(&stack, |c| {
+                c.insert("token_use".into(), json!("refresh"));
+            }),
+        ),
+        (
+            "another issuer",
+            signed_with(&stack, |c| {
+                c.insert(
+                    "iss".into(),
+                    json!("https://cognito-idp.us-east-1.amazonaws.com/another-pool"),
+                );
+            }),
+        ),
     ];
     let body = json!({ "query": "{ me { id } }" });
     for (what, token) in &refused {
