@@ -185,6 +185,8 @@ enum Read<'s> {
 }
 
 type Links = (Vec<ConvoLink>, Option<Cursor>);
+/// A connection's items and resume key as read, or its refusal.
+type PageRead<'a, T> = std::result::Result<(&'a [T], Option<&'a Cursor>), &'a Refusal>;
 type Messages = (Vec<Message>, Option<Cursor>, SortDirection);
 
 /// What a walk has read, by id; connections by (selection node, parent id).
@@ -496,22 +498,42 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         }
     }
 
-    fn user_view(&self, known: &Known, user: User, sel: &UserSel) -> UserView {
-        let conversations = sel.conversations.as_ref().map(|c| {
-            match known.links.get(&(node(c), user.id.clone())) {
-                Some(Ok((items, cursor))) => Nested::Value(Page {
-                    next_token: cursor
-                        .as_ref()
-                        .map(|k| self.tokens.seal(&Scope::UserLinks(&user.id), k)),
-                    items: items
-                        .iter()
-                        .map(|l| self.link_view(known, l.clone(), &c.items))
-                        .collect(),
-                }),
-                Some(Err(refusal)) => Nested::Refused(refusal.clone()),
-                None => Nested::Refused(unread()),
-            }
+    /// A connection's page as read, or why it was not.
+    fn page_view<T: Clone, V>(
+        &self,
+        read: Option<PageRead<'_, T>>,
+        scope: Scope<'_>,
+        view: impl Fn(T) -> V,
+    ) -> Nested<Page<V>> {
+        match read {
+            Some(Ok((items, cursor))) => Nested::Value(Page {
+                next_token: cursor.map(|k| self.tokens.seal(&scope, k)),
+                items: items.iter().cloned().map(view).collect(),
+            }),
+            Some(Err(refusal)) => Nested::Refused(refusal.clone()),
+            None => Nested::Refused(unread()),
+        }
+    }
+
+    fn links_view(
+        &self,
+        known: &Known,
+        c: &Connection<LinkSel>,
+        parent: &str,
+        scope: Scope<'_>,
+    ) -> Nested<Page<LinkView>> {
+        let read = known.links.get(&(node(c), parent.to_string())).map(|r| {
+            r.as_ref()
+                .map(|(items, cursor)| (items.as_slice(), cursor.as_ref()))
         });
+        self.page_view(read, scope, |l| self.link_view(known, l, &c.items))
+    }
+
+    fn user_view(&self, known: &Known, user: User, sel: &UserSel) -> UserView {
+        let conversations = sel
+            .conversations
+            .as_ref()
+            .map(|c| self.links_view(known, c, &user.id, Scope::UserLinks(&user.id)));
         UserView {
             user,
             conversations,
@@ -519,43 +541,30 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     }
 
     fn convo_view(&self, known: &Known, convo: Conversation, sel: &ConvoSel) -> ConversationView {
-        let id = convo.id.clone();
-        let messages =
-            sel.messages
-                .as_ref()
-                .map(|c| match known.messages.get(&(node(c), id.clone())) {
-                    Some(Ok((items, cursor, direction))) => Nested::Value(Page {
-                        next_token: cursor
-                            .as_ref()
-                            .map(|k| self.tokens.seal(&Scope::Messages(&id, *direction), k)),
-                        items: items
-                            .iter()
-                            .map(|m| self.message_view(known, m.clone(), &c.items))
-                            .collect(),
-                    }),
-                    Some(Err(refusal)) => Nested::Refused(refusal.clone()),
-                    None => Nested::Refused(unread()),
-                });
-        let associated =
-            sel.associated
-                .as_ref()
-                .map(|c| match known.links.get(&(node(c), id.clone())) {
-                    Some(Ok((items, cursor))) => Nested::Value(Page {
-                        next_token: cursor
-                            .as_ref()
-                            .map(|k| self.tokens.seal(&Scope::ConvoLinks(&id), k)),
-                        items: items
-                            .iter()
-                            .map(|l| self.link_view(known, l.clone(), &c.items))
-                            .collect(),
-                    }),
-                    Some(Err(refusal)) => Nested::Refused(refusal.clone()),
-                    None => Nested::Refused(unread()),
-                });
+        let id = convo.id.as_str();
+        let messages = sel.messages.as_ref().map(|c| {
+            let read = known.messages.get(&(node(c), id.to_string()));
+            // The direction the page was read in scopes its token.
+            let direction = match read {
+                Some(Ok((_, _, direction))) => *direction,
+                _ => SortDirection::Asc,
+            };
+            let read = read.map(|r| {
+                r.as_ref()
+                    .map(|(items, cursor, _)| (items.as_slice(), cursor.as_ref()))
+            });
+            self.page_view(read, Scope::Messages(id, direction), |m| {
+                self.message_view(known, m, &c.items)
+            })
+        });
+        let associated = sel
+            .associated
+            .as_ref()
+            .map(|c| self.links_view(known, c, id, Scope::ConvoLinks(id)));
         ConversationView {
-            conversation: convo,
             messages,
             associated,
+            conversation: convo,
         }
     }
 

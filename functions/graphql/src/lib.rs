@@ -25,4 +25,20 @@ pub mod schema;
 pub mod selection;
 
 pub use error::{AppSyncError, Location};
+
+/// `{ me { ...F0 } }` where each of `levels` fragments spreads the next
+/// twice (2^levels paths) and the last selects `leaf`: the document that
+/// blows up a walk that expands every spread.
+#[cfg(test)]
+pub(crate) fn doubled_fragments(levels: usize, leaf: &str) -> String {
+    let mut query = String::from("{ me { ...F0 } }");
+    for i in 0..levels {
+        let next = i + 1;
+        query.push_str(&format!(
+            " fragment F{i} on User {{ id ...F{next} ...F{next} }}"
+        ));
+    }
+    query.push_str(&format!(" fragment F{levels} on User {{ {leaf} }}"));
+    query
+}
 pub use schema::schema;

@@ -309,15 +309,7 @@ mod tests {
     fn doubled_fragment_spreads_are_listed_in_linear_time() {
         let schema = crate::schema();
         // 30 levels of fragments that each spread the next twice.
-        let mut query = String::from("{ me { ...F0 } }");
-        for i in 0..30 {
-            query.push_str(&format!(
-                " fragment F{i} on User {{ id ...F{} ...F{} }}",
-                i + 1,
-                i + 1
-            ));
-        }
-        query.push_str(" fragment F30 on User { username }");
+        let query = crate::doubled_fragments(30, "username");
         let doc = ExecutableDocument::parse_and_validate(schema, &query, "q.graphql").unwrap();
         let op = doc.operations.get(None).unwrap();
         let Selection::Field(root) = &op.selection_set.selections[0] else {

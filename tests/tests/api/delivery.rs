@@ -231,15 +231,6 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
 async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
     let stack = Stack::start().await;
     let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
-    let fan_outs = || {
-        stack
-            .running
-            .realtime_invocations
-            .snapshot()
-            .get("fan-out")
-            .copied()
-            .unwrap_or_default()
-    };
     let api = post(&alice, &room, "through the API").await;
     // An import, a script, the console: no writer to push it.
     let client = dynamodb(&stack).await;
@@ -266,7 +257,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
     }
     // The mappings' filter (the template's FilterCriteria) kept every row the
     // API wrote from the stream function: it ran for the import alone.
-    assert_eq!(fan_outs(), 1);
+    assert_eq!(fan_outs(&stack), 1);
 }
 
 #[tokio::test]
