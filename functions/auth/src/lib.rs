@@ -8,7 +8,8 @@
 //! - [`Verifier`]: fetches and caches the issuer's JWKS, verifies RS256
 //!   signatures, `iss`, `exp`, `nbf`, `iat`, `token_use`, and the app client
 //!   (`aud` on id tokens, `client_id` on access tokens), and yields a
-//!   [`VerifiedToken`].
+//!   [`VerifiedToken`]. The subject must be shaped as a user id
+//!   (`chat_domain::limits::id`).
 //! - [`AuthError`]: why a token was refused. Its messages are safe to show.
 
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub enum AuthError {
     NotYetValid,
     #[error("the token has no subject or username")]
     MissingClaims,
+    #[error("the token's subject is not a user id")]
+    BadSubject,
     #[error("could not fetch the issuer's signing keys")]
     Jwks(#[source] reqwest::Error),
 }
@@ -181,6 +184,12 @@ impl Verifier {
             .sub
             .filter(|s| !s.is_empty())
             .ok_or(AuthError::MissingClaims)?;
+        // The subject becomes a key in the chat tables: one shaped like
+        // anything but an id (`USERNAME#alice`, 3,000 characters) is refused
+        // here, at the door, not found odd deep in a request.
+        if chat_domain::limits::id("sub", &sub).is_err() {
+            return Err(AuthError::BadSubject);
+        }
         let username = standard
             .cognito_username
             .or(standard.username)

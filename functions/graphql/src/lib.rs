@@ -10,6 +10,8 @@
 //!
 //! - [`schema`]: schema/schema.graphql plus AppSync's built-in scalars and
 //!   directives, parsed and validated once.
+//! - [`budget`]: `@skip` / `@include`, and the fields and payload bytes a
+//!   selection expands to, bounded before any payload is built.
 //! - [`cost`]: a request's depth and resolver count, against AppSync's
 //!   `QueryDepthLimit` and `ResolverCountLimit`.
 //! - [`error`]: errors in AppSync's JSON shape, with `errorType`.
@@ -18,6 +20,7 @@
 //! - [`selection`]: the `selectionSetList` / `selectionSetGraphQL` that AppSync
 //!   puts in a resolver event, and reading nested field arguments back out of it.
 
+pub mod budget;
 pub mod cost;
 pub mod error;
 pub mod project;

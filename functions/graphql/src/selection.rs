@@ -14,15 +14,24 @@ use apollo_compiler::executable::{Field, Selection, SelectionSet};
 use apollo_compiler::ExecutableDocument;
 use serde_json::{Map, Value};
 
+use crate::budget::included;
+
 /// `selectionSetList` for a field: every selected field path below it, by field
 /// name (not alias), fragments included, in document order, without duplicates.
+/// A field excluded by `@skip` / `@include` (with the request's `variables`)
+/// is not listed, nor is anything below it.
 ///
 /// A named fragment spread again at the same path adds nothing new, so it
 /// is walked once per path: fragments that spread each other twice over,
 /// level after level, cost time linear in the document, not exponential.
-pub fn selection_set_list(document: &ExecutableDocument, fields: &[&Field]) -> Vec<String> {
+pub fn selection_set_list(
+    document: &ExecutableDocument,
+    fields: &[&Field],
+    variables: &Value,
+) -> Vec<String> {
     let mut walk = PathWalk {
         document,
+        variables,
         out: Vec::new(),
         seen: HashSet::new(),
         spread: HashSet::new(),
@@ -35,6 +44,7 @@ pub fn selection_set_list(document: &ExecutableDocument, fields: &[&Field]) -> V
 
 struct PathWalk<'a> {
     document: &'a ExecutableDocument,
+    variables: &'a Value,
     out: Vec<String>,
     seen: HashSet<String>,
     /// (fragment, path) pairs already walked.
@@ -44,6 +54,9 @@ struct PathWalk<'a> {
 impl PathWalk<'_> {
     fn set(&mut self, set: &SelectionSet, prefix: &str) {
         for sel in &set.selections {
+            if !included(sel.directives(), self.variables) {
+                continue;
+            }
             match sel {
                 Selection::Field(f) => {
                     if f.name.as_str() == "__typename" {
@@ -110,6 +123,7 @@ fn render(set: &SelectionSet, depth: usize, out: &mut String) {
                         .collect();
                     out.push_str(&format!("({})", args.join(", ")));
                 }
+                out.push_str(&directives_text(&f.directives));
                 if f.selection_set.selections.is_empty() {
                     out.push('\n');
                 } else {
@@ -122,15 +136,21 @@ fn render(set: &SelectionSet, depth: usize, out: &mut String) {
             Selection::InlineFragment(inline) => {
                 out.push_str(&indent);
                 match &inline.type_condition {
-                    Some(t) => out.push_str(&format!("... on {t} {{\n")),
-                    None => out.push_str("... {\n"),
+                    Some(t) => out.push_str(&format!("... on {t}")),
+                    None => out.push_str("..."),
                 }
+                out.push_str(&directives_text(&inline.directives));
+                out.push_str(" {\n");
                 render(&inline.selection_set, depth + 1, out);
                 out.push_str(&indent);
                 out.push_str("}\n");
             }
             Selection::FragmentSpread(spread) => {
-                out.push_str(&format!("{indent}...{}\n", spread.fragment_name));
+                out.push_str(&format!(
+                    "{indent}...{}{}\n",
+                    spread.fragment_name,
+                    directives_text(&spread.directives)
+                ));
             }
         }
     }
@@ -164,18 +184,10 @@ pub fn nested_arguments(
     let Ok(doc) = ast::Document::parse(selection_set_graphql, "selectionSetGraphQL") else {
         return NestedArguments::Hidden;
     };
-    let mut level: Vec<&ast::Selection> = doc
-        .definitions
-        .iter()
-        .filter_map(|d| match d {
-            ast::Definition::OperationDefinition(op) => Some(op.selection_set.iter()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let mut level = top_level(&doc);
     let segments: Vec<&str> = path.split('/').collect();
     for (i, segment) in segments.iter().enumerate() {
-        let fields = fields_named(&level, segment);
+        let fields = fields_named(&level, segment, variables).kept;
         if fields.is_empty() {
             return NestedArguments::Hidden;
         }
@@ -194,20 +206,105 @@ pub fn nested_arguments(
     NestedArguments::Hidden
 }
 
-/// The fields named `name` among `selections`, inline fragments included.
-fn fields_named<'a>(selections: &[&'a ast::Selection], name: &str) -> Vec<&'a ast::Field> {
-    let mut out = Vec::new();
+/// The fields named `name` among `selections`, inline fragments included,
+/// split into those `@skip` / `@include` keep and those they exclude; and
+/// whether a named fragment is spread there (its content is not in the
+/// text, so it may select more).
+struct Named<'a> {
+    kept: Vec<&'a ast::Field>,
+    excluded: usize,
+    spreads: bool,
+}
+
+fn fields_named<'a>(selections: &[&'a ast::Selection], name: &str, variables: &Value) -> Named<'a> {
+    let mut out = Named {
+        kept: Vec::new(),
+        excluded: 0,
+        spreads: false,
+    };
     for sel in selections {
         match sel {
-            ast::Selection::Field(f) if f.name.as_str() == name => out.push(f.as_ref()),
+            ast::Selection::Field(f) if f.name.as_str() == name => {
+                if included(&f.directives, variables) {
+                    out.kept.push(f.as_ref());
+                } else {
+                    out.excluded += 1;
+                }
+            }
             ast::Selection::InlineFragment(inline) => {
                 let inner: Vec<&ast::Selection> = inline.selection_set.iter().collect();
-                out.extend(fields_named(&inner, name));
+                let found = fields_named(&inner, name, variables);
+                if included(&inline.directives, variables) {
+                    out.kept.extend(found.kept);
+                    out.excluded += found.excluded;
+                    out.spreads |= found.spreads;
+                } else {
+                    out.excluded += found.kept.len() + found.excluded;
+                }
+            }
+            ast::Selection::FragmentSpread(spread) => {
+                out.spreads |= included(&spread.directives, variables);
             }
             _ => {}
         }
     }
     out
+}
+
+/// Whether the text shows the field at `path` excluded by `@skip` /
+/// `@include`: written there only under exclusions, or below an excluded
+/// field, with no named fragment beside it that could select it anyway.
+/// `false` whenever the text cannot tell.
+pub fn excluded(selection_set_graphql: &str, path: &str, variables: &Value) -> bool {
+    let Ok(doc) = ast::Document::parse(selection_set_graphql, "selectionSetGraphQL") else {
+        return false;
+    };
+    let mut level = top_level(&doc);
+    for segment in path.split('/') {
+        let named = fields_named(&level, segment, variables);
+        if named.spreads {
+            return false;
+        }
+        if named.kept.is_empty() {
+            return named.excluded > 0;
+        }
+        level = named
+            .kept
+            .iter()
+            .flat_map(|f| f.selection_set.iter())
+            .collect();
+    }
+    false
+}
+
+fn top_level(doc: &ast::Document) -> Vec<&ast::Selection> {
+    doc.definitions
+        .iter()
+        .filter_map(|d| match d {
+            ast::Definition::OperationDefinition(op) => Some(op.selection_set.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// `@name(args)` for each directive, as written.
+fn directives_text(directives: &ast::DirectiveList) -> String {
+    directives
+        .iter()
+        .map(|d| {
+            let args: Vec<String> = d
+                .arguments
+                .iter()
+                .map(|a| format!("{}: {}", a.name, a.value))
+                .collect();
+            if args.is_empty() {
+                format!(" @{}", d.name)
+            } else {
+                format!(" @{}({})", d.name, args.join(", "))
+            }
+        })
+        .collect()
 }
 
 /// A field's arguments as JSON, variables substituted from `variables`.
@@ -271,7 +368,8 @@ mod tests {
             panic!()
         };
         let fields = [root.as_ref()];
-        let list = selection_set_list(&doc, &fields);
+        let vars = json!({"n": 7});
+        let list = selection_set_list(&doc, &fields, &vars);
         assert_eq!(
             list,
             [
@@ -287,7 +385,6 @@ mod tests {
             ]
         );
         let text = selection_set_graphql(&fields);
-        let vars = json!({"n": 7});
         // As on AppSync, the named fragment is only its spread: what it
         // selects is in the list, its arguments are nowhere.
         assert!(text.contains("...Msgs"), "{text}");
@@ -317,7 +414,7 @@ mod tests {
         };
         let started = std::time::Instant::now();
         assert_eq!(
-            selection_set_list(&doc, &[root.as_ref()]),
+            selection_set_list(&doc, &[root.as_ref()], &json!({})),
             ["id", "username"]
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
@@ -340,5 +437,57 @@ mod tests {
             at("conversations/items/conversation/associated"),
             NestedArguments::Conflicting
         );
+    }
+
+    #[test]
+    fn skip_and_include_hide_fields_from_the_list_the_text_and_the_arguments() {
+        let schema = crate::schema();
+        let query = r#"
+            query($no: Boolean!, $yes: Boolean!) {
+              getUser(id: "u") {
+                id
+                conversations @skip(if: $yes) { items { id } }
+                ... on User @include(if: $no) { username }
+                conversation: conversations(limit: 2) @include(if: $no) { nextToken }
+              }
+            }"#;
+        let doc = ExecutableDocument::parse_and_validate(schema, query, "q.graphql").unwrap();
+        let op = doc.operations.get(None).unwrap();
+        let Selection::Field(root) = &op.selection_set.selections[0] else {
+            panic!()
+        };
+        let fields = [root.as_ref()];
+        let text = selection_set_graphql(&fields);
+        assert!(text.contains("conversations @skip(if: $yes)"), "{text}");
+
+        let none = json!({"no": false, "yes": true});
+        assert_eq!(selection_set_list(&doc, &fields, &none), ["id"]);
+        assert!(excluded(&text, "conversations", &none));
+        assert!(excluded(&text, "conversations/items/id", &none));
+        assert!(excluded(&text, "username", &none));
+        assert!(!excluded(&text, "id", &none));
+
+        let one = json!({"no": true, "yes": true});
+        assert_eq!(
+            selection_set_list(&doc, &fields, &one),
+            ["id", "username", "conversations", "conversations/nextToken"]
+        );
+        assert!(!excluded(&text, "conversations", &one));
+        assert_eq!(
+            nested_arguments(&text, "conversations", &one),
+            NestedArguments::Visible(json!({"limit": 2}).as_object().unwrap().clone())
+        );
+
+        let both = json!({"no": true, "yes": false});
+        assert_eq!(
+            nested_arguments(&text, "conversations", &both),
+            NestedArguments::Conflicting
+        );
+        // A named fragment beside it may select it: the text cannot tell.
+        assert!(!excluded(
+            "{\n  conversations @skip(if: true) { nextToken }\n  ...More\n}",
+            "conversations",
+            &none
+        ));
     }
 }

@@ -53,7 +53,12 @@ impl ResolverEvent {
             })
             .filter(|s| !s.is_empty());
         match (sub, username) {
-            (Some(id), Some(username)) => Ok(Caller { id, username }),
+            // On AWS, AppSync verified the token but not the subject's
+            // shape: it becomes a table key, so it must be an id.
+            (Some(id), Some(username)) => Ok(Caller {
+                id: chat_domain::limits::id("the token's sub", &id)?,
+                username,
+            }),
             _ => Err(ResolverError::NoIdentity),
         }
     }
@@ -68,9 +73,18 @@ impl ResolverEvent {
         serde_json::from_value(args).map_err(ResolverError::Arguments)
     }
 
-    /// Whether the request selected this field path (e.g. `messages/items/author`).
+    /// Whether the request selected this field path (e.g. `messages/items/author`):
+    /// listed in `selectionSetList`, and not shown excluded by `@skip` /
+    /// `@include` in `selectionSetGraphQL`, so a skipped field costs no read
+    /// however the list was made.
     pub fn selects(&self, path: &str) -> bool {
-        chat_graphql::selection::selects(&self.appsync.info.selection_set_list, path)
+        let info = &self.appsync.info;
+        chat_graphql::selection::selects(&info.selection_set_list, path)
+            && !chat_graphql::selection::excluded(
+                &info.selection_set_graphql,
+                path,
+                &info.variables,
+            )
     }
 
     /// What is selected below a user at `prefix` (`""` for the root, or a
@@ -280,6 +294,22 @@ mod tests {
         assert_eq!(messages.page.limit, Some(3));
         assert_eq!(messages.unreadable, None);
         assert!(sel.associated.is_none());
+    }
+
+    #[test]
+    fn a_subject_that_is_not_an_id_is_a_validation_error() {
+        for sub in ["USERNAME#alice", &"a".repeat(3000)] {
+            let event: ResolverEvent = serde_json::from_value(json!({
+                "arguments": {}, "source": null, "request": {"headers": {}}, "prev": null, "stash": {},
+                "identity": {"sub": sub, "issuer": "i", "username": "alice", "claims": {},
+                             "sourceIp": [], "defaultAuthStrategy": "ALLOW", "groups": null},
+                "info": {"selectionSetList": [], "selectionSetGraphQL": "", "parentTypeName": "Query",
+                         "fieldName": "me", "variables": {}}
+            }))
+            .unwrap();
+            let diag: Diagnostic = event.caller().unwrap_err().into();
+            assert_eq!(diag.error_type, "ValidationError", "{sub}");
+        }
     }
 
     #[test]

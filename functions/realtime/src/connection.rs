@@ -12,7 +12,8 @@ use tracing::{info, instrument, warn};
 use chat_auth::Verifier;
 use chat_domain::{Chain, ChatStore};
 
-use crate::connections::Connections;
+use crate::caps::{MAX_CONNECTIONS_PER_USER, MAX_SUBSCRIPTIONS_PER_CONNECTION};
+use crate::connections::{Connections, Stored};
 use crate::error::RealtimeError;
 use crate::model::{ConnectedUser, Connection, Subscription};
 use crate::notifier::{Notifier, NotifyError};
@@ -144,8 +145,19 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
         match message {
             ClientMessage::ConnectionInit { payload } => self.init(connection_id, payload).await,
             ClientMessage::Ping { payload } => {
-                self.send(connection_id, &ServerMessage::Pong { payload })
-                    .await
+                // Only an acknowledged connection is answered: a client that
+                // never sends `connection_init` cannot keep pinging for free
+                // (one GetItem, then the close).
+                match self.connections.get_connection(connection_id).await? {
+                    None => Ok(()),
+                    Some(Connection { user: None, .. }) => {
+                        self.close(connection_id, &Close::unauthorized()).await
+                    }
+                    Some(_) => {
+                        self.send(connection_id, &ServerMessage::Pong { payload })
+                            .await
+                    }
+                }
             }
             ClientMessage::Pong { .. } => Ok(()),
             ClientMessage::Subscribe { id, payload } => {
@@ -185,11 +197,27 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                         token_expires_at: Some(user.token_expires_at),
                     })
                     .await?;
-                if !stored {
-                    return self.close(connection_id, &Close::duplicate(&id)).await;
+                match stored {
+                    Stored::Added => {
+                        info!(subscription = %id, topic = %topic.key(), "subscribed");
+                        Ok(())
+                    }
+                    Stored::DuplicateId => self.close(connection_id, &Close::duplicate(&id)).await,
+                    Stored::Full => {
+                        let refusal = subscribe::Refusal::one(
+                            "LimitExceeded",
+                            format!("a connection may hold at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions; complete one first"),
+                        );
+                        self.refuse(connection_id, id, refusal).await
+                    }
+                    Stored::Replaced { old_id } => {
+                        // One subscription per document: it now answers to
+                        // the new id, and the old one is completed.
+                        info!(subscription = %id, replaced = %old_id, "same document subscribed again");
+                        self.send(connection_id, &ServerMessage::Complete { id: old_id })
+                            .await
+                    }
                 }
-                info!(subscription = %id, topic = %topic.key(), "subscribed");
-                Ok(())
             }
             ClientMessage::Complete { id } => {
                 self.connections
@@ -228,6 +256,11 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
         let Some(user) = user else {
             return self.close(connection_id, &Close::forbidden()).await;
         };
+        if self.connections.user_connections(&user.id).await? >= MAX_CONNECTIONS_PER_USER {
+            return self
+                .close(connection_id, &Close::too_many_connections())
+                .await;
+        }
         if !self.connections.acknowledge(connection_id, &user).await? {
             return self.close(connection_id, &Close::too_many_inits()).await;
         }

@@ -1,10 +1,21 @@
 //! The connection store: connections and their subscriptions, in the
 //! Connections table (see schema/TABLES.md).
 //!
-//! | row | `connectionId` | `sk` | `topic` (byTopic) | `pendingPk` (pending) |
-//! | --- | --- | --- | --- | --- |
-//! | connection | id | `conn` | | `PENDING` until `connection_init` |
-//! | subscription | id | `sub#<id>` | e.g. `message:<conversationId>` | |
+//! | row | `connectionId` | `sk` | `topic` (byTopic) | `pendingPk` (pending) | `userConn` (byUser) |
+//! | --- | --- | --- | --- | --- | --- |
+//! | connection | id | `conn` | | `PENDING` until `connection_init`, then `EXPIRES` | its user, once initialised |
+//! | subscription | id | `sub#<document key>` | e.g. `message:<conversationId>` | | |
+//! | subscription id | id | `id#<client id>` | | | |
+//!
+//! - A subscription row is keyed by its document (topic, query, operation
+//!   and variables, hashed), so the same document subscribed twice on one
+//!   socket is one subscription; the `id#` row maps the client's id to it.
+//! - The connection row counts its subscriptions (`subscriptions`), so the
+//!   cap holds under concurrent `subscribe`s: the count and the rows change
+//!   in one transaction.
+//! - The `pending` index is the sweeper's due list: `pendingSince` is when
+//!   the connection connected while it waits for `connection_init`, then
+//!   when its token expires.
 //!
 //! Every row carries `expiresAt`: DynamoDB's TTL removes what a lost
 //! `$disconnect` left behind, after API Gateway's 2-hour connection limit.
@@ -18,7 +29,13 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use chat_store::tables::{CONNECTIONS_BY_TOPIC, CONNECTIONS_PENDING};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
+use sha2::Digest;
+
+use chat_store::tables::{CONNECTIONS_BY_TOPIC, CONNECTIONS_BY_USER, CONNECTIONS_PENDING};
+
+use crate::caps::MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
 use crate::error::RealtimeError;
 use crate::model::{ConnectedUser, Connection, Subscription};
@@ -30,6 +47,8 @@ type Result<T, E = RealtimeError> = std::result::Result<T, E>;
 pub const CONNECTION_TTL_SECS: i64 = 2 * 60 * 60;
 const CONNECTION_SK: &str = "conn";
 const PENDING: &str = "PENDING";
+/// The due-list partition of initialised connections, by token expiry.
+const EXPIRES: &str = "EXPIRES";
 /// BatchWriteItem takes at most 25 requests.
 const BATCH_WRITE_MAX: usize = 25;
 
@@ -47,11 +66,12 @@ pub trait Connections: Send + Sync {
         connection_id: &str,
         user: &ConnectedUser,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// Stores a subscription; `false` if the connection already has one with its id.
+    /// Stores a subscription, within the connection's cap.
     fn put_subscription(
         &self,
         subscription: &Subscription,
-    ) -> impl Future<Output = Result<bool>> + Send;
+    ) -> impl Future<Output = Result<Stored>> + Send;
+    /// Removes the subscription the client knows as `id`, if there is one.
     fn delete_subscription(
         &self,
         connection_id: &str,
@@ -64,6 +84,27 @@ pub trait Connections: Send + Sync {
     /// Connections still waiting for `connection_init` that connected before
     /// `cutoff_ms` (epoch milliseconds).
     fn pending_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Initialised connections whose token expired before `cutoff_secs`
+    /// (epoch seconds).
+    fn expired_before(&self, cutoff_secs: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// How many initialised connections `user_id` holds.
+    fn user_connections(&self, user_id: &str) -> impl Future<Output = Result<usize>> + Send;
+}
+
+/// What storing a subscription did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Added,
+    /// The connection already has a subscription with this id.
+    DuplicateId,
+    /// The connection holds [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] already
+    /// (or is gone).
+    Full,
+    /// The connection had subscribed the same document as `old_id`: that
+    /// subscription now answers to the new id instead.
+    Replaced {
+        old_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +131,20 @@ struct ConnectionItem {
     pending_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pending_since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_conn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subscriptions: Option<u32>,
+    expires_at: i64,
+}
+
+/// Maps a client's subscription id to its subscription row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdItem {
+    connection_id: String,
+    sk: String,
+    sub_key: String,
     expires_at: i64,
 }
 
@@ -137,8 +192,50 @@ where
     }
 }
 
-fn subscription_sk(id: &str) -> String {
-    format!("sub#{id}")
+fn subscription_sk(key: &str) -> String {
+    format!("sub#{key}")
+}
+
+fn id_sk(id: &str) -> String {
+    format!("id#{id}")
+}
+
+/// JSON with every object's keys in order: one document's variables give
+/// one key whatever order the client wrote them in.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A subscription's document key: its topic, query, operation and
+/// variables, hashed.
+pub fn document_key(s: &Subscription) -> String {
+    let mut hash = sha2::Sha256::new();
+    for part in [
+        s.topic.as_str(),
+        s.operation_name.as_deref().unwrap_or_default(),
+        s.query.as_str(),
+        &canonical(&Value::Object(s.variables.clone())).to_string(),
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `pendingSince` sorts as a string: epoch milliseconds, zero-padded.
@@ -164,8 +261,13 @@ impl From<&Connection> for ConnectionItem {
             query_username: c.query_user.as_ref().map(|u| u.username.clone()),
             query_token_expires_at: c.query_user.as_ref().map(|u| u.token_expires_at),
             query_token_rejected: c.query_token_rejected,
-            pending_pk: pending.then(|| PENDING.into()),
-            pending_since: pending.then(|| sortable_ms(c.connected_at)),
+            pending_pk: Some(if pending { PENDING } else { EXPIRES }.into()),
+            pending_since: Some(match &c.user {
+                None => sortable_ms(c.connected_at),
+                Some(u) => sortable_ms(u.token_expires_at * 1000),
+            }),
+            user_conn: c.user.as_ref().map(|u| u.id.clone()),
+            subscriptions: None,
             expires_at: expires_at(c.connected_at),
         }
     }
@@ -324,24 +426,33 @@ impl Connections for DynamoConnections {
             .table_name(&self.table)
             .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
             .update_expression(
-                "SET userId = :u, username = :n, tokenExpiresAt = :e REMOVE pendingPk, pendingSince",
+                "SET userId = :u, username = :n, tokenExpiresAt = :e, userConn = :u, pendingPk = :due, pendingSince = :at",
             )
-            .condition_expression("attribute_exists(pendingPk)")
+            .condition_expression("pendingPk = :pending")
             .expression_attribute_values(":u", serde_dynamo::to_attribute_value(&user.id)?)
             .expression_attribute_values(":n", serde_dynamo::to_attribute_value(&user.username)?)
             .expression_attribute_values(
                 ":e",
                 serde_dynamo::to_attribute_value(user.token_expires_at)?,
             )
+            .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
+            .expression_attribute_values(
+                ":at",
+                serde_dynamo::to_attribute_value(sortable_ms(user.token_expires_at * 1000))?,
+            )
+            .expression_attribute_values(":pending", serde_dynamo::to_attribute_value(PENDING)?)
             .send()
             .await;
         conditional(result)
     }
 
-    async fn put_subscription(&self, s: &Subscription) -> Result<bool> {
+    async fn put_subscription(&self, s: &Subscription) -> Result<Stored> {
+        let key = document_key(s);
+        // Subscriptions die with their connection; 2 h from now bounds that.
+        let expires_at = now_secs() + CONNECTION_TTL_SECS;
         let item = SubscriptionItem {
             connection_id: s.connection_id.clone(),
-            sk: subscription_sk(&s.id),
+            sk: subscription_sk(&key),
             id: s.id.clone(),
             topic: s.topic.clone(),
             query: s.query.clone(),
@@ -349,27 +460,130 @@ impl Connections for DynamoConnections {
             variables: s.variables.clone(),
             user_id: s.user_id.clone(),
             token_expires_at: s.token_expires_at,
-            // Subscriptions die with their connection; 2 h from now bounds that.
-            expires_at: now_secs() + CONNECTION_TTL_SECS,
+            expires_at,
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(sk)")
-            .send()
-            .await;
-        conditional(result)
+        let id_item = IdItem {
+            connection_id: s.connection_id.clone(),
+            sk: id_sk(&s.id),
+            sub_key: key.clone(),
+            expires_at,
+        };
+        // A concurrent `subscribe` or `complete` of the same document can
+        // change the rows between the attempts; a few tries settle it.
+        for _ in 0..3 {
+            let add = self
+                .client
+                .transact_write_items()
+                .transact_items(self.put_new(&id_item)?)
+                .transact_items(self.count(&s.connection_id, 1)?)
+                .transact_items(self.put_new(&item)?)
+                .send()
+                .await;
+            match failed_conditions(add)? {
+                None => return Ok(Stored::Added),
+                Some(failed) if failed[0] => return Ok(Stored::DuplicateId),
+                Some(failed) if failed[1] => return Ok(Stored::Full),
+                Some(_) => {}
+            }
+            // The same document is subscribed already: it moves to the new id.
+            let Some(old) = self
+                .get::<SubscriptionItem>(&s.connection_id, &item.sk)
+                .await?
+            else {
+                continue;
+            };
+            let replace = self
+                .client
+                .transact_write_items()
+                .transact_items(self.put_new(&id_item)?)
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.table)
+                                .set_item(Some(serde_dynamo::to_item(&item)?))
+                                .condition_expression("id = :old")
+                                .expression_attribute_values(
+                                    ":old",
+                                    serde_dynamo::to_attribute_value(&old.id)?,
+                                )
+                                .build()?,
+                        )
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(self.key(&s.connection_id, &id_sk(&old.id))?))
+                                .build()?,
+                        )
+                        .build(),
+                )
+                .send()
+                .await;
+            match failed_conditions(replace)? {
+                None => return Ok(Stored::Replaced { old_id: old.id }),
+                Some(failed) if failed[0] => return Ok(Stored::DuplicateId),
+                Some(_) => {}
+            }
+        }
+        Ok(Stored::Full)
     }
 
     async fn delete_subscription(&self, connection_id: &str, id: &str) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(connection_id, &subscription_sk(id))?))
+        let Some(mapping) = self.get::<IdItem>(connection_id, &id_sk(id)).await? else {
+            return Ok(());
+        };
+        let remove_sub = || -> Result<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(
+                            self.key(connection_id, &subscription_sk(&mapping.sub_key))?,
+                        ))
+                        .condition_expression("id = :id")
+                        .expression_attribute_values(":id", serde_dynamo::to_attribute_value(id)?)
+                        .build()?,
+                )
+                .build())
+        };
+        let remove_id = || -> Result<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(self.key(connection_id, &id_sk(id))?))
+                        .build()?,
+                )
+                .build())
+        };
+        let removed = self
+            .client
+            .transact_write_items()
+            .transact_items(remove_id()?)
+            .transact_items(remove_sub()?)
+            .transact_items(self.count(connection_id, -1)?)
             .send()
-            .await?;
+            .await;
+        if failed_conditions(removed)?.is_some() {
+            // Raced with a replacement, or the connection row is gone: the
+            // id's own rows still go; the count is the connection's.
+            self.client
+                .transact_write_items()
+                .transact_items(remove_id()?)
+                .send()
+                .await?;
+            let _ = failed_conditions(
+                self.client
+                    .transact_write_items()
+                    .transact_items(remove_sub()?)
+                    .send()
+                    .await,
+            )?;
+        }
         Ok(())
     }
 
@@ -434,12 +648,74 @@ impl Connections for DynamoConnections {
     }
 
     async fn pending_before(&self, cutoff_ms: i64) -> Result<Vec<String>> {
+        self.due(PENDING, cutoff_ms).await
+    }
+
+    async fn expired_before(&self, cutoff_secs: i64) -> Result<Vec<String>> {
+        self.due(EXPIRES, cutoff_secs * 1000).await
+    }
+
+    async fn user_connections(&self, user_id: &str) -> Result<usize> {
+        let mut count = 0;
+        let mut start: Option<Attrs> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(CONNECTIONS_BY_USER)
+                .key_condition_expression("userConn = :u")
+                .expression_attribute_values(":u", serde_dynamo::to_attribute_value(user_id)?)
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            count += out.count.max(0) as usize;
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(count),
+            }
+        }
+    }
+}
+
+/// Which actions of a cancelled transaction failed their condition; `None`
+/// when it went through. Any other failure is an error.
+fn failed_conditions<O, R>(
+    result: std::result::Result<O, SdkError<TransactWriteItemsError, R>>,
+) -> Result<Option<Vec<bool>>>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<TransactWriteItemsError, R>>,
+{
+    match result {
+        Ok(_) => Ok(None),
+        Err(err) => match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                let mut failed: Vec<bool> = e
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect();
+                if !failed.contains(&true) {
+                    return Err(err.into());
+                }
+                failed.resize(3, false);
+                Ok(Some(failed))
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
+impl DynamoConnections {
+    /// Connections on the due list `partition` since before `cutoff_ms`.
+    async fn due(&self, partition: &str, cutoff_ms: i64) -> Result<Vec<String>> {
         let rows = self
             .query_all(
                 Some(CONNECTIONS_PENDING),
                 "pendingPk = :p AND pendingSince < :c",
                 vec![
-                    (":p", serde_dynamo::to_attribute_value(PENDING)?),
+                    (":p", serde_dynamo::to_attribute_value(partition)?),
                     (
                         ":c",
                         serde_dynamo::to_attribute_value(sortable_ms(cutoff_ms))?,
@@ -450,6 +726,64 @@ impl Connections for DynamoConnections {
         rows.into_iter()
             .map(|row| Ok(serde_dynamo::from_item::<_, RowKey>(row)?.connection_id))
             .collect()
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        connection_id: &str,
+        sk: &str,
+    ) -> Result<Option<T>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(connection_id, sk)?))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// A Put of a row that must not exist yet.
+    fn put_new<T: Serialize>(&self, item: &T) -> Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(serde_dynamo::to_item(item)?))
+                    .condition_expression("attribute_not_exists(sk)")
+                    .build()?,
+            )
+            .build())
+    }
+
+    /// Changes the connection's subscription count by `by`, within
+    /// `0..=MAX_SUBSCRIPTIONS_PER_CONNECTION`; fails its condition when the
+    /// connection is gone.
+    fn count(&self, connection_id: &str, by: i32) -> Result<TransactWriteItem> {
+        let (condition, bound) = if by > 0 {
+            (
+                "attribute_exists(sk) AND (attribute_not_exists(subscriptions) OR subscriptions < :bound)",
+                MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            )
+        } else {
+            ("attribute_exists(sk) AND subscriptions > :bound", 0)
+        };
+        Ok(TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
+                    .update_expression(
+                        "SET subscriptions = if_not_exists(subscriptions, :zero) + :by",
+                    )
+                    .condition_expression(condition)
+                    .expression_attribute_values(":zero", serde_dynamo::to_attribute_value(0)?)
+                    .expression_attribute_values(":by", serde_dynamo::to_attribute_value(by)?)
+                    .expression_attribute_values(":bound", serde_dynamo::to_attribute_value(bound)?)
+                    .build()?,
+            )
+            .build())
     }
 }
 

@@ -13,6 +13,8 @@ pub enum RealtimeError {
     Item(#[from] serde_dynamo::Error),
     #[error("posting to a connection failed")]
     Notify(#[from] crate::notifier::NotifyError),
+    #[error("a DynamoDB request could not be built")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
 }
 
 impl RealtimeError {
@@ -23,6 +25,7 @@ impl RealtimeError {
             RealtimeError::Domain(_) => "ChatStoreError",
             RealtimeError::Item(_) => "ItemMismatch",
             RealtimeError::Notify(_) => "NotifyError",
+            RealtimeError::Build(_) => "ConnectionStoreError",
         }
     }
 }

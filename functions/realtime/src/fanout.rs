@@ -33,12 +33,15 @@ use chat_domain::{Chain, ConvoLink, Message, User};
 use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
+use crate::caps::MAX_PAYLOAD_BYTES;
 use crate::connections::Connections;
 use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
-use crate::subscribe;
+use crate::subscribe::{self, Unshaped};
+use chat_graphql::AppSyncError;
+use serde_json::json;
 
 /// The attribute of the rows whose writer pushes them.
 const WRITER_PUSHES: &str = "pushUntil";
@@ -153,11 +156,12 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let (expired, subscribers): (Vec<Subscription>, Vec<Subscription>) = subscribers
             .into_iter()
             .partition(|s| s.token_expires_at.is_some_and(token_expired));
-        let (payloads, posts) = self.shape(&subscribers, value);
+        let (payloads, posts, too_large) = self.shape(&subscribers, value);
         let shaped_at = started.elapsed();
-        let (delivery, ()) = futures::join!(
+        let (delivery, (), ()) = futures::join!(
             self.post_with_relays(topic, &payloads, posts),
-            self.close_expired(&expired)
+            self.close_expired(&expired),
+            self.drop_too_large(&too_large)
         );
         let relayed = delivery.relayed;
         // Where a delivery's time goes, for profiling (`RUST_LOG=chat_realtime=debug`).
@@ -199,11 +203,18 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 
     /// The row's distinct payloads, shaped once per distinct subscription
-    /// document (subscribers mostly share one), and each subscriber's post.
-    fn shape(&self, subscribers: &[Subscription], value: Value) -> (Vec<Value>, Vec<RelayPost>) {
-        let mut index: HashMap<(&str, Option<&str>, String), Option<usize>> = HashMap::new();
+    /// document (subscribers mostly share one), each subscriber's post, and
+    /// the subscriptions whose payload would be too large to send.
+    fn shape<'s>(
+        &self,
+        subscribers: &'s [Subscription],
+        value: Value,
+    ) -> (Vec<Value>, Vec<RelayPost>, Vec<&'s Subscription>) {
+        // A document's payload index; `None`: not sent (`Some(true)`: too large).
+        let mut index: HashMap<(&str, Option<&str>, String), Result<usize, bool>> = HashMap::new();
         let mut payloads = Vec::new();
         let mut posts = Vec::with_capacity(subscribers.len());
+        let mut too_large = Vec::new();
         for sub in subscribers {
             let key = (
                 sub.query.as_str(),
@@ -219,24 +230,57 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 ) {
                     Ok(payload) => {
                         payloads.push(payload);
-                        Some(payloads.len() - 1)
+                        Ok(payloads.len() - 1)
                     }
-                    Err(refusal) => {
+                    Err(Unshaped::Invalid(refusal)) => {
                         // Validated at subscribe time; only a schema change gets here.
                         warn!(errors = ?refusal.0, "a stored subscription no longer validates");
-                        None
+                        Err(false)
                     }
+                    Err(Unshaped::TooLarge) => Err(true),
                 }
             });
-            if let Some(payload) = at {
-                posts.push(RelayPost {
+            match at {
+                Ok(payload) => posts.push(RelayPost {
                     connection_id: sub.connection_id.clone(),
                     subscription_id: sub.id.clone(),
                     payload,
-                });
+                }),
+                Err(true) => too_large.push(sub),
+                Err(false) => {}
             }
         }
-        (payloads, posts)
+        (payloads, posts, too_large)
+    }
+
+    /// Ends each subscription whose payload would exceed what API Gateway
+    /// can send: it gets the protocol's `error` message (which ends it for
+    /// the client) and its rows are removed. The others are not held up:
+    /// the payload was measured, never built.
+    async fn drop_too_large(&self, subscriptions: &[&Subscription]) {
+        let error = json!(AppSyncError::request(
+            "PayloadTooLarge",
+            format!("this subscription's payload would exceed {MAX_PAYLOAD_BYTES} bytes, more than API Gateway can send; subscribe again selecting fewer fields"),
+            vec![],
+        ));
+        futures::stream::iter(subscriptions)
+            .for_each_concurrent(self.concurrency, |sub| {
+                let error = error.clone();
+                async move {
+                    info!(connection = %sub.connection_id, subscription = %sub.id, "payload too large; ending the subscription");
+                    let message = ServerMessage::Error {
+                        id: sub.id.clone(),
+                        payload: vec![error],
+                    };
+                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
+                        debug!(error = %Chain(&err), "could not tell the client");
+                    }
+                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
+                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
+                    }
+                }
+            })
+            .await;
     }
 
     /// Posts to the first subscribers here and, beyond the relay's

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //!
+//! - [`caps`]: what one socket or subscription may cost, declared once.
 //! - [`protocol`]: the protocol's messages and close codes.
 //! - [`model`]: connections, subscriptions and the topics they listen on.
 //! - [`connections`]: the [`Connections`] port and its DynamoDB adapter
@@ -19,10 +20,12 @@
 //!   batch's) to posts.
 //! - [`relay`]: a large conversation's posts handed from the writer to
 //!   other invocations of the fan-out function.
-//! - [`sweeper`]: closes connections that never sent `connection_init`.
+//! - [`sweeper`]: closes connections that never sent `connection_init`,
+//!   and those whose token has expired.
 //! - [`config`]: building all of the above once per cold start.
 //! - [`error`]: [`RealtimeError`], the crate's one error type.
 
+pub mod caps;
 pub mod config;
 pub mod connection;
 pub mod connections;

@@ -136,6 +136,15 @@ impl Close {
             reason: fit_reason(format!("Subscriber for {id} already exists")),
         }
     }
+    /// The user holds [`crate::caps::MAX_CONNECTIONS_PER_USER`] connections
+    /// already. 4429 is one `graphql-ws` does not retry, so a client in a
+    /// reconnect loop stops instead of hammering the API.
+    pub fn too_many_connections() -> Self {
+        Close {
+            code: 4429,
+            reason: "Too many connections for this user".into(),
+        }
+    }
     pub fn too_many_inits() -> Self {
         Close {
             code: 4429,

@@ -1,6 +1,12 @@
 //! Validating a `subscribe` message: the document must be valid against the
-//! schema, be one subscription with one root field, and name a topic the
-//! caller may listen to.
+//! schema, be one subscription with one root field, stay within the caps
+//! (see [`crate::caps`]), and name a topic the caller may listen to.
+//!
+//! The payload cap is checked twice: at subscribe time against the largest
+//! row the topic can carry, so a document that could ever exceed it is
+//! refused up front; and before every shaping against the actual row, so a
+//! subscription stored before the caps cannot make the fan-out build a
+//! payload API Gateway would refuse.
 
 use apollo_compiler::executable::{Operation, OperationType, Selection};
 use apollo_compiler::request::coerce_variable_values;
@@ -14,6 +20,9 @@ use chat_graphql::project::{from_response_json, project, RootValues};
 use chat_graphql::selection::arguments_json;
 use chat_graphql::{schema, AppSyncError};
 
+use crate::caps::{
+    MAX_DOCUMENT_ALIASES, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_FIELDS, MAX_PAYLOAD_BYTES,
+};
 use crate::model::{ConnectedUser, Topic};
 
 /// Why a subscription was refused: GraphQL errors for the protocol's `error`
@@ -22,7 +31,7 @@ use crate::model::{ConnectedUser, Topic};
 pub struct Refusal(pub Vec<Value>);
 
 impl Refusal {
-    fn one(error_type: &str, message: impl Into<String>) -> Self {
+    pub fn one(error_type: &str, message: impl Into<String>) -> Self {
         Refusal(vec![json!(AppSyncError::request(
             error_type,
             message,
@@ -84,15 +93,122 @@ impl Prepared {
             .get(self.operation_name.as_deref())
             .expect("the operation was found when the document was prepared")
     }
+
+    /// The bytes of the `next` payload for `value` (the row, as the schema
+    /// names its fields), or `None` past [`MAX_PAYLOAD_BYTES`]: measured
+    /// without building it.
+    fn payload_bytes(&self, value: &Value) -> Option<usize> {
+        let operation = self.operation();
+        let root = operation.root_fields(&self.document).next()?;
+        // `{"data":` … `}` around the root object.
+        const ENVELOPE: usize = 10;
+        let root_value = json!({ root.name.as_str(): value });
+        chat_graphql::budget::projected_bytes(
+            &self.document,
+            &operation.selection_set,
+            &from_response_json(&*self.variables),
+            &root_value,
+            MAX_PAYLOAD_BYTES - ENVELOPE,
+        )
+        .map(|n| n + ENVELOPE)
+    }
+
+    /// The document's fields, aliases and largest payload, against the caps.
+    fn within_caps(&self, topic: &Topic) -> Result<(), Refusal> {
+        let count = chat_graphql::budget::count_fields(
+            &self.document,
+            &self.operation().selection_set,
+            &from_response_json(&*self.variables),
+            MAX_DOCUMENT_FIELDS,
+        );
+        if count.fields > MAX_DOCUMENT_FIELDS {
+            return Err(Refusal::one(
+                "ValidationError",
+                format!("a subscription may select at most {MAX_DOCUMENT_FIELDS} fields, fragments expanded"),
+            ));
+        }
+        if count.aliases > MAX_DOCUMENT_ALIASES {
+            return Err(Refusal::one(
+                "ValidationError",
+                format!("a subscription may alias at most {MAX_DOCUMENT_ALIASES} fields (it aliases {})", count.aliases),
+            ));
+        }
+        if self.payload_bytes(&largest_row(topic)).is_none() {
+            return Err(Refusal::one(
+                "ValidationError",
+                format!("this subscription's payload could exceed {MAX_PAYLOAD_BYTES} bytes, more than API Gateway can send; select fewer fields"),
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// The topic a subscription document asks for, before authorization.
+/// The largest row `topic` can push, as the schema names its fields: every
+/// string at its length limit, of the character JSON escapes longest.
+fn largest_row(topic: &Topic) -> Value {
+    use chat_domain::limits::{MAX_CONTENT_CHARS, MAX_ID_CHARS, MAX_USERNAME_CHARS};
+    let long = |n: usize| "\u{1}".repeat(n);
+    let id = "i".repeat(MAX_ID_CHARS);
+    let time = "2026-12-02T01:10:33.123456789+00:00".to_string();
+    let row = match topic {
+        Topic::Messages { .. } => serde_json::to_value(chat_domain::Message {
+            id: id.clone(),
+            message_conversation_id: id.clone(),
+            author_id: id.clone(),
+            content: long(MAX_CONTENT_CHARS),
+            seq: "0".repeat(26),
+            created_at: time.clone(),
+            updated_at: time,
+        }),
+        Topic::Users => serde_json::to_value(chat_domain::User {
+            id,
+            username: long(MAX_USERNAME_CHARS),
+            created_at: time.clone(),
+            updated_at: time,
+        }),
+        Topic::LinksOf { .. } => serde_json::to_value(chat_domain::ConvoLink {
+            id: format!("{id}:{id}"),
+            convo_link_user_id: id.clone(),
+            convo_link_conversation_id: id,
+            created_at: time.clone(),
+            updated_at: time,
+        }),
+    };
+    row.expect("domain rows serialize")
+}
+
+/// Why a row could not be shaped for a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unshaped {
+    /// The stored document no longer validates (only a schema change does this).
+    Invalid(Refusal),
+    /// The payload would exceed [`MAX_PAYLOAD_BYTES`]; it was not built.
+    TooLarge,
+}
+
+/// The topic a subscription document asks for, before authorization; the
+/// document must be within the caps.
 pub fn requested_topic(
     query: &str,
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
 ) -> Result<Topic, Refusal> {
+    if query.len() > MAX_DOCUMENT_BYTES {
+        return Err(Refusal::one(
+            "ValidationError",
+            format!(
+                "the subscription document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                query.len()
+            ),
+        ));
+    }
     let prepared = Prepared::new(query, operation_name, variables)?;
+    let topic = topic_of(&prepared)?;
+    prepared.within_caps(&topic)?;
+    Ok(topic)
+}
+
+fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
     let operation = prepared.operation();
     if operation.operation_type != OperationType::Subscription {
         return Err(Refusal::one(
@@ -123,13 +239,18 @@ pub fn requested_topic(
             .unwrap_or_default()
             .to_string()
     };
+    // Ids become keys (and a topic): shaped as ids, or refused here.
+    let id = |name: &str| {
+        chat_domain::limits::id(name, &arg(name))
+            .map_err(|e| Refusal::one("ValidationError", e.client_message()))
+    };
     match field.name.as_str() {
         "onCreateMessage" => Ok(Topic::Messages {
-            conversation_id: arg("messageConversationId"),
+            conversation_id: id("messageConversationId")?,
         }),
         "onCreateUser" => Ok(Topic::Users),
         "onCreateConvoLink" => Ok(Topic::LinksOf {
-            user_id: arg("convoLinkUserId"),
+            user_id: id("convoLinkUserId")?,
         }),
         other => Err(Refusal::one(
             "ValidationError",
@@ -178,7 +299,7 @@ pub fn shape(
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
     value: Value,
-) -> Result<Value, Refusal> {
+) -> Result<Value, Unshaped> {
     Shapes::default().shape(query, operation_name, variables, value)
 }
 
@@ -208,7 +329,7 @@ impl Shapes {
         operation_name: Option<&str>,
         variables: &Map<String, Value>,
         value: Value,
-    ) -> Result<Value, Refusal> {
+    ) -> Result<Value, Unshaped> {
         let key = format!(
             "{}\u{0}{}\u{0}{query}",
             operation_name.unwrap_or_default(),
@@ -218,7 +339,9 @@ impl Shapes {
         let prepared = match kept {
             Some(p) => p,
             None => {
-                let p = std::sync::Arc::new(Prepared::new(query, operation_name, variables)?);
+                let p = std::sync::Arc::new(
+                    Prepared::new(query, operation_name, variables).map_err(Unshaped::Invalid)?,
+                );
                 let mut kept = self.lock();
                 if kept.len() >= SHAPES_KEPT {
                     kept.clear();
@@ -227,6 +350,9 @@ impl Shapes {
                 p
             }
         };
+        if prepared.payload_bytes(&value).is_none() {
+            return Err(Unshaped::TooLarge);
+        }
         Ok(project(
             &prepared.document,
             prepared.operation(),
@@ -296,6 +422,9 @@ mod tests {
             ("subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }", json!({})),
             ("subscription { onCreateUser { id } onCreateMessage(messageConversationId: \"c\") { id } }", json!({})),
             ("subscription {", json!({})),
+            ("subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }", json!({"c": ""})),
+            ("subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id } }", json!({"c": "c".repeat(3000)})),
+            ("subscription { onCreateConvoLink(convoLinkUserId: \"USERNAME#alice\") { id } }", json!({})),
         ] {
             assert!(requested_topic(query, None, &vars(variables)).is_err(), "{query}");
         }

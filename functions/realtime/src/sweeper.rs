@@ -1,6 +1,9 @@
 //! Closes connections that never sent `connection_init` within the timeout,
-//! with the protocol's 4408. Runs on a schedule (every minute on AWS; the
-//! local gateway runs it every second).
+//! with the protocol's 4408, and connections whose token has expired, with
+//! 4403 "Token expired" (as a push or a `subscribe` on them would). Runs on
+//! a schedule: every minute on AWS, so an idle connection outlives its
+//! token by at most a minute and the verifier's leeway; the local gateway
+//! runs it every second.
 
 use std::time::Duration;
 
@@ -30,7 +33,8 @@ impl<C: Connections, N: Notifier> Sweeper<C, N> {
         }
     }
 
-    /// Closes every connection pending longer than the timeout; returns how many.
+    /// Closes every connection pending longer than the timeout, and every
+    /// one whose token has expired; returns how many.
     pub async fn sweep(&self) -> Result<usize, RealtimeError> {
         let cutoff = now_ms() - self.init_timeout.as_millis() as i64;
         let stale = self.connections.pending_before(cutoff).await?;
@@ -46,6 +50,22 @@ impl<C: Connections, N: Notifier> Sweeper<C, N> {
                 "closed connections that never initialised"
             );
         }
-        Ok(stale.len())
+        let expired = self
+            .connections
+            .expired_before(now_ms() / 1000 - chat_auth::LEEWAY_SECS as i64)
+            .await?;
+        for connection_id in &expired {
+            self.notifier
+                .close(connection_id, &Close::token_expired())
+                .await?;
+            self.connections.delete_connection(connection_id).await?;
+        }
+        if !expired.is_empty() {
+            info!(
+                closed = expired.len(),
+                "closed connections whose token expired"
+            );
+        }
+        Ok(stale.len() + expired.len())
     }
 }

@@ -3,9 +3,10 @@
 //! tables from these specs.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -24,12 +25,13 @@ pub enum IndexKind {
     Local,
 }
 
-/// A secondary index; all project every attribute.
+/// A secondary index: it projects every attribute, or only the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexSpec {
     pub name: &'static str,
     pub kind: IndexKind,
     pub key: KeySpec,
+    pub keys_only: bool,
 }
 
 /// One table's design.
@@ -65,6 +67,7 @@ pub const USERS: TableSpec = TableSpec {
             hash: "listPk",
             range: Some("username"),
         },
+        keys_only: false,
     }],
     stream: true,
     ttl: None,
@@ -96,6 +99,7 @@ pub const MESSAGES: TableSpec = TableSpec {
             hash: "messageConversationId",
             range: Some("seq"),
         },
+        keys_only: false,
     }],
     stream: true,
     ttl: None,
@@ -115,6 +119,7 @@ pub const CONVO_LINKS: TableSpec = TableSpec {
             hash: "convoLinkConversationId",
             range: Some("convoLinkUserId"),
         },
+        keys_only: false,
     }],
     stream: true,
     ttl: None,
@@ -122,6 +127,7 @@ pub const CONVO_LINKS: TableSpec = TableSpec {
 
 pub const CONNECTIONS_BY_TOPIC: &str = "byTopic";
 pub const CONNECTIONS_PENDING: &str = "pending";
+pub const CONNECTIONS_BY_USER: &str = "byUser";
 
 /// WebSocket connections and their subscriptions (see schema/TABLES.md).
 pub const CONNECTIONS: TableSpec = TableSpec {
@@ -139,6 +145,7 @@ pub const CONNECTIONS: TableSpec = TableSpec {
                 hash: "topic",
                 range: Some("connectionId"),
             },
+            keys_only: false,
         },
         IndexSpec {
             name: CONNECTIONS_PENDING,
@@ -147,6 +154,16 @@ pub const CONNECTIONS: TableSpec = TableSpec {
                 hash: "pendingPk",
                 range: Some("pendingSince"),
             },
+            keys_only: false,
+        },
+        IndexSpec {
+            name: CONNECTIONS_BY_USER,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "userConn",
+                range: Some("connectionId"),
+            },
+            keys_only: true,
         },
     ],
     stream: false,
@@ -218,9 +235,13 @@ fn element(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("name and type are set")
 }
 
-fn projection_all() -> Projection {
+fn projection(ix: &IndexSpec) -> Projection {
     Projection::builder()
-        .projection_type(ProjectionType::All)
+        .projection_type(if ix.keys_only {
+            ProjectionType::KeysOnly
+        } else {
+            ProjectionType::All
+        })
         .build()
 }
 
@@ -259,7 +280,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
                     GlobalSecondaryIndex::builder()
                         .index_name(ix.name)
                         .set_key_schema(Some(key_schema(&ix.key)))
-                        .projection(projection_all())
+                        .projection(projection(ix))
                         .build()
                         .expect("index fields are set"),
                 ),
@@ -267,7 +288,7 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
                     LocalSecondaryIndex::builder()
                         .index_name(ix.name)
                         .set_key_schema(Some(key_schema(&ix.key)))
-                        .projection(projection_all())
+                        .projection(projection(ix))
                         .build()
                         .expect("index fields are set"),
                 ),
@@ -287,7 +308,10 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                add_missing_indexes(client, name, &spec).await?
+            }
             Err(err) => return Err(err.into()),
         }
     }
@@ -310,6 +334,77 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
         if let Some(attribute) = spec.ttl {
             enable_ttl(client, name, attribute).await?;
         }
+    }
+    Ok(())
+}
+
+/// Adds the global indexes a table made by an earlier version lacks (data
+/// kept under `.local/` outlives upgrades), one at a time as DynamoDB
+/// requires, waiting for each to be backfilled.
+async fn add_missing_indexes(
+    client: &Client,
+    name: &str,
+    spec: &TableSpec,
+) -> Result<(), StoreError> {
+    let described = client.describe_table().table_name(name).send().await?;
+    let existing: Vec<String> = described
+        .table()
+        .map(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .filter_map(|ix| ix.index_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for ix in spec.indexes {
+        if ix.kind != IndexKind::Global || existing.iter().any(|e| e == ix.name) {
+            continue;
+        }
+        let mut attrs = vec![ix.key.hash];
+        attrs.extend(ix.key.range);
+        client
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(
+                attrs
+                    .into_iter()
+                    .map(|a| {
+                        AttributeDefinition::builder()
+                            .attribute_name(a)
+                            .attribute_type(ScalarAttributeType::S)
+                            .build()
+                            .expect("name and type are set")
+                    })
+                    .collect(),
+            ))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(
+                        CreateGlobalSecondaryIndexAction::builder()
+                            .index_name(ix.name)
+                            .set_key_schema(Some(key_schema(&ix.key)))
+                            .projection(projection(ix))
+                            .build()
+                            .expect("index fields are set"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await?;
+        for _ in 0..600 {
+            let out = client.describe_table().table_name(name).send().await?;
+            let active = out.table().is_some_and(|t| {
+                t.global_secondary_indexes().iter().any(|g| {
+                    g.index_name() == Some(ix.name)
+                        && g.index_status() == Some(&IndexStatus::Active)
+                })
+            });
+            if active {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tracing::info!(table = name, index = ix.name, "added a missing index");
     }
     Ok(())
 }

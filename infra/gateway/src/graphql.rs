@@ -185,6 +185,28 @@ pub async fn replay_failed_records(State(state): State<Arc<AppState>>) -> Respon
     }
 }
 
+/// The request headers a resolver event carries. No function reads any, so
+/// only a short list a log line may want is passed, each value cut to
+/// [`MAX_EVENT_HEADER_BYTES`]: what a client sends in headers never
+/// multiplies into every event of a request (AppSync's own limit on request
+/// headers applies on AWS).
+pub const EVENT_HEADERS: [&str; 3] = ["content-type", "user-agent", "x-amzn-trace-id"];
+pub const MAX_EVENT_HEADER_BYTES: usize = 256;
+
+fn event_headers(headers: &HeaderMap) -> Map<String, Value> {
+    EVENT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            let mut end = value.len().min(MAX_EVENT_HEADER_BYTES);
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            Some((name.to_string(), Value::String(value[..end].to_string())))
+        })
+        .collect()
+}
+
 /// `POST /graphql`
 #[instrument(skip_all)]
 pub async fn handle(
@@ -217,16 +239,7 @@ pub async fn handle(
             )
         }
     };
-    let request_headers: Map<String, Value> = headers
-        .iter()
-        .filter(|(name, _)| name.as_str() != "authorization")
-        .filter_map(|(name, value)| {
-            Some((
-                name.to_string(),
-                Value::String(value.to_str().ok()?.to_string()),
-            ))
-        })
-        .collect();
+    let request_headers = event_headers(&headers);
     let body = execute(&state, &identity, request, request_headers).await;
     Json(body).into_response()
 }
@@ -398,7 +411,7 @@ impl EventContext {
             "request": { "headers": self.headers, "domainName": null },
             "prev": null,
             "info": {
-                "selectionSetList": selection_set_list(info.document(), info.field_selections()),
+                "selectionSetList": selection_set_list(info.document(), info.field_selections(), &self.variables),
                 "selectionSetGraphQL": selection_set_graphql(info.field_selections()),
                 "parentTypeName": self.type_name,
                 "fieldName": info.field_name(),
@@ -421,4 +434,29 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
             "dynamodbRequests": state.realtime_requests.snapshot(),
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolver_events_carry_only_short_allowed_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("secret"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let padding = "x".repeat(300 * 1024);
+        headers.insert("x-padding", HeaderValue::from_str(&padding).unwrap());
+        headers.insert("user-agent", HeaderValue::from_str(&padding).unwrap());
+        let event = event_headers(&headers);
+        assert_eq!(
+            event.keys().collect::<Vec<_>>(),
+            ["content-type", "user-agent"]
+        );
+        assert_eq!(event["content-type"], "application/json");
+        assert_eq!(
+            event["user-agent"].as_str().unwrap().len(),
+            MAX_EVENT_HEADER_BYTES
+        );
+    }
 }

@@ -20,7 +20,8 @@ pub struct DeclaredTable {
     pub hash: String,
     pub range: Option<String>,
     /// `(index name, hash, range, global)`, sorted by name.
-    pub indexes: Vec<(String, String, Option<String>, bool)>,
+    /// (name, hash, range, global, keys only)
+    pub indexes: Vec<(String, String, Option<String>, bool, bool)>,
     pub stream: bool,
     pub ttl: Option<String>,
 }
@@ -236,6 +237,7 @@ impl Wiring {
                                 h,
                                 r,
                                 global,
+                                str_at(ix, &["Projection", "ProjectionType"]) == Some("KEYS_ONLY"),
                             ));
                         }
                     }
@@ -354,6 +356,7 @@ mod tests {
                             ix.key.hash.to_string(),
                             ix.key.range.map(str::to_string),
                             ix.kind == IndexKind::Global,
+                            ix.keys_only,
                         )
                     })
                     .collect();

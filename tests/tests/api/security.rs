@@ -384,6 +384,18 @@ async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_htt
             }),
         ),
         (
+            "a sub that names another row kind",
+            signed_with(&stack, |c| {
+                c.insert("sub".into(), json!("USERNAME#alice"));
+            }),
+        ),
+        (
+            "a 3,000-character sub",
+            signed_with(&stack, |c| {
+                c.insert("sub".into(), json!("a".repeat(3000)));
+            }),
+        ),
+        (
             "no username",
             signed_with(&stack, |c| {
                 c.remove("cognito:username");
