@@ -41,9 +41,15 @@ pub struct FieldCount {
     pub aliases: usize,
 }
 
+/// Nesting deeper than this (fields, fragments, spreads) counts as over
+/// any cap: it also stops a walk of a not yet validated document whose
+/// fragments spread each other in a cycle.
+const MAX_NESTING: usize = 64;
+
 /// Counts the fields of `set`, fragments expanded and `@skip` / `@include`
 /// applied, stopping once more than `max_fields` are found (the count is
-/// then `max_fields + 1`).
+/// then `max_fields + 1`). Safe on a document not validated yet, so a
+/// document can be measured before validation costs anything.
 pub fn count_fields(
     document: &ExecutableDocument,
     set: &SelectionSet,
@@ -51,7 +57,7 @@ pub fn count_fields(
     max_fields: usize,
 ) -> FieldCount {
     let mut count = FieldCount::default();
-    count_in(document, set, variables, max_fields, &mut count);
+    count_in(document, set, variables, max_fields, 0, &mut count);
     count
 }
 
@@ -60,30 +66,35 @@ fn count_in(
     set: &SelectionSet,
     variables: &Value,
     max: usize,
+    depth: usize,
     count: &mut FieldCount,
 ) {
+    if depth > MAX_NESTING {
+        count.fields = count.fields.max(max + 1);
+        return;
+    }
     for selection in &set.selections {
         if count.fields > max {
             return;
         }
-        match selection {
+        let inner = match selection {
             Selection::Field(f) if included(&f.directives, variables) => {
                 count.fields += 1;
                 if f.alias.is_some() {
                     count.aliases += 1;
                 }
-                count_in(document, &f.selection_set, variables, max, count);
+                &f.selection_set
             }
-            Selection::InlineFragment(i) if included(&i.directives, variables) => {
-                count_in(document, &i.selection_set, variables, max, count)
-            }
+            Selection::InlineFragment(i) if included(&i.directives, variables) => &i.selection_set,
             Selection::FragmentSpread(s) if included(&s.directives, variables) => {
-                if let Some(fragment) = document.fragments.get(&s.fragment_name) {
-                    count_in(document, &fragment.selection_set, variables, max, count)
+                match document.fragments.get(&s.fragment_name) {
+                    Some(fragment) => &fragment.selection_set,
+                    None => continue,
                 }
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        count_in(document, inner, variables, max, depth + 1, count);
     }
 }
 
@@ -253,6 +264,20 @@ mod tests {
         let count = count_fields(&doc, &op(&doc).selection_set, &json!({}), 50);
         assert_eq!(count.fields, 51);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_fragment_cycle_in_an_unvalidated_document_counts_as_over_the_cap() {
+        let doc = match ExecutableDocument::parse(
+            crate::schema(),
+            "{ me { ...A } } fragment A on User { ...B } fragment B on User { ...A }",
+            "q.graphql",
+        ) {
+            Ok(doc) => doc,
+            Err(e) => e.partial,
+        };
+        let set = &doc.operations.get(None).unwrap().selection_set;
+        assert_eq!(count_fields(&doc, set, &json!({}), 50).fields, 51);
     }
 
     #[test]

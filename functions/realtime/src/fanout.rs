@@ -260,7 +260,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     async fn drop_too_large(&self, subscriptions: &[&Subscription]) {
         let error = json!(AppSyncError::request(
             "PayloadTooLarge",
-            format!("this subscription's payload would exceed {MAX_PAYLOAD_BYTES} bytes, more than API Gateway can send; subscribe again selecting fewer fields"),
+            format!("this subscription's payload would exceed {MAX_PAYLOAD_BYTES} bytes (more than API Gateway can send), or its document the caps on subscription documents; subscribe again selecting fewer fields"),
             vec![],
         ));
         futures::stream::iter(subscriptions)

@@ -113,26 +113,8 @@ impl Prepared {
         .map(|n| n + ENVELOPE)
     }
 
-    /// The document's fields, aliases and largest payload, against the caps.
-    fn within_caps(&self, topic: &Topic) -> Result<(), Refusal> {
-        let count = chat_graphql::budget::count_fields(
-            &self.document,
-            &self.operation().selection_set,
-            &from_response_json(&*self.variables),
-            MAX_DOCUMENT_FIELDS,
-        );
-        if count.fields > MAX_DOCUMENT_FIELDS {
-            return Err(Refusal::one(
-                "ValidationError",
-                format!("a subscription may select at most {MAX_DOCUMENT_FIELDS} fields, fragments expanded"),
-            ));
-        }
-        if count.aliases > MAX_DOCUMENT_ALIASES {
-            return Err(Refusal::one(
-                "ValidationError",
-                format!("a subscription may alias at most {MAX_DOCUMENT_ALIASES} fields (it aliases {})", count.aliases),
-            ));
-        }
+    /// The largest payload the document can make for `topic`, against the cap.
+    fn within_payload_cap(&self, topic: &Topic) -> Result<(), Refusal> {
         if self.payload_bytes(&largest_row(topic)).is_none() {
             return Err(Refusal::one(
                 "ValidationError",
@@ -182,7 +164,8 @@ fn largest_row(topic: &Topic) -> Value {
 pub enum Unshaped {
     /// The stored document no longer validates (only a schema change does this).
     Invalid(Refusal),
-    /// The payload would exceed [`MAX_PAYLOAD_BYTES`]; it was not built.
+    /// The payload would exceed [`MAX_PAYLOAD_BYTES`], or the document the
+    /// caps on documents; nothing was built.
     TooLarge,
 }
 
@@ -193,6 +176,22 @@ pub fn requested_topic(
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
 ) -> Result<Topic, Refusal> {
+    within_document_caps(query, operation_name, variables)?;
+    let prepared = Prepared::new(query, operation_name, variables)?;
+    let topic = topic_of(&prepared)?;
+    prepared.within_payload_cap(&topic)?;
+    Ok(topic)
+}
+
+/// The caps a document must fit before it is validated: its length, and
+/// the fields and aliases it expands to, counted on the parsed document, so
+/// validation (whose field-merging rules grow with the square of the
+/// fields) never runs over thousands of them.
+fn within_document_caps(
+    query: &str,
+    operation_name: Option<&str>,
+    variables: &Map<String, Value>,
+) -> Result<(), Refusal> {
     if query.len() > MAX_DOCUMENT_BYTES {
         return Err(Refusal::one(
             "ValidationError",
@@ -202,10 +201,34 @@ pub fn requested_topic(
             ),
         ));
     }
-    let prepared = Prepared::new(query, operation_name, variables)?;
-    let topic = topic_of(&prepared)?;
-    prepared.within_caps(&topic)?;
-    Ok(topic)
+    let document = ExecutableDocument::parse(schema(), query, "subscription.graphql")
+        .unwrap_or_else(|invalid| invalid.partial);
+    let Ok(operation) = document.operations.get(operation_name) else {
+        // Validation names what is wrong.
+        return Ok(());
+    };
+    let count = chat_graphql::budget::count_fields(
+        &document,
+        &operation.selection_set,
+        &Value::Object(variables.clone()),
+        MAX_DOCUMENT_FIELDS,
+    );
+    if count.fields > MAX_DOCUMENT_FIELDS {
+        return Err(Refusal::one(
+            "ValidationError",
+            format!("a subscription may select at most {MAX_DOCUMENT_FIELDS} fields, fragments expanded"),
+        ));
+    }
+    if count.aliases > MAX_DOCUMENT_ALIASES {
+        return Err(Refusal::one(
+            "ValidationError",
+            format!(
+                "a subscription may alias at most {MAX_DOCUMENT_ALIASES} fields (it aliases {})",
+                count.aliases
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
@@ -339,6 +362,11 @@ impl Shapes {
         let prepared = match kept {
             Some(p) => p,
             None => {
+                // A document stored before the caps is not validated, which
+                // could take seconds; it is dropped like a payload too large.
+                if within_document_caps(query, operation_name, variables).is_err() {
+                    return Err(Unshaped::TooLarge);
+                }
                 let p = std::sync::Arc::new(
                     Prepared::new(query, operation_name, variables).map_err(Unshaped::Invalid)?,
                 );
