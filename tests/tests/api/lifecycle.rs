@@ -665,3 +665,87 @@ async fn a_client_close_gets_its_close_reply_and_its_rows_go() {
     }
     assert_eq!(rows, 0, "$disconnect removed the connection's rows");
 }
+
+/// Tables made by an earlier version are brought up to date at start: an
+/// index the Connections table lacks is added (and backfilled), so data kept
+/// under `.local/` keeps working after an upgrade.
+#[tokio::test]
+async fn a_start_adds_the_indexes_an_older_table_lacks() {
+    let stack = Stack::start().await;
+    let endpoint = stack.running.dynamodb_endpoint.clone();
+    let client =
+        chat_gateway::dynamo::client(&endpoint, RequestCounter::default(), WriteSignal::default())
+            .await;
+    let tables = stack.running.tables.clone();
+    let indexes = |client: aws_sdk_dynamodb::Client, table: String| async move {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = out
+            .table()
+            .unwrap()
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|ix| ix.index_name().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    client
+        .update_table()
+        .table_name(&tables.connections)
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(chat_store::tables::CONNECTIONS_BY_USER)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Let a deletion in progress finish (DynamoDB Local deletes at once).
+    for _ in 0..100 {
+        if !indexes(client.clone(), tables.connections.clone())
+            .await
+            .contains(&"byUser".to_string())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        indexes(client.clone(), tables.connections.clone()).await,
+        ["byTopic", "pending"]
+    );
+    chat_store::tables::create_tables(&client, &tables)
+        .await
+        .unwrap();
+    assert_eq!(
+        indexes(client.clone(), tables.connections.clone()).await,
+        ["byTopic", "byUser", "pending"]
+    );
+    // And what it serves works: a user's connections are counted.
+    let alice = stack.user("alice").await;
+    let _ws = stack.ws(&alice).await;
+    let mut counted = 0;
+    for _ in 0..50 {
+        counted = stack
+            .running
+            .connections
+            .user_connections(&alice.id)
+            .await
+            .unwrap();
+        if counted == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counted, 1);
+}
