@@ -264,7 +264,7 @@ impl From<&Connection> for ConnectionItem {
             pending_pk: Some(if pending { PENDING } else { EXPIRES }.into()),
             pending_since: Some(match &c.user {
                 None => sortable_ms(c.connected_at),
-                Some(u) => sortable_ms(u.token_expires_at * 1000),
+                Some(u) => sortable_ms(u.token_expires_at.saturating_mul(1000)),
             }),
             user_conn: c.user.as_ref().map(|u| u.id.clone()),
             subscriptions: None,
@@ -438,7 +438,7 @@ impl Connections for DynamoConnections {
             .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
             .expression_attribute_values(
                 ":at",
-                serde_dynamo::to_attribute_value(sortable_ms(user.token_expires_at * 1000))?,
+                serde_dynamo::to_attribute_value(sortable_ms(user.token_expires_at.saturating_mul(1000)))?,
             )
             .expression_attribute_values(":pending", serde_dynamo::to_attribute_value(PENDING)?)
             .send()
