@@ -29,6 +29,11 @@ pub struct Conversation {
     pub members: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The length of its message change log: the position of its latest
+    /// change. Every change commits together with this count, so every
+    /// position up to it is in the log.
+    #[serde(skip)]
+    pub changes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +76,43 @@ pub struct Message {
     pub seq: String,
     pub created_at: String,
     pub updated_at: String,
+    /// When its author last edited it.
+    #[serde(default)]
+    pub edited_at: Option<String>,
+    /// When its author deleted it: the message is then a tombstone, its
+    /// content empty, its id and place in the history kept.
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+    /// 1 when posted, one more at each edit or delete: of two states of a
+    /// message, the higher version is the later.
+    #[serde(default = "first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+/// What a change to a conversation's messages did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeKind {
+    Created,
+    Edited,
+    Deleted,
+}
+
+/// One change to a conversation's messages, with the message as the change
+/// left it: what `onMessageChange` pushes and `messageChanges` replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageChange {
+    pub kind: ChangeKind,
+    pub conversation_id: String,
+    /// Its place in the conversation's change log (1, 2, 3, ...; no gaps).
+    /// `None` for a message written outside the API, which the log lacks.
+    pub position: Option<u64>,
+    pub message: Message,
 }
 
 /// A message as the API returns it: its fields, plus the three ChatQL's
@@ -88,6 +130,9 @@ struct MessageJson {
     seq: String,
     created_at: String,
     updated_at: String,
+    edited_at: Option<String>,
+    deleted_at: Option<String>,
+    version: u32,
     conversation_id: String,
     sender: String,
     is_sent: bool,
@@ -106,6 +151,9 @@ impl From<Message> for MessageJson {
             seq: m.seq,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
+            version: m.version,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Conversation, ConvoLink, Message, User};
+use crate::model::{Conversation, ConvoLink, Message, MessageChange, User};
 use crate::page::{Cursor, PageQuery, SortDirection};
 
 /// How an attempt to create a user profile ended.
@@ -38,7 +38,19 @@ pub enum PutMessageOutcome {
     Created,
     /// A message with this id exists in this conversation: here it is, and
     /// where its push stands.
-    Exists(Message, PushState),
+    Exists(Box<Message>, PushState),
+    /// Another change took the log position first: read the conversation
+    /// again and retry at the next one.
+    PositionTaken,
+}
+
+/// How an attempt to change a stored message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Changed,
+    /// The message or the log moved since they were read (another edit, a
+    /// delete, another change in the conversation): read again and retry.
+    Moved,
 }
 
 /// Where the push of a stored message stands.
@@ -55,7 +67,8 @@ pub enum PushState {
 /// A new row the API wrote, to push to the connections subscribed to it.
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
-    Message(&'a Message),
+    /// A new, edited or deleted message.
+    Message(&'a MessageChange),
     User(&'a User),
     Link(&'a ConvoLink),
 }
@@ -148,14 +161,41 @@ pub trait ChatStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
 
-    /// Stores the message unless its id is taken in its conversation.
-    /// Stores a new message whose push its writer holds until `push_until`
-    /// (epoch milliseconds).
+    /// Stores a new message, unless its id is taken in its conversation,
+    /// whose push its writer holds until `push_until` (epoch milliseconds),
+    /// together with its entry at `change.position` of the change log (which
+    /// must be the conversation's next).
     fn put_message(
         &self,
-        message: &Message,
+        change: &MessageChange,
         push_until: i64,
     ) -> impl Future<Output = Result<PutMessageOutcome>> + Send;
+
+    /// The caller's membership link, the conversation and one of its
+    /// messages, in one consistent read.
+    fn message_context(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>> + Send;
+
+    /// Replaces a stored message by `change.message`, if it is still at
+    /// `change.message.version - 1`, together with its entry at
+    /// `change.position` of the change log (which must be the next).
+    fn change_message(
+        &self,
+        change: &MessageChange,
+    ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
+
+    /// The change log of a conversation after position `after`, oldest
+    /// first, at most `limit` entries.
+    fn changes(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<MessageChange>>> + Send;
 
     /// Records that the message's push is done.
     fn finish_push(&self, message: &Message) -> impl Future<Output = Result<()>> + Send;

@@ -13,10 +13,11 @@ use crate::graph::{
     UserView,
 };
 use crate::limits;
-use crate::model::{Caller, Conversation, ConvoLink, Message, User};
+use crate::model::{Caller, ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
 use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
 use crate::ports::{
-    AddMemberOutcome, Change, ChatStore, CreateUserOutcome, Publisher, PushState, PutMessageOutcome,
+    AddMemberOutcome, Change, ChangeOutcome, ChatStore, CreateUserOutcome, Publisher, PushState,
+    PutMessageOutcome,
 };
 
 /// `createMessage`'s input, as the client sent it.
@@ -26,6 +27,38 @@ pub struct NewMessage {
     pub content: String,
     pub conversation_id: String,
     pub author_id: Option<String>,
+}
+
+/// `updateMessage`'s input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageEdit {
+    pub id: String,
+    pub conversation_id: String,
+    pub content: String,
+}
+
+/// A message, by its conversation and id (`deleteMessage`'s input).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageRef {
+    pub id: String,
+    pub conversation_id: String,
+}
+
+/// Writes to one conversation's messages take its change log's positions
+/// one after another; a writer whose position was taken reads again and
+/// retries, this many times at most.
+pub const MAX_CHANGE_ATTEMPTS: u32 = 50;
+
+/// After a lost race for a log position: the writer reads again at once
+/// (that read spreads racing writers out), or gives up with `Conflict`
+/// past [`MAX_CHANGE_ATTEMPTS`].
+fn contended(attempts: u32) -> Result<()> {
+    if attempts >= MAX_CHANGE_ATTEMPTS {
+        return Err(Error::Conflict(
+            "this conversation is changing too fast; try again".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The chat use-cases over a store, and, for the functions that write, a
@@ -170,6 +203,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             members: ids,
             created_at: now.clone(),
             updated_at: now.clone(),
+            changes: 0,
         };
         let links: Vec<ConvoLink> = convo
             .members
@@ -260,50 +294,191 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ));
             }
         }
-        let (link, convo) = self
-            .store
-            .membership(&caller.id, &conversation_id, sel.conversation.is_some())
-            .await?;
-        if link.is_none() {
-            return Err(Error::not_member());
-        }
         let seq = next_seq();
         let now = now();
-        let message = Message {
-            id: client_id.unwrap_or_else(|| seq.clone()),
-            message_conversation_id: conversation_id,
-            author_id: caller.id.clone(),
-            content,
-            seq,
-            created_at: now.clone(),
-            updated_at: now,
+        let mut change = MessageChange {
+            kind: ChangeKind::Created,
+            conversation_id: conversation_id.clone(),
+            position: None,
+            message: Message {
+                id: client_id.unwrap_or_else(|| seq.clone()),
+                message_conversation_id: conversation_id.clone(),
+                author_id: caller.id.clone(),
+                content,
+                seq,
+                created_at: now.clone(),
+                updated_at: now,
+                edited_at: None,
+                deleted_at: None,
+                version: 1,
+            },
         };
-        let lease = now_ms() + PUSH_LEASE_MS;
-        let message = match self.store.put_message(&message, lease).await? {
-            PutMessageOutcome::Created => {
-                self.push_message(&message, lease).await?;
-                message
-            }
-            PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
-                // A retry. Subscribers get the message once: only a push its
-                // writer never finished, and whose hold ran out, is taken
-                // over and made here.
-                if let PushState::Pending(held_until) = push {
-                    if held_until <= now_ms()
-                        && self.store.take_push(&original, held_until, lease).await?
-                    {
-                        self.push_message(&original, lease).await?;
-                    }
+        let mut attempts = 0;
+        let (convo, message) = loop {
+            // The conversation is read with the membership (one request)
+            // for the length of its change log: the message takes the next
+            // position, and the write fails if another change took it.
+            let (link, convo) = self
+                .store
+                .membership(&caller.id, &conversation_id, true)
+                .await?;
+            let (Some(_), Some(convo)) = (link, convo) else {
+                return Err(Error::not_member());
+            };
+            change.position = Some(convo.changes + 1);
+            let lease = now_ms() + PUSH_LEASE_MS;
+            match self.store.put_message(&change, lease).await? {
+                PutMessageOutcome::Created => {
+                    self.push_message(&change, lease).await?;
+                    break (convo, change.message);
                 }
-                original
-            }
-            PutMessageOutcome::Exists(..) => {
-                return Err(Error::Conflict(
-                    "this message id is already used in this conversation".into(),
-                ))
+                PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
+                    // A retry. Subscribers get the message once: only a push its
+                    // writer never finished, and whose hold ran out, is taken
+                    // over and made here.
+                    if let PushState::Pending(held_until) = push {
+                        if held_until <= now_ms()
+                            && self.store.take_push(&original, held_until, lease).await?
+                        {
+                            let retried = MessageChange {
+                                kind: ChangeKind::Created,
+                                conversation_id: conversation_id.clone(),
+                                position: None,
+                                message: (*original).clone(),
+                            };
+                            self.push_message(&retried, lease).await?;
+                        }
+                    }
+                    break (convo, *original);
+                }
+                PutMessageOutcome::Exists(..) => {
+                    return Err(Error::Conflict(
+                        "this message id is already used in this conversation".into(),
+                    ))
+                }
+                PutMessageOutcome::PositionTaken => {
+                    attempts += 1;
+                    contended(attempts)?;
+                }
             }
         };
-        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
+        let known = Known::default().with_conversation(convo);
+        self.expand_message(caller, known, message, sel).await
+    }
+
+    /// Edits the caller's own message: a new content, `editedAt` set, the
+    /// same id and place in the history. Editing it to what it says already
+    /// changes and pushes nothing (a retry). No time limit: an author may
+    /// fix a typo in any message of theirs that is not deleted.
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id))]
+    pub async fn update_message(
+        &self,
+        caller: &Caller,
+        input: MessageEdit,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        let content = limits::content(&input.content)?;
+        self.change_own_message(caller, &input.conversation_id, &input.id, sel, |message| {
+            if message.deleted_at.is_some() {
+                return Err(Error::Conflict("a deleted message cannot be edited".into()));
+            }
+            if message.content == content {
+                return Ok(None);
+            }
+            let now = now();
+            Ok(Some((
+                ChangeKind::Edited,
+                Message {
+                    content: content.clone(),
+                    edited_at: Some(now.clone()),
+                    updated_at: now,
+                    version: message.version + 1,
+                    ..message.clone()
+                },
+            )))
+        })
+        .await
+    }
+
+    /// Deletes the caller's own message, leaving a tombstone: the id and
+    /// place in the history stay, the content goes, `deletedAt` is set.
+    /// Deleting a tombstone changes and pushes nothing (a retry).
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id))]
+    pub async fn delete_message(
+        &self,
+        caller: &Caller,
+        input: MessageRef,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        self.change_own_message(caller, &input.conversation_id, &input.id, sel, |message| {
+            if message.deleted_at.is_some() {
+                return Ok(None);
+            }
+            let now = now();
+            Ok(Some((
+                ChangeKind::Deleted,
+                Message {
+                    content: String::new(),
+                    deleted_at: Some(now.clone()),
+                    updated_at: now,
+                    version: message.version + 1,
+                    ..message.clone()
+                },
+            )))
+        })
+        .await
+    }
+
+    /// Applies `change` (given the stored message: the new state, or `None`
+    /// for no change) to a message of the caller's in a conversation they
+    /// belong to, at the next position of its change log, and pushes it.
+    async fn change_own_message(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        message_id: &str,
+        sel: &MessageSel,
+        change: impl Fn(&Message) -> Result<Option<(ChangeKind, Message)>>,
+    ) -> Result<MessageView> {
+        let conversation_id = limits::id("messageConversationId", conversation_id)?;
+        let message_id = limits::id("id", message_id)?;
+        let mut attempts = 0;
+        let (convo, message) = loop {
+            let (link, convo, message) = self
+                .store
+                .message_context(&caller.id, &conversation_id, &message_id)
+                .await?;
+            let (Some(_), Some(convo)) = (link, convo) else {
+                return Err(Error::not_member());
+            };
+            let message = message
+                .ok_or_else(|| Error::NotFound("no such message in this conversation".into()))?;
+            if message.author_id != caller.id {
+                return Err(Error::Unauthorized(
+                    "only its author can change a message".into(),
+                ));
+            }
+            let Some((kind, changed)) = change(&message)? else {
+                break (convo, message);
+            };
+            let entry = MessageChange {
+                kind,
+                conversation_id: conversation_id.clone(),
+                position: Some(convo.changes + 1),
+                message: changed,
+            };
+            match self.store.change_message(&entry).await? {
+                ChangeOutcome::Changed => {
+                    self.push(Change::Message(&entry)).await;
+                    break (convo, entry.message);
+                }
+                ChangeOutcome::Moved => {
+                    attempts += 1;
+                    contended(attempts)?;
+                }
+            }
+        };
+        let known = Known::default().with_conversation(convo);
         self.expand_message(caller, known, message, sel).await
     }
 
@@ -319,8 +494,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     /// Pushes a message whose push this writer holds until `lease`, then
     /// records it done. When the subscribers cannot be read, nothing was
     /// posted: the hold is handed back so that the client's retry pushes.
-    async fn push_message(&self, message: &Message, lease: i64) -> Result<()> {
-        match self.publisher.publish(Change::Message(message)).await {
+    async fn push_message(&self, change: &MessageChange, lease: i64) -> Result<()> {
+        let message = &change.message;
+        match self.publisher.publish(Change::Message(change)).await {
             Ok(pushed) => {
                 tracing::debug!(
                     sent = pushed.sent,
@@ -436,6 +612,97 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         Ok(Page {
             next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
             items: self.expand_messages(caller, known, messages, sel).await?,
+        })
+    }
+}
+
+/// A page of a conversation's change log (`messageChanges`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePage {
+    pub items: Vec<ChangeView>,
+    /// The position to ask after next: the last item's, or where the page
+    /// started when it is empty.
+    pub position: u64,
+    /// Whether the log goes on past this page.
+    pub has_more: bool,
+}
+
+/// One change, with what is selected below its message.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeView {
+    pub kind: ChangeKind,
+    pub conversation_id: String,
+    pub position: Option<u64>,
+    pub message: MessageView,
+}
+
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
+    /// What changed in a conversation after `after`, oldest first: each new,
+    /// edited or deleted message, as that change left it. Replaying the
+    /// changes after a position over a state read at that position gives
+    /// exactly the state now. Without `after`, no changes and the current
+    /// position: where a client that has just subscribed starts.
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn message_changes(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        after: Option<i64>,
+        limit: Option<i64>,
+        sel: &MessageSel,
+    ) -> Result<ChangePage> {
+        let id = limits::id("conversationId", conversation_id)?;
+        let limit = limits::page_size("limit", limit)?;
+        let (link, convo) = self.store.membership(&caller.id, &id, true).await?;
+        let (Some(_), Some(convo)) = (link, convo) else {
+            return Err(Error::not_member());
+        };
+        let head = convo.changes;
+        let Some(after) = after else {
+            return Ok(ChangePage {
+                items: Vec::new(),
+                position: head,
+                has_more: false,
+            });
+        };
+        let after = u64::try_from(after)
+            .ok()
+            .filter(|a| *a <= head)
+            .ok_or_else(|| {
+                Error::validation(format!(
+                    "after must be a position of this conversation's change log, 0 to {head}"
+                ))
+            })?;
+        if after == head {
+            return Ok(ChangePage {
+                items: Vec::new(),
+                position: head,
+                has_more: false,
+            });
+        }
+        let changes = self.store.changes(&id, after, limit).await?;
+        let position = changes.last().and_then(|c| c.position).unwrap_or(after);
+        let (meta, messages): (Vec<_>, Vec<_>) = changes
+            .into_iter()
+            .map(|c| ((c.kind, c.conversation_id, c.position), c.message))
+            .unzip();
+        let known = Known::default().with_conversation(convo);
+        let views = self.expand_messages(caller, known, messages, sel).await?;
+        Ok(ChangePage {
+            items: meta
+                .into_iter()
+                .zip(views)
+                .map(|((kind, conversation_id, position), message)| ChangeView {
+                    kind,
+                    conversation_id,
+                    position,
+                    message,
+                })
+                .collect(),
+            has_more: position < head,
+            position,
         })
     }
 }

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 
 use chat_domain::ports::{Change, Publisher, Pushed};
-use chat_domain::{Chain, ConvoLink, Message, User};
+use chat_domain::{Chain, ChangeKind, ConvoLink, Message, MessageChange, User};
 use chat_store::items::{LinkItem, MessageItem, UserItem};
 use chat_store::TableNames;
 
@@ -39,7 +39,7 @@ use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
-use crate::subscribe::{self, Unshaped};
+use crate::subscribe::{self, Payloads, Unshaped};
 use chat_graphql::AppSyncError;
 use serde_json::json;
 
@@ -89,7 +89,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 
     /// The topic and GraphQL value of an inserted row, if it is one that the
     /// stream pushes: one written outside the API.
-    fn event_of(&self, record: &EventRecord) -> Option<(Topic, Value)> {
+    fn event_of(&self, record: &EventRecord) -> Option<(Topic, Payloads)> {
         if record.event_name != "INSERT" {
             return None;
         }
@@ -99,10 +99,17 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         }
         let table = table_of(record)?;
         let change = if table == self.tables.messages {
+            // Change-log rows share the table, are marked, and are not messages.
             let message: Message = serde_dynamo::from_item::<_, MessageItem>(image)
                 .ok()?
                 .into();
-            topic_of(Change::Message(&message))
+            topic_of(Change::Message(&MessageChange {
+                kind: ChangeKind::Created,
+                conversation_id: message.message_conversation_id.clone(),
+                // Written outside the API: the change log does not have it.
+                position: None,
+                message,
+            }))
         } else if table == self.tables.users {
             // Username claims share the table and are not users.
             let user: User = serde_dynamo::from_item::<_, UserItem>(image).ok()?.into();
@@ -124,7 +131,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             let Some((topic, value)) = self.event_of(record) else {
                 continue;
             };
-            match self.deliver(&topic, value).await {
+            match self.deliver(&topic, &value).await {
                 Ok(delivery) => {
                     info!(topic = %topic.key(), sent = delivery.sent, gone = delivery.gone, failed = delivery.failed, "delivered")
                 }
@@ -146,7 +153,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     pub async fn deliver(
         &self,
         topic: &Topic,
-        value: Value,
+        values: &Payloads,
     ) -> Result<Delivery, crate::RealtimeError> {
         let started = std::time::Instant::now();
         let subscribers = self.connections.subscribers(&topic.key()).await?;
@@ -156,7 +163,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let (expired, subscribers): (Vec<Subscription>, Vec<Subscription>) = subscribers
             .into_iter()
             .partition(|s| s.token_expires_at.is_some_and(token_expired));
-        let (payloads, posts, too_large) = self.shape(&subscribers, value);
+        let (payloads, posts, too_large) = self.shape(&subscribers, values);
         let shaped_at = started.elapsed();
         let (delivery, (), ()) = futures::join!(
             self.post_with_relays(topic, &payloads, posts),
@@ -208,7 +215,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     fn shape<'s>(
         &self,
         subscribers: &'s [Subscription],
-        value: Value,
+        values: &Payloads,
     ) -> (Vec<Value>, Vec<RelayPost>, Vec<&'s Subscription>) {
         // A document's payload index; `None`: not sent (`Some(true)`: too large).
         let mut index: HashMap<(&str, Option<&str>, String), Result<usize, bool>> = HashMap::new();
@@ -226,12 +233,14 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                     &sub.query,
                     sub.operation_name.as_deref(),
                     &sub.variables,
-                    value.clone(),
+                    values,
                 ) {
-                    Ok(payload) => {
+                    Ok(Some(payload)) => {
                         payloads.push(payload);
                         Ok(payloads.len() - 1)
                     }
+                    // Not a change this subscription's field carries.
+                    Ok(None) => Err(false),
                     Err(Unshaped::Invalid(refusal)) => {
                         // Validated at subscribe time; only a schema change gets here.
                         warn!(errors = ?refusal.0, "a stored subscription no longer validates");
@@ -418,31 +427,39 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 }
 
-/// The topic of a change and its GraphQL value.
-fn topic_of(change: Change<'_>) -> Result<(Topic, Value), serde_json::Error> {
-    Ok(match change {
-        Change::Message(m) => (
+/// The topic of a change and its GraphQL values, by subscription field.
+fn topic_of(change: Change<'_>) -> Result<(Topic, Payloads), serde_json::Error> {
+    let mut values = Payloads::new();
+    let topic = match change {
+        Change::Message(m) => {
+            if m.kind == ChangeKind::Created {
+                values.insert("onCreateMessage".into(), serde_json::to_value(&m.message)?);
+            }
+            values.insert("onMessageChange".into(), serde_json::to_value(m)?);
             Topic::Messages {
-                conversation_id: m.message_conversation_id.clone(),
-            },
-            serde_json::to_value(m)?,
-        ),
-        Change::User(u) => (Topic::Users, serde_json::to_value(u)?),
-        Change::Link(l) => (
+                conversation_id: m.conversation_id.clone(),
+            }
+        }
+        Change::User(u) => {
+            values.insert("onCreateUser".into(), serde_json::to_value(u)?);
+            Topic::Users
+        }
+        Change::Link(l) => {
+            values.insert("onCreateConvoLink".into(), serde_json::to_value(l)?);
             Topic::LinksOf {
                 user_id: l.convo_link_user_id.clone(),
-            },
-            serde_json::to_value(l)?,
-        ),
-    })
+            }
+        }
+    };
+    Ok((topic, values))
 }
 
 /// Delivery from the function that wrote the row.
 impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
     async fn publish(&self, change: Change<'_>) -> chat_domain::error::Result<Pushed> {
-        let (topic, value) = topic_of(change).map_err(chat_domain::Error::push)?;
+        let (topic, values) = topic_of(change).map_err(chat_domain::Error::push)?;
         let delivery = self
-            .deliver(&topic, value)
+            .deliver(&topic, &values)
             .await
             .map_err(chat_domain::Error::push)?;
         Ok(delivery)

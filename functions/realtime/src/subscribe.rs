@@ -94,20 +94,27 @@ impl Prepared {
             .expect("the operation was found when the document was prepared")
     }
 
-    /// The bytes of the `next` payload for `value` (the row, as the schema
-    /// names its fields), or `None` past [`MAX_PAYLOAD_BYTES`]: measured
-    /// without building it.
-    fn payload_bytes(&self, value: &Value) -> Option<usize> {
+    /// The subscription field the document selects.
+    fn root_field(&self) -> Option<&str> {
         let operation = self.operation();
-        let root = operation.root_fields(&self.document).next()?;
+        operation
+            .root_fields(&self.document)
+            .find(|f| f.name != "__typename")
+            .map(|f| f.name.as_str())
+    }
+
+    /// The bytes of the `next` payload for `values` (by subscription field,
+    /// see [`Payloads`]), or `None` past [`MAX_PAYLOAD_BYTES`]: measured
+    /// without building it.
+    fn payload_bytes(&self, values: &Payloads) -> Option<usize> {
+        let operation = self.operation();
         // `{"data":` … `}` around the root object.
         const ENVELOPE: usize = 10;
-        let root_value = json!({ root.name.as_str(): value });
         chat_graphql::budget::projected_bytes(
             &self.document,
             &operation.selection_set,
             &from_response_json(&*self.variables),
-            &root_value,
+            &Value::Object(values.clone()),
             MAX_PAYLOAD_BYTES - ENVELOPE,
         )
         .map(|n| n + ENVELOPE)
@@ -115,7 +122,7 @@ impl Prepared {
 
     /// The largest payload the document can make for `topic`, against the cap.
     fn within_payload_cap(&self, topic: &Topic) -> Result<(), Refusal> {
-        if self.payload_bytes(&largest_row(topic)).is_none() {
+        if self.payload_bytes(&largest_payloads(topic)).is_none() {
             return Err(Refusal::one(
                 "ValidationError",
                 format!("this subscription's payload could exceed {MAX_PAYLOAD_BYTES} bytes, more than API Gateway can send; select fewer fields"),
@@ -125,38 +132,60 @@ impl Prepared {
     }
 }
 
-/// The largest row `topic` can push, as the schema names its fields: every
-/// string at its length limit, of the character JSON escapes longest.
-fn largest_row(topic: &Topic) -> Value {
+/// What one change pushes on a topic, by the subscription field it is for:
+/// a new message is `onCreateMessage`'s message and `onMessageChange`'s
+/// change; an edit is only the latter. Each value is as the schema names
+/// its fields.
+pub type Payloads = Map<String, Value>;
+
+/// The largest payloads `topic` can push: every string at its length
+/// limit, of the character JSON escapes longest.
+fn largest_payloads(topic: &Topic) -> Payloads {
     use chat_domain::limits::{MAX_CONTENT_CHARS, MAX_ID_CHARS, MAX_USERNAME_CHARS};
     let long = |n: usize| "\u{1}".repeat(n);
     let id = "i".repeat(MAX_ID_CHARS);
     let time = "2026-12-02T01:10:33.123456789+00:00".to_string();
-    let row = match topic {
-        Topic::Messages { .. } => serde_json::to_value(chat_domain::Message {
-            id: id.clone(),
-            message_conversation_id: id.clone(),
-            author_id: id.clone(),
-            content: long(MAX_CONTENT_CHARS),
-            seq: "0".repeat(26),
-            created_at: time.clone(),
-            updated_at: time,
+    let message = chat_domain::Message {
+        id: id.clone(),
+        message_conversation_id: id.clone(),
+        author_id: id.clone(),
+        content: long(MAX_CONTENT_CHARS),
+        seq: "0".repeat(26),
+        created_at: time.clone(),
+        updated_at: time.clone(),
+        edited_at: Some(time.clone()),
+        deleted_at: Some(time.clone()),
+        version: u32::MAX,
+    };
+    let change = chat_domain::MessageChange {
+        kind: chat_domain::ChangeKind::Created,
+        conversation_id: id.clone(),
+        position: Some(u64::MAX),
+        message: message.clone(),
+    };
+    let values = match topic {
+        Topic::Messages { .. } => json!({
+            "onCreateMessage": message,
+            "onMessageChange": change,
         }),
-        Topic::Users => serde_json::to_value(chat_domain::User {
+        Topic::Users => json!({ "onCreateUser": chat_domain::User {
             id,
             username: long(MAX_USERNAME_CHARS),
             created_at: time.clone(),
             updated_at: time,
-        }),
-        Topic::LinksOf { .. } => serde_json::to_value(chat_domain::ConvoLink {
+        }}),
+        Topic::LinksOf { .. } => json!({ "onCreateConvoLink": chat_domain::ConvoLink {
             id: format!("{id}:{id}"),
             convo_link_user_id: id.clone(),
             convo_link_conversation_id: id,
             created_at: time.clone(),
             updated_at: time,
-        }),
+        }}),
     };
-    row.expect("domain rows serialize")
+    match values {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object is an object"),
+    }
 }
 
 /// Why a row could not be shaped for a subscription.
@@ -275,6 +304,11 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         "onCreateConvoLink" => Ok(Topic::LinksOf {
             user_id: id("convoLinkUserId")?,
         }),
+        // The same topic as `onCreateMessage`: one Query finds the
+        // subscribers of both.
+        "onMessageChange" => Ok(Topic::Messages {
+            conversation_id: id("conversationId")?,
+        }),
         other => Err(Refusal::one(
             "ValidationError",
             format!("{other} is not a subscription field"),
@@ -315,15 +349,16 @@ pub async fn authorize<S: ChatStore>(
     }
 }
 
-/// The `next` payload for one subscription document: `value` (the new row, as
-/// the schema names its fields) shaped to the document's selection set.
+/// The `next` payload for one subscription document: its field's value in
+/// `values` shaped to the document's selection set, or `None` when the
+/// change is not for that field (an edit, for `onCreateMessage`).
 pub fn shape(
     query: &str,
     operation_name: Option<&str>,
     variables: &Map<String, Value>,
-    value: Value,
-) -> Result<Value, Unshaped> {
-    Shapes::default().shape(query, operation_name, variables, value)
+    values: &Payloads,
+) -> Result<Option<Value>, Unshaped> {
+    Shapes::default().shape(query, operation_name, variables, values)
 }
 
 /// Documents a process has prepared, kept for its next deliveries: a
@@ -351,8 +386,8 @@ impl Shapes {
         query: &str,
         operation_name: Option<&str>,
         variables: &Map<String, Value>,
-        value: Value,
-    ) -> Result<Value, Unshaped> {
+        values: &Payloads,
+    ) -> Result<Option<Value>, Unshaped> {
         let key = format!(
             "{}\u{0}{}\u{0}{query}",
             operation_name.unwrap_or_default(),
@@ -378,16 +413,19 @@ impl Shapes {
                 p
             }
         };
-        if prepared.payload_bytes(&value).is_none() {
+        let Some(value) = prepared.root_field().and_then(|f| values.get(f)) else {
+            return Ok(None);
+        };
+        if prepared.payload_bytes(values).is_none() {
             return Err(Unshaped::TooLarge);
         }
-        Ok(project(
+        Ok(Some(project(
             &prepared.document,
             prepared.operation(),
             &prepared.variables,
-            &RootValues::single("Subscription", value),
+            &RootValues::single("Subscription", value.clone()),
             false,
-        ))
+        )))
     }
 
     fn lock(
@@ -464,9 +502,12 @@ mod tests {
             "subscription($c: ID!) { m: onCreateMessage(messageConversationId: $c) { __typename text: content id } }",
             None,
             &vars(json!({"c": "c1"})),
-            json!({"id": "m1", "content": "hi", "authorId": "u1", "messageConversationId": "c1"}),
+            json!({"onCreateMessage": {"id": "m1", "content": "hi", "authorId": "u1", "messageConversationId": "c1"}})
+                .as_object()
+                .unwrap(),
         )
-        .unwrap();
+        .unwrap()
+        .expect("a new message is for onCreateMessage");
         assert_eq!(
             payload,
             json!({"data": {"m": {"__typename": "Message", "text": "hi", "id": "m1"}}})

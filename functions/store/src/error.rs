@@ -14,6 +14,10 @@ pub enum StoreError {
     Unprocessed(u32),
     #[error("table {table} did not become active")]
     TableNotActive { table: String },
+    #[error("a DynamoDB request could not be built")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+    #[error("a message change without a change-log position")]
+    Unlogged,
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError

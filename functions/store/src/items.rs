@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use chat_domain::{Conversation, ConvoLink, Message, User};
+use chat_domain::{ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
 
 /// The partition of the `byUsername` index that lists every user.
 pub const USER_LIST_PARTITION: &str = "USER";
@@ -63,6 +63,9 @@ pub struct ConversationItem {
     pub members: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The length of the conversation's change log (see [`ChangeItem`]).
+    #[serde(default)]
+    pub changes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,12 +102,70 @@ pub struct MessageItem {
     pub content: String,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// Absent on messages stored before versions: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
     /// is removed once the push is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_until: Option<i64>,
+}
+
+/// The sort-key prefix of change-log rows in the Messages table. Ids are
+/// letters, digits and `_ - :`, which all sort before `~`, so the log sits
+/// after every message of its conversation and never mixes with them; it
+/// has no `seq`, so the `byOrder` index (the history) never holds it.
+pub const CHANGE_PREFIX: &str = "~change#";
+
+/// One entry of a conversation's change log, in the Messages table under
+/// the conversation's partition: `id` is [`CHANGE_PREFIX`] and the position,
+/// zero-padded so that the log sorts by position.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeItem {
+    pub message_conversation_id: String,
+    pub id: String,
+    pub position: u64,
+    pub kind: ChangeKind,
+    /// The message as the change left it.
+    pub message: MessageItem,
+    /// Written by the API, which pushes the change itself: the mark keeps
+    /// the row from the stream (see [`MessageItem::push_until`]).
+    pub push_until: i64,
+}
+
+impl ChangeItem {
+    pub fn id_of(position: u64) -> String {
+        format!("{CHANGE_PREFIX}{position:020}")
+    }
+
+    pub fn new(change: &MessageChange, position: u64) -> Self {
+        ChangeItem {
+            message_conversation_id: change.conversation_id.clone(),
+            id: Self::id_of(position),
+            position,
+            kind: change.kind,
+            message: MessageItem::from(&change.message),
+            push_until: 0,
+        }
+    }
+}
+
+impl From<ChangeItem> for MessageChange {
+    fn from(c: ChangeItem) -> Self {
+        MessageChange {
+            kind: c.kind,
+            conversation_id: c.message_conversation_id,
+            position: Some(c.position),
+            message: c.message.into(),
+        }
+    }
 }
 
 impl From<&User> for UserItem {
@@ -139,6 +200,7 @@ impl From<&Conversation> for ConversationItem {
             members: c.members.clone(),
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
+            changes: c.changes,
         }
     }
 }
@@ -151,6 +213,7 @@ impl From<ConversationItem> for Conversation {
             members: c.members,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            changes: c.changes,
         }
     }
 }
@@ -207,6 +270,9 @@ impl From<&Message> for MessageItem {
             content: m.content.clone(),
             created_at: m.created_at.clone(),
             updated_at: m.updated_at.clone(),
+            edited_at: m.edited_at.clone(),
+            deleted_at: m.deleted_at.clone(),
+            version: Some(m.version),
             push_until: None,
         }
     }
@@ -222,6 +288,9 @@ impl From<MessageItem> for Message {
             seq: m.seq,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
+            version: m.version.unwrap_or(1),
         }
     }
 }

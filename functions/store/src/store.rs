@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -21,14 +20,16 @@ use serde::Serialize;
 
 use chat_domain::page::{Cursor, PageQuery};
 use chat_domain::ports::{
-    AddMemberOutcome, Batch, CreateUserOutcome, PushState, PutMessageOutcome,
+    AddMemberOutcome, Batch, ChangeOutcome, CreateUserOutcome, PushState, PutMessageOutcome,
 };
 use chat_domain::service::{now_ms, PUSH_LEASE_MS};
-use chat_domain::{ChatStore, Conversation, ConvoLink, Message, SortDirection, User};
+use chat_domain::{
+    ChatStore, Conversation, ConvoLink, Message, MessageChange, SortDirection, User,
+};
 
 use crate::error::StoreError;
 use crate::items::{
-    ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
+    ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
     UsernameClaimItem, USER_LIST_PARTITION,
 };
 use crate::tables::{TableNames, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME};
@@ -116,9 +117,37 @@ fn failed(reasons: &[bool], index: usize) -> bool {
     reasons.get(index).copied().unwrap_or(false)
 }
 
+/// The log position a change must take: the domain always sets it for
+/// what the API writes.
+fn logged_position(change: &MessageChange) -> Result<u64> {
+    change.position.ok_or(StoreError::Unlogged)
+}
+
 impl DynamoStore {
     pub fn new(client: Client, tables: TableNames) -> Self {
         DynamoStore { client, tables }
+    }
+
+    /// Takes `position` of a conversation's change log: the count moves to
+    /// it only if the log is one shorter, so two changes never share a
+    /// position, and every position up to the count is in the log.
+    fn take_position(&self, conversation_id: &str, position: u64) -> Result<TransactWriteItem> {
+        let previous = position.saturating_sub(1);
+        let update = Update::builder()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(to_attrs(&IdKey {
+                id: conversation_id.to_string(),
+            })?))
+            .update_expression("SET changes = :position")
+            .condition_expression(if previous == 0 {
+                "attribute_exists(id) AND (attribute_not_exists(changes) OR changes = :previous)"
+            } else {
+                "changes = :previous"
+            })
+            .expression_attribute_values(":position", to_av(&position)?)
+            .expression_attribute_values(":previous", to_av(&previous)?)
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
@@ -485,45 +514,199 @@ impl ChatStore for DynamoStore {
 
     async fn put_message(
         &self,
-        message: &Message,
+        change: &MessageChange,
         push_until: i64,
     ) -> chat_domain::error::Result<PutMessageOutcome> {
+        let message = &change.message;
+        let position = logged_position(change)?;
         let item = MessageItem {
             push_until: Some(push_until),
             ..MessageItem::from(message)
         };
         let result = self
             .client
-            .put_item()
+            .transact_write_items()
+            .transact_items(self.take_position(&change.conversation_id, position)?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.tables.messages)
+                            .set_item(Some(to_attrs(&item)?))
+                            .condition_expression("attribute_not_exists(id)")
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld,
+                            )
+                            .build()
+                            .map_err(StoreError::from)?,
+                    )
+                    .build(),
+            )
+            .transact_items(self.put(
+                &self.tables.messages,
+                to_attrs(&ChangeItem::new(change, position))?,
+                "attribute_not_exists(id)",
+            ))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(PutMessageOutcome::Created),
+            Err(err) => err,
+        };
+        let Some(reasons) = failed_conditions(&err) else {
+            return Err(StoreError::from(err).into());
+        };
+        if !failed(&reasons, 1) {
+            return Ok(PutMessageOutcome::PositionTaken);
+        }
+        // The id is taken: a retry (or a clash). What is there comes with
+        // the cancellation; not every emulator sends it, so else read it.
+        let returned = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                .cancellation_reasons()
+                .get(1)
+                .and_then(|r| r.item())
+                .filter(|item| !item.is_empty())
+                .cloned(),
+            _ => None,
+        };
+        let existing: Option<MessageItem> = match returned {
+            Some(old) => Some(from_attrs(old)?),
+            None => {
+                self.get(&self.tables.messages, message_key(message)?)
+                    .await?
+            }
+        };
+        match existing {
+            Some(item) => {
+                let push = item.push_until.map_or(PushState::Done, PushState::Pending);
+                Ok(PutMessageOutcome::Exists(Box::new(item.into()), push))
+            }
+            // Deleted between the two requests: it never is, but a new
+            // attempt settles it either way.
+            None => Ok(PutMessageOutcome::PositionTaken),
+        }
+    }
+
+    async fn message_context(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>
+    {
+        let keys = vec![
+            (
+                self.tables.convo_links.clone(),
+                to_attrs(&LinkKey::new(user_id, conversation_id))?,
+            ),
+            (
+                self.tables.conversations.clone(),
+                to_attrs(&IdKey {
+                    id: conversation_id.to_string(),
+                })?,
+            ),
+            (
+                self.tables.messages.clone(),
+                to_attrs(&MessageKey {
+                    message_conversation_id: conversation_id.to_string(),
+                    id: message_id.to_string(),
+                })?,
+            ),
+        ];
+        let mut found = self.batch_get_raw(keys, true).await?;
+        let mut one = |table: &str| found.remove(table).and_then(|mut v| v.pop());
+        let link = one(&self.tables.convo_links)
+            .map(|a| from_attrs::<LinkItem>(a).map(ConvoLink::from))
+            .transpose()?;
+        let convo = one(&self.tables.conversations)
+            .map(|a| from_attrs::<ConversationItem>(a).map(Conversation::from))
+            .transpose()?;
+        let message = one(&self.tables.messages)
+            .map(|a| from_attrs::<MessageItem>(a).map(Message::from))
+            .transpose()?;
+        Ok((link, convo, message))
+    }
+
+    async fn change_message(
+        &self,
+        change: &MessageChange,
+    ) -> chat_domain::error::Result<ChangeOutcome> {
+        let message = &change.message;
+        let position = logged_position(change)?;
+        let previous = message.version.saturating_sub(1);
+        let mut set = vec![
+            "content = :content",
+            "updatedAt = :updated",
+            "version = :version",
+        ];
+        let mut update = Update::builder()
             .table_name(&self.tables.messages)
-            .set_item(Some(to_attrs(&item)?))
-            .condition_expression("attribute_not_exists(id)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_key(Some(message_key(message)?))
+            .condition_expression(if previous <= 1 {
+                "attribute_exists(id) AND (attribute_not_exists(version) OR version = :previous)"
+            } else {
+                "version = :previous"
+            })
+            .expression_attribute_values(":content", to_av(&message.content)?)
+            .expression_attribute_values(":updated", to_av(&message.updated_at)?)
+            .expression_attribute_values(":version", to_av(&message.version)?)
+            .expression_attribute_values(":previous", to_av(&previous)?);
+        if let Some(at) = &message.edited_at {
+            set.push("editedAt = :edited");
+            update = update.expression_attribute_values(":edited", to_av(at)?);
+        }
+        if let Some(at) = &message.deleted_at {
+            set.push("deletedAt = :deleted");
+            update = update.expression_attribute_values(":deleted", to_av(at)?);
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build()
+            .map_err(StoreError::from)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.take_position(&change.conversation_id, position)?)
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.put(
+                &self.tables.messages,
+                to_attrs(&ChangeItem::new(change, position))?,
+                "attribute_not_exists(id)",
+            ))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(PutMessageOutcome::Created),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(e)) => {
-                    let existing: Option<MessageItem> = match e.item() {
-                        Some(old) => Some(from_attrs(old.clone())?),
-                        // Not every emulator returns the old item: read it.
-                        None => {
-                            self.get(&self.tables.messages, message_key(message)?)
-                                .await?
-                        }
-                    };
-                    match existing {
-                        Some(item) => {
-                            let push = item.push_until.map_or(PushState::Done, PushState::Pending);
-                            Ok(PutMessageOutcome::Exists(item.into(), push))
-                        }
-                        None => Err(StoreError::from(err).into()),
-                    }
-                }
-                _ => Err(StoreError::from(err).into()),
-            },
+            Ok(_) => Ok(ChangeOutcome::Changed),
+            Err(err) if failed_conditions(&err).is_some() => Ok(ChangeOutcome::Moved),
+            Err(err) => Err(StoreError::from(err).into()),
         }
+    }
+
+    async fn changes(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> chat_domain::error::Result<Vec<MessageChange>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.messages)
+            .key_condition_expression("messageConversationId = :c AND id > :after")
+            .expression_attribute_values(":c", to_av(&conversation_id)?)
+            .expression_attribute_values(":after", to_av(&ChangeItem::id_of(after))?)
+            .limit(limit as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| from_attrs::<ChangeItem>(a).map(MessageChange::from))
+            .collect::<Result<Vec<_>>>()?)
     }
 
     async fn finish_push(&self, message: &Message) -> chat_domain::error::Result<()> {

@@ -186,6 +186,9 @@ fn resolver_function(
             in_process!(invocations, "create-convo-link", writer, create_convo_link)
         }
         "create-message" => in_process!(invocations, "create-message", writer, create_message),
+        "update-message" => in_process!(invocations, "update-message", writer, update_message),
+        "delete-message" => in_process!(invocations, "delete-message", writer, delete_message),
+        "message-changes" => in_process!(invocations, "message-changes", service, message_changes),
         "get-user" => in_process!(invocations, "get-user", service, get_user),
         "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
         "list-users" => in_process!(invocations, "list-users", service, list_users),

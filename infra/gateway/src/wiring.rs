@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 9);
+        assert_eq!(w.resolvers.len(), 12);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -505,6 +505,8 @@ mod tests {
                 "create-convo",
                 "create-convo-link",
                 "create-message",
+                "update-message",
+                "delete-message",
             ]
             .iter()
             .any(|w| code.ends_with(&format!("/{w}")))
@@ -559,6 +561,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 4);
+        assert_eq!(writers, 6);
     }
 }

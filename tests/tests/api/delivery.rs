@@ -242,6 +242,9 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
         content: "imported".into(),
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
+        edited_at: None,
+        deleted_at: None,
+        version: None,
         push_until: None,
     };
     client
