@@ -2,7 +2,8 @@
 //! counted at the SDK (retries included). schema/TABLES.md states these
 //! numbers; this test holds them. The functions that write push what they
 //! write: one Query on its topic's subscribers per new row, and for a message
-//! one UpdateItem that records the push done.
+//! one UpdateItem that records the push done. A message's write is one
+//! TransactWriteItems with its change-log entry and the log's length.
 
 use chat_tests::{convo, post, Stack};
 use serde_json::json;
@@ -21,6 +22,10 @@ async fn invocations_and_dynamodb_requests_per_operation() {
     let dave = stack.client("dave").await;
     let retried = "mutation($c: ID!) { createMessage(input: {id: \"retried\", content: \"x\", messageConversationId: $c}) { id } }";
     alice.ok(retried, json!({ "c": id })).await;
+    let editable = "mutation($c: ID!) { createMessage(input: {id: \"editable\", content: \"x\", messageConversationId: $c}) { id } }";
+    alice.ok(editable, json!({ "c": id })).await;
+    let edit = "mutation($c: ID!) { updateMessage(input: {id: \"editable\", messageConversationId: $c, content: \"edited\"}) { version } }";
+    let delete = "mutation($c: ID!) { deleteMessage(input: {id: \"editable\", messageConversationId: $c}) { version } }";
 
     let cases: Vec<(&str, &chat_tests::Client, &str, serde_json::Value, u64)> = vec![
         ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 3),
@@ -40,6 +45,12 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         ("listUsers", &alice, "{ listUsers { items { username } } }", json!({}), 1),
         ("me", &alice, "{ me { username } }", json!({}), 1),
         ("allMessageConnection", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }), 2),
+        ("updateMessage", &alice, edit, json!({ "c": id }), 3),
+        ("updateMessage (retry, same content)", &alice, edit, json!({ "c": id }), 1),
+        ("deleteMessage", &alice, delete, json!({ "c": id }), 3),
+        ("deleteMessage (retry)", &alice, delete, json!({ "c": id }), 1),
+        ("messageChanges (where to start)", &alice, "query($c: ID!) { messageChanges(conversationId: $c) { position } }", json!({ "c": id }), 1),
+        ("messageChanges (a page)", &alice, "query($c: ID!) { messageChanges(conversationId: $c, after: 0, limit: 100) { items { kind message { content } } } }", json!({ "c": id }), 2),
         ("allMessageConnection + authors", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { author { username } } } }", json!({ "c": id }), 3),
     ];
     for (name, client, doc, vars, expected_requests) in cases {

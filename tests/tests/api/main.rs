@@ -2,6 +2,7 @@
 //! module per concern; every test starts its own stack.
 
 mod caps;
+mod changes;
 mod chatt;
 mod costs;
 mod delivery;

@@ -1,0 +1,407 @@
+//! Edit, delete, and the change log: `updateMessage` and `deleteMessage`
+//! for the author, tombstones that keep their place, `onMessageChange`
+//! pushes, and `messageChanges` catch-up that never misses a change, even
+//! when writers race in one conversation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chat_domain::limits::{MAX_CONTENT_CHARS, MAX_PAGE_SIZE};
+use chat_tests::{convo, Client, Stack, WsEvent};
+use serde_json::{json, Value};
+
+const MESSAGE_FIELDS: &str = "id content authorId seq editedAt deletedAt version";
+
+fn post_doc() -> String {
+    format!("mutation($c: ID!, $id: ID, $t: String!) {{ createMessage(input: {{id: $id, content: $t, messageConversationId: $c}}) {{ {MESSAGE_FIELDS} }} }}")
+}
+
+fn edit_doc() -> String {
+    format!("mutation($c: ID!, $id: ID!, $t: String!) {{ updateMessage(input: {{id: $id, messageConversationId: $c, content: $t}}) {{ {MESSAGE_FIELDS} }} }}")
+}
+
+fn delete_doc() -> String {
+    format!("mutation($c: ID!, $id: ID!) {{ deleteMessage(input: {{id: $id, messageConversationId: $c}}) {{ {MESSAGE_FIELDS} }} }}")
+}
+
+fn changes_doc() -> String {
+    format!("query($c: ID!, $after: Int, $limit: Int) {{ messageChanges(conversationId: $c, after: $after, limit: $limit) {{ position hasMore items {{ kind conversationId position message {{ {MESSAGE_FIELDS} }} }} }} }}")
+}
+
+const ON_MESSAGE_CHANGE: &str = "subscription($c: ID!) { onMessageChange(conversationId: $c) { kind position message { id content version editedAt deletedAt } } }";
+const ON_CREATE_MESSAGE: &str =
+    "subscription($c: ID!) { onCreateMessage(messageConversationId: $c) { id content } }";
+
+async fn posted(author: &Client, room: &str, id: &str, text: &str) -> Value {
+    author
+        .ok(&post_doc(), json!({ "c": room, "id": id, "t": text }))
+        .await["createMessage"]
+        .clone()
+}
+
+async fn history(client: &Client, room: &str) -> Vec<Value> {
+    let doc = format!("query($c: ID!) {{ getConvo(id: $c) {{ messages(limit: 100) {{ items {{ {MESSAGE_FIELDS} }} }} }} }}");
+    client.ok(&doc, json!({ "c": room })).await["getConvo"]["messages"]["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn an_author_edits_and_deletes_in_place_and_no_one_else_can() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let first = posted(&alice, &room, "m1", "one").await;
+    posted(&alice, &room, "m2", "twoo").await;
+    posted(&bob, &room, "m3", "three").await;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["editedAt"], Value::Null);
+
+    let edit = |who: &Client, id: &str, text: &str| {
+        let who = who.clone();
+        let vars = json!({ "c": room, "id": id, "t": text });
+        async move { who.send(&edit_doc(), vars).await }
+    };
+    let error_of = |out: Value| {
+        out["errors"][0]["errorType"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    };
+    // Someone else's message, a conversation one is not in, no such message.
+    assert_eq!(error_of(edit(&bob, "m2", "hacked").await), "Unauthorized");
+    assert_eq!(error_of(edit(&carol, "m2", "hacked").await), "Unauthorized");
+    assert_eq!(error_of(edit(&alice, "nope", "x").await), "NotFound");
+    // Content limits, at the edge.
+    assert_eq!(error_of(edit(&alice, "m2", " ").await), "ValidationError");
+    let too_long = "x".repeat(MAX_CONTENT_CHARS + 1);
+    assert_eq!(
+        error_of(edit(&alice, "m2", &too_long).await),
+        "ValidationError"
+    );
+    let longest = "y".repeat(MAX_CONTENT_CHARS);
+    let out = edit(&alice, "m2", &longest).await;
+    assert_eq!(out["data"]["updateMessage"]["version"], 2, "{out}");
+
+    let out = edit(&alice, "m2", "two").await;
+    let edited = &out["data"]["updateMessage"];
+    assert_eq!(edited["content"], "two");
+    assert_eq!(edited["version"], 3);
+    assert!(edited["editedAt"].is_string());
+    // A retry of the same edit changes nothing.
+    let again = edit(&alice, "m2", "two").await;
+    assert_eq!(&again["data"]["updateMessage"], edited);
+
+    // Same id, same place.
+    let items = history(&bob, &room).await;
+    let ids: Vec<&str> = items.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["m1", "m2", "m3"]);
+    assert_eq!(items[1]["content"], "two");
+
+    // Delete: a tombstone in the same place.
+    let delete = |who: &Client, id: &str| {
+        let who = who.clone();
+        let vars = json!({ "c": room, "id": id });
+        async move { who.send(&delete_doc(), vars).await }
+    };
+    assert_eq!(error_of(delete(&bob, "m1").await), "Unauthorized");
+    assert_eq!(error_of(delete(&carol, "m1").await), "Unauthorized");
+    let out = delete(&alice, "m2").await;
+    let tombstone = &out["data"]["deleteMessage"];
+    assert_eq!(tombstone["content"], "");
+    assert!(tombstone["deletedAt"].is_string());
+    assert_eq!(tombstone["version"], 4);
+    assert_eq!(
+        &delete(&alice, "m2").await["data"]["deleteMessage"],
+        tombstone
+    );
+    assert_eq!(error_of(edit(&alice, "m2", "back").await), "Conflict");
+
+    // Pages neither skip nor repeat around a tombstone.
+    let page_doc = "query($c: ID!, $t: String) { getConvo(id: $c) { messages(limit: 1, nextToken: $t) { items { id content } nextToken } } }";
+    let mut token = Value::Null;
+    let mut seen = Vec::new();
+    loop {
+        let out = bob.ok(page_doc, json!({ "c": room, "t": token })).await;
+        let page = &out["getConvo"]["messages"];
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_string());
+        }
+        token = page["nextToken"].clone();
+        if token.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["m1", "m2", "m3"]);
+}
+
+#[tokio::test]
+async fn every_change_is_pushed_on_one_subscription_and_chatt_sees_new_messages_only() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let mut ws = stack.ws(&bob).await;
+    ws.subscribe("changes", ON_MESSAGE_CHANGE, json!({ "c": room }))
+        .await;
+    ws.subscribe("chatt", ON_CREATE_MESSAGE, json!({ "c": room }))
+        .await;
+    ws.sync().await;
+    let mut outsider = stack.ws(&carol).await;
+    outsider
+        .subscribe("peek", ON_MESSAGE_CHANGE, json!({ "c": room }))
+        .await;
+    match outsider.next().await {
+        WsEvent::Message(m) => {
+            assert_eq!(m["type"], "error");
+            assert_eq!(m["payload"][0]["errorType"], "Unauthorized");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    posted(&alice, &room, "m1", "hello").await;
+    alice
+        .ok(&edit_doc(), json!({ "c": room, "id": "m1", "t": "hello!" }))
+        .await;
+    alice
+        .ok(&edit_doc(), json!({ "c": room, "id": "m1", "t": "hello!" }))
+        .await;
+    alice
+        .ok(&delete_doc(), json!({ "c": room, "id": "m1" }))
+        .await;
+
+    let mut changes = Vec::new();
+    let mut created = Vec::new();
+    for _ in 0..4 {
+        match ws.next().await {
+            WsEvent::Message(m) if m["id"] == "changes" => {
+                changes.push(m["payload"]["data"]["onMessageChange"].clone())
+            }
+            WsEvent::Message(m) if m["id"] == "chatt" => {
+                created.push(m["payload"]["data"]["onCreateMessage"].clone())
+            }
+            other => panic!("expected a push, got {other:?}"),
+        }
+    }
+    assert_eq!(created, [json!({ "id": "m1", "content": "hello" })]);
+    let kinds: Vec<&str> = changes
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["CREATED", "EDITED", "DELETED"]);
+    let positions: Vec<i64> = changes
+        .iter()
+        .map(|c| c["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 2, 3]);
+    let versions: Vec<i64> = changes
+        .iter()
+        .map(|c| c["message"]["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(changes[1]["message"]["content"], "hello!");
+    assert_eq!(changes[2]["message"]["content"], "");
+    assert!(changes[2]["message"]["deletedAt"].is_string());
+    // The retried edit pushed nothing.
+    assert_eq!(
+        ws.next_within(Duration::from_millis(300)).await,
+        WsEvent::Silence
+    );
+}
+
+/// Applies a page of changes to a client's state: the higher version wins.
+fn apply(state: &mut BTreeMap<String, Value>, items: &[Value]) {
+    for item in items {
+        let message = &item["message"];
+        let id = message["id"].as_str().unwrap().to_string();
+        let newer = state
+            .get(&id)
+            .is_none_or(|old| old["version"].as_i64() < message["version"].as_i64());
+        if newer {
+            state.insert(id, message.clone());
+        }
+    }
+}
+
+/// Catches `client` up from `after` to the end of the log; returns the
+/// position it reached.
+async fn catch_up(
+    client: &Client,
+    room: &str,
+    mut after: i64,
+    limit: i64,
+    state: &mut BTreeMap<String, Value>,
+) -> i64 {
+    loop {
+        let out = client
+            .ok(
+                &changes_doc(),
+                json!({ "c": room, "after": after, "limit": limit }),
+            )
+            .await;
+        let page = &out["messageChanges"];
+        let items = page["items"].as_array().unwrap();
+        for (i, item) in items.iter().enumerate() {
+            assert_eq!(
+                item["position"].as_i64(),
+                Some(after + 1 + i as i64),
+                "no gaps"
+            );
+        }
+        apply(state, items);
+        after = page["position"].as_i64().unwrap();
+        if !page["hasMore"].as_bool().unwrap() {
+            return after;
+        }
+    }
+}
+
+#[tokio::test]
+async fn catching_up_from_a_position_gives_exactly_the_state_now() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    posted(&alice, &room, "early", "before bob looked").await;
+
+    // Bob reads where the log is, then the history: his state at that position.
+    let start = bob.ok(&changes_doc(), json!({ "c": room })).await["messageChanges"].clone();
+    assert_eq!(start["items"], json!([]));
+    assert_eq!(start["hasMore"], false);
+    let start = start["position"].as_i64().unwrap();
+    assert_eq!(start, 1);
+    let mut state: BTreeMap<String, Value> = history(&bob, &room)
+        .await
+        .into_iter()
+        .map(|m| (m["id"].as_str().unwrap().to_string(), m))
+        .collect();
+
+    // Bob goes away; the conversation goes on.
+    for i in 0..5 {
+        posted(&alice, &room, &format!("m{i}"), &format!("text {i}")).await;
+    }
+    for id in ["m1", "early"] {
+        alice
+            .ok(&edit_doc(), json!({ "c": room, "id": id, "t": "edited" }))
+            .await;
+    }
+    alice
+        .ok(&delete_doc(), json!({ "c": room, "id": "m3" }))
+        .await;
+    posted(&bob, &room, "from-another-device", "hi").await;
+
+    let reached = catch_up(&bob, &room, start, 3, &mut state).await;
+    assert_eq!(reached, 10);
+    let now: BTreeMap<String, Value> = history(&bob, &room)
+        .await
+        .into_iter()
+        .map(|m| (m["id"].as_str().unwrap().to_string(), m))
+        .collect();
+    assert_eq!(state, now, "caught up is the same as never away");
+
+    // Asking at the end: nothing, and the same position.
+    let end = bob
+        .ok(&changes_doc(), json!({ "c": room, "after": reached }))
+        .await["messageChanges"]
+        .clone();
+    assert_eq!(
+        end,
+        json!({ "position": 10, "hasMore": false, "items": [] })
+    );
+
+    // Who may ask, and what.
+    let error_type = |who: &Client, vars: Value| {
+        let who = who.clone();
+        async move { who.error_type(&changes_doc(), vars).await }
+    };
+    assert_eq!(
+        error_type(&carol, json!({ "c": room, "after": 0 })).await,
+        "Unauthorized"
+    );
+    for bad in [
+        json!({ "c": room, "after": 11 }),
+        json!({ "c": room, "after": -1 }),
+        json!({ "c": room, "after": 0, "limit": 0 }),
+        json!({ "c": room, "after": 0, "limit": MAX_PAGE_SIZE + 1 }),
+        json!({ "c": "", "after": 0 }),
+    ] {
+        assert_eq!(
+            error_type(&bob, bad.clone()).await,
+            "ValidationError",
+            "{bad}"
+        );
+    }
+    let full = bob
+        .ok(
+            &changes_doc(),
+            json!({ "c": room, "after": 0, "limit": MAX_PAGE_SIZE }),
+        )
+        .await;
+    assert_eq!(
+        full["messageChanges"]["items"].as_array().unwrap().len(),
+        10
+    );
+}
+
+/// Writers racing in one conversation: each change takes the next position
+/// with its write, so what a reader sees is always every position up to the
+/// one it reached. Readers catching up while the writes go on end with every
+/// message, and the log has each position once.
+#[tokio::test]
+async fn racing_writers_leave_no_gap_a_catch_up_could_skip() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    const WRITERS: usize = 6;
+    const EACH: usize = 8;
+    let writes = (0..WRITERS).map(|w| {
+        let author = if w % 2 == 0 {
+            alice.clone()
+        } else {
+            bob.clone()
+        };
+        let room = room.clone();
+        async move {
+            for i in 0..EACH {
+                posted(&author, &room, &format!("w{w}-{i}"), "race").await;
+            }
+        }
+    });
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reader = async {
+        let mut state = BTreeMap::new();
+        let mut at = 0;
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+            at = catch_up(&bob, &room, at, 5, &mut state).await;
+            if finished {
+                return (at, state);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let writers = async {
+        futures::future::join_all(writes).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let ((at, state), ()) = tokio::join!(reader, writers);
+    let total = WRITERS * EACH;
+    assert_eq!(at, total as i64);
+    let expected: BTreeSet<String> = (0..WRITERS)
+        .flat_map(|w| (0..EACH).map(move |i| format!("w{w}-{i}")))
+        .collect();
+    assert_eq!(state.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    // The whole log, read again: each position once, every message once.
+    let mut all = BTreeMap::new();
+    assert_eq!(
+        catch_up(&alice, &room, 0, 100, &mut all).await,
+        total as i64
+    );
+    assert_eq!(all.len(), total);
+}
