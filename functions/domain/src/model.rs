@@ -29,11 +29,6 @@ pub struct Conversation {
     pub members: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
-    /// The length of its message change log: the position of its latest
-    /// change. Every change commits together with this count, so every
-    /// position up to it is in the log.
-    #[serde(skip)]
-    pub changes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +104,11 @@ pub enum ChangeKind {
 pub struct MessageChange {
     pub kind: ChangeKind,
     pub conversation_id: String,
-    /// Its place in the conversation's change log (1, 2, 3, ...; no gaps).
-    /// `None` for a message written outside the API, which the log lacks.
-    pub position: Option<u64>,
+    /// Its key in the conversation's change log: a ULID taken when the
+    /// change was made (a new message's is its `seq`). Not sent to clients,
+    /// which catch up from the cursor a `messageChanges` page gives.
+    #[serde(skip)]
+    pub key: String,
     pub message: Message,
 }
 

@@ -39,17 +39,14 @@ pub enum PutMessageOutcome {
     /// A message with this id exists in this conversation: here it is, and
     /// where its push stands.
     Exists(Box<Message>, PushState),
-    /// Another change took the log position first: read the conversation
-    /// again and retry at the next one.
-    PositionTaken,
 }
 
 /// How an attempt to change a stored message ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeOutcome {
     Changed,
-    /// The message or the log moved since they were read (another edit, a
-    /// delete, another change in the conversation): read again and retry.
+    /// The message changed since it was read (another edit, or a delete):
+    /// read again and retry.
     Moved,
 }
 
@@ -163,8 +160,7 @@ pub trait ChatStore: Send + Sync {
 
     /// Stores a new message, unless its id is taken in its conversation,
     /// whose push its writer holds until `push_until` (epoch milliseconds),
-    /// together with its entry at `change.position` of the change log (which
-    /// must be the conversation's next).
+    /// together with its change-log entry, in one write.
     fn put_message(
         &self,
         change: &MessageChange,
@@ -181,19 +177,19 @@ pub trait ChatStore: Send + Sync {
     ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>> + Send;
 
     /// Replaces a stored message by `change.message`, if it is still at
-    /// `change.message.version - 1`, together with its entry at
-    /// `change.position` of the change log (which must be the next).
+    /// `change.message.version - 1`, together with its change-log entry, in
+    /// one write.
     fn change_message(
         &self,
         change: &MessageChange,
     ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
 
-    /// The change log of a conversation after position `after`, oldest
-    /// first, at most `limit` entries.
+    /// The change log of a conversation after the key `after`, oldest
+    /// first, at most `limit` entries; strongly consistent.
     fn changes(
         &self,
         conversation_id: &str,
-        after: u64,
+        after: &str,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<MessageChange>>> + Send;
 

@@ -44,18 +44,30 @@ pub struct MessageRef {
     pub conversation_id: String,
 }
 
-/// Writes to one conversation's messages take its change log's positions
-/// one after another; a writer whose position was taken reads again and
-/// retries, this many times at most.
-pub const MAX_CHANGE_ATTEMPTS: u32 = 50;
+/// A changed message whose write lost a race with another change to it
+/// (an edit, a delete) reads it again and retries, this many times at most.
+pub const MAX_CHANGE_ATTEMPTS: u32 = 10;
 
-/// After a lost race for a log position: the writer reads again at once
-/// (that read spreads racing writers out), or gives up with `Conflict`
-/// past [`MAX_CHANGE_ATTEMPTS`].
+/// How far behind now a catch-up cursor stays. A change takes its key (a
+/// ULID of the time) just before its write, and the write lands within the
+/// functions' timeout (10 s, `Timeout` in infra/template.yaml) or never: so
+/// every change whose key is older than this was committed before a
+/// catch-up reads, and a cursor this far back can never pass a change that
+/// commits later.
+pub const CHANGE_SETTLE_MS: i64 = 15_000;
+
+/// The cursor of "everything up to [`CHANGE_SETTLE_MS`] ago".
+fn settled_key() -> String {
+    let at = u64::try_from(now_ms() - CHANGE_SETTLE_MS).unwrap_or(0);
+    Ulid::from_parts(at, 0).to_string()
+}
+
+/// After a lost race with another change to the same message: read again,
+/// or give up with `Conflict` past [`MAX_CHANGE_ATTEMPTS`].
 fn contended(attempts: u32) -> Result<()> {
     if attempts >= MAX_CHANGE_ATTEMPTS {
         return Err(Error::Conflict(
-            "this conversation is changing too fast; try again".into(),
+            "this message is changing too fast; try again".into(),
         ));
     }
     Ok(())
@@ -203,7 +215,6 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             members: ids,
             created_at: now.clone(),
             updated_at: now.clone(),
-            changes: 0,
         };
         let links: Vec<ConvoLink> = convo
             .members
@@ -294,12 +305,20 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ));
             }
         }
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &conversation_id, sel.conversation.is_some())
+            .await?;
+        if link.is_none() {
+            return Err(Error::not_member());
+        }
+        // Taken just before the write: see [`CHANGE_SETTLE_MS`].
         let seq = next_seq();
         let now = now();
-        let mut change = MessageChange {
+        let change = MessageChange {
             kind: ChangeKind::Created,
             conversation_id: conversation_id.clone(),
-            position: None,
+            key: seq.clone(),
             message: Message {
                 id: client_id.unwrap_or_else(|| seq.clone()),
                 message_conversation_id: conversation_id.clone(),
@@ -313,56 +332,38 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 version: 1,
             },
         };
-        let mut attempts = 0;
-        let (convo, message) = loop {
-            // The conversation is read with the membership (one request)
-            // for the length of its change log: the message takes the next
-            // position, and the write fails if another change took it.
-            let (link, convo) = self
-                .store
-                .membership(&caller.id, &conversation_id, true)
-                .await?;
-            let (Some(_), Some(convo)) = (link, convo) else {
-                return Err(Error::not_member());
-            };
-            change.position = Some(convo.changes + 1);
-            let lease = now_ms() + PUSH_LEASE_MS;
-            match self.store.put_message(&change, lease).await? {
-                PutMessageOutcome::Created => {
-                    self.push_message(&change, lease).await?;
-                    break (convo, change.message);
-                }
-                PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
-                    // A retry. Subscribers get the message once: only a push its
-                    // writer never finished, and whose hold ran out, is taken
-                    // over and made here.
-                    if let PushState::Pending(held_until) = push {
-                        if held_until <= now_ms()
-                            && self.store.take_push(&original, held_until, lease).await?
-                        {
-                            let retried = MessageChange {
-                                kind: ChangeKind::Created,
-                                conversation_id: conversation_id.clone(),
-                                position: None,
-                                message: (*original).clone(),
-                            };
-                            self.push_message(&retried, lease).await?;
-                        }
+        let lease = now_ms() + PUSH_LEASE_MS;
+        let message = match self.store.put_message(&change, lease).await? {
+            PutMessageOutcome::Created => {
+                self.push_message(&change, lease).await?;
+                change.message
+            }
+            PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
+                // A retry. Subscribers get the message once: only a push its
+                // writer never finished, and whose hold ran out, is taken
+                // over and made here.
+                if let PushState::Pending(held_until) = push {
+                    if held_until <= now_ms()
+                        && self.store.take_push(&original, held_until, lease).await?
+                    {
+                        let retried = MessageChange {
+                            kind: ChangeKind::Created,
+                            conversation_id: conversation_id.clone(),
+                            key: original.seq.clone(),
+                            message: (*original).clone(),
+                        };
+                        self.push_message(&retried, lease).await?;
                     }
-                    break (convo, *original);
                 }
-                PutMessageOutcome::Exists(..) => {
-                    return Err(Error::Conflict(
-                        "this message id is already used in this conversation".into(),
-                    ))
-                }
-                PutMessageOutcome::PositionTaken => {
-                    attempts += 1;
-                    contended(attempts)?;
-                }
+                *original
+            }
+            PutMessageOutcome::Exists(..) => {
+                return Err(Error::Conflict(
+                    "this message id is already used in this conversation".into(),
+                ))
             }
         };
-        let known = Known::default().with_conversation(convo);
+        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
         self.expand_message(caller, known, message, sel).await
     }
 
@@ -431,7 +432,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
 
     /// Applies `change` (given the stored message: the new state, or `None`
     /// for no change) to a message of the caller's in a conversation they
-    /// belong to, at the next position of its change log, and pushes it.
+    /// belong to, logs it, and pushes it.
     async fn change_own_message(
         &self,
         caller: &Caller,
@@ -464,7 +465,8 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             let entry = MessageChange {
                 kind,
                 conversation_id: conversation_id.clone(),
-                position: Some(convo.changes + 1),
+                // Taken just before the write: see [`CHANGE_SETTLE_MS`].
+                key: next_seq(),
                 message: changed,
             };
             match self.store.change_message(&entry).await? {
@@ -621,11 +623,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
 #[serde(rename_all = "camelCase")]
 pub struct ChangePage {
     pub items: Vec<ChangeView>,
-    /// The position to ask after next: the last item's, or where the page
-    /// started when it is empty.
-    pub position: u64,
-    /// Whether the log goes on past this page.
-    pub has_more: bool,
+    /// Where to catch up from next time.
+    pub cursor: String,
+    /// When the page is full: pass it as `after` to read on.
+    pub next_token: Option<String>,
 }
 
 /// One change, with what is selected below its message.
@@ -634,75 +635,106 @@ pub struct ChangePage {
 pub struct ChangeView {
     pub kind: ChangeKind,
     pub conversation_id: String,
-    pub position: Option<u64>,
     pub message: MessageView,
 }
 
+/// Where a `messageChanges` read starts: after `from`, with the cursor it
+/// hands back kept at or before `cap`.
+struct ChangeRead {
+    from: String,
+    cap: String,
+}
+
+impl ChangeRead {
+    /// `after` is a cursor (`KEY`) or a page's `nextToken` (`KEY:CAP`): a
+    /// read that goes on over several pages keeps the cap of its first, so
+    /// its cursor never passes a change that commits while it reads.
+    fn parse(after: &str, settled: &str) -> Result<Self> {
+        let ulid = |s: &str| {
+            Ulid::from_string(s).map(|u| u.to_string()).map_err(|_| {
+                Error::validation(
+                    "after must be a cursor or nextToken that messageChanges returned",
+                )
+            })
+        };
+        Ok(match after.split_once(':') {
+            Some((from, cap)) => ChangeRead {
+                from: ulid(from)?,
+                cap: ulid(cap)?.min(settled.to_string()),
+            },
+            None => ChangeRead {
+                from: ulid(after)?,
+                cap: settled.to_string(),
+            },
+        })
+    }
+}
+
 impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
-    /// What changed in a conversation after `after`, oldest first: each new,
-    /// edited or deleted message, as that change left it. Replaying the
-    /// changes after a position over a state read at that position gives
-    /// exactly the state now. Without `after`, no changes and the current
-    /// position: where a client that has just subscribed starts.
+    /// What changed in a conversation after `after` (a cursor or nextToken
+    /// an earlier page gave), oldest first: each new, edited or deleted
+    /// message, as that change left it. Without `after`: no changes, and
+    /// the cursor to start from, for a client about to read the history.
+    ///
+    /// A cursor never passes [`CHANGE_SETTLE_MS`] ago, so a change that
+    /// commits after a page was read, with a key older than the page's
+    /// newest, still comes in the next read; a change can therefore come
+    /// twice, and a client keeps the higher `version` of a message.
     #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn message_changes(
         &self,
         caller: &Caller,
         conversation_id: &str,
-        after: Option<i64>,
+        after: Option<&str>,
         limit: Option<i64>,
         sel: &MessageSel,
     ) -> Result<ChangePage> {
         let id = limits::id("conversationId", conversation_id)?;
         let limit = limits::page_size("limit", limit)?;
-        let (link, convo) = self.store.membership(&caller.id, &id, true).await?;
-        let (Some(_), Some(convo)) = (link, convo) else {
+        // Taken before the read: what it covers was committed by then.
+        let settled = settled_key();
+        let read = after.map(|a| ChangeRead::parse(a, &settled)).transpose()?;
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &id, sel.conversation.is_some())
+            .await?;
+        if link.is_none() {
             return Err(Error::not_member());
-        };
-        let head = convo.changes;
-        let Some(after) = after else {
-            return Ok(ChangePage {
-                items: Vec::new(),
-                position: head,
-                has_more: false,
-            });
-        };
-        let after = u64::try_from(after)
-            .ok()
-            .filter(|a| *a <= head)
-            .ok_or_else(|| {
-                Error::validation(format!(
-                    "after must be a position of this conversation's change log, 0 to {head}"
-                ))
-            })?;
-        if after == head {
-            return Ok(ChangePage {
-                items: Vec::new(),
-                position: head,
-                has_more: false,
-            });
         }
-        let changes = self.store.changes(&id, after, limit).await?;
-        let position = changes.last().and_then(|c| c.position).unwrap_or(after);
+        let Some(read) = read else {
+            return Ok(ChangePage {
+                items: Vec::new(),
+                cursor: settled,
+                next_token: None,
+            });
+        };
+        let changes = self.store.changes(&id, &read.from, limit).await?;
+        let (cursor, next_token) = match changes.last() {
+            Some(last) if changes.len() == limit as usize => (
+                last.key.clone().min(read.cap.clone()),
+                Some(format!("{}:{}", last.key, read.cap)),
+            ),
+            // The end of the log: everything up to the cap has been read.
+            _ => (read.cap, None),
+        };
         let (meta, messages): (Vec<_>, Vec<_>) = changes
             .into_iter()
-            .map(|c| ((c.kind, c.conversation_id, c.position), c.message))
+            .map(|c| ((c.kind, c.conversation_id), c.message))
             .unzip();
-        let known = Known::default().with_conversation(convo);
+        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
         let views = self.expand_messages(caller, known, messages, sel).await?;
         Ok(ChangePage {
             items: meta
                 .into_iter()
                 .zip(views)
-                .map(|((kind, conversation_id, position), message)| ChangeView {
+                .map(|((kind, conversation_id), message)| ChangeView {
                     kind,
                     conversation_id,
-                    position,
                     message,
                 })
                 .collect(),
-            has_more: position < head,
-            position,
+            cursor,
+            next_token,
         })
     }
 }

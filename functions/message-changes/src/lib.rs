@@ -1,4 +1,4 @@
-//! `Query.messageChanges`: what changed in a conversation after a position of its change log, oldest first; members only.
+//! `Query.messageChanges`: what changed in a conversation after a cursor, oldest first; members only.
 //!
 //! A thin Lambda function: `main` builds the service once per cold start and
 //! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
@@ -14,7 +14,7 @@ use tracing::instrument;
 #[serde(rename_all = "camelCase")]
 struct Args {
     conversation_id: String,
-    after: Option<i64>,
+    after: Option<String>,
     limit: Option<i64>,
 }
 
@@ -27,7 +27,13 @@ pub async fn handler<S: ChatStore>(
     let args: Args = event.payload.arguments()?;
     let sel = event.payload.message_sel("items/message/");
     let page = service
-        .message_changes(&caller, &args.conversation_id, args.after, args.limit, &sel)
+        .message_changes(
+            &caller,
+            &args.conversation_id,
+            args.after.as_deref(),
+            args.limit,
+            &sel,
+        )
         .await?;
     output(&page)
 }

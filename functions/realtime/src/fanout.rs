@@ -103,11 +103,11 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             let message: Message = serde_dynamo::from_item::<_, MessageItem>(image)
                 .ok()?
                 .into();
+            // Written outside the API: the change log does not have it.
             topic_of(Change::Message(&MessageChange {
                 kind: ChangeKind::Created,
                 conversation_id: message.message_conversation_id.clone(),
-                // Written outside the API: the change log does not have it.
-                position: None,
+                key: message.seq.clone(),
                 message,
             }))
         } else if table == self.tables.users {

@@ -160,7 +160,7 @@ fn largest_payloads(topic: &Topic) -> Payloads {
     let change = chat_domain::MessageChange {
         kind: chat_domain::ChangeKind::Created,
         conversation_id: id.clone(),
-        position: Some(u64::MAX),
+        key: String::new(),
         message: message.clone(),
     };
     let values = match topic {

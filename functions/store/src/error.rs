@@ -16,8 +16,8 @@ pub enum StoreError {
     TableNotActive { table: String },
     #[error("a DynamoDB request could not be built")]
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
-    #[error("a message change without a change-log position")]
-    Unlogged,
+    #[error("a message whose id was taken could not be read")]
+    Vanished,
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError

@@ -63,9 +63,6 @@ pub struct ConversationItem {
     pub members: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
-    /// The length of the conversation's change log (see [`ChangeItem`]).
-    #[serde(default)]
-    pub changes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,14 +121,13 @@ pub struct MessageItem {
 pub const CHANGE_PREFIX: &str = "~change#";
 
 /// One entry of a conversation's change log, in the Messages table under
-/// the conversation's partition: `id` is [`CHANGE_PREFIX`] and the position,
-/// zero-padded so that the log sorts by position.
+/// the conversation's partition: `id` is [`CHANGE_PREFIX`] and the change's
+/// key (a ULID, so the log sorts by time).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeItem {
     pub message_conversation_id: String,
     pub id: String,
-    pub position: u64,
     pub kind: ChangeKind,
     /// The message as the change left it.
     pub message: MessageItem,
@@ -141,15 +137,14 @@ pub struct ChangeItem {
 }
 
 impl ChangeItem {
-    pub fn id_of(position: u64) -> String {
-        format!("{CHANGE_PREFIX}{position:020}")
+    pub fn id_of(key: &str) -> String {
+        format!("{CHANGE_PREFIX}{key}")
     }
 
-    pub fn new(change: &MessageChange, position: u64) -> Self {
+    pub fn new(change: &MessageChange) -> Self {
         ChangeItem {
             message_conversation_id: change.conversation_id.clone(),
-            id: Self::id_of(position),
-            position,
+            id: Self::id_of(&change.key),
             kind: change.kind,
             message: MessageItem::from(&change.message),
             push_until: 0,
@@ -162,7 +157,11 @@ impl From<ChangeItem> for MessageChange {
         MessageChange {
             kind: c.kind,
             conversation_id: c.message_conversation_id,
-            position: Some(c.position),
+            key: c
+                .id
+                .strip_prefix(CHANGE_PREFIX)
+                .unwrap_or(&c.id)
+                .to_string(),
             message: c.message.into(),
         }
     }
@@ -200,7 +199,6 @@ impl From<&Conversation> for ConversationItem {
             members: c.members.clone(),
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
-            changes: c.changes,
         }
     }
 }
@@ -213,7 +211,6 @@ impl From<ConversationItem> for Conversation {
             members: c.members,
             created_at: c.created_at,
             updated_at: c.updated_at,
-            changes: c.changes,
         }
     }
 }

@@ -117,37 +117,9 @@ fn failed(reasons: &[bool], index: usize) -> bool {
     reasons.get(index).copied().unwrap_or(false)
 }
 
-/// The log position a change must take: the domain always sets it for
-/// what the API writes.
-fn logged_position(change: &MessageChange) -> Result<u64> {
-    change.position.ok_or(StoreError::Unlogged)
-}
-
 impl DynamoStore {
     pub fn new(client: Client, tables: TableNames) -> Self {
         DynamoStore { client, tables }
-    }
-
-    /// Takes `position` of a conversation's change log: the count moves to
-    /// it only if the log is one shorter, so two changes never share a
-    /// position, and every position up to the count is in the log.
-    fn take_position(&self, conversation_id: &str, position: u64) -> Result<TransactWriteItem> {
-        let previous = position.saturating_sub(1);
-        let update = Update::builder()
-            .table_name(&self.tables.conversations)
-            .set_key(Some(to_attrs(&IdKey {
-                id: conversation_id.to_string(),
-            })?))
-            .update_expression("SET changes = :position")
-            .condition_expression(if previous == 0 {
-                "attribute_exists(id) AND (attribute_not_exists(changes) OR changes = :previous)"
-            } else {
-                "changes = :previous"
-            })
-            .expression_attribute_values(":position", to_av(&position)?)
-            .expression_attribute_values(":previous", to_av(&previous)?)
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
@@ -518,7 +490,6 @@ impl ChatStore for DynamoStore {
         push_until: i64,
     ) -> chat_domain::error::Result<PutMessageOutcome> {
         let message = &change.message;
-        let position = logged_position(change)?;
         let item = MessageItem {
             push_until: Some(push_until),
             ..MessageItem::from(message)
@@ -526,7 +497,6 @@ impl ChatStore for DynamoStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.take_position(&change.conversation_id, position)?)
             .transact_items(
                 TransactWriteItem::builder()
                     .put(
@@ -544,7 +514,7 @@ impl ChatStore for DynamoStore {
             )
             .transact_items(self.put(
                 &self.tables.messages,
-                to_attrs(&ChangeItem::new(change, position))?,
+                to_attrs(&ChangeItem::new(change))?,
                 "attribute_not_exists(id)",
             ))
             .send()
@@ -556,15 +526,16 @@ impl ChatStore for DynamoStore {
         let Some(reasons) = failed_conditions(&err) else {
             return Err(StoreError::from(err).into());
         };
-        if !failed(&reasons, 1) {
-            return Ok(PutMessageOutcome::PositionTaken);
+        if !failed(&reasons, 0) {
+            // The log entry's key is a fresh ULID: it is never taken.
+            return Err(StoreError::from(err).into());
         }
         // The id is taken: a retry (or a clash). What is there comes with
         // the cancellation; not every emulator sends it, so else read it.
         let returned = match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
                 .cancellation_reasons()
-                .get(1)
+                .first()
                 .and_then(|r| r.item())
                 .filter(|item| !item.is_empty())
                 .cloned(),
@@ -582,9 +553,8 @@ impl ChatStore for DynamoStore {
                 let push = item.push_until.map_or(PushState::Done, PushState::Pending);
                 Ok(PutMessageOutcome::Exists(Box::new(item.into()), push))
             }
-            // Deleted between the two requests: it never is, but a new
-            // attempt settles it either way.
-            None => Ok(PutMessageOutcome::PositionTaken),
+            // Messages are never removed, so this does not happen.
+            None => Err(StoreError::Vanished.into()),
         }
     }
 
@@ -633,7 +603,6 @@ impl ChatStore for DynamoStore {
         change: &MessageChange,
     ) -> chat_domain::error::Result<ChangeOutcome> {
         let message = &change.message;
-        let position = logged_position(change)?;
         let previous = message.version.saturating_sub(1);
         let mut set = vec![
             "content = :content",
@@ -667,11 +636,10 @@ impl ChatStore for DynamoStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.take_position(&change.conversation_id, position)?)
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(self.put(
                 &self.tables.messages,
-                to_attrs(&ChangeItem::new(change, position))?,
+                to_attrs(&ChangeItem::new(change))?,
                 "attribute_not_exists(id)",
             ))
             .send()
@@ -686,7 +654,7 @@ impl ChatStore for DynamoStore {
     async fn changes(
         &self,
         conversation_id: &str,
-        after: u64,
+        after: &str,
         limit: u32,
     ) -> chat_domain::error::Result<Vec<MessageChange>> {
         let out = self

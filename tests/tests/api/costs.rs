@@ -49,8 +49,8 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         ("updateMessage (retry, same content)", &alice, edit, json!({ "c": id }), 1),
         ("deleteMessage", &alice, delete, json!({ "c": id }), 3),
         ("deleteMessage (retry)", &alice, delete, json!({ "c": id }), 1),
-        ("messageChanges (where to start)", &alice, "query($c: ID!) { messageChanges(conversationId: $c) { position } }", json!({ "c": id }), 1),
-        ("messageChanges (a page)", &alice, "query($c: ID!) { messageChanges(conversationId: $c, after: 0, limit: 100) { items { kind message { content } } } }", json!({ "c": id }), 2),
+        ("messageChanges (where to start)", &alice, "query($c: ID!) { messageChanges(conversationId: $c) { cursor } }", json!({ "c": id }), 1),
+        ("messageChanges (a page)", &alice, "query($c: ID!) { messageChanges(conversationId: $c, after: \"00000000000000000000000000\", limit: 100) { items { kind message { content } } } }", json!({ "c": id }), 2),
         ("allMessageConnection + authors", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { author { username } } } }", json!({ "c": id }), 3),
     ];
     for (name, client, doc, vars, expected_requests) in cases {
