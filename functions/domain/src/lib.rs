@@ -28,7 +28,10 @@ pub mod ports;
 pub mod service;
 
 pub use error::{Chain, Error, ErrorKind};
-pub use model::{Caller, ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
+pub use model::{
+    Caller, ChangeKind, Conversation, ConvoLink, MemberChange, MemberChangeKind, Message,
+    MessageChange, User,
+};
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{Change, ChatStore, Publisher, Pushed};
 pub use service::{ChatService, Unpublished};

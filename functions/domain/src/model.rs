@@ -27,8 +27,17 @@ pub struct Conversation {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    /// User ids of the owners: the creator, and whoever an owner promoted.
+    /// Owners remove members and promote others; the last owner cannot
+    /// leave while others remain.
+    #[serde(default)]
+    pub owners: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Counts the changes to `members` and `owners`: a change is written
+    /// only over the revision it was computed from.
+    #[serde(skip)]
+    pub rev: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +95,29 @@ pub struct Message {
 
 fn first_version() -> u32 {
     1
+}
+
+/// What happened to a conversation's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MemberChangeKind {
+    Joined,
+    Left,
+    Removed,
+    Promoted,
+}
+
+/// A change to a conversation's membership: what `onMemberChange` pushes to
+/// its members, and what the membership mutations answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberChange {
+    pub kind: MemberChangeKind,
+    pub conversation_id: String,
+    /// Who joined, left, was removed or was promoted.
+    pub user_id: String,
+    /// Who did it.
+    pub by: String,
 }
 
 /// What a change to a conversation's messages did.

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Conversation, ConvoLink, Message, MessageChange, User};
+use crate::model::{Conversation, ConvoLink, MemberChange, Message, MessageChange, User};
 use crate::page::{Cursor, PageQuery, SortDirection};
 
 /// How an attempt to create a user profile ended.
@@ -66,6 +66,8 @@ pub enum PushState {
 pub enum Change<'a> {
     /// A new, edited or deleted message.
     Message(&'a MessageChange),
+    /// A member joined, left, was removed or promoted.
+    Member(&'a MemberChange),
     User(&'a User),
     Link(&'a ConvoLink),
 }
@@ -91,6 +93,14 @@ pub trait Publisher: Send + Sync {
     /// Fails only when the subscribers could not be read, which happens
     /// before anything is posted.
     fn publish(&self, change: Change<'_>) -> impl Future<Output = Result<Pushed>> + Send;
+
+    /// Ends every live subscription of `user_id` to the conversation's
+    /// changes (the user left or was removed); returns how many.
+    fn revoke(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> impl Future<Output = Result<usize>> + Send;
 }
 
 /// Items fetched together in one batch read.
@@ -157,6 +167,17 @@ pub trait ChatStore: Send + Sync {
         conversation_id: &str,
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
+
+    /// Writes a conversation's new `members` and `owners` over the revision
+    /// `read.rev` it was read at, deleting `remove`'s link in the same
+    /// write; `false` if the conversation changed since (read it again).
+    fn change_members(
+        &self,
+        read: &Conversation,
+        members: &[String],
+        owners: &[String],
+        remove: Option<&str>,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Stores a new message, unless its id is taken in its conversation,
     /// whose push its writer holds until `push_until` (epoch milliseconds),

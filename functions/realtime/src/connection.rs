@@ -15,7 +15,7 @@ use chat_domain::{Chain, ChatStore};
 use crate::caps::{MAX_CONNECTIONS_PER_USER, MAX_SUBSCRIPTIONS_PER_CONNECTION};
 use crate::connections::{Connections, Stored};
 use crate::error::RealtimeError;
-use crate::model::{ConnectedUser, Connection, Subscription};
+use crate::model::{ConnectedUser, Connection, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::{self, ClientMessage, Close, ServerMessage, SUBPROTOCOL};
 use crate::subscribe;
@@ -193,10 +193,23 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                         query: payload.query,
                         operation_name: payload.operation_name,
                         variables,
-                        user_id: user.id,
+                        user_id: user.id.clone(),
                         token_expires_at: Some(user.token_expires_at),
                     })
                     .await?;
+                // A removal that commits between the check above and the
+                // write is seen here: the removal ends the subscriptions it
+                // finds, and this one ends itself if it was not found.
+                if matches!(stored, Stored::Added | Stored::Replaced { .. })
+                    && matches!(topic, Topic::Messages { .. })
+                {
+                    if let Err(refusal) = subscribe::authorize(&self.chat, &user, &topic).await {
+                        self.connections
+                            .delete_subscription(connection_id, &id)
+                            .await?;
+                        return self.refuse(connection_id, id, refusal).await;
+                    }
+                }
                 match stored {
                     Stored::Added => {
                         info!(subscription = %id, topic = %topic.key(), "subscribed");

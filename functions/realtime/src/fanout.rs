@@ -440,6 +440,12 @@ fn topic_of(change: Change<'_>) -> Result<(Topic, Payloads), serde_json::Error> 
                 conversation_id: m.conversation_id.clone(),
             }
         }
+        Change::Member(m) => {
+            values.insert("onMemberChange".into(), serde_json::to_value(m)?);
+            Topic::Messages {
+                conversation_id: m.conversation_id.clone(),
+            }
+        }
         Change::User(u) => {
             values.insert("onCreateUser".into(), serde_json::to_value(u)?);
             Topic::Users
@@ -463,5 +469,60 @@ impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
             .await
             .map_err(chat_domain::Error::push)?;
         Ok(delivery)
+    }
+
+    async fn revoke(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> chat_domain::error::Result<usize> {
+        let topic = Topic::Messages {
+            conversation_id: conversation_id.to_string(),
+        };
+        self.end_subscriptions(&topic, user_id)
+            .await
+            .map_err(chat_domain::Error::push)
+    }
+}
+
+impl<C: Connections, N: Notifier> FanOut<C, N> {
+    /// Ends every subscription of `user_id` to `topic`: each gets the
+    /// protocol's `error` (which ends it for the client) and its rows go.
+    pub async fn end_subscriptions(
+        &self,
+        topic: &Topic,
+        user_id: &str,
+    ) -> Result<usize, crate::RealtimeError> {
+        let theirs: Vec<Subscription> = self
+            .connections
+            .subscribers(&topic.key())
+            .await?
+            .into_iter()
+            .filter(|s| s.user_id == user_id)
+            .collect();
+        let error = json!(AppSyncError::request(
+            "Unauthorized",
+            "you are no longer a member of this conversation",
+            vec![],
+        ));
+        futures::stream::iter(&theirs)
+            .for_each_concurrent(self.concurrency, |sub| {
+                let error = error.clone();
+                async move {
+                    let message = ServerMessage::Error {
+                        id: sub.id.clone(),
+                        payload: vec![error],
+                    };
+                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
+                        debug!(error = %Chain(&err), "could not tell the client");
+                    }
+                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
+                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
+                    }
+                }
+            })
+            .await;
+        info!(topic = %topic.key(), ended = theirs.len(), "subscriptions ended");
+        Ok(theirs.len())
     }
 }

@@ -167,6 +167,12 @@ fn largest_payloads(topic: &Topic) -> Payloads {
         Topic::Messages { .. } => json!({
             "onCreateMessage": message,
             "onMessageChange": change,
+            "onMemberChange": chat_domain::MemberChange {
+                kind: chat_domain::MemberChangeKind::Promoted,
+                conversation_id: id.clone(),
+                user_id: id.clone(),
+                by: id.clone(),
+            },
         }),
         Topic::Users => json!({ "onCreateUser": chat_domain::User {
             id,
@@ -306,7 +312,7 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         }),
         // The same topic as `onCreateMessage`: one Query finds the
         // subscribers of both.
-        "onMessageChange" => Ok(Topic::Messages {
+        "onMessageChange" | "onMemberChange" => Ok(Topic::Messages {
             conversation_id: id("conversationId")?,
         }),
         other => Err(Refusal::one(

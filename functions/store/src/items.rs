@@ -61,8 +61,15 @@ pub struct ConversationItem {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    /// Absent on conversations stored before owners: their creator (the
+    /// first member) is the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owners: Option<Vec<String>>,
     pub created_at: String,
     pub updated_at: String,
+    /// The revision of `members` and `owners` (absent: 0).
+    #[serde(default)]
+    pub rev: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,20 +204,27 @@ impl From<&Conversation> for ConversationItem {
             id: c.id.clone(),
             name: c.name.clone(),
             members: c.members.clone(),
+            owners: Some(c.owners.clone()),
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
+            rev: c.rev,
         }
     }
 }
 
 impl From<ConversationItem> for Conversation {
     fn from(c: ConversationItem) -> Self {
+        let owners = c
+            .owners
+            .unwrap_or_else(|| c.members.first().cloned().into_iter().collect());
         Conversation {
             id: c.id,
             name: c.name,
             members: c.members,
+            owners,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            rev: c.rev,
         }
     }
 }

@@ -403,7 +403,9 @@ impl ChatStore for DynamoStore {
             .set_key(Some(to_attrs(&IdKey {
                 id: conversation_id.clone(),
             })?))
-            .update_expression("SET members = list_append(members, :new), updatedAt = :now")
+            .update_expression(
+                "SET members = list_append(members, :new), updatedAt = :now, rev = if_not_exists(rev, :zero) + :one",
+            )
             .condition_expression(
                 "attribute_exists(id) AND size(members) < :max AND NOT contains(members, :uid)",
             )
@@ -411,6 +413,8 @@ impl ChatStore for DynamoStore {
             .expression_attribute_values(":now", to_av(&link.created_at)?)
             .expression_attribute_values(":max", to_av(&max_members)?)
             .expression_attribute_values(":uid", to_av(user_id)?)
+            .expression_attribute_values(":zero", to_av(&0)?)
+            .expression_attribute_values(":one", to_av(&1)?)
             .build()
             .expect("table, key and expression are set");
         let result = self
@@ -482,6 +486,52 @@ impl ChatStore for DynamoStore {
             )
             .await?;
         Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn change_members(
+        &self,
+        read: &Conversation,
+        members: &[String],
+        owners: &[String],
+        remove: Option<&str>,
+    ) -> chat_domain::error::Result<bool> {
+        let update = Update::builder()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(to_attrs(&IdKey {
+                id: read.id.clone(),
+            })?))
+            .update_expression(
+                "SET members = :members, owners = :owners, rev = :next, updatedAt = :now",
+            )
+            .condition_expression(if read.rev == 0 {
+                "attribute_exists(id) AND (attribute_not_exists(rev) OR rev = :read)"
+            } else {
+                "rev = :read"
+            })
+            .expression_attribute_values(":members", to_av(&members)?)
+            .expression_attribute_values(":owners", to_av(&owners)?)
+            .expression_attribute_values(":next", to_av(&(read.rev + 1))?)
+            .expression_attribute_values(":read", to_av(&read.rev)?)
+            .expression_attribute_values(":now", to_av(&chat_domain::service::now())?)
+            .build()
+            .map_err(StoreError::from)?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        if let Some(user) = remove {
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.tables.convo_links)
+                .set_key(Some(to_attrs(&LinkKey::new(user, &read.id))?))
+                .build()
+                .map_err(StoreError::from)?;
+            tx = tx.transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        match tx.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if failed_conditions(&err).is_some() => Ok(false),
+            Err(err) => Err(StoreError::from(err).into()),
+        }
     }
 
     async fn put_message(

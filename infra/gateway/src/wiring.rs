@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 12);
+        assert_eq!(w.resolvers.len(), 15);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -507,6 +507,9 @@ mod tests {
                 "create-message",
                 "update-message",
                 "delete-message",
+                "leave-convo",
+                "remove-member",
+                "promote-member",
             ]
             .iter()
             .any(|w| code.ends_with(&format!("/{w}")))
@@ -561,6 +564,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 6);
+        assert_eq!(writers, 9);
     }
 }

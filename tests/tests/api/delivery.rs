@@ -107,6 +107,14 @@ where
     ) -> impl Future<Output = chat_domain::error::Result<Pushed>> + Send {
         (self.0)()
     }
+
+    async fn revoke(
+        &self,
+        _conversation_id: &str,
+        _user_id: &str,
+    ) -> chat_domain::error::Result<usize> {
+        Ok(0)
+    }
 }
 
 async fn lookup_fails() -> chat_domain::error::Result<Pushed> {

@@ -9,6 +9,7 @@ mod delivery;
 mod graphql;
 mod lifecycle;
 mod limits;
+mod members;
 mod nested;
 mod realtime;
 mod rules;
