@@ -671,77 +671,101 @@ async fn a_client_close_gets_its_close_reply_and_its_rows_go() {
 /// under `.local/` keeps working after an upgrade.
 #[tokio::test]
 async fn a_start_adds_the_indexes_an_older_table_lacks() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
     let stack = Stack::start().await;
-    let endpoint = stack.running.dynamodb_endpoint.clone();
-    let client =
-        chat_gateway::dynamo::client(&endpoint, RequestCounter::default(), WriteSignal::default())
-            .await;
-    let tables = stack.running.tables.clone();
-    let indexes = |client: aws_sdk_dynamodb::Client, table: String| async move {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .unwrap();
-        let mut names: Vec<String> = out
-            .table()
+    let client = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        RequestCounter::default(),
+        WriteSignal::default(),
+    )
+    .await;
+    // The Connections table as it was before `byUser`, with a row in it.
+    let tables = TableNames::with_prefix(&fresh_prefix());
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
             .unwrap()
-            .global_secondary_indexes()
-            .iter()
-            .filter_map(|ix| ix.index_name().map(str::to_string))
-            .collect();
-        names.sort();
-        names
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let index = |name: &str, hash: &str, range: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(range, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap()
     };
     client
-        .update_table()
+        .create_table()
         .table_name(&tables.connections)
-        .global_secondary_index_updates(
-            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
-                .delete(
-                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
-                        .index_name(chat_store::tables::CONNECTIONS_BY_USER)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("connectionId", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .set_attribute_definitions(Some(
+            ["connectionId", "sk", "topic", "pendingPk", "pendingSince"]
+                .map(attr)
+                .to_vec(),
+        ))
+        .global_secondary_indexes(index("byTopic", "topic", "connectionId"))
+        .global_secondary_indexes(index("pending", "pendingPk", "pendingSince"))
         .send()
         .await
         .unwrap();
-    // Let a deletion in progress finish (DynamoDB Local deletes at once).
-    for _ in 0..100 {
-        if !indexes(client.clone(), tables.connections.clone())
-            .await
-            .contains(&"byUser".to_string())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        indexes(client.clone(), tables.connections.clone()).await,
-        ["byTopic", "pending"]
-    );
+    let old = chat_realtime::DynamoConnections::new(client.clone(), tables.connections.clone());
+    old.put_connection(&Connection {
+        connection_id: "before-the-upgrade".into(),
+        connected_at: chat_realtime::connections::now_ms(),
+        user: None,
+        query_user: None,
+        query_token_rejected: false,
+    })
+    .await
+    .unwrap();
+    let user = ConnectedUser {
+        id: "u1".into(),
+        username: "u1".into(),
+        token_expires_at: i64::MAX / 2,
+    };
+    assert!(old.acknowledge("before-the-upgrade", &user).await.unwrap());
+
     chat_store::tables::create_tables(&client, &tables)
         .await
         .unwrap();
-    assert_eq!(
-        indexes(client.clone(), tables.connections.clone()).await,
-        ["byTopic", "byUser", "pending"]
-    );
-    // And what it serves works: a user's connections are counted.
-    let alice = stack.user("alice").await;
-    let _ws = stack.ws(&alice).await;
+    let out = client
+        .describe_table()
+        .table_name(&tables.connections)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = out
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|ix| ix.index_name().map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["byTopic", "byUser", "pending"]);
+    // Backfilled: the row written before the index is counted by it.
     let mut counted = 0;
-    for _ in 0..50 {
-        counted = stack
-            .running
-            .connections
-            .user_connections(&alice.id)
-            .await
-            .unwrap();
+    for _ in 0..100 {
+        counted = old.user_connections("u1").await.unwrap();
         if counted == 1 {
             break;
         }
