@@ -147,6 +147,8 @@ pub struct ConversationView {
 pub struct MessageView {
     #[serde(flatten)]
     pub message: Message,
+    /// As the caller sees them.
+    pub reactions: Vec<crate::model::ReactionView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<Option<Box<UserView>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +194,8 @@ type Messages = (Vec<Message>, Option<Cursor>, SortDirection);
 /// What a walk has read, by id; connections by (selection node, parent id).
 #[derive(Default)]
 pub(crate) struct Known {
+    /// Who the views are for (a message's reactions say whether they reacted).
+    viewer: String,
     users: HashMap<String, Option<User>>,
     convos: HashMap<String, Option<Conversation>>,
     links: HashMap<(usize, String), std::result::Result<Links, Refusal>>,
@@ -310,6 +314,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         known: &mut Known,
         mut level: Vec<Task<'s>>,
     ) -> Result<()> {
+        known.viewer.clone_from(&caller.id);
         while !level.is_empty() {
             let mut users = BTreeSet::new();
             let mut convos = BTreeSet::new();
@@ -570,6 +575,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
 
     fn message_view(&self, known: &Known, message: Message, sel: &MessageSel) -> MessageView {
         MessageView {
+            reactions: message.reactions_for(&known.viewer),
             author: sel
                 .author
                 .as_ref()

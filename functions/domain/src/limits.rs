@@ -28,6 +28,17 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Longest `nextToken` accepted.
 pub const MAX_NEXT_TOKEN_CHARS: usize = 2048;
 
+/// Most distinct reactions (emojis) on one message. With
+/// [`MAX_REACTIONS_PER_USER`] and [`MAX_MEMBERS`] it bounds the reactions a
+/// message row stores (at most 3,000 user ids, about 120 KB) inside
+/// DynamoDB's 400 KB item limit.
+pub const MAX_REACTION_KINDS: usize = 10;
+/// Most reactions one user puts on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 3;
+/// Longest reaction, in bytes: one grapheme cluster, long enough for the
+/// longest emoji sequences (families, flags with modifiers).
+pub const MAX_REACTION_BYTES: usize = 32;
+
 fn char_count(s: &str) -> usize {
     s.chars().count()
 }
@@ -99,6 +110,24 @@ pub fn id(field: &str, raw: &str) -> Result<String> {
     Ok(raw.to_string())
 }
 
+/// A reaction: exactly one grapheme cluster (an emoji, with its skin tone,
+/// gender or joiner sequence), at most 32 bytes, with no letter, digit,
+/// ASCII character, space or control character: reactions are pictures, not
+/// words.
+pub fn reaction(raw: &str) -> Result<String> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let graphemes = raw.graphemes(true).count();
+    let picture = raw
+        .chars()
+        .all(|c| !c.is_ascii() && !c.is_alphanumeric() && !c.is_control() && !c.is_whitespace());
+    if graphemes != 1 || raw.len() > MAX_REACTION_BYTES || !picture {
+        return Err(Error::validation(format!(
+            "a reaction is one emoji (one grapheme, at most {MAX_REACTION_BYTES} bytes, not a letter, digit or space)"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
 /// Page sizes: 1 to 100; absent means 50.
 pub fn page_size(field: &str, raw: Option<i64>) -> Result<u32> {
     match raw {
@@ -133,6 +162,16 @@ mod tests {
         assert!(content(&"é".repeat(MAX_CONTENT_CHARS)).is_ok());
         assert!(content(&"é".repeat(MAX_CONTENT_CHARS + 1)).is_err());
         assert!(content("\n\t ").is_err());
+    }
+
+    #[test]
+    fn reaction_edges() {
+        for ok in ["👍", "❤️", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "★"] {
+            assert!(reaction(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "é", "1", ":", " ", "👍👍", "👍 ", "\u{0}", "ok"] {
+            assert!(reaction(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -87,10 +87,45 @@ pub struct Message {
     /// content empty, its id and place in the history kept.
     #[serde(default)]
     pub deleted_at: Option<String>,
-    /// 1 when posted, one more at each edit or delete: of two states of a
-    /// message, the higher version is the later.
+    /// 1 when posted, one more at each edit, delete or reaction: of two
+    /// states of a message, the higher version is the later.
     #[serde(default = "first_version")]
     pub version: u32,
+    /// Its reactions, in the order each was first put on it, with who put
+    /// it. Not serialized as is: each viewer sees counts and whether they
+    /// reacted (see [`Message::reactions_for`]).
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One reaction on a message and the users who put it, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+/// A reaction as one viewer sees it: `Message.reactions` in the schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub count: usize,
+    /// Whether the viewer put this one.
+    pub reacted: bool,
+}
+
+impl Message {
+    /// The reactions as `viewer` sees them.
+    pub fn reactions_for(&self, viewer: &str) -> Vec<ReactionView> {
+        self.reactions
+            .iter()
+            .map(|r| ReactionView {
+                emoji: r.emoji.clone(),
+                count: r.users.len(),
+                reacted: r.users.iter().any(|u| u == viewer),
+            })
+            .collect()
+    }
 }
 
 fn first_version() -> u32 {
@@ -127,6 +162,8 @@ pub enum ChangeKind {
     Created,
     Edited,
     Deleted,
+    /// A reaction was put on it or taken off.
+    Reacted,
 }
 
 /// One change to a conversation's messages, with the message as the change

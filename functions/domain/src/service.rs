@@ -358,6 +358,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 edited_at: None,
                 deleted_at: None,
                 version: 1,
+                reactions: Vec::new(),
             },
         };
         let lease = now_ms() + PUSH_LEASE_MS;
@@ -407,25 +408,32 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         sel: &MessageSel,
     ) -> Result<MessageView> {
         let content = limits::content(&input.content)?;
-        self.change_own_message(caller, &input.conversation_id, &input.id, sel, |message| {
-            if message.deleted_at.is_some() {
-                return Err(Error::Conflict("a deleted message cannot be edited".into()));
-            }
-            if message.content == content {
-                return Ok(None);
-            }
-            let now = now();
-            Ok(Some((
-                ChangeKind::Edited,
-                Message {
-                    content: content.clone(),
-                    edited_at: Some(now.clone()),
-                    updated_at: now,
-                    version: message.version + 1,
-                    ..message.clone()
-                },
-            )))
-        })
+        self.change_own_message(
+            caller,
+            &input.conversation_id,
+            &input.id,
+            sel,
+            true,
+            |message| {
+                if message.deleted_at.is_some() {
+                    return Err(Error::Conflict("a deleted message cannot be edited".into()));
+                }
+                if message.content == content {
+                    return Ok(None);
+                }
+                let now = now();
+                Ok(Some((
+                    ChangeKind::Edited,
+                    Message {
+                        content: content.clone(),
+                        edited_at: Some(now.clone()),
+                        updated_at: now,
+                        version: message.version + 1,
+                        ..message.clone()
+                    },
+                )))
+            },
+        )
         .await
     }
 
@@ -439,17 +447,91 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         input: MessageRef,
         sel: &MessageSel,
     ) -> Result<MessageView> {
-        self.change_own_message(caller, &input.conversation_id, &input.id, sel, |message| {
+        self.change_own_message(
+            caller,
+            &input.conversation_id,
+            &input.id,
+            sel,
+            true,
+            |message| {
+                if message.deleted_at.is_some() {
+                    return Ok(None);
+                }
+                let now = now();
+                Ok(Some((
+                    ChangeKind::Deleted,
+                    Message {
+                        content: String::new(),
+                        reactions: Vec::new(),
+                        deleted_at: Some(now.clone()),
+                        updated_at: now,
+                        version: message.version + 1,
+                        ..message.clone()
+                    },
+                )))
+            },
+        )
+        .await
+    }
+
+    /// Puts the caller's reaction on a message of a conversation they
+    /// belong to (`add`), or takes it off. Idempotent: a reaction the caller
+    /// has put already, or has not, changes and pushes nothing. A message
+    /// holds at most [`limits::MAX_REACTION_KINDS`] different reactions, and
+    /// [`limits::MAX_REACTIONS_PER_USER`] of any one user.
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn react(
+        &self,
+        caller: &Caller,
+        target: MessageRef,
+        emoji: &str,
+        add: bool,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        let emoji = limits::reaction(emoji)?;
+        self.change_own_message(caller, &target.conversation_id, &target.id, sel, false, |message| {
             if message.deleted_at.is_some() {
-                return Ok(None);
+                return Err(Error::Conflict("a deleted message takes no reactions".into()));
             }
-            let now = now();
+            let mut reactions = message.reactions.clone();
+            let at = reactions.iter().position(|r| r.emoji == emoji);
+            let mine = |r: &crate::model::Reaction| r.users.contains(&caller.id);
+            match (add, at) {
+                (true, Some(i)) if mine(&reactions[i]) => return Ok(None),
+                (false, None) => return Ok(None),
+                (false, Some(i)) if !mine(&reactions[i]) => return Ok(None),
+                (true, _) => {
+                    if reactions.iter().filter(|r| mine(r)).count() >= limits::MAX_REACTIONS_PER_USER {
+                        return Err(Error::LimitExceeded(format!(
+                            "you have put {} reactions on this message, the most one user can; take one off first",
+                            limits::MAX_REACTIONS_PER_USER
+                        )));
+                    }
+                    match at {
+                        Some(i) => reactions[i].users.push(caller.id.clone()),
+                        None if reactions.len() >= limits::MAX_REACTION_KINDS => {
+                            return Err(Error::LimitExceeded(format!(
+                                "this message has {} different reactions, the most it can hold; add one of those",
+                                limits::MAX_REACTION_KINDS
+                            )))
+                        }
+                        None => reactions.push(crate::model::Reaction {
+                            emoji: emoji.clone(),
+                            users: vec![caller.id.clone()],
+                        }),
+                    }
+                }
+                (false, Some(i)) => {
+                    reactions[i].users.retain(|u| u != &caller.id);
+                    if reactions[i].users.is_empty() {
+                        reactions.remove(i);
+                    }
+                }
+            }
             Ok(Some((
-                ChangeKind::Deleted,
+                ChangeKind::Reacted,
                 Message {
-                    content: String::new(),
-                    deleted_at: Some(now.clone()),
-                    updated_at: now,
+                    reactions,
                     version: message.version + 1,
                     ..message.clone()
                 },
@@ -459,14 +541,15 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     }
 
     /// Applies `change` (given the stored message: the new state, or `None`
-    /// for no change) to a message of the caller's in a conversation they
-    /// belong to, logs it, and pushes it.
+    /// for no change) to a message in a conversation the caller belongs to
+    /// (and wrote, when `author_only`), logs it, and pushes it.
     async fn change_own_message(
         &self,
         caller: &Caller,
         conversation_id: &str,
         message_id: &str,
         sel: &MessageSel,
+        author_only: bool,
         change: impl Fn(&Message) -> Result<Option<(ChangeKind, Message)>>,
     ) -> Result<MessageView> {
         let conversation_id = limits::id("messageConversationId", conversation_id)?;
@@ -482,7 +565,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             };
             let message = message
                 .ok_or_else(|| Error::NotFound("no such message in this conversation".into()))?;
-            if message.author_id != caller.id {
+            if author_only && message.author_id != caller.id {
                 return Err(Error::Unauthorized(
                     "only its author can change a message".into(),
                 ));

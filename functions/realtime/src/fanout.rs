@@ -39,7 +39,7 @@ use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::ServerMessage;
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
-use crate::subscribe::{self, Payloads, Unshaped};
+use crate::subscribe::{self, Payloads, Push, Unshaped};
 use chat_graphql::AppSyncError;
 use serde_json::json;
 
@@ -48,6 +48,10 @@ const WRITER_PUSHES: &str = "pushUntil";
 
 /// Posts in flight at once per record.
 pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Subscribers that get the same payload: one document (query, operation,
+/// variables) and, when a push is personal, one user.
+type ShapeKey<'s> = (&'s str, Option<&'s str>, String, &'s str);
 
 /// What one row's delivery did.
 pub type Delivery = Pushed;
@@ -89,7 +93,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 
     /// The topic and GraphQL value of an inserted row, if it is one that the
     /// stream pushes: one written outside the API.
-    fn event_of(&self, record: &EventRecord) -> Option<(Topic, Payloads)> {
+    fn event_of(&self, record: &EventRecord) -> Option<(Topic, Push)> {
         if record.event_name != "INSERT" {
             return None;
         }
@@ -153,7 +157,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     pub async fn deliver(
         &self,
         topic: &Topic,
-        values: &Payloads,
+        push: &Push,
     ) -> Result<Delivery, crate::RealtimeError> {
         let started = std::time::Instant::now();
         let subscribers = self.connections.subscribers(&topic.key()).await?;
@@ -163,7 +167,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let (expired, subscribers): (Vec<Subscription>, Vec<Subscription>) = subscribers
             .into_iter()
             .partition(|s| s.token_expires_at.is_some_and(token_expired));
-        let (payloads, posts, too_large) = self.shape(&subscribers, values);
+        let (payloads, posts, too_large) = self.shape(&subscribers, push);
         let shaped_at = started.elapsed();
         let (delivery, (), ()) = futures::join!(
             self.post_with_relays(topic, &payloads, posts),
@@ -210,25 +214,41 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 
     /// The row's distinct payloads, shaped once per distinct subscription
-    /// document (subscribers mostly share one), each subscriber's post, and
-    /// the subscriptions whose payload would be too large to send.
+    /// document (subscribers mostly share one; per subscriber's user when
+    /// the push is [`Push::personal`]), each subscriber's post, and the
+    /// subscriptions whose payload would be too large to send.
     fn shape<'s>(
         &self,
         subscribers: &'s [Subscription],
-        values: &Payloads,
+        push: &Push,
     ) -> (Vec<Value>, Vec<RelayPost>, Vec<&'s Subscription>) {
-        // A document's payload index; `None`: not sent (`Some(true)`: too large).
-        let mut index: HashMap<(&str, Option<&str>, String), Result<usize, bool>> = HashMap::new();
+        // A document's payload index; `Err(true)`: too large; `Err(false)`: not sent.
+        let mut index: HashMap<ShapeKey<'s>, Result<usize, bool>> = HashMap::new();
+        let shared = (!push.personal()).then(|| push.values_for(""));
         let mut payloads = Vec::new();
         let mut posts = Vec::with_capacity(subscribers.len());
         let mut too_large = Vec::new();
         for sub in subscribers {
+            let viewer = if shared.is_some() {
+                ""
+            } else {
+                sub.user_id.as_str()
+            };
             let key = (
                 sub.query.as_str(),
                 sub.operation_name.as_deref(),
                 Value::Object(sub.variables.clone()).to_string(),
+                viewer,
             );
             let at = *index.entry(key).or_insert_with(|| {
+                let personal;
+                let values = match &shared {
+                    Some(values) => values,
+                    None => {
+                        personal = push.values_for(viewer);
+                        &personal
+                    }
+                };
                 match self.shapes.shape(
                     &sub.query,
                     sub.operation_name.as_deref(),
@@ -428,10 +448,12 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 }
 
 /// The topic of a change and its GraphQL values, by subscription field.
-fn topic_of(change: Change<'_>) -> Result<(Topic, Payloads), serde_json::Error> {
+fn topic_of(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error> {
     let mut values = Payloads::new();
+    let mut reactions = None;
     let topic = match change {
         Change::Message(m) => {
+            reactions = Some(m.message.reactions.clone());
             if m.kind == ChangeKind::Created {
                 values.insert("onCreateMessage".into(), serde_json::to_value(&m.message)?);
             }
@@ -457,7 +479,7 @@ fn topic_of(change: Change<'_>) -> Result<(Topic, Payloads), serde_json::Error> 
             }
         }
     };
-    Ok((topic, values))
+    Ok((topic, Push { values, reactions }))
 }
 
 /// Delivery from the function that wrote the row.

@@ -138,25 +138,90 @@ impl Prepared {
 /// its fields.
 pub type Payloads = Map<String, Value>;
 
-/// The largest payloads `topic` can push: every string at its length
-/// limit, of the character JSON escapes longest.
-fn largest_payloads(topic: &Topic) -> Payloads {
-    use chat_domain::limits::{MAX_CONTENT_CHARS, MAX_ID_CHARS, MAX_USERNAME_CHARS};
-    let long = |n: usize| "\u{1}".repeat(n);
-    let id = "i".repeat(MAX_ID_CHARS);
-    let time = "2026-12-02T01:10:33.123456789+00:00".to_string();
-    let message = chat_domain::Message {
+/// One change to push: its values, and, when it carries a message, that
+/// message's reactions, which each subscriber sees as their own (whether
+/// they reacted), so a message with reactions is shaped per subscriber.
+#[derive(Debug, Clone, Default)]
+pub struct Push {
+    pub values: Payloads,
+    pub reactions: Option<Vec<chat_domain::Reaction>>,
+}
+
+impl Push {
+    /// Whether subscribers see it differently (a message with reactions).
+    pub fn personal(&self) -> bool {
+        self.reactions.as_ref().is_some_and(|r| !r.is_empty())
+    }
+
+    /// The values as `viewer` sees them: each message in them with its
+    /// reactions (`Message.reactions`) for that viewer.
+    pub fn values_for(&self, viewer: &str) -> Payloads {
+        let Some(reactions) = &self.reactions else {
+            return self.values.clone();
+        };
+        let message = chat_domain::Message {
+            reactions: reactions.clone(),
+            ..largest_message()
+        };
+        let views =
+            serde_json::to_value(message.reactions_for(viewer)).expect("reactions serialize");
+        let mut values = self.values.clone();
+        for (field, value) in values.iter_mut() {
+            let message = match field.as_str() {
+                "onCreateMessage" => Some(value),
+                "onMessageChange" => value.get_mut("message"),
+                _ => None,
+            };
+            if let Some(Value::Object(m)) = message {
+                m.insert("reactions".into(), views.clone());
+            }
+        }
+        values
+    }
+}
+
+fn longest_id() -> String {
+    "i".repeat(chat_domain::limits::MAX_ID_CHARS)
+}
+
+const LONGEST_TIME: &str = "2026-12-02T01:10:33.123456789+00:00";
+
+/// The largest message: every string at its length limit, of the
+/// character JSON escapes longest, with as many reactions as it can hold,
+/// each put by every member.
+fn largest_message() -> chat_domain::Message {
+    use chat_domain::limits::{
+        MAX_CONTENT_CHARS, MAX_MEMBERS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
+    };
+    let id = longest_id();
+    let time = LONGEST_TIME.to_string();
+    chat_domain::Message {
         id: id.clone(),
         message_conversation_id: id.clone(),
         author_id: id.clone(),
-        content: long(MAX_CONTENT_CHARS),
+        content: "\u{1}".repeat(MAX_CONTENT_CHARS),
         seq: "0".repeat(26),
         created_at: time.clone(),
         updated_at: time.clone(),
         edited_at: Some(time.clone()),
-        deleted_at: Some(time.clone()),
+        deleted_at: Some(time),
         version: u32::MAX,
-    };
+        reactions: (0..MAX_REACTION_KINDS)
+            .map(|_| chat_domain::Reaction {
+                emoji: "\u{1}".repeat(MAX_REACTION_BYTES),
+                users: vec![id.clone(); MAX_MEMBERS],
+            })
+            .collect(),
+    }
+}
+
+/// The largest payloads `topic` can push.
+fn largest_payloads(topic: &Topic) -> Payloads {
+    use chat_domain::limits::MAX_USERNAME_CHARS;
+    let long = |n: usize| "\u{1}".repeat(n);
+    let id = longest_id();
+    let time = LONGEST_TIME.to_string();
+    let message = largest_message();
     let change = chat_domain::MessageChange {
         kind: chat_domain::ChangeKind::Created,
         conversation_id: id.clone(),
@@ -175,7 +240,7 @@ fn largest_payloads(topic: &Topic) -> Payloads {
             },
         }),
         Topic::Users => json!({ "onCreateUser": chat_domain::User {
-            id,
+            id: id.clone(),
             username: long(MAX_USERNAME_CHARS),
             created_at: time.clone(),
             updated_at: time,
@@ -183,15 +248,20 @@ fn largest_payloads(topic: &Topic) -> Payloads {
         Topic::LinksOf { .. } => json!({ "onCreateConvoLink": chat_domain::ConvoLink {
             id: format!("{id}:{id}"),
             convo_link_user_id: id.clone(),
-            convo_link_conversation_id: id,
+            convo_link_conversation_id: id.clone(),
             created_at: time.clone(),
             updated_at: time,
         }}),
     };
-    match values {
+    let values = match values {
         Value::Object(map) => map,
         _ => unreachable!("json! of an object is an object"),
+    };
+    Push {
+        reactions: Some(largest_message().reactions),
+        values,
     }
+    .values_for(&id)
 }
 
 /// Why a row could not be shaped for a subscription.

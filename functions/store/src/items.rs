@@ -113,12 +113,23 @@ pub struct MessageItem {
     /// Absent on messages stored before versions: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// Each reaction and who put it (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionItem>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
     /// is removed once the push is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_until: Option<i64>,
+}
+
+/// A reaction on a message, stored on the message row: a page of messages
+/// comes with its reactions, at no request per message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReactionItem {
+    pub emoji: String,
+    pub users: Vec<String>,
 }
 
 /// The sort-key prefix of change-log rows in the Messages table. Ids are
@@ -284,6 +295,14 @@ impl From<&Message> for MessageItem {
             edited_at: m.edited_at.clone(),
             deleted_at: m.deleted_at.clone(),
             version: Some(m.version),
+            reactions: m
+                .reactions
+                .iter()
+                .map(|r| ReactionItem {
+                    emoji: r.emoji.clone(),
+                    users: r.users.clone(),
+                })
+                .collect(),
             push_until: None,
         }
     }
@@ -302,6 +321,14 @@ impl From<MessageItem> for Message {
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
             version: m.version.unwrap_or(1),
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|r| chat_domain::Reaction {
+                    emoji: r.emoji,
+                    users: r.users,
+                })
+                .collect(),
         }
     }
 }

@@ -658,6 +658,7 @@ impl ChatStore for DynamoStore {
             "content = :content",
             "updatedAt = :updated",
             "version = :version",
+            "reactions = :reactions",
         ];
         let mut update = Update::builder()
             .table_name(&self.tables.messages)
@@ -670,6 +671,10 @@ impl ChatStore for DynamoStore {
             .expression_attribute_values(":content", to_av(&message.content)?)
             .expression_attribute_values(":updated", to_av(&message.updated_at)?)
             .expression_attribute_values(":version", to_av(&message.version)?)
+            .expression_attribute_values(
+                ":reactions",
+                to_av(&MessageItem::from(message).reactions)?,
+            )
             .expression_attribute_values(":previous", to_av(&previous)?);
         if let Some(at) = &message.edited_at {
             set.push("editedAt = :edited");

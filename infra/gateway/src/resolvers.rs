@@ -192,6 +192,7 @@ fn resolver_function(
         "leave-convo" => in_process!(invocations, "leave-convo", writer, leave_convo),
         "remove-member" => in_process!(invocations, "remove-member", writer, remove_member),
         "promote-member" => in_process!(invocations, "promote-member", writer, promote_member),
+        "react" => in_process!(invocations, "react", writer, react),
         "get-user" => in_process!(invocations, "get-user", service, get_user),
         "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
         "list-users" => in_process!(invocations, "list-users", service, list_users),

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 15);
+        assert_eq!(w.resolvers.len(), 17);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -510,6 +510,7 @@ mod tests {
                 "leave-convo",
                 "remove-member",
                 "promote-member",
+                "react",
             ]
             .iter()
             .any(|w| code.ends_with(&format!("/{w}")))
@@ -564,6 +565,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 9);
+        assert_eq!(writers, 10);
     }
 }

@@ -363,6 +363,7 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
             edited_at: None,
             deleted_at: None,
             version: 1,
+            reactions: Vec::new(),
         },
     };
     let store = chat_store::DynamoStore::new(

@@ -11,6 +11,7 @@ mod lifecycle;
 mod limits;
 mod members;
 mod nested;
+mod reactions;
 mod realtime;
 mod rules;
 mod security;
