@@ -391,9 +391,11 @@ async fn add_missing_indexes(
             )
             .send()
             .await?;
-        for _ in 0..600 {
+        // Backfilling takes a while on a big table: up to ten minutes here.
+        let mut active = false;
+        for _ in 0..6000 {
             let out = client.describe_table().table_name(name).send().await?;
-            let active = out.table().is_some_and(|t| {
+            active = out.table().is_some_and(|t| {
                 t.global_secondary_indexes().iter().any(|g| {
                     g.index_name() == Some(ix.name)
                         && g.index_status() == Some(&IndexStatus::Active)
@@ -403,6 +405,11 @@ async fn add_missing_indexes(
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if !active {
+            return Err(StoreError::TableNotActive {
+                table: format!("{name} (index {})", ix.name),
+            });
         }
         tracing::info!(table = name, index = ix.name, "added a missing index");
     }
