@@ -30,7 +30,7 @@ pub mod service;
 pub use error::{Chain, Error, ErrorKind};
 pub use model::{
     Caller, ChangeKind, Conversation, ConvoLink, MemberChange, MemberChangeKind, Message,
-    MessageChange, Reaction, ReactionView, User,
+    MessageChange, Reaction, ReactionView, ReadMarker, User,
 };
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{Change, ChatStore, Publisher, Pushed};

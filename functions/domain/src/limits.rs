@@ -39,6 +39,17 @@ pub const MAX_REACTIONS_PER_USER: usize = 3;
 /// longest emoji sequences (families, flags with modifiers).
 pub const MAX_REACTION_BYTES: usize = 32;
 
+/// Largest inbox page: each entry costs two reads (its last message and
+/// its unread count), so a page stays at most 42 requests.
+pub const MAX_INBOX_PAGE: u32 = 20;
+/// Unread counts are exact up to this; past it a client shows "99+".
+pub const MAX_UNREAD_COUNT: usize = 99;
+/// How often a busy conversation's activity is copied to its members'
+/// inboxes: at the first message after this long a quiet spell (ms), so a
+/// conversation costs one write per member per this window, whatever its
+/// message rate, and an inbox's order is exact to within it.
+pub const ACTIVITY_WINDOW_MS: i64 = 10_000;
+
 fn char_count(s: &str) -> usize {
     s.chars().count()
 }
@@ -126,6 +137,17 @@ pub fn reaction(raw: &str) -> Result<String> {
         )));
     }
     Ok(raw.to_string())
+}
+
+/// Inbox page sizes: 1 to 20; absent means 20.
+pub fn inbox_page_size(raw: Option<i64>) -> Result<u32> {
+    match raw {
+        None => Ok(MAX_INBOX_PAGE),
+        Some(n) if (1..=i64::from(MAX_INBOX_PAGE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(Error::validation(format!(
+            "limit must be between 1 and {MAX_INBOX_PAGE} (got {n})"
+        ))),
+    }
 }
 
 /// Page sizes: 1 to 100; absent means 50.

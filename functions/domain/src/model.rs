@@ -48,6 +48,13 @@ pub struct ConvoLink {
     pub convo_link_conversation_id: String,
     pub created_at: String,
     pub updated_at: String,
+    /// When the conversation was last active, as this member's inbox
+    /// orders it (a ULID: the joining, or a recent message's `seq`).
+    #[serde(skip)]
+    pub activity: Option<String>,
+    /// The member's read marker: the last message they read (`seq`, id).
+    #[serde(skip)]
+    pub last_read: Option<(String, String)>,
 }
 
 impl ConvoLink {
@@ -58,6 +65,8 @@ impl ConvoLink {
             convo_link_conversation_id: conversation_id.to_string(),
             created_at: now.to_string(),
             updated_at: now.to_string(),
+            activity: Some(ulid::Ulid::new().to_string()),
+            last_read: None,
         }
     }
 
@@ -130,6 +139,18 @@ impl Message {
 
 fn first_version() -> u32 {
     1
+}
+
+/// Where a member has read a conversation up to: what `markRead` sets and
+/// `onReadMarker` pushes, so clients can draw read receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMarker {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub message_id: String,
+    /// The message's `seq`: markers compare by it.
+    pub seq: String,
 }
 
 /// What happened to a conversation's membership.

@@ -85,6 +85,7 @@ pub enum Scope<'a> {
     UserLinks(&'a str),
     ConvoLinks(&'a str),
     Messages(&'a str, SortDirection),
+    Inbox(&'a str),
 }
 
 impl Scope<'_> {
@@ -94,6 +95,7 @@ impl Scope<'_> {
             Scope::UserLinks(user) => format!("user-links:{user}"),
             Scope::ConvoLinks(convo) => format!("convo-links:{convo}"),
             Scope::Messages(convo, dir) => format!("messages:{convo}:{}", dir.as_str()),
+            Scope::Inbox(user) => format!("inbox:{user}"),
         }
     }
 }

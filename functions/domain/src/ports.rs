@@ -5,7 +5,9 @@
 use std::future::Future;
 
 use crate::error::Result;
-use crate::model::{Conversation, ConvoLink, MemberChange, Message, MessageChange, User};
+use crate::model::{
+    Conversation, ConvoLink, MemberChange, Message, MessageChange, ReadMarker, User,
+};
 use crate::page::{Cursor, PageQuery, SortDirection};
 
 /// How an attempt to create a user profile ended.
@@ -68,6 +70,8 @@ pub enum Change<'a> {
     Message(&'a MessageChange),
     /// A member joined, left, was removed or promoted.
     Member(&'a MemberChange),
+    /// A member's read marker moved.
+    Read(&'a ReadMarker),
     User(&'a User),
     Link(&'a ConvoLink),
 }
@@ -178,6 +182,45 @@ pub trait ChatStore: Send + Sync {
         owners: &[String],
         remove: Option<&str>,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// A user's conversations, most recently active first.
+    fn inbox(
+        &self,
+        user_id: &str,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
+
+    /// A conversation's newest message, if any.
+    fn latest_message(
+        &self,
+        conversation_id: &str,
+    ) -> impl Future<Output = Result<Option<Message>>> + Send;
+
+    /// How many messages of a conversation after `after` (a `seq`; `None`:
+    /// all) are by someone other than `user_id` and not deleted, counting
+    /// no further than `cap + 1`.
+    fn count_unread(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        cap: usize,
+    ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// Moves a member's read marker to `marker`, forward only; `false` if
+    /// it was there or further already (or the member is gone).
+    fn mark_read(&self, marker: &ReadMarker) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Records activity at `seq` in a conversation: its members' inboxes
+    /// move it up, at most once per `window_ms` (the first change after a
+    /// quiet spell claims the window and updates every member's link).
+    /// Returns how many links it updated.
+    fn bump_activity(
+        &self,
+        conversation: &Conversation,
+        seq: &str,
+        window_ms: i64,
+    ) -> impl Future<Output = Result<usize>> + Send;
 
     /// Stores a new message, unless its id is taken in its conversation,
     /// whose push its writer holds until `push_until` (epoch milliseconds),

@@ -15,7 +15,7 @@ use crate::graph::{
 use crate::limits;
 use crate::model::{
     Caller, ChangeKind, Conversation, ConvoLink, MemberChange, MemberChangeKind, Message,
-    MessageChange, User,
+    MessageChange, ReadMarker, User,
 };
 use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
 use crate::ports::{
@@ -333,13 +333,15 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ));
             }
         }
+        // The conversation comes with the membership (one request): its
+        // members' inboxes move it up.
         let (link, convo) = self
             .store
-            .membership(&caller.id, &conversation_id, sel.conversation.is_some())
+            .membership(&caller.id, &conversation_id, true)
             .await?;
-        if link.is_none() {
+        let (Some(_), Some(convo)) = (link, convo) else {
             return Err(Error::not_member());
-        }
+        };
         // Taken just before the write: see [`CHANGE_SETTLE_MS`].
         let seq = next_seq();
         let now = now();
@@ -364,7 +366,11 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         let lease = now_ms() + PUSH_LEASE_MS;
         let message = match self.store.put_message(&change, lease).await? {
             PutMessageOutcome::Created => {
-                self.push_message(&change, lease).await?;
+                let (pushed, ()) = futures::join!(
+                    self.push_message(&change, lease),
+                    self.after_post(&convo, &change.message)
+                );
+                pushed?;
                 change.message
             }
             PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
@@ -392,8 +398,73 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ))
             }
         };
-        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
+        let known = Known::default().with_conversation(convo);
         self.expand_message(caller, known, message, sel).await
+    }
+
+    /// What a new message does besides its push: its conversation moves up
+    /// in its members' inboxes, and its author has read up to it. Neither
+    /// failing loses the message; both are logged.
+    async fn after_post(&self, convo: &Conversation, message: &Message) {
+        let marker = ReadMarker {
+            conversation_id: convo.id.clone(),
+            user_id: message.author_id.clone(),
+            message_id: message.id.clone(),
+            seq: message.seq.clone(),
+        };
+        let (bumped, read) = futures::join!(
+            self.store
+                .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS),
+            self.store.mark_read(&marker)
+        );
+        if let Err(err) = bumped {
+            tracing::warn!(error = %crate::Chain(&err), "message stored, inboxes not moved");
+        }
+        if let Err(err) = read {
+            tracing::warn!(error = %crate::Chain(&err), "message stored, author's read marker not moved");
+        }
+    }
+
+    /// Moves the caller's read marker in a conversation to a message,
+    /// forward only, and pushes it (`onReadMarker`) to the members, the
+    /// caller's other devices included, so clients can draw read receipts.
+    /// Marking an older message, or the same again, changes and pushes
+    /// nothing and answers the marker as it stands.
+    #[instrument(skip(self), fields(caller = %caller.id))]
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> Result<ReadMarker> {
+        let conversation_id = limits::id("conversationId", conversation_id)?;
+        let message_id = limits::id("messageId", message_id)?;
+        let (link, _, message) = self
+            .store
+            .message_context(&caller.id, &conversation_id, &message_id)
+            .await?;
+        let link = link.ok_or_else(Error::not_member)?;
+        let message = message
+            .ok_or_else(|| Error::NotFound("no such message in this conversation".into()))?;
+        let marker = ReadMarker {
+            conversation_id,
+            user_id: caller.id.clone(),
+            message_id: message.id,
+            seq: message.seq,
+        };
+        if self.store.mark_read(&marker).await? {
+            self.push(Change::Read(&marker)).await;
+            return Ok(marker);
+        }
+        // Already there or further: the marker as it stands.
+        Ok(match link.last_read {
+            Some((seq, id)) if seq > marker.seq => ReadMarker {
+                message_id: id,
+                seq,
+                ..marker
+            },
+            _ => marker,
+        })
     }
 
     /// Edits the caller's own message: a new content, `editedAt` set, the
@@ -1012,6 +1083,109 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 .collect(),
             cursor,
             next_token,
+        })
+    }
+}
+
+/// One conversation in a user's inbox.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxEntry {
+    pub conversation_id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub owners: Vec<String>,
+    /// Its newest message (a tombstone when deleted), if any.
+    pub last_message: Option<MessageView>,
+    /// Messages by others after the caller's read marker, not deleted, up
+    /// to [`limits::MAX_UNREAD_COUNT`].
+    pub unread_count: usize,
+    /// Whether there are more unread than `unread_count` says ("99+").
+    pub more_unread: bool,
+    /// The last message the caller read.
+    pub last_read_message_id: Option<String>,
+}
+
+/// A page of an inbox.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxPage {
+    pub items: Vec<InboxEntry>,
+    pub next_token: Option<String>,
+}
+
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
+    /// The caller's conversations, most recently active first, each with
+    /// its newest message and the caller's unread count. A page of n costs
+    /// 2 + 2n requests, whatever the conversations' lengths: the links by
+    /// activity, their conversations in one batch, then per conversation
+    /// its newest message and its unread count (concurrently).
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn inbox(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+        sel: &MessageSel,
+    ) -> Result<InboxPage> {
+        let page = PageRequest {
+            limit: Some(i64::from(limits::inbox_page_size(page.limit)?)),
+            ..page
+        };
+        let scope = Scope::Inbox(&caller.id);
+        let query = self.tokens.open(&scope, &page, "limit")?;
+        let (links, cursor) = self.store.inbox(&caller.id, &query).await?;
+        let ids: Vec<String> = links
+            .iter()
+            .map(|l| l.convo_link_conversation_id.clone())
+            .collect();
+        let convos = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store.batch_get(&[], &ids).await?.conversations
+        };
+        let reads = links.iter().map(|link| async move {
+            let convo = &link.convo_link_conversation_id;
+            let after = link.last_read.as_ref().map(|(seq, _)| seq.as_str());
+            futures::try_join!(
+                self.store.latest_message(convo),
+                self.store
+                    .count_unread(convo, &caller.id, after, limits::MAX_UNREAD_COUNT)
+            )
+        });
+        let read = futures::future::try_join_all(reads).await?;
+        let mut known = Known::default();
+        for convo in &convos {
+            known = known.with_conversation(convo.clone());
+        }
+        let latest: Vec<Message> = read.iter().filter_map(|(m, _)| m.clone()).collect();
+        let mut previews = self
+            .expand_messages(caller, known, latest, sel)
+            .await?
+            .into_iter();
+        let mut items = Vec::with_capacity(links.len());
+        for (link, (latest, unread)) in links.iter().zip(read) {
+            // Previews come in the order of the links that have one.
+            let last_message = latest.and_then(|_| previews.next());
+            let Some(convo) = convos
+                .iter()
+                .find(|c| c.id == link.convo_link_conversation_id)
+            else {
+                continue;
+            };
+            items.push(InboxEntry {
+                conversation_id: convo.id.clone(),
+                name: convo.name.clone(),
+                members: convo.members.clone(),
+                owners: convo.owners.clone(),
+                last_message,
+                unread_count: unread.min(limits::MAX_UNREAD_COUNT),
+                more_unread: unread > limits::MAX_UNREAD_COUNT,
+                last_read_message_id: link.last_read.as_ref().map(|(_, id)| id.clone()),
+            });
+        }
+        Ok(InboxPage {
+            items,
+            next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
         })
     }
 }

@@ -462,6 +462,12 @@ fn topic_of(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error> {
                 conversation_id: m.conversation_id.clone(),
             }
         }
+        Change::Read(r) => {
+            values.insert("onReadMarker".into(), serde_json::to_value(r)?);
+            Topic::Messages {
+                conversation_id: r.conversation_id.clone(),
+            }
+        }
         Change::Member(m) => {
             values.insert("onMemberChange".into(), serde_json::to_value(m)?);
             Topic::Messages {

@@ -232,6 +232,12 @@ fn largest_payloads(topic: &Topic) -> Payloads {
         Topic::Messages { .. } => json!({
             "onCreateMessage": message,
             "onMessageChange": change,
+            "onReadMarker": chat_domain::ReadMarker {
+                conversation_id: id.clone(),
+                user_id: id.clone(),
+                message_id: id.clone(),
+                seq: "0".repeat(26),
+            },
             "onMemberChange": chat_domain::MemberChange {
                 kind: chat_domain::MemberChangeKind::Promoted,
                 conversation_id: id.clone(),
@@ -251,6 +257,8 @@ fn largest_payloads(topic: &Topic) -> Payloads {
             convo_link_conversation_id: id.clone(),
             created_at: time.clone(),
             updated_at: time,
+            activity: None,
+            last_read: None,
         }}),
     };
     let values = match values {
@@ -382,7 +390,7 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         }),
         // The same topic as `onCreateMessage`: one Query finds the
         // subscribers of both.
-        "onMessageChange" | "onMemberChange" => Ok(Topic::Messages {
+        "onMessageChange" | "onMemberChange" | "onReadMarker" => Ok(Topic::Messages {
             conversation_id: id("conversationId")?,
         }),
         other => Err(Refusal::one(

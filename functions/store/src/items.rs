@@ -70,6 +70,10 @@ pub struct ConversationItem {
     /// The revision of `members` and `owners` (absent: 0).
     #[serde(default)]
     pub rev: u64,
+    /// When its activity was last copied to its members' links (epoch ms):
+    /// the claim on the current window (see `bump_activity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +84,14 @@ pub struct LinkItem {
     pub id: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The sort key of the `byActivity` index: the member's inbox order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<String>,
+    /// The read marker: the `seq` and id of the last message read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_seq: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_id: Option<String>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
@@ -219,6 +231,7 @@ impl From<&Conversation> for ConversationItem {
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
             rev: c.rev,
+            activity_at: None,
         }
     }
 }
@@ -248,6 +261,9 @@ impl From<&ConvoLink> for LinkItem {
             id: l.id.clone(),
             created_at: l.created_at.clone(),
             updated_at: l.updated_at.clone(),
+            activity: l.activity.clone(),
+            last_read_seq: l.last_read.as_ref().map(|(seq, _)| seq.clone()),
+            last_read_id: l.last_read.as_ref().map(|(_, id)| id.clone()),
             push_until: None,
         }
     }
@@ -261,6 +277,8 @@ impl From<LinkItem> for ConvoLink {
             convo_link_conversation_id: l.convo_link_conversation_id,
             created_at: l.created_at,
             updated_at: l.updated_at,
+            activity: l.activity,
+            last_read: l.last_read_seq.zip(l.last_read_id),
         }
     }
 }

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,7 +25,7 @@ use chat_domain::ports::{
 };
 use chat_domain::service::{now_ms, PUSH_LEASE_MS};
 use chat_domain::{
-    ChatStore, Conversation, ConvoLink, Message, MessageChange, SortDirection, User,
+    ChatStore, Conversation, ConvoLink, Message, MessageChange, ReadMarker, SortDirection, User,
 };
 
 use crate::error::StoreError;
@@ -32,7 +33,9 @@ use crate::items::{
     ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
     UsernameClaimItem, USER_LIST_PARTITION,
 };
-use crate::tables::{TableNames, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME};
+use crate::tables::{
+    TableNames, LINKS_BY_ACTIVITY, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME,
+};
 
 type Attrs = HashMap<String, AttributeValue>;
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -120,6 +123,35 @@ fn failed(reasons: &[bool], index: usize) -> bool {
 impl DynamoStore {
     pub fn new(client: Client, tables: TableNames) -> Self {
         DynamoStore { client, tables }
+    }
+
+    /// Moves one member's inbox entry for a conversation to `seq`, forward
+    /// only; 1 if it moved.
+    async fn touch_link(
+        &self,
+        member: String,
+        conversation_id: String,
+        seq: String,
+    ) -> Result<usize> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.convo_links)
+            .set_key(Some(to_attrs(&LinkKey::new(&member, &conversation_id))?))
+            .update_expression("SET activity = :seq")
+            .condition_expression(
+                "attribute_exists(convoLinkUserId) AND (attribute_not_exists(activity) OR activity < :seq)",
+            )
+            .expression_attribute_values(":seq", to_av(&seq)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(1),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(0),
+                _ => Err(StoreError::from(err)),
+            },
+        }
     }
 
     fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
@@ -486,6 +518,158 @@ impl ChatStore for DynamoStore {
             )
             .await?;
         Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn inbox(
+        &self,
+        user_id: &str,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<ConvoLink>, Option<Cursor>)> {
+        let (items, cursor) = self
+            .query::<LinkItem>(
+                &self.tables.convo_links,
+                Some(LINKS_BY_ACTIVITY),
+                "convoLinkUserId",
+                user_id,
+                page,
+                false,
+                false,
+            )
+            .await?;
+        Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn latest_message(
+        &self,
+        conversation_id: &str,
+    ) -> chat_domain::error::Result<Option<Message>> {
+        let page = PageQuery {
+            limit: 1,
+            after: None,
+        };
+        let (items, _) = self
+            .query::<MessageItem>(
+                &self.tables.messages,
+                Some(MESSAGES_BY_ORDER),
+                "messageConversationId",
+                conversation_id,
+                &page,
+                false,
+                true,
+            )
+            .await?;
+        Ok(items.into_iter().next().map(Message::from))
+    }
+
+    async fn count_unread(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        cap: usize,
+    ) -> chat_domain::error::Result<usize> {
+        // The filter applies after the read: a page holds up to cap + 1
+        // messages, and a few more pages may be needed when many of them
+        // are the reader's own or deleted; three pages bound it.
+        let mut count = 0;
+        let mut start: Option<Attrs> = None;
+        for _ in 0..3 {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.messages)
+                .index_name(MESSAGES_BY_ORDER)
+                .filter_expression("authorId <> :me AND attribute_not_exists(deletedAt)")
+                .expression_attribute_values(":c", to_av(&conversation_id)?)
+                .expression_attribute_values(":me", to_av(&user_id)?)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .limit((cap + 1) as i32)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            query = match after {
+                Some(seq) => query
+                    .key_condition_expression("messageConversationId = :c AND seq > :after")
+                    .expression_attribute_values(":after", to_av(&seq)?),
+                None => query.key_condition_expression("messageConversationId = :c"),
+            };
+            let out = query.send().await.map_err(StoreError::from)?;
+            count += out.count.max(0) as usize;
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && count <= cap => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(count)
+    }
+
+    async fn mark_read(&self, marker: &ReadMarker) -> chat_domain::error::Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.convo_links)
+            .set_key(Some(to_attrs(&LinkKey::new(
+                &marker.user_id,
+                &marker.conversation_id,
+            ))?))
+            .update_expression("SET lastReadSeq = :seq, lastReadId = :id")
+            .condition_expression(
+                "attribute_exists(convoLinkUserId) AND (attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq)",
+            )
+            .expression_attribute_values(":seq", to_av(&marker.seq)?)
+            .expression_attribute_values(":id", to_av(&marker.message_id)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn bump_activity(
+        &self,
+        conversation: &Conversation,
+        seq: &str,
+        window_ms: i64,
+    ) -> chat_domain::error::Result<usize> {
+        let now = now_ms();
+        let claim = self
+            .client
+            .update_item()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(to_attrs(&IdKey {
+                id: conversation.id.clone(),
+            })?))
+            .update_expression("SET activityAt = :now")
+            .condition_expression(
+                "attribute_exists(id) AND (attribute_not_exists(activityAt) OR activityAt < :since)",
+            )
+            .expression_attribute_values(":now", to_av(&now)?)
+            .expression_attribute_values(":since", to_av(&(now - window_ms))?)
+            .send()
+            .await;
+        match claim {
+            Ok(_) => {}
+            Err(err) => {
+                return match err.as_service_error() {
+                    // Another change claimed this window.
+                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(0),
+                    _ => Err(StoreError::from(err).into()),
+                };
+            }
+        }
+        let updates: Vec<_> = conversation
+            .members
+            .iter()
+            .map(|member| self.touch_link(member.clone(), conversation.id.clone(), seq.to_string()))
+            .collect();
+        let updated: Vec<usize> = futures::stream::iter(updates)
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        Ok(updated.into_iter().sum())
     }
 
     async fn change_members(

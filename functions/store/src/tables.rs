@@ -51,6 +51,7 @@ pub struct TableSpec {
 
 pub const USERS_BY_NAME: &str = "byUsername";
 pub const LINKS_BY_CONVERSATION: &str = "byConversation";
+pub const LINKS_BY_ACTIVITY: &str = "byActivity";
 pub const MESSAGES_BY_ORDER: &str = "byOrder";
 
 pub const USERS: TableSpec = TableSpec {
@@ -112,15 +113,26 @@ pub const CONVO_LINKS: TableSpec = TableSpec {
         hash: "convoLinkUserId",
         range: Some("convoLinkConversationId"),
     },
-    indexes: &[IndexSpec {
-        name: LINKS_BY_CONVERSATION,
-        kind: IndexKind::Global,
-        key: KeySpec {
-            hash: "convoLinkConversationId",
-            range: Some("convoLinkUserId"),
+    indexes: &[
+        IndexSpec {
+            name: LINKS_BY_CONVERSATION,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "convoLinkConversationId",
+                range: Some("convoLinkUserId"),
+            },
+            keys_only: false,
         },
-        keys_only: false,
-    }],
+        IndexSpec {
+            name: LINKS_BY_ACTIVITY,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "convoLinkUserId",
+                range: Some("activity"),
+            },
+            keys_only: false,
+        },
+    ],
     stream: true,
     ttl: None,
 };

@@ -193,6 +193,8 @@ fn resolver_function(
         "remove-member" => in_process!(invocations, "remove-member", writer, remove_member),
         "promote-member" => in_process!(invocations, "promote-member", writer, promote_member),
         "react" => in_process!(invocations, "react", writer, react),
+        "inbox" => in_process!(invocations, "inbox", service, inbox),
+        "mark-read" => in_process!(invocations, "mark-read", writer, mark_read),
         "get-user" => in_process!(invocations, "get-user", service, get_user),
         "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
         "list-users" => in_process!(invocations, "list-users", service, list_users),

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 17);
+        assert_eq!(w.resolvers.len(), 19);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -511,6 +511,7 @@ mod tests {
                 "remove-member",
                 "promote-member",
                 "react",
+                "mark-read",
             ]
             .iter()
             .any(|w| code.ends_with(&format!("/{w}")))
@@ -565,6 +566,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 10);
+        assert_eq!(writers, 11);
     }
 }

@@ -7,6 +7,7 @@ mod chatt;
 mod costs;
 mod delivery;
 mod graphql;
+mod inbox;
 mod lifecycle;
 mod limits;
 mod members;

@@ -1,0 +1,32 @@
+//! `Mutation.markRead`: moves the caller's read marker in a conversation forward to a message, and pushes it to the members.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore, Publisher};
+use chat_lambda::{output, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::instrument;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Args {
+    conversation_id: String,
+    message_id: String,
+}
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore, P: Publisher>(
+    service: &ChatService<S, P>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    let args: Args = event.payload.arguments()?;
+    output(
+        &service
+            .mark_read(&caller, &args.conversation_id, &args.message_id)
+            .await?,
+    )
+}
