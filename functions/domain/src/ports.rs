@@ -213,8 +213,8 @@ pub trait ChatStore: Send + Sync {
 
     /// Records activity at `seq` in a conversation: its members' inboxes
     /// move it up, at most once per `window_ms` (the first change after a
-    /// quiet spell claims the window and updates every member's link).
-    /// Returns how many links it updated.
+    /// quiet spell claims the window and updates every member's link; 0:
+    /// every time, with no claim). Returns how many links it updated.
     fn bump_activity(
         &self,
         conversation: &Conversation,

@@ -412,9 +412,13 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             message_id: message.id.clone(),
             seq: message.seq.clone(),
         };
+        let window = if convo.members.len() <= limits::EXACT_ACTIVITY_MEMBERS {
+            0
+        } else {
+            limits::ACTIVITY_WINDOW_MS
+        };
         let (bumped, read) = futures::join!(
-            self.store
-                .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS),
+            self.store.bump_activity(convo, &message.seq, window),
             self.store.mark_read(&marker)
         );
         if let Err(err) = bumped {

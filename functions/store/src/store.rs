@@ -634,25 +634,24 @@ impl ChatStore for DynamoStore {
         seq: &str,
         window_ms: i64,
     ) -> chat_domain::error::Result<usize> {
-        let now = now_ms();
-        let claim = self
-            .client
-            .update_item()
-            .table_name(&self.tables.conversations)
-            .set_key(Some(to_attrs(&IdKey {
-                id: conversation.id.clone(),
-            })?))
-            .update_expression("SET activityAt = :now")
-            .condition_expression(
-                "attribute_exists(id) AND (attribute_not_exists(activityAt) OR activityAt < :since)",
-            )
-            .expression_attribute_values(":now", to_av(&now)?)
-            .expression_attribute_values(":since", to_av(&(now - window_ms))?)
-            .send()
-            .await;
-        match claim {
-            Ok(_) => {}
-            Err(err) => {
+        if window_ms > 0 {
+            let now = now_ms();
+            let claim = self
+                .client
+                .update_item()
+                .table_name(&self.tables.conversations)
+                .set_key(Some(to_attrs(&IdKey {
+                    id: conversation.id.clone(),
+                })?))
+                .update_expression("SET activityAt = :now")
+                .condition_expression(
+                    "attribute_exists(id) AND (attribute_not_exists(activityAt) OR activityAt < :since)",
+                )
+                .expression_attribute_values(":now", to_av(&now)?)
+                .expression_attribute_values(":since", to_av(&(now - window_ms))?)
+                .send()
+                .await;
+            if let Err(err) = claim {
                 return match err.as_service_error() {
                     // Another change claimed this window.
                     Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(0),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat_domain::limits::MAX_UNREAD_COUNT;
+use chat_domain::limits::{EXACT_ACTIVITY_MEMBERS, MAX_UNREAD_COUNT};
 use chat_tests::{convo, post, Client, Stack, WsEvent};
 use serde_json::{json, Value};
 
@@ -73,6 +73,12 @@ async fn the_inbox_is_ordered_by_activity_with_previews_and_unread_counts() {
 
     post(&carol, &c, "c0").await;
     assert_eq!(ids(&inbox(&alice).await), [c.clone(), a.clone(), b.clone()]);
+    // Small conversations move at every message: their order is exact.
+    post(&bob, &b, "b0").await;
+    post(&bob, &a, "a3").await;
+    assert_eq!(ids(&inbox(&alice).await), [a.clone(), b.clone(), c.clone()]);
+    post(&carol, &c, "c1").await;
+    assert_eq!(ids(&inbox(&alice).await), [c.clone(), a.clone(), b.clone()]);
 
     // One's own message is not unread, and reads up to it.
     post(&alice, &a, "mine").await;
@@ -80,6 +86,7 @@ async fn the_inbox_is_ordered_by_activity_with_previews_and_unread_counts() {
     assert_eq!(entry(&items, &a)["unreadCount"], 0);
     assert_eq!(entry(&items, &a)["lastMessage"]["content"], "mine");
     assert_eq!(entry(&inbox(&bob).await, &a)["unreadCount"], 1);
+    assert_eq!(entry(&inbox(&alice).await, &a)["unreadCount"], 0);
 
     // A deleted message is not unread; the preview is its tombstone.
     let gone = post(&carol, &c, "to delete").await;
@@ -92,8 +99,8 @@ async fn the_inbox_is_ordered_by_activity_with_previews_and_unread_counts() {
     let items = inbox(&alice).await;
     assert_eq!(
         entry(&items, &c)["unreadCount"],
-        1,
-        "c0; the tombstone does not count"
+        2,
+        "c0 and c1; the tombstone does not count"
     );
     assert!(entry(&items, &c)["lastMessage"]["deletedAt"].is_string());
 
@@ -218,15 +225,14 @@ async fn an_inbox_page_and_a_message_cost_what_the_table_says() {
     let carol = stack.user("carol").await;
     let room = convo(&alice, "room", &[&bob, &carol]).await;
     let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
-    // The first message after a quiet spell moves the room up in its three
-    // members' inboxes: BatchGetItem + TransactWriteItems + Query
-    // (subscribers) + UpdateItem (push done) + UpdateItem (the window's
-    // claim) + 3 UpdateItems (the links) + UpdateItem (the author's marker).
-    let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-    assert_eq!(first, 9);
-    // The next, within the window: the claim fails, no link is written.
-    let (_, _, next) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-    assert_eq!(next, 6);
+    // A small conversation moves up in its three members' inboxes at every
+    // message: BatchGetItem + TransactWriteItems + Query (subscribers) +
+    // UpdateItem (push done) + 3 UpdateItems (the links) + UpdateItem (the
+    // author's read marker).
+    for _ in 0..2 {
+        let (_, _, requests) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
+        assert_eq!(requests, 8);
+    }
     convo(&alice, "two", &[&bob]).await;
     convo(&alice, "three", &[&bob]).await;
     // Query (links by activity) + BatchGetItem (conversations) + 2 per
@@ -241,4 +247,35 @@ async fn an_inbox_page_and_a_message_cost_what_the_table_says() {
         .cost(alice.ok(MARK, json!({ "c": room, "m": last })))
         .await;
     assert_eq!(mark, 3);
+}
+
+/// A conversation larger than `EXACT_ACTIVITY_MEMBERS` moves up in its
+/// members' inboxes at its first message after a quiet spell: N writes per
+/// window, whatever its message rate.
+#[tokio::test]
+async fn a_large_conversation_moves_up_once_per_window() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let mut others = Vec::new();
+    for i in 0..EXACT_ACTIVITY_MEMBERS {
+        others.push(stack.user(&format!("member{i}")).await);
+    }
+    let refs: Vec<&Client> = others.iter().collect();
+    let big = convo(&alice, "big", &refs).await;
+    let small = convo(&alice, "small", &[&others[0]]).await;
+    let members = (EXACT_ACTIVITY_MEMBERS + 1) as u64;
+    let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
+    // The first: + UpdateItem (the window's claim) + one per member.
+    let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
+    assert_eq!(first, 4 + 1 + members + 1);
+    assert_eq!(ids(&inbox(&alice).await), [big.clone(), small.clone()]);
+    post(&alice, &small, "small").await;
+    // The next, within the window: the claim is refused; no link moves, so
+    // the big conversation stays below the small one for up to 10 s.
+    let (_, _, next) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
+    assert_eq!(next, 4 + 1 + 1);
+    assert_eq!(ids(&inbox(&alice).await), [small.clone(), big.clone()]);
+    // Previews and counts are exact whatever the order.
+    let items = inbox(&others[1]).await;
+    assert_eq!(entry(&items, &big)["unreadCount"], 2);
 }

@@ -276,6 +276,15 @@ async fn a_removed_member_loses_access_and_live_subscriptions_at_once() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // Nor change anything in it: mark, react, edit her own old message.
+    let before = chat_tests::post(&alice, &room, "still there").await;
+    for (doc, vars) in [
+        ("mutation($c: ID!, $m: ID!) { markRead(conversationId: $c, messageId: $m) { seq } }", json!({ "c": room, "m": before })),
+        ("mutation($c: ID!, $m: ID!) { addReaction(input: {messageConversationId: $c, messageId: $m, emoji: \"👍\"}) { id } }", json!({ "c": room, "m": before })),
+        ("mutation($c: ID!, $m: ID!) { updateMessage(input: {id: $m, messageConversationId: $c, content: \"x\"}) { id } }", json!({ "c": room, "m": before })),
+    ] {
+        assert_eq!(error_type(&carol.send(doc, vars).await), "Unauthorized", "{doc}");
+    }
     // Her own conversation list no longer has it.
     let list = carol
         .ok(
