@@ -683,7 +683,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         let conversation_id = limits::id("conversationId", conversation_id)?;
         let change = MemberChange {
             kind: MemberChangeKind::Left,
-            conversation_id: conversation_id.clone(),
+            conversation_id,
             user_id: caller.id.clone(),
             by: caller.id.clone(),
         };
@@ -719,7 +719,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         }
         let change = MemberChange {
             kind: MemberChangeKind::Removed,
-            conversation_id: conversation_id.clone(),
+            conversation_id,
             user_id: user_id.clone(),
             by: caller.id.clone(),
         };
@@ -754,7 +754,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         let user_id = limits::id("userId", user_id)?;
         let change = MemberChange {
             kind: MemberChangeKind::Promoted,
-            conversation_id: conversation_id.clone(),
+            conversation_id,
             user_id: user_id.clone(),
             by: caller.id.clone(),
         };

@@ -103,6 +103,21 @@ fn cursor_in(cursor: &Option<Cursor>) -> Result<Option<Attrs>> {
     cursor.as_ref().map(to_attrs).transpose()
 }
 
+/// A conditional UpdateItem's outcome: `true` if it happened, `false` if
+/// its condition failed; any other failure is an error.
+fn updated<O, R>(result: std::result::Result<O, SdkError<UpdateItemError, R>>) -> Result<bool>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<UpdateItemError, R>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+            _ => Err(StoreError::from(err)),
+        },
+    }
+}
+
 /// Which actions of a cancelled transaction failed their condition.
 fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
     match err.as_service_error() {
@@ -145,13 +160,7 @@ impl DynamoStore {
             .expression_attribute_values(":seq", to_av(&seq)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(1),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(0),
-                _ => Err(StoreError::from(err)),
-            },
-        }
+        Ok(usize::from(updated(result)?))
     }
 
     fn put(&self, table: &str, item: Attrs, condition: &str) -> TransactWriteItem {
@@ -619,13 +628,7 @@ impl ChatStore for DynamoStore {
             .expression_attribute_values(":id", to_av(&marker.message_id)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(StoreError::from(err).into()),
-            },
-        }
+        Ok(updated(result)?)
     }
 
     async fn bump_activity(
@@ -651,12 +654,9 @@ impl ChatStore for DynamoStore {
                 .expression_attribute_values(":since", to_av(&(now - window_ms))?)
                 .send()
                 .await;
-            if let Err(err) = claim {
-                return match err.as_service_error() {
-                    // Another change claimed this window.
-                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(0),
-                    _ => Err(StoreError::from(err).into()),
-                };
+            if !updated(claim)? {
+                // Another change claimed this window.
+                return Ok(0);
             }
         }
         let updates: Vec<_> = conversation
@@ -945,13 +945,7 @@ impl ChatStore for DynamoStore {
             .expression_attribute_values(":held", to_av(&held_until)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(StoreError::from(err).into()),
-            },
-        }
+        Ok(updated(result)?)
     }
 
     async fn messages(
