@@ -126,7 +126,14 @@ pub struct ReactionView {
 impl Message {
     /// The reactions as `viewer` sees them.
     pub fn reactions_for(&self, viewer: &str) -> Vec<ReactionView> {
-        self.reactions
+        Reaction::views(&self.reactions, viewer)
+    }
+}
+
+impl Reaction {
+    /// `reactions` as `viewer` sees them.
+    pub fn views(reactions: &[Reaction], viewer: &str) -> Vec<ReactionView> {
+        reactions
             .iter()
             .map(|r| ReactionView {
                 emoji: r.emoji.clone(),

@@ -292,24 +292,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             format!("this subscription's payload would exceed {MAX_PAYLOAD_BYTES} bytes (more than API Gateway can send), or its document the caps on subscription documents; subscribe again selecting fewer fields"),
             vec![],
         ));
-        futures::stream::iter(subscriptions)
-            .for_each_concurrent(self.concurrency, |sub| {
-                let error = error.clone();
-                async move {
-                    info!(connection = %sub.connection_id, subscription = %sub.id, "payload too large; ending the subscription");
-                    let message = ServerMessage::Error {
-                        id: sub.id.clone(),
-                        payload: vec![error],
-                    };
-                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
-                        debug!(error = %Chain(&err), "could not tell the client");
-                    }
-                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
-                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
-                    }
-                }
-            })
-            .await;
+        self.end_with(subscriptions.iter().copied(), error).await;
     }
 
     /// Posts to the first subscribers here and, beyond the relay's
@@ -514,6 +497,33 @@ impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
 }
 
 impl<C: Connections, N: Notifier> FanOut<C, N> {
+    /// Ends each of `subscriptions`: it gets the protocol's `error` with
+    /// `error` (which ends it for the client) and its rows go.
+    async fn end_with<'a>(
+        &self,
+        subscriptions: impl Iterator<Item = &'a Subscription>,
+        error: Value,
+    ) {
+        futures::stream::iter(subscriptions)
+            .for_each_concurrent(self.concurrency, |sub| {
+                let error = error.clone();
+                async move {
+                    info!(connection = %sub.connection_id, subscription = %sub.id, "ending a subscription");
+                    let message = ServerMessage::Error {
+                        id: sub.id.clone(),
+                        payload: vec![error],
+                    };
+                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
+                        debug!(error = %Chain(&err), "could not tell the client");
+                    }
+                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
+                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
+                    }
+                }
+            })
+            .await;
+    }
+
     /// Ends every subscription of `user_id` to `topic`: each gets the
     /// protocol's `error` (which ends it for the client) and its rows go.
     pub async fn end_subscriptions(
@@ -533,23 +543,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             "you are no longer a member of this conversation",
             vec![],
         ));
-        futures::stream::iter(&theirs)
-            .for_each_concurrent(self.concurrency, |sub| {
-                let error = error.clone();
-                async move {
-                    let message = ServerMessage::Error {
-                        id: sub.id.clone(),
-                        payload: vec![error],
-                    };
-                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
-                        debug!(error = %Chain(&err), "could not tell the client");
-                    }
-                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
-                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
-                    }
-                }
-            })
-            .await;
+        self.end_with(theirs.iter(), error).await;
         info!(topic = %topic.key(), ended = theirs.len(), "subscriptions ended");
         Ok(theirs.len())
     }
