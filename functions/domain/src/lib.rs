@@ -15,6 +15,8 @@
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the [`ChatStore`] and [`Publisher`] traits and their outcome types.
 //! - [`service`]: [`ChatService`], the use-cases with their authorization rules.
+//! - [`presence`]: who is online, pushed to the members they share a
+//!   conversation with, and the typing signals' throttle.
 //! - [`graph`]: what a request selects below its root object, read level by
 //!   level in batches, with the same authorization at every level.
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
@@ -25,12 +27,13 @@ pub mod limits;
 pub mod model;
 pub mod page;
 pub mod ports;
+pub mod presence;
 pub mod service;
 
 pub use error::{Chain, Error, ErrorKind};
 pub use model::{
     Caller, ChangeKind, Conversation, ConvoLink, MemberChange, MemberChangeKind, Message,
-    MessageChange, Reaction, ReactionView, ReadMarker, User,
+    MessageChange, Presence, Reaction, ReactionView, ReadMarker, Typing, User,
 };
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{Change, ChatStore, Publisher, Pushed};

@@ -54,6 +54,17 @@ pub const EXACT_ACTIVITY_MEMBERS: usize = 20;
 /// and its place in an inbox is exact to within it.
 pub const ACTIVITY_WINDOW_MS: i64 = 10_000;
 
+/// One typing signal per user per conversation per this long (ms): a
+/// client sends one every few seconds while its user types, and the rest
+/// are answered from memory, with no read or push.
+pub const TYPING_INTERVAL_MS: i64 = 2_000;
+/// How long (ms) a client shows a typing signal unless another comes: a
+/// little over two intervals, so a steady typist's indicator never blinks.
+pub const TYPING_SHOWN_MS: i64 = 5_000;
+/// Presence changes go to the user's most recently active conversations,
+/// at most this many: one Query of subscribers each.
+pub const MAX_PRESENCE_CONVERSATIONS: usize = 200;
+
 fn char_count(s: &str) -> usize {
     s.chars().count()
 }

@@ -19,6 +19,41 @@ pub struct User {
     pub username: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Whether the user holds at least one live WebSocket connection (see
+    /// [`Presence`]).
+    #[serde(default)]
+    pub online: bool,
+    /// When the user was last seen connected: set as they come online and
+    /// as they go offline; `None` before their first connection.
+    #[serde(default)]
+    pub last_seen_at: Option<String>,
+}
+
+/// A member signalling that they are typing in a conversation: what
+/// `typing` answers and `onTyping` pushes to the other members. Never
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub conversation_id: String,
+    pub user_id: String,
+    /// When a client stops showing it, unless a newer signal comes first;
+    /// a message from the same user ends it at once.
+    pub expires_at: String,
+    /// Whether it went out to the members: `false` when the signal came
+    /// within the throttle interval of the last one, and was dropped.
+    pub sent: bool,
+}
+
+/// A user coming online or going offline, as pushed to the members of one
+/// conversation they share (`onPresence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub online: bool,
+    pub last_seen_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

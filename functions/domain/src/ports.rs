@@ -6,7 +6,8 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::model::{
-    Conversation, ConvoLink, MemberChange, Message, MessageChange, ReadMarker, User,
+    Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
+    User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
 
@@ -74,6 +75,10 @@ pub enum Change<'a> {
     Read(&'a ReadMarker),
     User(&'a User),
     Link(&'a ConvoLink),
+    /// A member is typing: pushed to the conversation's other members only.
+    Typing(&'a Typing),
+    /// A member came online or went offline.
+    Presence(&'a Presence),
 }
 
 /// What one push did.
@@ -157,6 +162,17 @@ pub trait ChatStore: Send + Sync {
         link: &ConvoLink,
         max_members: usize,
     ) -> impl Future<Output = Result<AddMemberOutcome>> + Send;
+
+    /// Records that `user_id` is `online` (or not), as observed at `at_ms`
+    /// (epoch milliseconds), unless a later observation is recorded already;
+    /// `true` when this changed whether they are online. A user without a
+    /// profile has no presence: `false`.
+    fn set_presence(
+        &self,
+        user_id: &str,
+        online: bool,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// A user's links, ordered by conversation id (creation time).
     fn links_of_user(

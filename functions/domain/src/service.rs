@@ -15,7 +15,7 @@ use crate::graph::{
 use crate::limits;
 use crate::model::{
     Caller, ChangeKind, Conversation, ConvoLink, MemberChange, MemberChangeKind, Message,
-    MessageChange, ReadMarker, User,
+    MessageChange, ReadMarker, Typing, User,
 };
 use crate::page::{Page, PageRequest, PageTokens, Scope, SortDirection};
 use crate::ports::{
@@ -97,6 +97,7 @@ pub struct ChatService<S, P = Unpublished> {
     pub(crate) store: S,
     pub(crate) tokens: PageTokens,
     publisher: P,
+    typing: std::sync::Arc<crate::presence::Throttle>,
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -133,12 +134,20 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// An epoch-milliseconds time as an `AWSDateTime`.
+pub fn time_at(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 impl<S: ChatStore> ChatService<S> {
     pub fn new(store: S, tokens: PageTokens) -> Self {
         ChatService {
             store,
             tokens,
             publisher: Unpublished,
+            typing: std::sync::Arc::new(crate::presence::Throttle::new(limits::TYPING_INTERVAL_MS)),
         }
     }
 }
@@ -150,6 +159,7 @@ impl<S, P> ChatService<S, P> {
             store: self.store,
             tokens: self.tokens,
             publisher,
+            typing: self.typing,
         }
     }
 }
@@ -172,6 +182,8 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             username,
             created_at: now.clone(),
             updated_at: now,
+            online: false,
+            last_seen_at: None,
         };
         match self.store.create_user(&user).await? {
             CreateUserOutcome::Created => {
@@ -469,6 +481,34 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             },
             _ => marker,
         })
+    }
+
+    /// Tells the conversation's other members that the caller is typing.
+    /// At most one signal per user and conversation per
+    /// [`limits::TYPING_INTERVAL_MS`] goes out; the others are answered
+    /// from this instance's memory with `sent: false`, before any read.
+    /// Nothing is stored: a signal is pushed, then forgotten.
+    #[instrument(skip(self), fields(caller = %caller.id))]
+    pub async fn typing(&self, caller: &Caller, conversation_id: &str) -> Result<Typing> {
+        let conversation_id = limits::id("conversationId", conversation_id)?;
+        let at = now_ms();
+        let mut typing = Typing {
+            expires_at: time_at(at + limits::TYPING_SHOWN_MS),
+            conversation_id,
+            user_id: caller.id.clone(),
+            sent: false,
+        };
+        if !self.typing.admit(&caller.id, &typing.conversation_id, at) {
+            return Ok(typing);
+        }
+        let (link, _) = self
+            .store
+            .membership(&caller.id, &typing.conversation_id, false)
+            .await?;
+        link.ok_or_else(Error::not_member)?;
+        typing.sent = true;
+        self.push(Change::Typing(&typing)).await;
+        Ok(typing)
     }
 
     /// Edits the caller's own message: a new content, `editedAt` set, the

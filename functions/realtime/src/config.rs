@@ -15,11 +15,13 @@ use crate::notifier::ApiGatewayNotifier;
 use crate::relay::{
     LambdaRelay, RelaySettings, DEFAULT_RELAY_ABOVE, RELAY_ABOVE_ENV, RELAY_FUNCTION_ENV,
 };
-use crate::sweeper::{Sweeper, DEFAULT_INIT_TIMEOUT};
+use crate::sweeper::{Liveness, Sweeper, DEFAULT_INIT_TIMEOUT};
 
-pub type Connection = ConnectionService<DynamoConnections, ApiGatewayNotifier, DynamoStore>;
+pub type Connection =
+    ConnectionService<DynamoConnections, ApiGatewayNotifier, DynamoStore, FanOutService>;
 pub type FanOutService = FanOut<DynamoConnections, ApiGatewayNotifier>;
-pub type SweeperService = Sweeper<DynamoConnections, ApiGatewayNotifier>;
+pub type SweeperService =
+    Sweeper<DynamoConnections, ApiGatewayNotifier, DynamoStore, FanOutService>;
 
 /// The management endpoint of the WebSocket API, e.g.
 /// `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`.
@@ -55,6 +57,34 @@ struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
     notifier: ApiGatewayNotifier,
     tables: TableNames,
+    liveness: Liveness,
+}
+
+impl Clients {
+    fn connections(&self) -> DynamoConnections {
+        DynamoConnections::new(self.dynamodb.clone(), self.tables.connections.clone())
+            .with_liveness(self.liveness)
+    }
+
+    /// What presence changes are pushed with.
+    fn publisher(&self) -> FanOutService {
+        FanOut::new(
+            self.connections(),
+            self.notifier.clone(),
+            self.tables.clone(),
+            DEFAULT_CONCURRENCY,
+        )
+    }
+}
+
+/// `LIVENESS_PROBE_SECS` (default 30) and `LIVENESS_LIMIT_SECS` (default
+/// 60): see [`Liveness`].
+fn liveness() -> Result<Liveness, ConfigError> {
+    let default = Liveness::default();
+    Ok(Liveness {
+        probe: Duration::from_secs(number("LIVENESS_PROBE_SECS", default.probe.as_secs())?),
+        limit: Duration::from_secs(number("LIVENESS_LIMIT_SECS", default.limit.as_secs())?),
+    })
 }
 
 async fn clients() -> Result<Clients, ConfigError> {
@@ -63,6 +93,7 @@ async fn clients() -> Result<Clients, ConfigError> {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         notifier: ApiGatewayNotifier::for_endpoint(&sdk, &required(MANAGEMENT_ENDPOINT_ENV)?),
         tables: TableNames::from_env(),
+        liveness: liveness()?,
     })
 }
 
@@ -73,9 +104,10 @@ pub async fn connection_from_env() -> Result<Connection, ConfigError> {
     let client_id = required(CLIENT_ID_ENV)?;
     let c = clients().await?;
     Ok(ConnectionService::new(
-        DynamoConnections::new(c.dynamodb.clone(), c.tables.connections.clone()),
-        c.notifier,
-        DynamoStore::new(c.dynamodb, c.tables),
+        c.connections(),
+        c.notifier.clone(),
+        DynamoStore::new(c.dynamodb.clone(), c.tables.clone()),
+        c.publisher(),
         Verifier::new(issuer, client_id),
     ))
 }
@@ -119,8 +151,9 @@ pub async fn writer_fan_out_from_env(
     }))
 }
 
-/// The sweeper, from `CONNECTIONS_TABLE`, `APIGW_MANAGEMENT_ENDPOINT` and
-/// `CONNECTION_INIT_TIMEOUT_SECS` (default 10).
+/// The sweeper, from `CONNECTIONS_TABLE`, the chat table names,
+/// `APIGW_MANAGEMENT_ENDPOINT`, `CONNECTION_INIT_TIMEOUT_SECS` (default 10)
+/// and the liveness intervals.
 pub async fn sweeper_from_env() -> Result<SweeperService, ConfigError> {
     let timeout = number(
         "CONNECTION_INIT_TIMEOUT_SECS",
@@ -128,8 +161,11 @@ pub async fn sweeper_from_env() -> Result<SweeperService, ConfigError> {
     )?;
     let c = clients().await?;
     Ok(Sweeper::new(
-        DynamoConnections::new(c.dynamodb, c.tables.connections),
-        c.notifier,
+        c.connections(),
+        c.notifier.clone(),
+        DynamoStore::new(c.dynamodb.clone(), c.tables.clone()),
+        c.publisher(),
         Duration::from_secs(timeout),
+        c.liveness,
     ))
 }

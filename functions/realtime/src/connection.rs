@@ -10,21 +10,28 @@ use serde_json::Value;
 use tracing::{info, instrument, warn};
 
 use chat_auth::Verifier;
-use chat_domain::{Chain, ChatStore};
+use chat_domain::{Chain, ChatStore, Publisher};
 
 use crate::caps::{MAX_CONNECTIONS_PER_USER, MAX_SUBSCRIPTIONS_PER_CONNECTION};
-use crate::connections::{Connections, Stored};
+use crate::connections::{now_ms, Connections, Stored};
 use crate::error::RealtimeError;
 use crate::model::{ConnectedUser, Connection, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
+use crate::presence;
 use crate::protocol::{self, ClientMessage, Close, ServerMessage, SUBPROTOCOL};
 use crate::subscribe;
 
-/// The connection-tracking service behind the WebSocket routes.
-pub struct ConnectionService<C, N, S> {
+/// A client's `ping` counts as a sign of life at most this often (ms): a
+/// client pinging every few seconds costs one write per this interval.
+const PING_TOUCH_MS: i64 = 10_000;
+
+/// The connection-tracking service behind the WebSocket routes. It pushes
+/// presence changes through `publisher`.
+pub struct ConnectionService<C, N, S, P> {
     connections: C,
     notifier: N,
     chat: S,
+    publisher: P,
     verifier: Verifier,
 }
 
@@ -40,12 +47,13 @@ fn ok() -> ApiGatewayProxyResponse {
     response(200, HeaderMap::new(), None)
 }
 
-impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
-    pub fn new(connections: C, notifier: N, chat: S, verifier: Verifier) -> Self {
+impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<C, N, S, P> {
+    pub fn new(connections: C, notifier: N, chat: S, publisher: P, verifier: Verifier) -> Self {
         ConnectionService {
             connections,
             notifier,
             chat,
+            publisher,
             verifier,
         }
     }
@@ -67,7 +75,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                     .await
             }
             "$disconnect" => {
-                self.connections.delete_connection(&connection_id).await?;
+                self.forget(&connection_id).await?;
                 Ok(ok())
             }
             _ => {
@@ -127,6 +135,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                 user: None,
                 query_user,
                 query_token_rejected,
+                seen_at: 0,
             })
             .await?;
         let mut headers = HeaderMap::new();
@@ -153,13 +162,17 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
                     Some(Connection { user: None, .. }) => {
                         self.close(connection_id, &Close::unauthorized()).await
                     }
-                    Some(_) => {
+                    Some(connection) => {
+                        if now_ms() - connection.seen_at >= PING_TOUCH_MS {
+                            self.connections.touch(connection_id).await?;
+                        }
                         self.send(connection_id, &ServerMessage::Pong { payload })
                             .await
                     }
                 }
             }
-            ClientMessage::Pong { .. } => Ok(()),
+            // The answer to the sweeper's liveness ping.
+            ClientMessage::Pong { .. } => self.connections.touch(connection_id).await,
             ClientMessage::Subscribe { id, payload } => {
                 let Some(connection) = self.connections.get_connection(connection_id).await? else {
                     return Ok(());
@@ -278,7 +291,17 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
             return self.close(connection_id, &Close::too_many_inits()).await;
         }
         self.send(connection_id, &ServerMessage::ConnectionAck)
-            .await
+            .await?;
+        presence::refresh(&self.connections, &self.chat, &self.publisher, &user.id).await;
+        Ok(())
+    }
+
+    /// Removes a connection's rows and updates its user's presence.
+    async fn forget(&self, connection_id: &str) -> Result<(), RealtimeError> {
+        if let Some(user_id) = self.connections.delete_connection(connection_id).await? {
+            presence::refresh(&self.connections, &self.chat, &self.publisher, &user_id).await;
+        }
+        Ok(())
     }
 
     async fn refuse(
@@ -305,7 +328,7 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
     ) -> Result<(), RealtimeError> {
         match self.notifier.post(connection_id, message.to_bytes()).await {
             Ok(()) => Ok(()),
-            Err(NotifyError::Gone) => self.connections.delete_connection(connection_id).await,
+            Err(NotifyError::Gone) => self.forget(connection_id).await,
             Err(err) => Err(err.into()),
         }
     }
@@ -313,6 +336,6 @@ impl<C: Connections, N: Notifier, S: ChatStore> ConnectionService<C, N, S> {
     async fn close(&self, connection_id: &str, close: &Close) -> Result<(), RealtimeError> {
         warn!(code = close.code, reason = %close.reason, "closing connection");
         self.notifier.close(connection_id, close).await?;
-        self.connections.delete_connection(connection_id).await
+        self.forget(connection_id).await
     }
 }

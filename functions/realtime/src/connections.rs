@@ -14,8 +14,10 @@
 //!   cap holds under concurrent `subscribe`s: the count and the rows change
 //!   in one transaction.
 //! - The `pending` index is the sweeper's due list: `pendingSince` is when
-//!   the connection connected while it waits for `connection_init`, then
-//!   when its token expires.
+//!   the connection connected while it waits for `connection_init`; after
+//!   it, when the sweeper next looks at it: to ping it once it has been
+//!   silent a while, to close it once it has been silent too long, or when
+//!   its token expires, whichever is first (see [`crate::sweeper`]).
 //!
 //! Every row carries `expiresAt`: DynamoDB's TTL removes what a lost
 //! `$disconnect` left behind, after API Gateway's 2-hour connection limit.
@@ -39,6 +41,7 @@ use crate::caps::MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
 use crate::error::RealtimeError;
 use crate::model::{ConnectedUser, Connection, Subscription};
+use crate::sweeper::Liveness;
 
 type Attrs = HashMap<String, AttributeValue>;
 type Result<T, E = RealtimeError> = std::result::Result<T, E>;
@@ -59,13 +62,19 @@ pub trait Connections: Send + Sync {
         &self,
         connection_id: &str,
     ) -> impl Future<Output = Result<Option<Connection>>> + Send;
-    /// Marks a pending connection acknowledged for `user`; `false` if it was
-    /// not pending (already acknowledged, or gone).
+    /// Marks a pending connection acknowledged for `user`, seen now; `false`
+    /// if it was not pending (already acknowledged, or gone).
     fn acknowledge(
         &self,
         connection_id: &str,
         user: &ConnectedUser,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Records that an initialised connection's client is alive now: the
+    /// sweeper looks at it again a probe interval from now.
+    fn touch(&self, connection_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Records that the sweeper pinged a connection: it looks at it again
+    /// once the connection has been silent for the liveness limit.
+    fn probed(&self, connection: &Connection) -> impl Future<Output = Result<()>> + Send;
     /// Stores a subscription, within the connection's cap.
     fn put_subscription(
         &self,
@@ -79,14 +88,24 @@ pub trait Connections: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Every subscription to `topic`.
     fn subscribers(&self, topic: &str) -> impl Future<Output = Result<Vec<Subscription>>> + Send;
-    /// Removes a connection and all its subscriptions.
-    fn delete_connection(&self, connection_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a connection and all its subscriptions; returns its user, if
+    /// it was initialised (whose presence may have changed).
+    fn delete_connection(
+        &self,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// For a connection a push found gone: removes its subscriptions, so no
+    /// push posts to it again, and puts it on the sweeper's due list now.
+    /// The connection row stays for its `$disconnect`, or the sweeper, to
+    /// remove and update its user's presence.
+    fn drop_gone(&self, connection_id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Connections still waiting for `connection_init` that connected before
     /// `cutoff_ms` (epoch milliseconds).
     fn pending_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Initialised connections whose token expired before `cutoff_secs`
-    /// (epoch seconds).
-    fn expired_before(&self, cutoff_secs: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Initialised connections due for the sweeper's look before
+    /// `cutoff_ms` (epoch milliseconds): to ping, to close as silent, or
+    /// because their token expired.
+    fn due_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// How many initialised connections `user_id` holds.
     fn user_connections(&self, user_id: &str) -> impl Future<Output = Result<usize>> + Send;
 }
@@ -135,6 +154,8 @@ struct ConnectionItem {
     user_conn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subscriptions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen_at: Option<i64>,
     expires_at: i64,
 }
 
@@ -268,6 +289,7 @@ impl From<&Connection> for ConnectionItem {
             }),
             user_conn: c.user.as_ref().map(|u| u.id.clone()),
             subscriptions: None,
+            seen_at: c.user.as_ref().map(|_| c.seen_at),
             expires_at: expires_at(c.connected_at),
         }
     }
@@ -295,6 +317,7 @@ impl From<ConnectionItem> for Connection {
             user: user_of(c.user_id, c.username, c.token_expires_at),
             query_user: user_of(c.query_user_id, c.query_username, c.query_token_expires_at),
             query_token_rejected: c.query_token_rejected,
+            seen_at: c.seen_at.unwrap_or(c.connected_at),
         }
     }
 }
@@ -319,6 +342,7 @@ impl From<SubscriptionItem> for Subscription {
 pub struct DynamoConnections {
     client: Client,
     table: String,
+    liveness: Liveness,
 }
 
 impl DynamoConnections {
@@ -326,7 +350,23 @@ impl DynamoConnections {
         DynamoConnections {
             client,
             table: table.into(),
+            liveness: Liveness::default(),
         }
+    }
+
+    /// The same store, pinging and closing silent connections on `liveness`'s
+    /// intervals (the sweeper must be given the same).
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
+        self
+    }
+
+    /// When the sweeper should next look at a connection whose token
+    /// expires at `token_expires_at` (epoch seconds), if all is well at
+    /// `at_ms`: the earlier of that and the token's expiry (with leeway).
+    fn next_look(token_expires_at: i64, at_ms: i64) -> i64 {
+        let expiry = (token_expires_at + chat_auth::LEEWAY_SECS as i64).saturating_mul(1000);
+        at_ms.min(expiry)
     }
 
     fn key(&self, connection_id: &str, sk: &str) -> Result<Attrs> {
@@ -420,13 +460,14 @@ impl Connections for DynamoConnections {
     }
 
     async fn acknowledge(&self, connection_id: &str, user: &ConnectedUser) -> Result<bool> {
+        let now = now_ms();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
             .update_expression(
-                "SET userId = :u, username = :n, tokenExpiresAt = :e, userConn = :u, pendingPk = :due, pendingSince = :at",
+                "SET userId = :u, username = :n, tokenExpiresAt = :e, userConn = :u, pendingPk = :due, pendingSince = :at, seenAt = :now",
             )
             .condition_expression("pendingPk = :pending")
             .expression_attribute_values(":u", serde_dynamo::to_attribute_value(&user.id)?)
@@ -438,12 +479,79 @@ impl Connections for DynamoConnections {
             .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
             .expression_attribute_values(
                 ":at",
-                serde_dynamo::to_attribute_value(sortable_ms(user.token_expires_at.saturating_mul(1000)))?,
+                serde_dynamo::to_attribute_value(sortable_ms(Self::next_look(
+                    user.token_expires_at,
+                    now + self.liveness.probe_ms(),
+                )))?,
             )
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
             .expression_attribute_values(":pending", serde_dynamo::to_attribute_value(PENDING)?)
             .send()
             .await;
         conditional(result)
+    }
+
+    async fn touch(&self, connection_id: &str) -> Result<()> {
+        let now = now_ms();
+        let next = now + self.liveness.probe_ms();
+        // The next look is a probe interval away unless the token expires
+        // first; the row holds the expiry, so the condition tells which.
+        let ahead = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
+            .update_expression("SET seenAt = :now, pendingSince = :next")
+            .condition_expression("pendingPk = :due AND tokenExpiresAt >= :next_secs")
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
+            .expression_attribute_values(":next", serde_dynamo::to_attribute_value(sortable_ms(next))?)
+            .expression_attribute_values(":next_secs", serde_dynamo::to_attribute_value(next / 1000)?)
+            .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
+            .send()
+            .await;
+        if conditional(ahead)? {
+            return Ok(());
+        }
+        // The token expires sooner (the next look is its expiry already),
+        // or the connection is not initialised or gone.
+        let seen = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
+            .update_expression("SET seenAt = :now")
+            .condition_expression("pendingPk = :due")
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
+            .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
+            .send()
+            .await;
+        conditional(seen)?;
+        Ok(())
+    }
+
+    async fn probed(&self, connection: &Connection) -> Result<()> {
+        let Some(user) = &connection.user else {
+            return Ok(());
+        };
+        let next = Self::next_look(
+            user.token_expires_at,
+            connection.seen_at + self.liveness.limit_ms(),
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(&connection.connection_id, CONNECTION_SK)?))
+            .update_expression("SET pendingSince = :next")
+            // Unless a pong moved it on meanwhile.
+            .condition_expression("pendingPk = :due AND seenAt = :seen")
+            .expression_attribute_values(":next", serde_dynamo::to_attribute_value(sortable_ms(next))?)
+            .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
+            .expression_attribute_values(":seen", serde_dynamo::to_attribute_value(connection.seen_at)?)
+            .send()
+            .await;
+        conditional(result)?;
+        Ok(())
     }
 
     async fn put_subscription(&self, s: &Subscription) -> Result<Stored> {
@@ -600,50 +708,28 @@ impl Connections for DynamoConnections {
             .collect()
     }
 
-    async fn delete_connection(&self, connection_id: &str) -> Result<()> {
-        let rows = self
-            .query_all(
-                None,
-                "connectionId = :c",
-                vec![(":c", serde_dynamo::to_attribute_value(connection_id)?)],
-            )
-            .await?;
-        let keys: Vec<RowKey> = rows
-            .into_iter()
-            .map(serde_dynamo::from_item::<_, RowKey>)
-            .collect::<std::result::Result<_, _>>()?;
-        for chunk in keys.chunks(BATCH_WRITE_MAX) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for key in chunk {
-                requests.push(
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(serde_dynamo::to_item(key)?))
-                                .build()
-                                .expect("key is set"),
-                        )
-                        .build(),
-                );
-            }
-            let mut pending = HashMap::from([(self.table.clone(), requests)]);
-            for attempt in 0..8u32 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await?;
-                match out.unprocessed_items {
-                    Some(rest) if !rest.is_empty() => {
-                        pending = rest;
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
-                            .await;
-                    }
-                    _ => break,
-                }
-            }
-        }
+    async fn delete_connection(&self, connection_id: &str) -> Result<Option<String>> {
+        let (connection, keys) = self.rows_of(connection_id).await?;
+        self.delete_rows(&keys).await?;
+        Ok(connection.and_then(|c| c.user_id))
+    }
+
+    async fn drop_gone(&self, connection_id: &str) -> Result<()> {
+        let (_, keys) = self.rows_of(connection_id).await?;
+        let others: Vec<RowKey> = keys.into_iter().filter(|k| k.sk != CONNECTION_SK).collect();
+        self.delete_rows(&others).await?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(connection_id, CONNECTION_SK)?))
+            .update_expression("SET pendingSince = :now, subscriptions = :zero")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(sortable_ms(0))?)
+            .expression_attribute_values(":zero", serde_dynamo::to_attribute_value(0)?)
+            .send()
+            .await;
+        conditional(result)?;
         Ok(())
     }
 
@@ -651,8 +737,8 @@ impl Connections for DynamoConnections {
         self.due(PENDING, cutoff_ms).await
     }
 
-    async fn expired_before(&self, cutoff_secs: i64) -> Result<Vec<String>> {
-        self.due(EXPIRES, cutoff_secs * 1000).await
+    async fn due_before(&self, cutoff_ms: i64) -> Result<Vec<String>> {
+        self.due(EXPIRES, cutoff_ms).await
     }
 
     async fn user_connections(&self, user_id: &str) -> Result<usize> {
@@ -708,6 +794,64 @@ where
 }
 
 impl DynamoConnections {
+    /// The connection's row, and the keys of all its rows.
+    async fn rows_of(&self, connection_id: &str) -> Result<(Option<ConnectionItem>, Vec<RowKey>)> {
+        let rows = self
+            .query_all(
+                None,
+                "connectionId = :c",
+                vec![(":c", serde_dynamo::to_attribute_value(connection_id)?)],
+            )
+            .await?;
+        let mut connection = None;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: RowKey = serde_dynamo::from_item(row.clone())?;
+            if key.sk == CONNECTION_SK {
+                connection = Some(serde_dynamo::from_item::<_, ConnectionItem>(row)?);
+            }
+            keys.push(key);
+        }
+        Ok((connection, keys))
+    }
+
+    /// Deletes rows, 25 to a BatchWriteItem, retrying what is unprocessed.
+    async fn delete_rows(&self, keys: &[RowKey]) -> Result<()> {
+        for chunk in keys.chunks(BATCH_WRITE_MAX) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for key in chunk {
+                requests.push(
+                    WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(serde_dynamo::to_item(key)?))
+                                .build()
+                                .expect("key is set"),
+                        )
+                        .build(),
+                );
+            }
+            let mut pending = HashMap::from([(self.table.clone(), requests)]);
+            for attempt in 0..8u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await?;
+                match out.unprocessed_items {
+                    Some(rest) if !rest.is_empty() => {
+                        pending = rest;
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
+                            .await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Connections on the due list `partition` since before `cutoff_ms`.
     async fn due(&self, partition: &str, cutoff_ms: i64) -> Result<Vec<String>> {
         let rows = self

@@ -229,6 +229,9 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let mut posts = Vec::with_capacity(subscribers.len());
         let mut too_large = Vec::new();
         for sub in subscribers {
+            if push.skip_user.as_deref() == Some(sub.user_id.as_str()) {
+                continue;
+            }
             let viewer = if shared.is_some() {
                 ""
             } else {
@@ -359,7 +362,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                     if let Err(err) = self.notifier.close(connection_id, close).await {
                         warn!(error = %Chain(&err), connection = %connection_id, "could not close an expired connection");
                     }
-                    if let Err(err) = self.connections.delete_connection(connection_id).await {
+                    if let Err(err) = self.connections.drop_gone(connection_id).await {
                         warn!(error = %Chain(&err), connection = %connection_id, "could not remove an expired connection");
                     }
                 }
@@ -388,7 +391,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 Ok(()) => delivery.sent += 1,
                 Err(NotifyError::Gone) => {
                     delivery.gone += 1;
-                    if let Err(err) = self.connections.delete_connection(&connection_id).await {
+                    if let Err(err) = self.connections.drop_gone(&connection_id).await {
                         warn!(error = %Chain(&err), connection = %connection_id, "could not remove a gone connection");
                     }
                 }
@@ -434,6 +437,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 fn topic_of(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error> {
     let mut values = Payloads::new();
     let mut reactions = None;
+    let mut skip_user = None;
     let topic = match change {
         Change::Message(m) => {
             reactions = Some(m.message.reactions.clone());
@@ -467,8 +471,28 @@ fn topic_of(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error> {
                 user_id: l.convo_link_user_id.clone(),
             }
         }
+        Change::Typing(t) => {
+            values.insert("onTyping".into(), serde_json::to_value(t)?);
+            skip_user = Some(t.user_id.clone());
+            Topic::Messages {
+                conversation_id: t.conversation_id.clone(),
+            }
+        }
+        Change::Presence(p) => {
+            values.insert("onPresence".into(), serde_json::to_value(p)?);
+            Topic::Messages {
+                conversation_id: p.conversation_id.clone(),
+            }
+        }
     };
-    Ok((topic, Push { values, reactions }))
+    Ok((
+        topic,
+        Push {
+            values,
+            reactions,
+            skip_user,
+        },
+    ))
 }
 
 /// Delivery from the function that wrote the row.

@@ -21,7 +21,9 @@
 //! - [`relay`]: a large conversation's posts handed from the writer to
 //!   other invocations of the fan-out function.
 //! - [`sweeper`]: closes connections that never sent `connection_init`,
-//!   and those whose token has expired.
+//!   those whose token has expired, and those that stopped answering its
+//!   pings.
+//! - [`presence`]: whether a user is online, from their connections.
 //! - [`config`]: building all of the above once per cold start.
 //! - [`error`]: [`RealtimeError`], the crate's one error type.
 
@@ -33,6 +35,7 @@ pub mod error;
 pub mod fanout;
 pub mod model;
 pub mod notifier;
+pub mod presence;
 pub mod protocol;
 pub mod relay;
 pub mod subscribe;

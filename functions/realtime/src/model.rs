@@ -37,6 +37,10 @@ pub struct Connection {
     pub query_user: Option<ConnectedUser>,
     /// A `?token=` was sent and failed verification.
     pub query_token_rejected: bool,
+    /// When the client last showed it is alive (epoch milliseconds): its
+    /// `connection_init`, then each `pong` and `ping` (see
+    /// [`crate::sweeper::Liveness`]). `0` before `connection_init`.
+    pub seen_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -52,6 +52,11 @@ pub struct SubscribePayload {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     ConnectionAck,
+    /// The sweeper's liveness probe; clients answer with `pong`.
+    Ping {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<Value>,
+    },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         payload: Option<Value>,
@@ -128,6 +133,14 @@ impl Close {
         Close {
             code: 4408,
             reason: "Connection initialisation timeout".into(),
+        }
+    }
+    /// The client did not answer the sweeper's `ping`: it is gone, or
+    /// cannot be reached. 4408 is one `graphql-ws` retries.
+    pub fn ping_timeout() -> Self {
+        Close {
+            code: 4408,
+            reason: "Ping timeout".into(),
         }
     }
     pub fn duplicate(id: &str) -> Self {

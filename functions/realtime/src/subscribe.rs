@@ -145,6 +145,9 @@ pub type Payloads = Map<String, Value>;
 pub struct Push {
     pub values: Payloads,
     pub reactions: Option<Vec<chat_domain::Reaction>>,
+    /// A user whose own subscriptions do not get it (a typing signal's
+    /// sender).
+    pub skip_user: Option<String>,
 }
 
 impl Push {
@@ -244,12 +247,26 @@ fn largest_payloads(topic: &Topic) -> Payloads {
                 user_id: id.clone(),
                 by: id.clone(),
             },
+            "onTyping": chat_domain::Typing {
+                conversation_id: id.clone(),
+                user_id: id.clone(),
+                expires_at: time.clone(),
+                sent: true,
+            },
+            "onPresence": chat_domain::Presence {
+                conversation_id: id.clone(),
+                user_id: id.clone(),
+                online: false,
+                last_seen_at: time.clone(),
+            },
         }),
         Topic::Users => json!({ "onCreateUser": chat_domain::User {
             id: id.clone(),
             username: long(MAX_USERNAME_CHARS),
             created_at: time.clone(),
-            updated_at: time,
+            updated_at: time.clone(),
+            online: false,
+            last_seen_at: Some(time),
         }}),
         Topic::LinksOf { .. } => json!({ "onCreateConvoLink": chat_domain::ConvoLink {
             id: format!("{id}:{id}"),
@@ -268,6 +285,7 @@ fn largest_payloads(topic: &Topic) -> Payloads {
     Push {
         reactions: Some(largest_message().reactions),
         values,
+        skip_user: None,
     }
     .values_for(&id)
 }
@@ -390,7 +408,7 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         }),
         // The same topic as `onCreateMessage`: one Query finds the
         // subscribers of both.
-        "onMessageChange" | "onMemberChange" | "onReadMarker" => Ok(Topic::Messages {
+        "onMessageChange" | "onMemberChange" | "onReadMarker" | "onTyping" | "onPresence" => Ok(Topic::Messages {
             conversation_id: id("conversationId")?,
         }),
         other => Err(Refusal::one(

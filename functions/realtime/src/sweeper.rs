@@ -1,71 +1,183 @@
-//! Closes connections that never sent `connection_init` within the timeout,
-//! with the protocol's 4408, and connections whose token has expired, with
-//! 4403 "Token expired" (as a push or a `subscribe` on them would). Runs on
-//! a schedule: every minute on AWS, so an idle connection outlives its
-//! token by at most a minute and the verifier's leeway; the local gateway
-//! runs it every second.
+//! The connection sweeper, on a schedule: every minute on AWS, every
+//! second locally. It looks at each connection on the due list
+//! (`pending` index):
+//!
+//! - one that never sent `connection_init` within the timeout is closed
+//!   with the protocol's 4408;
+//! - one whose token has expired is closed with 4403 "Token expired", as a
+//!   push or a `subscribe` on it would be;
+//! - one whose client has been silent for [`Liveness::probe`] gets a
+//!   graphql-transport-ws `ping`, which every client answers with a `pong`
+//!   (stock `graphql-ws` clients do so by themselves);
+//! - one silent for [`Liveness::limit`] despite that ping is closed, and
+//!   its user's presence is updated.
+//!
+//! `$disconnect` is best-effort on API Gateway, and a client that vanishes
+//! (a phone losing its network) sends nothing: the ping is what finds it.
+//! So a vanished client shows online for at most the limit plus two sweep
+//! intervals: about 62 s locally, and at most 3 minutes on AWS.
 
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
+
+use chat_domain::{Chain, ChatStore, Publisher};
 
 use crate::connections::{now_ms, Connections};
 use crate::error::RealtimeError;
-use crate::notifier::Notifier;
-use crate::protocol::Close;
+use crate::model::Connection;
+use crate::notifier::{Notifier, NotifyError};
+use crate::presence;
+use crate::protocol::{Close, ServerMessage};
 
 /// How long a client has to send `connection_init` (graphql-ws's server
 /// default is 3 s; API Gateway adds latency, so allow more).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct Sweeper<C, N> {
-    connections: C,
-    notifier: N,
-    init_timeout: Duration,
+/// When a silent connection is pinged, and when it is given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// Silence after which the sweeper pings a connection.
+    pub probe: Duration,
+    /// Silence after which it closes it: the ping went unanswered.
+    pub limit: Duration,
 }
 
-impl<C: Connections, N: Notifier> Sweeper<C, N> {
-    pub fn new(connections: C, notifier: N, init_timeout: Duration) -> Self {
+impl Default for Liveness {
+    /// 30 s and 60 s: an idle connection costs a ping and a `pong`
+    /// invocation every 30 s, well inside API Gateway's 10-minute idle
+    /// timeout, which the pings also keep a quiet client clear of.
+    fn default() -> Self {
+        Liveness {
+            probe: Duration::from_secs(30),
+            limit: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Liveness {
+    pub fn probe_ms(&self) -> i64 {
+        self.probe.as_millis() as i64
+    }
+    pub fn limit_ms(&self) -> i64 {
+        self.limit.as_millis() as i64
+    }
+}
+
+pub struct Sweeper<C, N, S, P> {
+    connections: C,
+    notifier: N,
+    chat: S,
+    publisher: P,
+    init_timeout: Duration,
+    liveness: Liveness,
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Closed: never initialised, token expired, or silent past the limit.
+    pub closed: usize,
+    /// Pinged, having been silent a while.
+    pub pinged: usize,
+}
+
+impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P> {
+    pub fn new(
+        connections: C,
+        notifier: N,
+        chat: S,
+        publisher: P,
+        init_timeout: Duration,
+        liveness: Liveness,
+    ) -> Self {
         Sweeper {
             connections,
             notifier,
+            chat,
+            publisher,
             init_timeout,
+            liveness,
         }
     }
 
-    /// Closes every connection pending longer than the timeout, and every
-    /// one whose token has expired; returns how many.
-    pub async fn sweep(&self) -> Result<usize, RealtimeError> {
+    /// Looks at every connection that is due.
+    pub async fn sweep(&self) -> Result<Swept, RealtimeError> {
+        let mut swept = Swept::default();
         let cutoff = now_ms() - self.init_timeout.as_millis() as i64;
         let stale = self.connections.pending_before(cutoff).await?;
         for connection_id in &stale {
-            self.notifier
-                .close(connection_id, &Close::init_timeout())
-                .await?;
-            self.connections.delete_connection(connection_id).await?;
+            self.close(connection_id, &Close::init_timeout()).await?;
         }
-        if !stale.is_empty() {
+        swept.closed += stale.len();
+        for connection_id in self.connections.due_before(now_ms()).await? {
+            let Some(connection) = self.connections.get_connection(&connection_id).await? else {
+                continue;
+            };
+            match self.look(&connection).await? {
+                Look::Closed => swept.closed += 1,
+                Look::Pinged => swept.pinged += 1,
+            }
+        }
+        if swept != Swept::default() {
             info!(
-                closed = stale.len(),
-                "closed connections that never initialised"
+                closed = swept.closed,
+                pinged = swept.pinged,
+                "swept connections"
             );
         }
-        let expired = self
-            .connections
-            .expired_before(now_ms() / 1000 - chat_auth::LEEWAY_SECS as i64)
-            .await?;
-        for connection_id in &expired {
-            self.notifier
-                .close(connection_id, &Close::token_expired())
-                .await?;
-            self.connections.delete_connection(connection_id).await?;
-        }
-        if !expired.is_empty() {
-            info!(
-                closed = expired.len(),
-                "closed connections whose token expired"
-            );
-        }
-        Ok(stale.len() + expired.len())
+        Ok(swept)
     }
+
+    async fn look(&self, connection: &Connection) -> Result<Look, RealtimeError> {
+        let id = &connection.connection_id;
+        let Some(user) = &connection.user else {
+            // Put on the due list by a push that found it gone.
+            self.close(id, &Close::init_timeout()).await?;
+            return Ok(Look::Closed);
+        };
+        if user.expired() {
+            self.close(id, &Close::token_expired()).await?;
+            return Ok(Look::Closed);
+        }
+        if now_ms() - connection.seen_at >= self.liveness.limit_ms() {
+            info!(connection = %id, "no pong within the limit; closing");
+            self.close(id, &Close::ping_timeout()).await?;
+            return Ok(Look::Closed);
+        }
+        let ping = ServerMessage::Ping { payload: None }.to_bytes();
+        match self.notifier.post(id, ping).await {
+            Ok(()) => {
+                self.connections.probed(connection).await?;
+                Ok(Look::Pinged)
+            }
+            Err(NotifyError::Gone) => {
+                self.forget(id).await?;
+                Ok(Look::Closed)
+            }
+            Err(err) => {
+                // Looked at again next time: the row is still due.
+                warn!(error = %Chain(&err), connection = %id, "could not ping");
+                Ok(Look::Pinged)
+            }
+        }
+    }
+
+    async fn close(&self, connection_id: &str, close: &Close) -> Result<(), RealtimeError> {
+        self.notifier.close(connection_id, close).await?;
+        self.forget(connection_id).await
+    }
+
+    /// Removes a connection's rows and updates its user's presence.
+    async fn forget(&self, connection_id: &str) -> Result<(), RealtimeError> {
+        if let Some(user_id) = self.connections.delete_connection(connection_id).await? {
+            presence::refresh(&self.connections, &self.chat, &self.publisher, &user_id).await;
+        }
+        Ok(())
+    }
+}
+
+enum Look {
+    Closed,
+    Pinged,
 }

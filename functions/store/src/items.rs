@@ -25,6 +25,23 @@ pub struct UserItem {
     /// is removed once the push is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_until: Option<i64>,
+    /// Presence: whether the user has a live connection, when they were
+    /// last seen, and when (epoch milliseconds) that was observed, so an
+    /// older observation never overwrites a newer one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_at: Option<i64>,
+}
+
+/// The presence attributes of a user row, as an update returns them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceItem {
+    #[serde(default)]
+    pub online: Option<bool>,
 }
 
 /// The row that reserves a username (case-insensitively) in the Users table.
@@ -206,6 +223,9 @@ impl From<&User> for UserItem {
             created_at: u.created_at.clone(),
             updated_at: u.updated_at.clone(),
             push_until: None,
+            online: None,
+            last_seen_at: None,
+            presence_at: None,
         }
     }
 }
@@ -217,6 +237,8 @@ impl From<UserItem> for User {
             username: u.username,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            online: u.online.unwrap_or(false),
+            last_seen_at: u.last_seen_at,
         }
     }
 }

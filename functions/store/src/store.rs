@@ -30,8 +30,8 @@ use chat_domain::{
 
 use crate::error::StoreError;
 use crate::items::{
-    ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, UserItem,
-    UsernameClaimItem, USER_LIST_PARTITION,
+    ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey,
+    PresenceItem, UserItem, UsernameClaimItem, USER_LIST_PARTITION,
 };
 use crate::tables::{
     TableNames, LINKS_BY_ACTIVITY, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME,
@@ -486,6 +486,48 @@ impl ChatStore for DynamoStore {
                 Some(r) if failed(&r, 1) => Ok(AddMemberOutcome::UserMissing),
                 Some(r) if failed(&r, 3) => Ok(AddMemberOutcome::AlreadyMember),
                 Some(r) if failed(&r, 2) => Ok(AddMemberOutcome::Full),
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+
+    async fn set_presence(
+        &self,
+        user_id: &str,
+        online: bool,
+        at_ms: i64,
+    ) -> chat_domain::error::Result<bool> {
+        let at = chat_domain::service::time_at(at_ms);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .set_key(Some(to_attrs(&IdKey {
+                id: user_id.to_string(),
+            })?))
+            // `online` is a reserved word.
+            .update_expression("SET #online = :online, lastSeenAt = :seen, presenceAt = :at")
+            .expression_attribute_names("#online", "online")
+            // A username claim shares the table and has `ownerId`.
+            .condition_expression(
+                "attribute_exists(username) AND (attribute_not_exists(presenceAt) OR presenceAt < :at)",
+            )
+            .expression_attribute_values(":online", to_av(&online)?)
+            .expression_attribute_values(":seen", to_av(&at)?)
+            .expression_attribute_values(":at", to_av(&at_ms)?)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let old: PresenceItem = match out.attributes {
+                    Some(old) => serde_dynamo::from_item(old).map_err(StoreError::from)?,
+                    None => PresenceItem::default(),
+                };
+                Ok(old.online.unwrap_or(false) != online)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(StoreError::from(err).into()),
             },
         }

@@ -6,14 +6,14 @@
 //! [`handler`] passes each API Gateway event to `chat-realtime`.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use chat_domain::ChatStore;
+use chat_domain::{ChatStore, Publisher};
 use chat_realtime::{ConnectionService, Connections, Notifier};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use tracing::instrument;
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
-pub async fn handler<C: Connections, N: Notifier, S: ChatStore>(
-    service: &ConnectionService<C, N, S>,
+pub async fn handler<C: Connections, N: Notifier, S: ChatStore, P: Publisher>(
+    service: &ConnectionService<C, N, S, P>,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Diagnostic> {
     Ok(service.handle(&event.payload).await?)

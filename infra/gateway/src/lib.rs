@@ -24,6 +24,7 @@
 //!   destination and its replay; [`filters`]: their `FilterCriteria`.
 //! - [`stream_records`]: indexes and 24-hour trimming for the embedded
 //!   engine's stream records.
+//! - [`web`]: the web client's files, served at `/`.
 //!
 //! # Stopping
 //!
@@ -43,6 +44,7 @@ pub mod resolvers;
 pub mod stream_records;
 pub mod streams;
 pub mod wiring;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -90,6 +92,25 @@ pub struct Config {
     /// makes fresh ones for this run only.
     pub data_dir: Option<PathBuf>,
     pub realtime: RealtimeConfig,
+    /// The web client's directory (`web/`), served at `/`; `None`: no app.
+    pub web_dir: Option<PathBuf>,
+}
+
+/// A GET the routes do not know: a file of the web client, if it has one;
+/// anything else gets the API's 404.
+async fn web_or_not_found(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    if method == axum::http::Method::GET {
+        if let Some(web) = &state.web {
+            if let Some(response) = web.get(uri.path()).await {
+                return response;
+            }
+        }
+    }
+    graphql::not_found().await
 }
 
 /// The real-time side's settings.
@@ -103,6 +124,8 @@ pub struct RealtimeConfig {
     pub init_timeout: Duration,
     /// How often the sweeper runs.
     pub sweep_interval: Duration,
+    /// When the sweeper pings a silent connection, and when it closes it.
+    pub liveness: chat_realtime::sweeper::Liveness,
     /// Posts in flight at once per stream record.
     pub fan_out_concurrency: usize,
     /// How long a stream mapping retries a failing batch before it goes to
@@ -124,6 +147,7 @@ impl Default for RealtimeConfig {
             stream_poll: Duration::from_millis(50),
             init_timeout: chat_realtime::sweeper::DEFAULT_INIT_TIMEOUT,
             sweep_interval: Duration::from_secs(1),
+            liveness: chat_realtime::sweeper::Liveness::default(),
             fan_out_concurrency: chat_realtime::fanout::DEFAULT_CONCURRENCY,
             max_record_age: None,
             relay_above: Some(chat_realtime::relay::DEFAULT_RELAY_ABOVE),
@@ -143,6 +167,7 @@ impl Default for Config {
             table_prefix: String::new(),
             data_dir: None,
             realtime: RealtimeConfig::default(),
+            web_dir: None,
         }
     }
 }
@@ -182,6 +207,8 @@ pub struct AppState {
     pub cost_limits: chat_graphql::cost::CostLimits,
     /// Invocations through the Lambda Invoke API running at once.
     pub invoke_concurrency: Arc<tokio::sync::Semaphore>,
+    /// The web client, when there is one to serve.
+    pub web: Option<web::Web>,
 }
 
 /// The running stack.
@@ -396,6 +423,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         fan_out: realtime.fan_out.clone(),
         cost_limits: wiring.cost_limits,
         invoke_concurrency: invoke::concurrency(),
+        web: config
+            .web_dir
+            .clone()
+            .map(|dir| web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))),
     });
 
     let app = Router::new()
@@ -415,7 +446,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             "/local/failed-records/replay",
             post(graphql::replay_failed_records),
         )
-        .fallback(graphql::not_found)
+        .fallback(web_or_not_found)
         .with_state(state);
     let stop = shutdown_signal(&stop_http_rx);
     let http_task = tokio::spawn(async move {

@@ -61,6 +61,9 @@ struct Args {
     /// fan-out function in batches of as many (0: never hand off).
     #[arg(long, default_value_t = chat_realtime::relay::DEFAULT_RELAY_ABOVE)]
     relay_above: usize,
+    /// The web client's directory, served at `/` (`none`: no web client).
+    #[arg(long, env = "CHAT_WEB_DIR", default_value = "web")]
+    web_dir: PathBuf,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
@@ -112,9 +115,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         table_prefix: args.table_prefix,
         data_dir: Some(args.data_dir),
         realtime,
+        web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),
     })
     .await?;
     println!("chat stack ready (Ctrl-C stops it)");
+    println!("  web app   open {}/", running.base_url);
     println!("  GraphQL   POST {}", running.graphql_url());
     println!(
         "  tokens    POST {}/auth/token  {{\"username\":\"alice\"}}",

@@ -110,12 +110,23 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
     let client = dynamo::client(dynamodb_endpoint, requests.clone(), writes.clone()).await;
-    let connections = DynamoConnections::new(client.clone(), tables.connections.clone());
+    let connections = DynamoConnections::new(client.clone(), tables.connections.clone())
+        .with_liveness(config.liveness);
+    // What the connection routes and the sweeper push presence with.
+    let presence_publisher = || {
+        FanOut::new(
+            connections.clone(),
+            notifier.clone(),
+            tables.clone(),
+            config.fan_out_concurrency,
+        )
+    };
 
     let connection_service = Arc::new(ConnectionService::new(
         connections.clone(),
         notifier.clone(),
         DynamoStore::new(client.clone(), tables.clone()),
+        presence_publisher(),
         Verifier::new(issuer, crate::idp::CLIENT_ID),
     ));
     let fan_out = Arc::new(FanOut::new(
@@ -126,8 +137,11 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     ));
     let sweeper = Arc::new(Sweeper::new(
         connections.clone(),
-        notifier,
+        notifier.clone(),
+        DynamoStore::new(client.clone(), tables.clone()),
+        presence_publisher(),
         config.init_timeout,
+        config.liveness,
     ));
     let connection_fn = in_process!(
         invocations,

@@ -195,6 +195,7 @@ fn resolver_function(
         "react" => in_process!(invocations, "react", writer, react),
         "inbox" => in_process!(invocations, "inbox", service, inbox),
         "mark-read" => in_process!(invocations, "mark-read", writer, mark_read),
+        "typing" => in_process!(invocations, "typing", writer, typing),
         "get-user" => in_process!(invocations, "get-user", service, get_user),
         "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
         "list-users" => in_process!(invocations, "list-users", service, list_users),

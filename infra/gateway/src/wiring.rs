@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 19);
+        assert_eq!(w.resolvers.len(), 20);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -512,6 +512,7 @@ mod tests {
                 "promote-member",
                 "react",
                 "mark-read",
+                "typing",
             ]
             .iter()
             .any(|w| code.ends_with(&format!("/{w}")))
@@ -566,6 +567,27 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 11);
+        assert_eq!(writers, 12);
+    }
+
+    /// The connection routes and the sweeper agree on when a silent
+    /// connection is pinged and closed, and the local stack uses the same.
+    #[test]
+    fn liveness_is_the_same_everywhere() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let default = chat_realtime::sweeper::Liveness::default();
+        for name in ["WsConnectionFunction", "ConnectionSweeperFunction"] {
+            let vars = &template["Resources"][name]["Properties"]["Environment"]["Variables"];
+            assert_eq!(
+                vars["LIVENESS_PROBE_SECS"].as_str(),
+                Some(default.probe.as_secs().to_string().as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                vars["LIVENESS_LIMIT_SECS"].as_str(),
+                Some(default.limit.as_secs().to_string().as_str()),
+                "{name}"
+            );
+        }
     }
 }

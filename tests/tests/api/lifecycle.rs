@@ -587,6 +587,7 @@ async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
                 user: None,
                 query_user: None,
                 query_token_rejected: false,
+                seen_at: 0,
             })
             .await
             .unwrap();
@@ -742,6 +743,7 @@ async fn a_start_adds_the_indexes_an_older_table_lacks() {
         user: None,
         query_user: None,
         query_token_rejected: false,
+        seen_at: 0,
     })
     .await
     .unwrap();

@@ -10,6 +10,7 @@ mod graphql;
 mod inbox;
 mod lifecycle;
 mod limits;
+mod live;
 mod members;
 mod nested;
 mod reactions;

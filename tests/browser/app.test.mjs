@@ -1,0 +1,159 @@
+// The web client in a real browser: Debian's Chromium, driven by
+// playwright-core, two users in two browser contexts against the real
+// gateway binary (started by browser/run.sh).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const APP = process.env.CHAT_APP ?? 'http://127.0.0.1:4000/';
+const SHOTS = process.env.SCREENSHOTS ?? '.';
+const WAIT = 10_000;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+});
+after(async () => browser?.close());
+
+async function signIn(username) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(APP);
+  await page.fill('#username', username);
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#me-name', { hasText: username }).waitFor({ timeout: WAIT });
+  await page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
+  return { page, context, errors };
+}
+
+const conversation = (page, name) => page.locator('#inbox li', { hasText: name });
+const message = (page, text) => page.locator('#messages .message', { hasText: text });
+
+async function startConversation(page, name, withUser) {
+  await page.click('#new-convo');
+  await page.fill('#new-convo-name', name);
+  await page.check(`#new-convo-people input[data-username="${withUser}"]`);
+  await page.click('#new-convo-form button[type=submit]');
+  await page.locator('#room-name', { hasText: name }).waitFor({ timeout: WAIT });
+}
+
+async function send(page, text) {
+  await page.fill('#message-input', text);
+  await page.press('#message-input', 'Enter');
+  await message(page, text).locator('.status', { hasText: /sent|seen/ }).waitFor({ timeout: WAIT });
+}
+
+async function textOf(locator) {
+  return (await locator.textContent({ timeout: WAIT })).trim();
+}
+
+test('two users chat live: conversations, typing, edits, deletes, reactions, unread badges, reconnects', async () => {
+  const alice = await signIn('alice');
+  await alice.page.screenshot({ path: `${SHOTS}/1-signed-in.png` });
+  const bob = await signIn('bob');
+
+  // Alice starts a conversation with Bob; it appears in Bob's inbox.
+  await alice.page.reload();
+  await alice.page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
+  await startConversation(alice.page, 'Lunch', 'bob');
+  await conversation(bob.page, 'Lunch').waitFor({ timeout: WAIT });
+  await conversation(bob.page, 'Lunch').click();
+  await bob.page.locator('#room-name', { hasText: 'Lunch' }).waitFor({ timeout: WAIT });
+
+  // Presence: each sees the other online in the conversation's header.
+  for (const [viewer, other] of [[alice, bob], [bob, alice]]) {
+    const id = await other.page.evaluate(() => window.chat.state.me.id);
+    await viewer.page.locator(`#room-members .presence-dot.online[data-presence="${id}"]`).waitFor({ timeout: WAIT });
+  }
+
+  // Typing shows for Bob, and clears when Alice's message arrives.
+  await alice.page.type('#message-input', 'Hi Bob', { delay: 20 });
+  await bob.page.locator('#typing', { hasText: 'alice is typing' }).waitFor({ timeout: WAIT });
+  await alice.page.fill('#message-input', '');
+  await send(alice.page, 'Hi Bob, lunch at noon?');
+  await message(bob.page, 'Hi Bob, lunch at noon?').waitFor({ timeout: WAIT });
+  await bob.page.waitForFunction(() => document.getElementById('typing').textContent === '', null, { timeout: WAIT });
+
+  // Bob answers; Alice sees it live, and that Bob has read hers.
+  await send(bob.page, 'Sure, see you there');
+  await message(alice.page, 'Sure, see you there').waitFor({ timeout: WAIT });
+  await message(alice.page, 'Hi Bob, lunch at noon?').locator('.status', { hasText: 'seen' }).waitFor({ timeout: WAIT });
+
+  // A reaction from Bob reaches Alice.
+  await message(bob.page, 'Hi Bob, lunch at noon?').hover();
+  await message(bob.page, 'Hi Bob, lunch at noon?').locator('button.react', { hasText: '👍' }).click();
+  await message(alice.page, 'Hi Bob, lunch at noon?').locator('.reaction', { hasText: '👍 1' }).waitFor({ timeout: WAIT });
+
+  // An edit and a delete propagate.
+  await send(alice.page, 'Bring the reciept');
+  const typo = message(alice.page, 'Bring the reciept');
+  await typo.hover();
+  await typo.locator('button.edit').click();
+  await alice.page.fill('.edit-input', 'Bring the receipt');
+  await alice.page.press('.edit-input', 'Enter');
+  await message(bob.page, 'Bring the receipt').locator('.status', { hasText: 'edited' }).waitFor({ timeout: WAIT });
+  assert.equal(await message(bob.page, 'reciept').count(), 0);
+  await send(alice.page, 'Wrong chat, sorry');
+  await message(bob.page, 'Wrong chat, sorry').waitFor({ timeout: WAIT });
+  const wrong = message(alice.page, 'Wrong chat, sorry');
+  await wrong.hover();
+  await wrong.locator('button.delete').click();
+  await bob.page.waitForFunction(
+    () => ![...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent.includes('Wrong chat')),
+    null, { timeout: WAIT });
+  assert.ok(await bob.page.locator('#messages .message.deleted').count() >= 1);
+  await bob.page.mouse.move(0, 0);
+  await bob.page.screenshot({ path: `${SHOTS}/2-conversation.png` });
+
+  // Unread badges: Alice writes in a second conversation while Bob is in
+  // the first; Bob's inbox counts them, and opening it clears the count.
+  await startConversation(alice.page, 'Weekend plans', 'bob');
+  await send(alice.page, 'Hiking on Saturday?');
+  await send(alice.page, 'Or the lake?');
+  const badge = conversation(bob.page, 'Weekend plans').locator('.badge');
+  await bob.page.waitForFunction(
+    () => [...document.querySelectorAll('#inbox li')].some((li) => li.textContent.includes('Weekend plans') && li.querySelector('.badge')?.textContent === '2'),
+    null, { timeout: WAIT });
+  assert.equal(await textOf(badge), '2');
+  await bob.page.screenshot({ path: `${SHOTS}/3-inbox-unread.png` });
+  await conversation(bob.page, 'Weekend plans').click();
+  await message(bob.page, 'Or the lake?').waitFor({ timeout: WAIT });
+  await bob.page.waitForFunction(
+    () => ![...document.querySelectorAll('#inbox li')].some((li) => li.textContent.includes('Weekend plans') && li.querySelector('.badge')),
+    null, { timeout: WAIT });
+
+  // Bob's network drops; what Alice writes meanwhile reaches him after he
+  // reconnects, from the change log, and nothing is lost.
+  await bob.page.evaluate(() => window.chat.dropConnection());
+  await bob.page.locator('#connection[data-state=reconnecting]').waitFor({ timeout: WAIT });
+  await send(alice.page, 'Saturday it is');
+  const longer = 'Meet at the trailhead at 9';
+  await send(alice.page, longer);
+  assert.equal(await message(bob.page, 'Saturday it is').count(), 0, 'not while offline');
+  await bob.page.evaluate(() => window.chat.restoreConnection());
+  await bob.page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
+  await message(bob.page, 'Saturday it is').waitFor({ timeout: WAIT });
+  await message(bob.page, longer).waitFor({ timeout: WAIT });
+  // Live delivery resumed on the re-sent subscriptions.
+  await send(alice.page, 'See you');
+  await message(bob.page, 'See you').waitFor({ timeout: WAIT });
+  const texts = await bob.page.locator('#messages .bubble').allTextContents();
+  assert.deepEqual(texts.slice(-4), ['Or the lake?', 'Saturday it is', longer, 'See you']);
+  assert.equal(new Set(texts).size, texts.length, 'no message twice');
+
+  // Presence: Bob closes the app; Alice sees him go offline.
+  const bobId = await bob.page.evaluate(() => window.chat.state.me.id);
+  await bob.context.close();
+  await alice.page.locator(`#room-members .presence-dot:not(.online)[data-presence="${bobId}"]`).waitFor({ timeout: WAIT });
+  await alice.page.screenshot({ path: `${SHOTS}/4-after-bob-left.png` });
+
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+  await alice.context.close();
+});

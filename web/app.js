@@ -1,0 +1,740 @@
+// The web chat client: urql for queries and mutations over HTTP, graphql-ws
+// for subscriptions over the WebSocket API, against the same endpoints any
+// client uses. `config.json` says where they are: the local stack serves
+// one for itself; for a deployed stack, write one from its outputs
+// (README.md, "The web client").
+
+import { Client, fetchExchange, subscriptionExchange, gql } from '@urql/core';
+import { pipe, subscribe } from 'wonka';
+import { createClient as createWsClient } from 'graphql-ws';
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- documents
+
+const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version reactions { emoji count reacted }`;
+const Q = {
+  me: gql`query Me { me { id username } }`,
+  createUser: gql`mutation CreateUser($u: String!) { createUser(input: { username: $u }) { id username } }`,
+  users: gql`query Users($t: String) { listUsers(limit: 100, nextToken: $t) { items { id username online lastSeenAt } nextToken } }`,
+  user: gql`query User($id: ID!) { getUser(id: $id) { id username online lastSeenAt } }`,
+  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt } unreadCount moreUnread lastReadMessageId } } }`,
+  createConvo: gql`mutation CreateConvo($n: String!, $m: [String!]!) { createConvo(input: { name: $n, members: $m }) { id } }`,
+  history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ${MESSAGE} } nextToken } } }`,
+  changes: gql`query Changes($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { ${MESSAGE} } } cursor nextToken } }`,
+  send: gql`mutation Send($id: ID!, $c: ID!, $content: String!) { createMessage(input: { id: $id, messageConversationId: $c, content: $content }) { ${MESSAGE} } }`,
+  edit: gql`mutation Edit($id: ID!, $c: ID!, $content: String!) { updateMessage(input: { id: $id, messageConversationId: $c, content: $content }) { ${MESSAGE} } }`,
+  remove: gql`mutation Delete($id: ID!, $c: ID!) { deleteMessage(input: { id: $id, messageConversationId: $c }) { ${MESSAGE} } }`,
+  react: gql`mutation React($c: ID!, $m: ID!, $e: String!) { addReaction(input: { messageConversationId: $c, messageId: $m, emoji: $e }) { ${MESSAGE} } }`,
+  unreact: gql`mutation Unreact($c: ID!, $m: ID!, $e: String!) { removeReaction(input: { messageConversationId: $c, messageId: $m, emoji: $e }) { ${MESSAGE} } }`,
+  markRead: gql`mutation MarkRead($c: ID!, $m: ID!) { markRead(conversationId: $c, messageId: $m) { userId seq } }`,
+  typing: gql`mutation Typing($c: ID!) { typing(conversationId: $c) { sent } }`,
+};
+const S = {
+  changes: gql`subscription OnMessageChange($c: ID!) { onMessageChange(conversationId: $c) { kind conversationId message { ${MESSAGE} } } }`,
+  presence: gql`subscription OnPresence($c: ID!) { onPresence(conversationId: $c) { userId online lastSeenAt } }`,
+  typing: gql`subscription OnTyping($c: ID!) { onTyping(conversationId: $c) { userId expiresAt } }`,
+  read: gql`subscription OnReadMarker($c: ID!) { onReadMarker(conversationId: $c) { userId messageId seq } }`,
+  links: gql`subscription OnCreateConvoLink($u: ID!) { onCreateConvoLink(convoLinkUserId: $u) { convoLinkConversationId } }`,
+};
+const REACTIONS = ['👍', '❤️', '😂', '🎉'];
+// One typing signal per this long while the user types (the server's throttle).
+const TYPING_EVERY_MS = 2000;
+
+// -------------------------------------------------------------------- state
+
+const state = {
+  config: null,
+  username: null,
+  token: null,
+  me: null,
+  users: new Map(), // id -> { id, username, online, lastSeenAt }
+  inbox: [],
+  open: null, // the open conversation (see openConversation)
+  connection: 'connecting',
+  subscriptions: new Map(), // key -> unsubscribe
+};
+let urql = null;
+let ws = null;
+let socket = null;
+let everConnected = false;
+// The test hook's network switch: while it is off, reconnects wait.
+let networkGate = null;
+
+// --------------------------------------------------------------------- auth
+
+async function devToken(username) {
+  const res = await fetch(state.config.auth.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username }),
+  });
+  if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || `sign-in failed (${res.status})`);
+  return (await res.json()).token;
+}
+
+// Cognito's hosted UI, authorization code flow with PKCE (a public client).
+async function cognitoSignIn() {
+  const { domain, clientId } = state.config.auth;
+  const redirect = location.origin + location.pathname;
+  const params = new URLSearchParams(location.search);
+  if (params.has('code')) {
+    const body = new URLSearchParams({
+      grant_type: 'authorization_code', client_id: clientId, code: params.get('code'),
+      redirect_uri: redirect, code_verifier: sessionStorage.getItem('pkce') || '',
+    });
+    const res = await fetch(`${domain}/oauth2/token`, { method: 'POST', body });
+    const tokens = await res.json();
+    history.replaceState(null, '', redirect);
+    const claims = JSON.parse(atob(tokens.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return { token: tokens.id_token, username: claims['cognito:username'] };
+  }
+  const verifier = crypto.randomUUID() + crypto.randomUUID();
+  sessionStorage.setItem('pkce', verifier);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
+  const challenge = btoa(String.fromCharCode(...new Uint8Array(digest))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  location.assign(`${domain}/oauth2/authorize?` + new URLSearchParams({
+    response_type: 'code', client_id: clientId, redirect_uri: redirect, scope: 'openid profile',
+    code_challenge_method: 'S256', code_challenge: challenge,
+  }));
+  return new Promise(() => {});
+}
+
+// A token for the next request or connection: the dev provider hands a new
+// one out for the asking; a Cognito token is used until it expires.
+async function freshToken() {
+  if (state.config.auth.kind === 'dev' && tokenExpiresSoon(state.token)) {
+    state.token = await devToken(state.username);
+    sessionStorage.setItem('token', state.token);
+  }
+  return state.token;
+}
+
+function tokenExpiresSoon(token) {
+  try {
+    const { exp } = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return exp * 1000 - Date.now() < 60_000;
+  } catch {
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------- transport
+
+function connect() {
+  ws = createWsClient({
+    url: state.config.realtime,
+    connectionParams: async () => ({ authorization: await freshToken() }),
+    // A quiet connection is pinged by the server and answered here; these
+    // pings find a dead network from this side too.
+    keepAlive: 15_000,
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    retryWait: async (retries) => {
+      if (networkGate) await networkGate.promise;
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** retries, 5000)));
+    },
+    on: {
+      opened: (s) => { socket = s; },
+      connected: () => {
+        setConnection('connected');
+        if (everConnected) resync();
+        everConnected = true;
+      },
+      pong: (received, payload) => {
+        if (received && payload?.resync === resyncs) onReconnected();
+      },
+      closed: () => setConnection(everConnected ? 'reconnecting' : 'connecting'),
+    },
+  });
+  urql = new Client({
+    url: state.config.graphql,
+    requestPolicy: 'network-only',
+    // AppSync takes POST only.
+    preferGetMethod: false,
+    fetchOptions: () => ({ headers: { authorization: state.token } }),
+    exchanges: [
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query || '' }, sink) }),
+        }),
+      }),
+    ],
+  });
+}
+
+/** Runs a query or mutation; throws the first GraphQL error. */
+async function run(doc, variables = {}, mutation = false) {
+  await freshToken();
+  const result = await (mutation ? urql.mutation(doc, variables) : urql.query(doc, variables)).toPromise();
+  if (result.error) {
+    const gqlError = result.error.graphQLErrors?.[0];
+    const err = new Error(gqlError?.message || result.error.message);
+    err.type = gqlError?.extensions?.errorType || gqlError?.errorType || (result.error.networkError ? 'Network' : 'Error');
+    throw err;
+  }
+  return result.data;
+}
+const mutate = (doc, variables) => run(doc, variables, true);
+
+/** Keeps one subscription per key. */
+function listen(key, doc, variables, onData) {
+  if (state.subscriptions.has(key)) return;
+  const { unsubscribe } = pipe(
+    urql.subscription(doc, variables),
+    subscribe((result) => {
+      if (result.error) {
+        console.warn(key, result.error.message);
+        state.subscriptions.delete(key);
+        return;
+      }
+      if (result.data) onData(result.data);
+    }),
+  );
+  state.subscriptions.set(key, unsubscribe);
+}
+
+function stopListening(prefix) {
+  for (const [key, unsubscribe] of state.subscriptions) {
+    if (key.startsWith(prefix)) {
+      unsubscribe();
+      state.subscriptions.delete(key);
+    }
+  }
+}
+
+function setConnection(value) {
+  state.connection = value;
+  renderMembers();
+  const el = $('connection');
+  el.dataset.state = value;
+  el.textContent = { connected: 'online', connecting: 'connecting…', reconnecting: 'reconnecting…' }[value];
+}
+
+// A reconnect: graphql-ws sends the subscriptions again, and what happened
+// while away comes from the change log (README.md, catching up). A change
+// made after the catch-up's read but before the server has the new
+// subscriptions would be in neither, so the catch-up waits for them: the
+// local gateway handles a connection's messages in order, so a ping sent
+// after them is answered after them. API Gateway gives no such order, so a
+// second catch-up follows a few seconds later; a change that comes twice is
+// applied once (by version).
+let resyncs = 0;
+function resync() {
+  const n = ++resyncs;
+  setTimeout(() => socket?.send(JSON.stringify({ type: 'ping', payload: { resync: n } })), 0);
+  setTimeout(() => n === resyncs && onReconnected(), 3000);
+}
+
+async function onReconnected() {
+  await Promise.all([refreshUsers(), refreshInbox(), state.open && catchUp(state.open)]);
+}
+
+// -------------------------------------------------------------------- users
+
+async function refreshUsers() {
+  let token = null;
+  do {
+    const { listUsers } = await run(Q.users, { t: token });
+    for (const u of listUsers.items) if (u) state.users.set(u.id, u);
+    token = listUsers.nextToken;
+  } while (token);
+  renderInbox();
+  renderMembers();
+}
+
+async function userOf(id) {
+  if (!state.users.has(id)) {
+    const { getUser } = await run(Q.user, { id });
+    if (getUser) state.users.set(id, getUser);
+  }
+  return state.users.get(id);
+}
+
+const nameOf = (id) => state.users.get(id)?.username || 'someone';
+
+function avatar(id, withDot = true) {
+  const el = document.createElement('span');
+  el.className = 'avatar';
+  el.textContent = nameOf(id).slice(0, 1);
+  if (withDot) {
+    const dot = document.createElement('span');
+    dot.className = 'dot' + (state.users.get(id)?.online ? ' online' : '');
+    dot.dataset.presence = id;
+    el.append(dot);
+  }
+  return el;
+}
+
+function onPresence({ onPresence: p }) {
+  const user = state.users.get(p.userId) || { id: p.userId, username: nameOf(p.userId) };
+  state.users.set(p.userId, { ...user, online: p.online, lastSeenAt: p.lastSeenAt });
+  renderInbox();
+  renderMembers();
+}
+
+// -------------------------------------------------------------------- inbox
+
+let inboxRefresh = null;
+function refreshInboxSoon() {
+  clearTimeout(inboxRefresh);
+  inboxRefresh = setTimeout(refreshInbox, 150);
+}
+
+async function refreshInbox() {
+  const { inbox } = await run(Q.inbox);
+  state.inbox = inbox.items;
+  for (const entry of state.inbox) {
+    const c = entry.conversationId;
+    listen(`inbox:${c}:changes`, S.changes, { c }, (data) => onChange(c, data));
+    listen(`inbox:${c}:presence`, S.presence, { c }, onPresence);
+    for (const id of entry.members) if (!state.users.has(id)) await userOf(id).catch(() => {});
+  }
+  renderInbox();
+}
+
+function otherMembers(members) {
+  return members.filter((id) => id !== state.me.id);
+}
+
+function renderInbox() {
+  const list = $('inbox');
+  list.replaceChildren(...state.inbox.map((entry) => {
+    const li = document.createElement('li');
+    li.dataset.conversation = entry.conversationId;
+    if (state.open?.id === entry.conversationId) li.className = 'active';
+    const others = otherMembers(entry.members);
+    li.append(avatar(others[0] || state.me.id, others.length === 1));
+    const summary = document.createElement('div');
+    summary.className = 'summary';
+    const title = document.createElement('div');
+    title.className = 'title';
+    const name = document.createElement('span');
+    name.textContent = entry.name;
+    title.append(name);
+    if (entry.unreadCount > 0) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.dataset.unread = entry.conversationId;
+      badge.textContent = entry.moreUnread ? '99+' : String(entry.unreadCount);
+      title.append(badge);
+    }
+    const last = document.createElement('div');
+    last.className = 'last';
+    const m = entry.lastMessage;
+    last.textContent = !m ? 'No messages yet' : m.deletedAt ? 'Message deleted' : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content}`;
+    summary.append(title, last);
+    li.append(summary);
+    li.onclick = () => openConversation(entry.conversationId);
+    return li;
+  }));
+}
+
+// ---------------------------------------------------------- new conversation
+
+function showNewConversation() {
+  const people = $('new-convo-people');
+  const others = [...state.users.values()].filter((u) => u.id !== state.me.id);
+  people.replaceChildren(...others.map((u) => {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = u.id;
+    box.dataset.username = u.username;
+    label.append(box, document.createTextNode(u.username));
+    return label;
+  }));
+  if (!others.length) people.textContent = 'No one else has signed in yet.';
+  $('new-convo-form').hidden = false;
+  $('new-convo').hidden = true;
+  $('new-convo-name').focus();
+}
+
+async function startConversation(event) {
+  event.preventDefault();
+  const members = [...$('new-convo-people').querySelectorAll('input:checked')].map((b) => b.value);
+  const { createConvo } = await mutate(Q.createConvo, { n: $('new-convo-name').value.trim(), m: members });
+  $('new-convo-form').hidden = true;
+  $('new-convo').hidden = false;
+  $('new-convo-form').reset();
+  await refreshInbox();
+  await openConversation(createConvo.id);
+}
+
+// ------------------------------------------------------------- conversation
+
+/** Places a message by the server's order key; a pending one goes last. */
+function ordered(messages) {
+  return [...messages.values()].sort((a, b) => {
+    if (!a.seq || !b.seq) return a.seq ? -1 : b.seq ? 1 : 0;
+    return a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0;
+  });
+}
+
+async function openConversation(id) {
+  if (state.open?.id === id) return;
+  stopListening('room:');
+  const room = {
+    id, name: '', members: [], messages: new Map(), nextToken: null, loadingOlder: false,
+    cursor: null, typing: new Map(), markers: new Map(), historyDone: false,
+  };
+  state.open = room;
+  $('empty').hidden = true;
+  $('room').hidden = false;
+  renderInbox();
+  // The catch-up recipe: the cursor first, then the history, then live.
+  const { messageChanges } = await run(Q.changes, { c: id, a: null });
+  room.cursor = messageChanges.cursor;
+  await loadOlder(room, true);
+  listen(`room:${id}:typing`, S.typing, { c: id }, ({ onTyping }) => onTyping && showTyping(room, onTyping));
+  listen(`room:${id}:read`, S.read, { c: id }, ({ onReadMarker }) => {
+    room.markers.set(onReadMarker.userId, onReadMarker.seq);
+    renderMessages(room);
+  });
+  markRead(room);
+}
+
+async function loadOlder(room, first = false) {
+  if (room.loadingOlder || (!first && !room.nextToken)) return;
+  room.loadingOlder = true;
+  const list = $('messages');
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  try {
+    const { getConvo } = await run(Q.history, { c: room.id, t: first ? null : room.nextToken });
+    if (state.open !== room || !getConvo) return;
+    room.name = getConvo.name;
+    room.members = getConvo.members;
+    for (const id of room.members) if (!state.users.has(id)) await userOf(id).catch(() => {});
+    for (const m of getConvo.messages.items) upsert(room, m);
+    room.nextToken = getConvo.messages.nextToken;
+    room.historyDone = !room.nextToken;
+    $('room-name').textContent = room.name;
+    renderMembers();
+    renderMessages(room);
+    list.scrollTop = first ? list.scrollHeight : list.scrollHeight - fromBottom;
+  } finally {
+    room.loadingOlder = false;
+  }
+}
+
+/** Applies a message state: the higher version wins. */
+function upsert(room, message) {
+  const known = room.messages.get(message.id);
+  if (known && !known.pending && !known.failed && known.version >= message.version) return false;
+  room.messages.set(message.id, message);
+  return true;
+}
+
+function onChange(conversationId, { onMessageChange: change }) {
+  const room = state.open;
+  if (room?.id === conversationId) {
+    if (upsert(room, change.message)) {
+      // A message ends its author's typing at once.
+      if (change.kind === 'CREATED') room.typing.delete(change.message.authorId);
+      renderTyping(room);
+      stickToBottom(() => renderMessages(room));
+      if (change.message.authorId !== state.me.id) markRead(room);
+    }
+  }
+  refreshInboxSoon();
+}
+
+async function catchUp(room) {
+  let after = room.cursor;
+  for (;;) {
+    const { messageChanges: page } = await run(Q.changes, { c: room.id, a: after });
+    for (const item of page.items) upsert(room, item.message);
+    room.cursor = page.cursor;
+    if (!page.nextToken) break;
+    after = page.nextToken;
+  }
+  if (state.open === room) {
+    stickToBottom(() => renderMessages(room));
+    markRead(room);
+  }
+}
+
+function stickToBottom(render) {
+  const list = $('messages');
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  render();
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+async function markRead(room) {
+  if (document.visibilityState === 'hidden') return;
+  const latest = ordered(room.messages).filter((m) => m.seq && m.authorId !== state.me.id).pop();
+  if (!latest || room.readSeq >= latest.seq) return;
+  room.readSeq = latest.seq;
+  await mutate(Q.markRead, { c: room.id, m: latest.id }).catch(() => { room.readSeq = null; });
+  refreshInboxSoon();
+}
+
+function renderMembers() {
+  const room = state.open;
+  if (!room) return;
+  $('room-members').replaceChildren(...room.members.map((id) => {
+    const span = document.createElement('span');
+    span.className = 'member';
+    const dot = document.createElement('span');
+    const user = state.users.get(id);
+    const online = id === state.me.id ? state.connection === 'connected' : user?.online;
+    dot.className = 'presence-dot' + (online ? ' online' : '');
+    dot.dataset.presence = id;
+    dot.title = online ? 'online' : user?.lastSeenAt ? `last seen ${new Date(user.lastSeenAt).toLocaleString()}` : 'offline';
+    span.append(dot, document.createTextNode(id === state.me.id ? `${nameOf(id)} (you)` : nameOf(id)));
+    return span;
+  }));
+}
+
+function renderMessages(room) {
+  if (state.open !== room) return;
+  const messages = ordered(room.messages);
+  // Read receipts: my messages up to the furthest marker of anyone else.
+  const seenUpTo = [...room.markers.entries()].filter(([u]) => u !== state.me.id).map(([, seq]) => seq).sort().pop();
+  const lastSeenMine = messages.filter((m) => m.authorId === state.me.id && m.seq && seenUpTo && m.seq <= seenUpTo).pop();
+  const items = messages.map((m) => messageItem(room, m, m === lastSeenMine));
+  if (room.historyDone) {
+    const end = document.createElement('li');
+    end.className = 'history-end';
+    end.textContent = 'Beginning of the conversation';
+    items.unshift(end);
+  }
+  $('messages').replaceChildren(...items);
+}
+
+function messageItem(room, m, seen) {
+  const mine = m.authorId === state.me.id;
+  const li = document.createElement('li');
+  li.className = 'message' + (mine ? ' mine' : '') + (m.deletedAt ? ' deleted' : '') + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '');
+  li.dataset.id = m.id;
+  if (!mine) {
+    const author = document.createElement('div');
+    author.className = 'author';
+    author.textContent = nameOf(m.authorId);
+    li.append(author);
+  }
+  const bubble = document.createElement('div');
+  bubble.className = 'bubble';
+  bubble.textContent = m.deletedAt ? 'Message deleted' : m.content;
+  li.append(bubble);
+
+  if (!m.deletedAt && m.reactions?.length) {
+    const reactions = document.createElement('div');
+    reactions.className = 'reactions';
+    for (const r of m.reactions) {
+      const b = document.createElement('button');
+      b.className = 'reaction' + (r.reacted ? ' mine' : '');
+      b.textContent = `${r.emoji} ${r.count}`;
+      b.dataset.emoji = r.emoji;
+      b.onclick = () => toggleReaction(room, m, r.emoji, r.reacted);
+      reactions.append(b);
+    }
+    li.append(reactions);
+  }
+
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const status = document.createElement('span');
+  status.className = 'status';
+  if (m.pending) status.textContent = 'sending…';
+  else if (m.failed) status.textContent = 'not sent';
+  else if (mine) status.textContent = seen ? '✓✓ seen' : '✓ sent';
+  if (m.editedAt && !m.deletedAt) status.textContent += (status.textContent ? ' · ' : '') + 'edited';
+  if (m.createdAt) status.title = new Date(m.createdAt).toLocaleString();
+  meta.append(status);
+  if (m.failed) {
+    const retry = document.createElement('button');
+    retry.textContent = 'Retry';
+    retry.className = 'retry';
+    retry.onclick = () => sendMessage(room, m.content, m.id);
+    meta.append(retry);
+  }
+  if (!m.pending && !m.failed && !m.deletedAt) {
+    const actions = document.createElement('span');
+    actions.className = 'actions';
+    for (const emoji of REACTIONS) {
+      const b = document.createElement('button');
+      b.textContent = emoji;
+      b.title = `React ${emoji}`;
+      b.className = 'react';
+      b.onclick = () => toggleReaction(room, m, emoji, m.reactions?.some((r) => r.emoji === emoji && r.reacted));
+      actions.append(b);
+    }
+    if (mine) {
+      const edit = document.createElement('button');
+      edit.textContent = 'Edit';
+      edit.className = 'edit';
+      edit.onclick = () => startEdit(room, m, li);
+      const del = document.createElement('button');
+      del.textContent = 'Delete';
+      del.className = 'delete';
+      del.onclick = () => deleteMessage(room, m);
+      actions.append(edit, del);
+    }
+    meta.append(actions);
+  }
+  li.append(meta);
+  return li;
+}
+
+async function sendMessage(room, content, id = crypto.randomUUID()) {
+  // Optimistic: shown at once as pending; a retry sends the same id, so
+  // the server stores and pushes it once however many tries it takes.
+  room.messages.set(id, { id, authorId: state.me.id, content, pending: true, version: 0, reactions: [] });
+  stickToBottom(() => renderMessages(room));
+  $('messages').scrollTop = $('messages').scrollHeight;
+  try {
+    const { createMessage } = await mutate(Q.send, { id, c: room.id, content });
+    room.messages.delete(id);
+    upsert(room, createMessage);
+  } catch (err) {
+    console.warn('send failed', err.message);
+    room.messages.set(id, { id, authorId: state.me.id, content, failed: true, version: 0, reactions: [] });
+  }
+  room.lastTyping = 0;
+  renderMessages(room);
+}
+
+function startEdit(room, m, li) {
+  const form = document.createElement('form');
+  form.className = 'edit-box';
+  const input = document.createElement('input');
+  input.value = m.content;
+  input.className = 'edit-input';
+  const save = document.createElement('button');
+  save.textContent = 'Save';
+  save.className = 'primary';
+  form.append(input, save);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const { updateMessage } = await mutate(Q.edit, { id: m.id, c: room.id, content: input.value });
+    upsert(room, updateMessage);
+    renderMessages(room);
+  };
+  li.querySelector('.bubble').replaceWith(form);
+  input.focus();
+}
+
+async function deleteMessage(room, m) {
+  const { deleteMessage: tombstone } = await mutate(Q.remove, { id: m.id, c: room.id });
+  upsert(room, tombstone);
+  renderMessages(room);
+}
+
+async function toggleReaction(room, m, emoji, reacted) {
+  const data = await mutate(reacted ? Q.unreact : Q.react, { c: room.id, m: m.id, e: emoji });
+  upsert(room, data.addReaction || data.removeReaction);
+  renderMessages(room);
+}
+
+// ------------------------------------------------------------------- typing
+
+function onInput() {
+  const room = state.open;
+  if (!room || !$('message-input').value) return;
+  const now = Date.now();
+  if (now - (room.lastTyping || 0) < TYPING_EVERY_MS) return;
+  room.lastTyping = now;
+  mutate(Q.typing, { c: room.id }).catch(() => {});
+}
+
+function showTyping(room, t) {
+  room.typing.set(t.userId, Date.parse(t.expiresAt));
+  renderTyping(room);
+  setTimeout(() => renderTyping(room), Date.parse(t.expiresAt) - Date.now() + 50);
+}
+
+function renderTyping(room) {
+  if (state.open !== room) return;
+  const now = Date.now();
+  for (const [user, until] of room.typing) if (until <= now) room.typing.delete(user);
+  const names = [...room.typing.keys()].map(nameOf);
+  $('typing').textContent = !names.length ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.join(' and ')} are typing…`;
+}
+
+// --------------------------------------------------------------------- boot
+
+async function signedIn() {
+  connect();
+  let { me } = await run(Q.me);
+  if (!me) ({ createUser: me } = await mutate(Q.createUser, { u: state.username }));
+  state.me = me;
+  state.users.set(me.id, { ...me, online: true });
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('me-name').textContent = me.username;
+  $('me-avatar').textContent = me.username.slice(0, 1);
+  listen('links', S.links, { u: me.id }, () => refreshInboxSoon());
+  await refreshUsers();
+  await refreshInbox();
+}
+
+function wire() {
+  $('signin-form').onsubmit = async (e) => {
+    e.preventDefault();
+    $('signin-error').textContent = '';
+    try {
+      state.username = $('username').value.trim();
+      state.token = await devToken(state.username);
+      sessionStorage.setItem('username', state.username);
+      sessionStorage.setItem('token', state.token);
+      await signedIn();
+    } catch (err) {
+      $('signin-error').textContent = err.message;
+    }
+  };
+  $('new-convo').onclick = showNewConversation;
+  $('new-convo-cancel').onclick = () => { $('new-convo-form').hidden = true; $('new-convo').hidden = false; };
+  $('new-convo-form').onsubmit = startConversation;
+  $('message-input').oninput = onInput;
+  $('composer').onsubmit = (e) => {
+    e.preventDefault();
+    const input = $('message-input');
+    const content = input.value.trim();
+    if (!content || !state.open) return;
+    input.value = '';
+    sendMessage(state.open, content);
+  };
+  $('messages').onscroll = () => {
+    if ($('messages').scrollTop < 40 && state.open) loadOlder(state.open);
+  };
+  document.addEventListener('visibilitychange', () => state.open && markRead(state.open));
+}
+
+async function main() {
+  wire();
+  state.config = await (await fetch('config.json')).json();
+  if (state.config.auth.kind === 'cognito') {
+    ({ token: state.token, username: state.username } = await cognitoSignIn());
+    return signedIn();
+  }
+  state.username = sessionStorage.getItem('username');
+  state.token = sessionStorage.getItem('token');
+  if (state.username && state.token) return signedIn();
+  $('signin').hidden = false;
+  $('username').focus();
+}
+
+// For tests and the curious: the state, and a switch that drops the
+// WebSocket and holds reconnects until it is turned back on.
+window.chat = {
+  state,
+  dropConnection() {
+    let open;
+    networkGate = { promise: new Promise((r) => { open = r; }), open };
+    // As a lost network would (1006 cannot be sent): a non-fatal close, retried.
+    socket?.close(3000, 'network dropped');
+  },
+  restoreConnection() {
+    networkGate?.open();
+    networkGate = null;
+  },
+};
+
+main().catch((err) => {
+  console.error(err);
+  $('signin').hidden = false;
+  $('signin-error').textContent = err.message;
+});
