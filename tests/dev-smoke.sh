@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of what `make dev` runs: starts the real chat-gateway binary,
-# runs examples/session.sh against it, checks the answers, and stops the
+# runs examples/session.sh against it, checks the answers and that the web
+# client is served, and stops the
 # gateway with Ctrl-C (SIGINT), which must exit cleanly.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,6 +28,13 @@ grep -q 'resent' <<<"$out" && fail "the retry stored its new content"
 grep -q '"messages":\[{"content":"hello!","author":{"username":"bob"}},{"content":"hi #3"' <<<"$out" || fail "history is not newest first"
 grep -q '"messages":\[{"content":"hi #2".*{"content":"hi #1"' <<<"$out" || fail "the second page is wrong"
 grep -q '"errorType":"Unauthorized"' <<<"$out" || fail "a non-member was not refused"
+
+# The web client, as `make dev` serves it.
+base="http://127.0.0.1:$port"
+curl -fsS "$base/" | grep -q '<script type="importmap">' || fail "the web app is not served at /"
+curl -fsS "$base/config.json" | grep -q "\"graphql\":\"$base/graphql\"" || fail "config.json does not point at this stack"
+curl -fsS -o /dev/null "$base/vendor/graphql-ws/dist/client.js" || fail "the app's packages are not served"
+[ "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$base/vendor/../../Cargo.toml")" = 404 ] || fail "a path outside the app is served"
 
 kill -INT "$pid"
 code=0

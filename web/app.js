@@ -282,8 +282,14 @@ function refreshInboxSoon() {
   inboxRefresh = setTimeout(refreshInbox, 150);
 }
 
+// Refreshes can overlap; an answer older than one already shown is dropped.
+let inboxAsked = 0;
+let inboxShown = 0;
 async function refreshInbox() {
+  const asked = ++inboxAsked;
   const { inbox } = await run(Q.inbox);
+  if (asked < inboxShown) return;
+  inboxShown = asked;
   state.inbox = inbox.items;
   for (const entry of state.inbox) {
     const c = entry.conversationId;

@@ -32,6 +32,22 @@ async function signIn(username) {
   return { page, context, errors };
 }
 
+/** GraphQL over HTTP as `username`, for seeding what the UI then shows. */
+async function apiAs(username) {
+  const { token } = await (await fetch(new URL('auth/token', APP), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }),
+  })).json();
+  return async (query, variables) => {
+    const res = await fetch(new URL('graphql', APP), {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: token },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = await res.json();
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    return body.data;
+  };
+}
+
 const conversation = (page, name) => page.locator('#inbox li', { hasText: name });
 const message = (page, text) => page.locator('#messages .message', { hasText: text });
 
@@ -57,6 +73,7 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   const alice = await signIn('alice');
   await alice.page.screenshot({ path: `${SHOTS}/1-signed-in.png` });
   const bob = await signIn('bob');
+  const bobId = await bob.page.evaluate(() => window.chat.state.me.id);
 
   // Alice starts a conversation with Bob; it appears in Bob's inbox.
   await alice.page.reload();
@@ -108,6 +125,7 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
     () => ![...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent.includes('Wrong chat')),
     null, { timeout: WAIT });
   assert.ok(await bob.page.locator('#messages .message.deleted').count() >= 1);
+  await conversation(bob.page, 'Lunch').locator('.last', { hasText: 'Message deleted' }).waitFor({ timeout: WAIT });
   await bob.page.mouse.move(0, 0);
   await bob.page.screenshot({ path: `${SHOTS}/2-conversation.png` });
 
@@ -128,6 +146,29 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
     () => ![...document.querySelectorAll('#inbox li')].some((li) => li.textContent.includes('Weekend plans') && li.querySelector('.badge')),
     null, { timeout: WAIT });
 
+  // A send that fails shows as not sent; Retry sends it again with the same
+  // id, and it arrives once.
+  const sends = [];
+  await alice.page.route('**/graphql', async (route) => {
+    const body = route.request().postDataJSON();
+    if (body?.query?.includes('createMessage')) {
+      sends.push(body.variables.id);
+      if (sends.length === 1) return route.abort('internetdisconnected');
+    }
+    return route.continue();
+  });
+  await alice.page.fill('#message-input', 'Through a tunnel');
+  await alice.page.press('#message-input', 'Enter');
+  const flaky = message(alice.page, 'Through a tunnel');
+  await flaky.locator('.status', { hasText: 'not sent' }).waitFor({ timeout: WAIT });
+  await flaky.locator('button.retry').click();
+  await flaky.locator('.status', { hasText: /sent|seen/ }).waitFor({ timeout: WAIT });
+  await alice.page.unroute('**/graphql');
+  assert.equal(sends.length, 2);
+  assert.equal(sends[0], sends[1], 'the retry reuses the id');
+  await message(bob.page, 'Through a tunnel').waitFor({ timeout: WAIT });
+  assert.equal(await message(bob.page, 'Through a tunnel').count(), 1);
+
   // Bob's network drops; what Alice writes meanwhile reaches him after he
   // reconnects, from the change log, and nothing is lost.
   await bob.page.evaluate(() => window.chat.dropConnection());
@@ -144,13 +185,31 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   await send(alice.page, 'See you');
   await message(bob.page, 'See you').waitFor({ timeout: WAIT });
   const texts = await bob.page.locator('#messages .bubble').allTextContents();
-  assert.deepEqual(texts.slice(-4), ['Or the lake?', 'Saturday it is', longer, 'See you']);
+  assert.deepEqual(texts.slice(-5), ['Or the lake?', 'Through a tunnel', 'Saturday it is', longer, 'See you']);
   assert.equal(new Set(texts).size, texts.length, 'no message twice');
 
+  // A long history loads as Bob scrolls up.
+  const api = await apiAs('alice');
+  const { createConvo } = await api(`mutation($m: [String!]!) { createConvo(input: { name: "Archive", members: $m }) { id } }`, { m: [bobId] });
+  for (let i = 1; i <= 45; i += 1) {
+    await api(`mutation($c: ID!, $t: String!) { createMessage(input: { messageConversationId: $c, content: $t }) { id } }`, { c: createConvo.id, t: `Archived note ${i}` });
+  }
+  await conversation(bob.page, 'Archive').click();
+  await message(bob.page, 'Archived note 45').waitFor({ timeout: WAIT });
+  const first = bob.page.locator('#messages .bubble', { hasText: /^Archived note 1$/ });
+  assert.equal(await first.count(), 0, 'one page at first');
+  for (let tries = 0; tries < 20 && (await first.count()) === 0; tries += 1) {
+    await bob.page.locator('#messages').evaluate((list) => { list.scrollTop = 0; });
+    await bob.page.waitForTimeout(200);
+  }
+  await bob.page.locator('.history-end').waitFor({ timeout: WAIT });
+  const archived = await bob.page.locator('#messages .bubble').allTextContents();
+  assert.deepEqual(archived, Array.from({ length: 45 }, (_, i) => `Archived note ${i + 1}`));
+
   // Presence: Bob closes the app; Alice sees him go offline.
-  const bobId = await bob.page.evaluate(() => window.chat.state.me.id);
   await bob.context.close();
   await alice.page.locator(`#room-members .presence-dot:not(.online)[data-presence="${bobId}"]`).waitFor({ timeout: WAIT });
+  await alice.page.mouse.move(0, 0);
   await alice.page.screenshot({ path: `${SHOTS}/4-after-bob-left.png` });
 
   assert.deepEqual(alice.errors, []);

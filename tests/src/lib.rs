@@ -366,7 +366,10 @@ impl WsClient {
                     // The sweeper's liveness ping: answered as every
                     // graphql-ws client does, and not shown to the test.
                     if message == json!({ "type": "ping" }) {
-                        self.send(json!({ "type": "pong" })).await;
+                        use futures::SinkExt;
+                        // A socket closing meanwhile shows in what comes next.
+                        let pong = json!({ "type": "pong" }).to_string();
+                        let _ = self.socket.send(Message::Text(pong.into())).await;
                         continue;
                     }
                     return WsEvent::Message(message);

@@ -6,8 +6,8 @@
 //! A thin Lambda function: `main` builds the service once per cold start and
 //! [`handler`] runs one sweep per scheduled event.
 
-use chat_realtime::sweeper::Sweeper;
 use chat_domain::{ChatStore, Publisher};
+use chat_realtime::sweeper::Sweeper;
 use chat_realtime::{Connections, Notifier};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{json, Value};

@@ -104,8 +104,10 @@ pub trait Connections: Send + Sync {
     fn pending_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Initialised connections due for the sweeper's look before
     /// `cutoff_ms` (epoch milliseconds): to ping, to close as silent, or
-    /// because their token expired.
-    fn due_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// because their token expired. Read from an index: a connection may
+    /// have moved on since (a `pong` just in), so re-read one before acting
+    /// on its silence.
+    fn due_before(&self, cutoff_ms: i64) -> impl Future<Output = Result<Vec<Connection>>> + Send;
     /// How many initialised connections `user_id` holds.
     fn user_connections(&self, user_id: &str) -> impl Future<Output = Result<usize>> + Send;
 }
@@ -363,10 +365,11 @@ impl DynamoConnections {
 
     /// When the sweeper should next look at a connection whose token
     /// expires at `token_expires_at` (epoch seconds), if all is well at
-    /// `at_ms`: the earlier of that and the token's expiry (with leeway).
+    /// `at_ms`: the earlier of that and the first second in which the token
+    /// counts as expired ([`crate::model::token_expired`], leeway included).
     fn next_look(token_expires_at: i64, at_ms: i64) -> i64 {
-        let expiry = (token_expires_at + chat_auth::LEEWAY_SECS as i64).saturating_mul(1000);
-        at_ms.min(expiry)
+        let expired = (token_expires_at + chat_auth::LEEWAY_SECS as i64 + 1).saturating_mul(1000);
+        at_ms.min(expired)
     }
 
     fn key(&self, connection_id: &str, sk: &str) -> Result<Attrs> {
@@ -504,8 +507,14 @@ impl Connections for DynamoConnections {
             .update_expression("SET seenAt = :now, pendingSince = :next")
             .condition_expression("pendingPk = :due AND tokenExpiresAt >= :next_secs")
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
-            .expression_attribute_values(":next", serde_dynamo::to_attribute_value(sortable_ms(next))?)
-            .expression_attribute_values(":next_secs", serde_dynamo::to_attribute_value(next / 1000)?)
+            .expression_attribute_values(
+                ":next",
+                serde_dynamo::to_attribute_value(sortable_ms(next))?,
+            )
+            .expression_attribute_values(
+                ":next_secs",
+                serde_dynamo::to_attribute_value(next / 1000)?,
+            )
             .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
             .send()
             .await;
@@ -545,9 +554,15 @@ impl Connections for DynamoConnections {
             .update_expression("SET pendingSince = :next")
             // Unless a pong moved it on meanwhile.
             .condition_expression("pendingPk = :due AND seenAt = :seen")
-            .expression_attribute_values(":next", serde_dynamo::to_attribute_value(sortable_ms(next))?)
+            .expression_attribute_values(
+                ":next",
+                serde_dynamo::to_attribute_value(sortable_ms(next))?,
+            )
             .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
-            .expression_attribute_values(":seen", serde_dynamo::to_attribute_value(connection.seen_at)?)
+            .expression_attribute_values(
+                ":seen",
+                serde_dynamo::to_attribute_value(connection.seen_at)?,
+            )
             .send()
             .await;
         conditional(result)?;
@@ -737,8 +752,11 @@ impl Connections for DynamoConnections {
         self.due(PENDING, cutoff_ms).await
     }
 
-    async fn due_before(&self, cutoff_ms: i64) -> Result<Vec<String>> {
-        self.due(EXPIRES, cutoff_ms).await
+    async fn due_before(&self, cutoff_ms: i64) -> Result<Vec<Connection>> {
+        let rows = self.due_rows(EXPIRES, cutoff_ms).await?;
+        rows.into_iter()
+            .map(|row| Ok(serde_dynamo::from_item::<_, ConnectionItem>(row)?.into()))
+            .collect()
     }
 
     async fn user_connections(&self, user_id: &str) -> Result<usize> {
@@ -854,22 +872,27 @@ impl DynamoConnections {
 
     /// Connections on the due list `partition` since before `cutoff_ms`.
     async fn due(&self, partition: &str, cutoff_ms: i64) -> Result<Vec<String>> {
-        let rows = self
-            .query_all(
-                Some(CONNECTIONS_PENDING),
-                "pendingPk = :p AND pendingSince < :c",
-                vec![
-                    (":p", serde_dynamo::to_attribute_value(partition)?),
-                    (
-                        ":c",
-                        serde_dynamo::to_attribute_value(sortable_ms(cutoff_ms))?,
-                    ),
-                ],
-            )
-            .await?;
+        let rows = self.due_rows(partition, cutoff_ms).await?;
         rows.into_iter()
             .map(|row| Ok(serde_dynamo::from_item::<_, RowKey>(row)?.connection_id))
             .collect()
+    }
+
+    /// The rows on the due list `partition` since before `cutoff_ms` (the
+    /// index holds whole rows).
+    async fn due_rows(&self, partition: &str, cutoff_ms: i64) -> Result<Vec<Attrs>> {
+        self.query_all(
+            Some(CONNECTIONS_PENDING),
+            "pendingPk = :p AND pendingSince < :c",
+            vec![
+                (":p", serde_dynamo::to_attribute_value(partition)?),
+                (
+                    ":c",
+                    serde_dynamo::to_attribute_value(sortable_ms(cutoff_ms))?,
+                ),
+            ],
+        )
+        .await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

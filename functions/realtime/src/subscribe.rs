@@ -408,9 +408,11 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         }),
         // The same topic as `onCreateMessage`: one Query finds the
         // subscribers of both.
-        "onMessageChange" | "onMemberChange" | "onReadMarker" | "onTyping" | "onPresence" => Ok(Topic::Messages {
-            conversation_id: id("conversationId")?,
-        }),
+        "onMessageChange" | "onMemberChange" | "onReadMarker" | "onTyping" | "onPresence" => {
+            Ok(Topic::Messages {
+                conversation_id: id("conversationId")?,
+            })
+        }
         other => Err(Refusal::one(
             "ValidationError",
             format!("{other} is not a subscription field"),

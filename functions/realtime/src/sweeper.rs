@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use tracing::{info, warn};
 
 use chat_domain::{Chain, ChatStore, Publisher};
@@ -110,13 +111,19 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
             self.close(connection_id, &Close::init_timeout()).await?;
         }
         swept.closed += stale.len();
-        for connection_id in self.connections.due_before(now_ms()).await? {
-            let Some(connection) = self.connections.get_connection(&connection_id).await? else {
-                continue;
-            };
-            match self.look(&connection).await? {
-                Look::Closed => swept.closed += 1,
-                Look::Pinged => swept.pinged += 1,
+        let due = self.connections.due_before(now_ms()).await?;
+        let looks: Vec<_> = futures::stream::iter(due)
+            .map(|connection| async move { self.look(&connection).await })
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .collect()
+            .await;
+        for look in looks {
+            match look {
+                Ok(Look::Closed) => swept.closed += 1,
+                Ok(Look::Pinged) => swept.pinged += 1,
+                Ok(Look::Nothing) => {}
+                // The row stays due: looked at again next time.
+                Err(err) => warn!(error = %Chain(&err), "could not look at a connection"),
             }
         }
         if swept != Swept::default() {
@@ -141,6 +148,14 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
             return Ok(Look::Closed);
         }
         if now_ms() - connection.seen_at >= self.liveness.limit_ms() {
+            // The due list is an index, a moment behind: a pong may just
+            // have come in.
+            let Some(now) = self.connections.get_connection(id).await? else {
+                return Ok(Look::Nothing);
+            };
+            if now_ms() - now.seen_at < self.liveness.limit_ms() {
+                return Ok(Look::Nothing);
+            }
             info!(connection = %id, "no pong within the limit; closing");
             self.close(id, &Close::ping_timeout()).await?;
             return Ok(Look::Closed);
@@ -180,4 +195,9 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
 enum Look {
     Closed,
     Pinged,
+    /// It answered after all.
+    Nothing,
 }
+
+/// Connections looked at at once.
+const SWEEP_CONCURRENCY: usize = 32;

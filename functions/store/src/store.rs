@@ -30,8 +30,8 @@ use chat_domain::{
 
 use crate::error::StoreError;
 use crate::items::{
-    ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey,
-    PresenceItem, UserItem, UsernameClaimItem, USER_LIST_PARTITION,
+    ChangeItem, ConversationItem, IdKey, LinkItem, LinkKey, MessageItem, MessageKey, PresenceItem,
+    UserItem, UsernameClaimItem, USER_LIST_PARTITION,
 };
 use crate::tables::{
     TableNames, LINKS_BY_ACTIVITY, LINKS_BY_CONVERSATION, MESSAGES_BY_ORDER, USERS_BY_NAME,

@@ -43,8 +43,8 @@ pub mod realtime;
 pub mod resolvers;
 pub mod stream_records;
 pub mod streams;
-pub mod wiring;
 pub mod web;
+pub mod wiring;
 pub mod ws;
 
 use std::net::SocketAddr;

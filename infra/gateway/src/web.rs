@@ -49,7 +49,12 @@ impl Web {
             let package = VENDORED
                 .iter()
                 .find(|p| rest.starts_with(p) && rest != Path::new(p))?;
-            return Some(self.dir.join("node_modules").join(package).join(rest.strip_prefix(package).ok()?));
+            return Some(
+                self.dir
+                    .join("node_modules")
+                    .join(package)
+                    .join(rest.strip_prefix(package).ok()?),
+            );
         }
         if relative.starts_with("node_modules") || relative.starts_with("test") {
             return None;
@@ -98,7 +103,9 @@ mod tests {
         assert_eq!(web.file("/app.js"), Some(PathBuf::from("/w/app.js")));
         assert_eq!(
             web.file("/vendor/@urql/core/dist/urql-core.mjs"),
-            Some(PathBuf::from("/w/node_modules/@urql/core/dist/urql-core.mjs"))
+            Some(PathBuf::from(
+                "/w/node_modules/@urql/core/dist/urql-core.mjs"
+            ))
         );
         for refused in [
             "/../Cargo.toml",

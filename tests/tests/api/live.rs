@@ -46,9 +46,7 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
 
     // A signal that goes out: one read (membership), one Query (the
     // subscribers), and no write, so nothing reaches a stream.
-    let (out, invocations, requests) = stack
-        .cost(alice.ok(TYPING, json!({ "c": room })))
-        .await;
+    let (out, invocations, requests) = stack.cost(alice.ok(TYPING, json!({ "c": room }))).await;
     let typing = &out["typing"];
     assert_eq!(typing["sent"], true, "{out}");
     assert_eq!(typing["userId"], alice.id.as_str());
@@ -64,9 +62,7 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
     );
 
     // Within the interval: answered from memory, with no request and no push.
-    let (again, _, requests) = stack
-        .cost(alice.ok(TYPING, json!({ "c": room })))
-        .await;
+    let (again, _, requests) = stack.cost(alice.ok(TYPING, json!({ "c": room }))).await;
     assert_eq!(again["typing"]["sent"], false);
     assert_eq!(requests, 0);
     assert_eq!(
@@ -74,7 +70,10 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
         WsEvent::Silence
     );
     // Another member's signal is their own.
-    assert_eq!(bob.ok(TYPING, json!({ "c": room })).await["typing"]["sent"], true);
+    assert_eq!(
+        bob.ok(TYPING, json!({ "c": room })).await["typing"]["sent"],
+        true
+    );
     let seen = next_payload(alice_ws.next().await, "onTyping");
     assert_eq!(seen["userId"], bob.id.as_str());
 
@@ -83,7 +82,10 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
         chat_domain::limits::TYPING_INTERVAL_MS as u64,
     ))
     .await;
-    assert_eq!(alice.ok(TYPING, json!({ "c": room })).await["typing"]["sent"], true);
+    assert_eq!(
+        alice.ok(TYPING, json!({ "c": room })).await["typing"]["sent"],
+        true
+    );
     next_payload(bob_ws.next().await, "onTyping");
 
     // Members only: a signal, and a subscription.
@@ -92,7 +94,9 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
         "Unauthorized"
     );
     let mut carol_ws = stack.ws(&carol).await;
-    carol_ws.subscribe("s", ON_TYPING, json!({ "c": room })).await;
+    carol_ws
+        .subscribe("s", ON_TYPING, json!({ "c": room }))
+        .await;
     match carol_ws.next().await {
         WsEvent::Message(m) => {
             assert_eq!(m["type"], "error", "{m}");
@@ -159,7 +163,10 @@ async fn presence_follows_connections_and_reaches_only_those_who_share_a_convers
     // The last one closing takes her offline.
     second.close().await;
     let seen = next_payload(bob_ws.next().await, "onPresence");
-    assert_eq!((&seen["userId"], &seen["online"]), (&json!(alice.id), &json!(false)));
+    assert_eq!(
+        (&seen["userId"], &seen["online"]),
+        (&json!(alice.id), &json!(false))
+    );
     let after = presence_of(&bob, &alice).await;
     assert_eq!(after["online"], false);
     assert!(after["lastSeenAt"].as_str() >= before["lastSeenAt"].as_str());
@@ -167,7 +174,9 @@ async fn presence_follows_connections_and_reaches_only_those_who_share_a_convers
 
     // Presence subscriptions are for members only.
     let mut dave_ws = stack.ws(&dave).await;
-    dave_ws.subscribe("s", ON_PRESENCE, json!({ "c": room })).await;
+    dave_ws
+        .subscribe("s", ON_PRESENCE, json!({ "c": room }))
+        .await;
     match dave_ws.next().await {
         WsEvent::Message(m) => assert_eq!(m["payload"][0]["errorType"], "Unauthorized", "{m}"),
         other => panic!("expected an error, got {other:?}"),
@@ -206,7 +215,10 @@ async fn a_client_that_vanishes_without_closing_goes_offline_within_the_liveness
         bob_ws.next_within(Duration::from_secs(15)).await,
         "onPresence",
     );
-    assert_eq!((&seen["userId"], &seen["online"]), (&json!(alice.id), &json!(false)));
+    assert_eq!(
+        (&seen["userId"], &seen["online"]),
+        (&json!(alice.id), &json!(false))
+    );
     let offline_after = online_at.elapsed();
     assert!(
         offline_after >= liveness.limit,
