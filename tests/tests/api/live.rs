@@ -204,10 +204,11 @@ async fn a_client_that_vanishes_without_closing_goes_offline_within_the_liveness
     let room = convo(&alice, "room", &[&bob]).await;
     let mut bob_ws = subscribed(&stack, &bob, ON_PRESENCE, &room).await;
 
+    // Before the connection, so before the server saw it last.
+    let connecting = std::time::Instant::now();
     let vanished = stack.ws(&alice).await;
     let seen = next_payload(bob_ws.next().await, "onPresence");
     assert_eq!(seen["online"], true);
-    let online_at = std::time::Instant::now();
 
     // Alice's socket stays open and is never read again: no close, no
     // `$disconnect`, no pong. Bob's client answers the pings, and stays.
@@ -219,7 +220,7 @@ async fn a_client_that_vanishes_without_closing_goes_offline_within_the_liveness
         (&seen["userId"], &seen["online"]),
         (&json!(alice.id), &json!(false))
     );
-    let offline_after = online_at.elapsed();
+    let offline_after = connecting.elapsed();
     assert!(
         offline_after >= liveness.limit,
         "offline after {offline_after:?}, before the limit"
