@@ -125,9 +125,8 @@ function connect() {
   ws = createWsClient({
     url: state.config.realtime,
     connectionParams: async () => ({ authorization: await freshToken() }),
-    // A quiet connection is pinged by the server and answered here; these
-    // pings find a dead network from this side too.
-    keepAlive: 15_000,
+    // No pings from here: the server pings a quiet connection, graphql-ws
+    // answers, and each ping from a client would cost an invocation.
     retryAttempts: Infinity,
     shouldRetry: () => true,
     retryWait: async (retries) => {

@@ -16,8 +16,9 @@
 //! - The `pending` index is the sweeper's due list: `pendingSince` is when
 //!   the connection connected while it waits for `connection_init`; after
 //!   it, when the sweeper next looks at it: to ping it once it has been
-//!   silent a while, to close it once it has been silent too long, or when
-//!   its token expires, whichever is first (see [`crate::sweeper`]).
+//!   silent a while (it stays due, and is pinged at each sweep, until its
+//!   `pong` moves it on), or when its token expires, whichever is first
+//!   (see [`crate::sweeper`]).
 //!
 //! Every row carries `expiresAt`: DynamoDB's TTL removes what a lost
 //! `$disconnect` left behind, after API Gateway's 2-hour connection limit.
@@ -72,9 +73,6 @@ pub trait Connections: Send + Sync {
     /// Records that an initialised connection's client is alive now: the
     /// sweeper looks at it again a probe interval from now.
     fn touch(&self, connection_id: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Records that the sweeper pinged a connection: it looks at it again
-    /// once the connection has been silent for the liveness limit.
-    fn probed(&self, connection: &Connection) -> impl Future<Output = Result<()>> + Send;
     /// Stores a subscription, within the connection's cap.
     fn put_subscription(
         &self,
@@ -535,37 +533,6 @@ impl Connections for DynamoConnections {
             .send()
             .await;
         conditional(seen)?;
-        Ok(())
-    }
-
-    async fn probed(&self, connection: &Connection) -> Result<()> {
-        let Some(user) = &connection.user else {
-            return Ok(());
-        };
-        let next = Self::next_look(
-            user.token_expires_at,
-            connection.seen_at + self.liveness.limit_ms(),
-        );
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(&connection.connection_id, CONNECTION_SK)?))
-            .update_expression("SET pendingSince = :next")
-            // Unless a pong moved it on meanwhile.
-            .condition_expression("pendingPk = :due AND seenAt = :seen")
-            .expression_attribute_values(
-                ":next",
-                serde_dynamo::to_attribute_value(sortable_ms(next))?,
-            )
-            .expression_attribute_values(":due", serde_dynamo::to_attribute_value(EXPIRES)?)
-            .expression_attribute_values(
-                ":seen",
-                serde_dynamo::to_attribute_value(connection.seen_at)?,
-            )
-            .send()
-            .await;
-        conditional(result)?;
         Ok(())
     }
 

@@ -160,18 +160,17 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
             self.close(id, &Close::ping_timeout()).await?;
             return Ok(Look::Closed);
         }
+        // The row stays due, so each sweep pings it again until its `pong`
+        // moves it on: no write for the ping itself.
         let ping = ServerMessage::Ping { payload: None }.to_bytes();
         match self.notifier.post(id, ping).await {
-            Ok(()) => {
-                self.connections.probed(connection).await?;
-                Ok(Look::Pinged)
-            }
+            Ok(()) => Ok(Look::Pinged),
             Err(NotifyError::Gone) => {
                 self.forget(id).await?;
                 Ok(Look::Closed)
             }
             Err(err) => {
-                // Looked at again next time: the row is still due.
+                // Looked at again next time.
                 warn!(error = %Chain(&err), connection = %id, "could not ping");
                 Ok(Look::Pinged)
             }
