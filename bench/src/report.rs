@@ -191,11 +191,12 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         s,
         "What the project's latency includes: HTTP to the gateway, token check, then the `create-message` handler: its \
-         membership GetItem and conditional PutItem, one Query on the conversation's subscribers (`byTopic`), the payload \
-         shaped once per distinct document, a POST to each connection through the `@connections` API (HTTP, signed by the \
-         unchanged `aws-sdk-apigatewaymanagement` client) which writes the WebSocket frame, and an UpdateItem that records \
-         the push done; the mutation answers after that. Apollo's includes the same HTTP, token check, GetItem and \
-         PutItem, then an in-process publish straight to its sockets.\n"
+         membership read and the message's write (with its change-log row, in one transaction), one Query on the \
+         conversation's subscribers (`byTopic`), the payload shaped once per distinct document, a POST to each connection \
+         through the `@connections` API (HTTP, signed by the unchanged `aws-sdk-apigatewaymanagement` client) which writes \
+         the WebSocket frame, an UpdateItem that records the push done, and the author's read marker and the members' \
+         inbox order (one UpdateItem each, up to 20 members); the mutation answers after that. Apollo's includes the same \
+         HTTP, token check, GetItem and PutItem, then an in-process publish straight to its sockets.\n"
     );
 
     let profiled: Vec<(&FanOut, &crate::profile::Profile)> = r
@@ -704,9 +705,10 @@ pub fn markdown(r: &Results) -> String {
              (one Query), then makes one HTTP POST per subscriber to the `@connections` API, which the gateway turns into \
              the WebSocket frame, and records the push done (one UpdateItem). Each of those is real work the peer does not \
              do, on the same two cores that run the load generator, the peer and the database. \
-             **What would close it.** Fewer bytes and requests per post (one HTTP/2 connection to the `@connections` \
-             endpoint instead of pooled HTTP/1.1; on AWS the SDK already reuses its connections), and for large S more \
-             posts in flight per writer or a split of the subscriber list over parallel invocations.\n"
+             **What would close it.** Fewer writes per message (next paragraph), fewer bytes and requests per post (one \
+             HTTP/2 connection to the `@connections` endpoint instead of pooled HTTP/1.1; on AWS the SDK already reuses its \
+             connections), and for large S more posts in flight per writer or a split of the subscriber list over parallel \
+             invocations.\n"
         );
         if trails
             .iter()
@@ -714,10 +716,16 @@ pub fn markdown(r: &Results) -> String {
         {
             let _ = writeln!(
                 s,
-                "**Writes.** The project's `createMessage` does more than the peer's: besides the membership GetItem and \
-                 the conditional PutItem that both make, it reads the subscribers and records the push done (four requests \
-                 against two), and it answers only after the push. That is the price of delivery before the answer and of \
-                 exactly-once retries.\n"
+                "**Writes.** The project's `createMessage` does more than the peer's. Besides the membership read and the \
+                 conditional write that both make, it writes the message's change-log row in the same transaction, reads the \
+                 subscribers, records the push done, moves the author's read marker, and, in a conversation of at most 20 \
+                 members, moves the conversation up in every member's inbox (one UpdateItem per member): 5 + N requests. \
+                 It answers only after the push: the price of delivery before the answer and of exactly-once retries. \
+                 The inbox writes cost the most here: the local engine serialises writes, and each write to a streamed table \
+                 also writes a stream record, so at S = 10 a message is about 15 serialised writes. Before those features, \
+                 the same scenario sustained 139 posts/s at 50 × 10 on this machine. \
+                 What would close it: one TransactWriteItems for the inbox moves instead of N UpdateItems, or the 10 s \
+                 activity window (used above 20 members) for every conversation.\n"
             );
         }
     }
@@ -893,5 +901,14 @@ fn production(s: &mut String, r: &Results) {
         "\nThe posts dominate either way (ten messages of API Gateway per chat message). The writer path pays one more \
          UpdateItem (2 WRU) for exactly-once retries and saves the stream invocation; rows the API writes no longer \
          invoke the stream function at all (its event filter drops them, and filtered records are not billed).\n"
+    );
+    let _ = writeln!(
+        s,
+        "**Not in the table above:** the table prices the delivery path's four requests. A message also writes its \
+         change-log row (in the message's transaction, which doubles its units), the author's read marker, and, in a \
+         conversation of at most 20 members, each member's inbox order, which rewrites the link and moves it in the \
+         `byActivity` index (about 3 WRU a member). At S = 10 that is about 35 WRU more, about $22 per million \
+         messages at $0.625 per million WRU: more than the posts. The 10 s activity window for every conversation \
+         would cut it to one move per member per 10 s; batching the moves would cut requests, not units.\n"
     );
 }
