@@ -697,7 +697,11 @@ impl Connections for DynamoConnections {
     }
 
     async fn drop_gone(&self, connection_id: &str) -> Result<()> {
-        let (_, keys) = self.rows_of(connection_id).await?;
+        let (connection, keys) = self.rows_of(connection_id).await?;
+        if connection.is_none() {
+            // Its `$disconnect` has removed it already.
+            return Ok(());
+        }
         let others: Vec<RowKey> = keys.into_iter().filter(|k| k.sk != CONNECTION_SK).collect();
         self.delete_rows(&others).await?;
         let result = self

@@ -261,8 +261,10 @@ impl Stage {
 /// How long stopping waits for each stage's tasks (the stream mappings
 /// bound their own drain to [`streams::DRAIN_LIMIT`]).
 const STAGE_LIMIT: Duration = Duration::from_secs(7);
-/// How long stopping waits for the WebSocket connections' `$disconnect`s.
-const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+/// How long stopping waits for the WebSocket connections' `$disconnect`s:
+/// each also updates its user's presence, and a user going offline is
+/// pushed to connections that are closing too.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 impl Running {
     pub fn graphql_url(&self) -> String {
