@@ -282,6 +282,11 @@ pub async fn post(author: &Client, conversation_id: &str, content: &str) -> Stri
         .to_string()
 }
 
+/// A graphql-transport-ws `subscribe` message.
+fn subscribe_message(id: &str, query: &str, variables: Value) -> Value {
+    json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } })
+}
+
 /// A WebSocket client speaking graphql-transport-ws to the stack.
 pub struct WsClient {
     socket: tokio_tungstenite::WebSocketStream<
@@ -366,10 +371,7 @@ impl WsClient {
                     // The sweeper's liveness ping: answered as every
                     // graphql-ws client does, and not shown to the test.
                     if message == json!({ "type": "ping" }) {
-                        use futures::SinkExt;
-                        // A socket closing meanwhile shows in what comes next.
-                        let pong = json!({ "type": "pong" }).to_string();
-                        let _ = self.socket.send(Message::Text(pong.into())).await;
+                        self.send_if_open(json!({ "type": "pong" })).await;
                         continue;
                     }
                     return WsEvent::Message(message);
@@ -399,20 +401,24 @@ impl WsClient {
 
     /// Subscribes with `id`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
-            .await;
+        self.send(subscribe_message(id, query, variables)).await;
     }
 
     /// Subscribes with `id`, if the socket is still open: a server that
     /// closed it first has said why in its close frame.
     pub async fn try_subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send_if_open(subscribe_message(id, query, variables))
+            .await;
+    }
+
+    /// Sends `message` unless the socket has closed; a close shows in what
+    /// comes next.
+    async fn send_if_open(&mut self, message: Value) {
         use futures::SinkExt;
-        let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        let text = message.to_string();
         let _ = self
             .socket
-            .send(tokio_tungstenite::tungstenite::Message::Text(
-                message.to_string().into(),
-            ))
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
             .await;
     }
 

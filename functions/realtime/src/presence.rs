@@ -8,6 +8,21 @@ use tracing::warn;
 use chat_domain::{Chain, ChatStore, Publisher};
 
 use crate::connections::{now_ms, Connections};
+use crate::error::RealtimeError;
+
+/// Removes a connection's rows and, if it was initialised, updates its
+/// user's presence: what every path that ends a connection does.
+pub async fn forget<C: Connections, S: ChatStore, P: Publisher>(
+    connections: &C,
+    chat: &S,
+    publisher: &P,
+    connection_id: &str,
+) -> Result<(), RealtimeError> {
+    if let Some(user_id) = connections.delete_connection(connection_id).await? {
+        refresh(connections, chat, publisher, &user_id).await;
+    }
+    Ok(())
+}
 
 /// Re-reads whether `user_id` is online and records it. Presence is a hint:
 /// a failure is logged, and the user's next connection event corrects it.

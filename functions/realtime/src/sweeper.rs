@@ -184,10 +184,13 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
 
     /// Removes a connection's rows and updates its user's presence.
     async fn forget(&self, connection_id: &str) -> Result<(), RealtimeError> {
-        if let Some(user_id) = self.connections.delete_connection(connection_id).await? {
-            presence::refresh(&self.connections, &self.chat, &self.publisher, &user_id).await;
-        }
-        Ok(())
+        presence::forget(
+            &self.connections,
+            &self.chat,
+            &self.publisher,
+            connection_id,
+        )
+        .await
     }
 }
 
