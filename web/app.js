@@ -86,8 +86,7 @@ async function cognitoSignIn() {
     const res = await fetch(`${domain}/oauth2/token`, { method: 'POST', body });
     const tokens = await res.json();
     history.replaceState(null, '', redirect);
-    const claims = JSON.parse(atob(tokens.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return { token: tokens.id_token, username: claims['cognito:username'] };
+    return { token: tokens.id_token, username: claimsOf(tokens.id_token)['cognito:username'] };
   }
   const verifier = crypto.randomUUID() + crypto.randomUUID();
   sessionStorage.setItem('pkce', verifier);
@@ -110,10 +109,14 @@ async function freshToken() {
   return state.token;
 }
 
+/** A JWT's claims (read, not verified: the server verifies). */
+function claimsOf(token) {
+  return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+}
+
 function tokenExpiresSoon(token) {
   try {
-    const { exp } = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return exp * 1000 - Date.now() < 60_000;
+    return claimsOf(token).exp * 1000 - Date.now() < 60_000;
   } catch {
     return true;
   }
