@@ -391,15 +391,16 @@ async function openConversation(id) {
   $('empty').hidden = true;
   $('room').hidden = false;
   renderInbox();
-  // The catch-up recipe: the cursor first, then the history, then live.
-  const { messageChanges } = await run(Q.changes, { c: id, a: null });
-  room.cursor = messageChanges.cursor;
-  await loadOlder(room, true);
+  // Typing and receipts are live only: listened to at once.
   listen(`room:${id}:typing`, S.typing, { c: id }, ({ onTyping }) => onTyping && showTyping(room, onTyping));
   listen(`room:${id}:read`, S.read, { c: id }, ({ onReadMarker }) => {
     room.markers.set(onReadMarker.userId, onReadMarker.seq);
     renderMessages(room);
   });
+  // The catch-up recipe: the cursor first, then the history, then live.
+  const { messageChanges } = await run(Q.changes, { c: id, a: null });
+  room.cursor = messageChanges.cursor;
+  await loadOlder(room, true);
   markRead(room);
 }
 

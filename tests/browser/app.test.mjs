@@ -90,8 +90,16 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   }
 
   // Typing shows for Bob, and clears when Alice's message arrives.
-  await alice.page.type('#message-input', 'Hi Bob', { delay: 20 });
-  await bob.page.locator('#typing', { hasText: 'alice is typing' }).waitFor({ timeout: WAIT });
+  // Alice keeps typing (one signal goes out per 2 s) until Bob sees it: a
+  // subscription is in place a moment after it is sent.
+  const shown = bob.page.locator('#typing', { hasText: 'alice is typing' }).waitFor({ timeout: WAIT });
+  let typing = true;
+  shown.finally(() => { typing = false; }).catch(() => {});
+  while (typing) {
+    await alice.page.type('#message-input', 'x');
+    await alice.page.waitForTimeout(250);
+  }
+  await shown;
   await alice.page.fill('#message-input', '');
   await send(alice.page, 'Hi Bob, lunch at noon?');
   await message(bob.page, 'Hi Bob, lunch at noon?').waitFor({ timeout: WAIT });
