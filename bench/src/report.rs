@@ -194,8 +194,9 @@ pub fn markdown(r: &Results) -> String {
          membership read and the message's write (with its change-log row, in one transaction), one Query on the \
          conversation's subscribers (`byTopic`), the payload shaped once per distinct document, a POST to each connection \
          through the `@connections` API (HTTP, signed by the unchanged `aws-sdk-apigatewaymanagement` client) which writes \
-         the WebSocket frame, an UpdateItem that records the push done, and the author's read marker and the members' \
-         inbox order (one UpdateItem each, up to 20 members); the mutation answers after that. Apollo's includes the same \
+         the WebSocket frame, an UpdateItem that records the push done, the author's read marker (an UpdateItem) and the \
+         inbox window's claim (an UpdateItem, which moves the members' inbox order, one UpdateItem each, at most once \
+         per conversation per 10 s); the mutation answers after that. Apollo's includes the same \
          HTTP, token check, GetItem and PutItem, then an in-process publish straight to its sockets.\n"
     );
 
@@ -718,14 +719,11 @@ pub fn markdown(r: &Results) -> String {
                 s,
                 "**Writes.** The project's `createMessage` does more than the peer's. Besides the membership read and the \
                  conditional write that both make, it writes the message's change-log row in the same transaction, reads the \
-                 subscribers, records the push done, moves the author's read marker, and, in a conversation of at most 20 \
-                 members, moves the conversation up in every member's inbox (one UpdateItem per member): 5 + N requests. \
-                 It answers only after the push: the price of delivery before the answer and of exactly-once retries. \
-                 The inbox writes cost the most here: the local engine serialises writes, and each write to a streamed table \
-                 also writes a stream record, so at S = 10 a message is about 15 serialised writes. Before those features, \
-                 the same scenario sustained 139 posts/s at 50 × 10 on this machine. \
-                 What would close it: one TransactWriteItems for the inbox moves instead of N UpdateItems, or the 10 s \
-                 activity window (used above 20 members) for every conversation.\n"
+                 subscribers, records the push done, moves the author's read marker and claims the inbox window: 6 requests, \
+                 and once per conversation per 10 s N more that move the members' inbox order. It answers only after the \
+                 push: the price of delivery before the answer and of exactly-once retries. The local engine serialises \
+                 writes, and each write to a streamed table also writes a stream record, so every write counts here. \
+                 On AWS the writes of different items run in parallel; here, fewer writes per message would close it.\n"
             );
         }
     }
@@ -905,10 +903,10 @@ fn production(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "**Not in the table above:** the table prices the delivery path's four requests. A message also writes its \
-         change-log row (in the message's transaction, which doubles its units), the author's read marker, and, in a \
-         conversation of at most 20 members, each member's inbox order, which rewrites the link and moves it in the \
-         `byActivity` index (about 3 WRU a member). At S = 10 that is about 35 WRU more, about $22 per million \
-         messages at $0.625 per million WRU: more than the posts. The 10 s activity window for every conversation \
-         would cut it to one move per member per 10 s; batching the moves would cut requests, not units.\n"
+         change-log row (in the message's transaction, which doubles its units), the author's read marker and the inbox \
+         window's claim: about 6 WRU more, about $4 per million messages at $0.625 per million WRU. Once per 10 s a \
+         conversation's message also moves each member's inbox order, which rewrites the link and moves it in the \
+         `byActivity` index (about 3 WRU a member): at S = 10, 30 WRU per window, so 3 WRU a message in a conversation \
+         that posts once a second, and the full 30 (about $19 per million) in one that posts less than once per 10 s.\n"
     );
 }

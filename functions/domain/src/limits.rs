@@ -44,14 +44,12 @@ pub const MAX_REACTION_BYTES: usize = 32;
 pub const MAX_INBOX_PAGE: u32 = 20;
 /// Unread counts are exact up to this; past it a client shows "99+".
 pub const MAX_UNREAD_COUNT: usize = 99;
-/// Conversations of at most this many members move up in every member's
-/// inbox at every message (a write per member per message), so their
-/// order is exact: direct messages and small groups, most conversations.
-pub const EXACT_ACTIVITY_MEMBERS: usize = 20;
-/// How often a larger conversation's activity is copied to its members'
-/// inboxes: at the first message after this long a quiet spell (ms), so it
-/// costs one write per member per this window, whatever its message rate,
-/// and its place in an inbox is exact to within it.
+/// How often a conversation's activity is copied to its members' inboxes:
+/// at its first message after this long a quiet spell (ms). So a
+/// conversation costs at most one write per member per window, whatever
+/// its message rate, and its place in the activity index is exact to
+/// within it. An inbox page is then sorted by each entry's newest message,
+/// which it reads anyway, so the order within a page is exact.
 pub const ACTIVITY_WINDOW_MS: i64 = 10_000;
 
 /// One typing signal per user per conversation per this long (ms): a

@@ -424,13 +424,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             message_id: message.id.clone(),
             seq: message.seq.clone(),
         };
-        let window = if convo.members.len() <= limits::EXACT_ACTIVITY_MEMBERS {
-            0
-        } else {
-            limits::ACTIVITY_WINDOW_MS
-        };
         let (bumped, read) = futures::join!(
-            self.store.bump_activity(convo, &message.seq, window),
+            self.store
+                .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS),
             self.store.mark_read(&marker)
         );
         if let Err(err) = bumped {
@@ -1208,6 +1204,12 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             .into_iter();
         let mut items = Vec::with_capacity(links.len());
         for (link, (latest, unread)) in links.iter().zip(read) {
+            // The index is exact to within `ACTIVITY_WINDOW_MS`; the newest
+            // message, just read, is exact, so it orders the page.
+            let active = std::cmp::max(
+                link.activity.clone(),
+                latest.as_ref().map(|m| m.seq.clone()),
+            );
             // Previews come in the order of the links that have one.
             let last_message = latest.and_then(|_| previews.next());
             let Some(convo) = convos
@@ -1216,19 +1218,24 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             else {
                 continue;
             };
-            items.push(InboxEntry {
-                conversation_id: convo.id.clone(),
-                name: convo.name.clone(),
-                members: convo.members.clone(),
-                owners: convo.owners.clone(),
-                last_message,
-                unread_count: unread.min(limits::MAX_UNREAD_COUNT),
-                more_unread: unread > limits::MAX_UNREAD_COUNT,
-                last_read_message_id: link.last_read.as_ref().map(|(_, id)| id.clone()),
-            });
+            items.push((
+                active,
+                InboxEntry {
+                    conversation_id: convo.id.clone(),
+                    name: convo.name.clone(),
+                    members: convo.members.clone(),
+                    owners: convo.owners.clone(),
+                    last_message,
+                    unread_count: unread.min(limits::MAX_UNREAD_COUNT),
+                    more_unread: unread > limits::MAX_UNREAD_COUNT,
+                    last_read_message_id: link.last_read.as_ref().map(|(_, id)| id.clone()),
+                },
+            ));
         }
+        // Stable: entries equally recent keep the index's order.
+        items.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(InboxPage {
-            items,
+            items: items.into_iter().map(|(_, entry)| entry).collect(),
             next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
         })
     }
