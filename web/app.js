@@ -187,8 +187,16 @@ function listen(key, doc, variables, onData) {
     urql.subscription(doc, variables),
     subscribe((result) => {
       if (result.error) {
-        console.warn(key, result.error.message);
         state.subscriptions.delete(key);
+        // The token the socket was opened with expired (close 4401):
+        // graphql-ws ends the subscriptions instead of retrying with it.
+        // Subscribing again connects anew with a fresh token, and the
+        // reconnect catches up on what was missed.
+        if (result.error.networkError?.code === 4401) {
+          setTimeout(() => listen(key, doc, variables, onData), 0);
+          return;
+        }
+        console.warn(key, result.error.message);
         return;
       }
       if (result.data) onData(result.data);

@@ -224,3 +224,41 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   assert.deepEqual(bob.errors, []);
   await alice.context.close();
 });
+
+test('a socket closed at its token\'s expiry subscribes again with a fresh token and misses nothing', async () => {
+  const dave = await apiAs('dave');
+  const { createUser } = await dave(`mutation { createUser(input: { username: "dave" }) { id } }`);
+  // Carol's first tokens last 3 s, so her socket opens with one of those.
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  await context.route('**/auth/token', (route) => route.continue({
+    postData: JSON.stringify({ ...route.request().postDataJSON(), expiresIn: 3 }),
+  }));
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(APP);
+  await page.fill('#username', 'carol');
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
+  await context.unroute('**/auth/token');
+  await startConversation(page, 'Night shift', 'dave');
+  const room = await page.evaluate(() => window.chat.state.open.id);
+  const post = (t) => dave(`mutation($c: ID!, $t: String!) { createMessage(input: { messageConversationId: $c, content: $t }) { id } }`, { c: room, t });
+  await post('Before it expires');
+  await message(page, 'Before it expires').waitFor({ timeout: WAIT });
+
+  // Past the token's expiry and the server's 5 s of skew, the server
+  // closes the socket (4401); the app subscribes again with a fresh token.
+  await page.waitForTimeout((3 + 5 + 1) * 1000);
+  await post('While it reconnects');
+  await page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
+  await message(page, 'While it reconnects').waitFor({ timeout: WAIT });
+  // Live delivery goes on over the new socket.
+  await post('Still live');
+  await message(page, 'Still live').waitFor({ timeout: WAIT });
+  const texts = await page.locator('#messages .bubble').allTextContents();
+  assert.deepEqual(texts, ['Before it expires', 'While it reconnects', 'Still live']);
+  assert.ok(createUser.id);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

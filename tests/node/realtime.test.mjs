@@ -264,3 +264,34 @@ test('a client that reconnects catches up with the recipe and has what one that 
     assert.equal(away.get(first).content, 'edited');
     assert.ok(away.get(second).deletedAt);
 });
+
+test('an expired token ends its subscriptions with 4401; subscribing again connects with a fresh token', async () => {
+    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username: alice.username, expiresIn: 1 }) });
+    let current = (await res.json()).token;
+    const { exp } = JSON.parse(Buffer.from(current.split('.')[1], 'base64url').toString());
+    const c = createClient({
+        url: WS,
+        webSocketImpl: WebSocket,
+        // As an app does: whatever token it holds when it connects.
+        connectionParams: () => ({ authorization: current }),
+        retryAttempts: 0,
+    });
+    clients.push(c);
+    const first = collect(c, ON_CREATE_MESSAGE, { messageConversationId: room });
+    await whenLive([first], (i) => post(bob, `before expiry ${i}`));
+
+    // Past `exp` and the verifier's 5 s of skew: the next push, or the
+    // sweeper, closes the socket instead of delivering.
+    await settle((exp + 5 + 1) * 1000 - Date.now());
+    current = await token(alice.username);
+    await post(bob, 'after expiry');
+    await first.until(() => first.errors.length === 1, 10000);
+    assert.equal(first.errors[0].code, 4401);
+    assert.equal(first.errors[0].reason, 'Token expired');
+    assert.ok(!first.events.some((ev) => ev.data.onCreateMessage.content === 'after expiry'));
+
+    // Subscribing again opens a new socket with the fresh token.
+    const again = collect(c, ON_CREATE_MESSAGE, { messageConversationId: room });
+    await whenLive([again], (i) => post(bob, `fresh ${i}`));
+    assert.equal(again.errors.length, 0);
+});

@@ -1,6 +1,6 @@
 //! The connection sweeper: on a schedule, closes WebSocket connections that
 //! never sent `connection_init` (close code 4408), whose token expired
-//! (4403), or that stopped answering its pings (4408), and pings those that
+//! (4401), or that stopped answering its pings (4408), and pings those that
 //! have been silent a while; presence follows.
 //!
 //! A thin Lambda function: `main` builds the service once per cold start and

@@ -349,7 +349,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 
     /// Closes each connection of `expired` (once, whatever its number of
-    /// subscriptions) with 4403 "Token expired", and removes its rows.
+    /// subscriptions) with 4401 "Token expired", and removes its rows.
     async fn close_expired(&self, expired: &[Subscription]) {
         let connections: std::collections::BTreeSet<&str> =
             expired.iter().map(|s| s.connection_id.as_str()).collect();

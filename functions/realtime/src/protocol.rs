@@ -120,12 +120,14 @@ impl Close {
             reason: "Forbidden".into(),
         }
     }
-    /// The token the connection was opened with has expired: a client
-    /// reconnects with a fresh one (4403 is not fatal to `graphql-ws`'s
-    /// retries).
+    /// The token the connection was opened with has expired. 4401, as
+    /// the protocol closes an unauthorised socket: `graphql-ws` ends every
+    /// subscription on it with that close event instead of retrying with
+    /// the same token, and a client subscribes again, which connects with
+    /// the fresh token its `connectionParams` returns.
     pub fn token_expired() -> Self {
         Close {
-            code: 4403,
+            code: 4401,
             reason: "Token expired".into(),
         }
     }

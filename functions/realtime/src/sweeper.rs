@@ -4,7 +4,7 @@
 //!
 //! - one that never sent `connection_init` within the timeout is closed
 //!   with the protocol's 4408;
-//! - one whose token has expired is closed with 4403 "Token expired", as a
+//! - one whose token has expired is closed with 4401 "Token expired", as a
 //!   push or a `subscribe` on it would be;
 //! - one whose client has been silent for [`Liveness::probe`] gets a
 //!   graphql-transport-ws `ping`, which every client answers with a `pong`

@@ -147,8 +147,11 @@ impl DevIdentityProvider {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     username: String,
+    /// A shorter lifetime (seconds), to try what happens at expiry.
+    expires_in: Option<u64>,
 }
 
 /// `POST /auth/token {"username": "alice"}` → `{"token": "<JWT>", ...}`.
@@ -173,12 +176,23 @@ pub async fn token_endpoint(
         )
             .into_response();
     }
-    let token = state.idp.token_for(&request.username);
+    let lifetime = request.expires_in.unwrap_or(TOKEN_LIFETIME_SECS);
+    if !(1..=TOKEN_LIFETIME_SECS).contains(&lifetime) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("expiresIn is 1 to {TOKEN_LIFETIME_SECS} seconds")})),
+        )
+            .into_response();
+    }
+    let mut claims = state.idp.claims_for(&request.username);
+    if let Some(iat) = claims.get("iat").and_then(Value::as_u64) {
+        claims.insert("exp".into(), json!(iat + lifetime));
+    }
     Json(json!({
-        "token": token,
+        "token": state.idp.sign(&claims),
         "sub": DevIdentityProvider::sub_for(&request.username),
         "username": request.username,
-        "expiresIn": TOKEN_LIFETIME_SECS,
+        "expiresIn": lifetime,
     }))
     .into_response()
 }

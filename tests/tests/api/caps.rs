@@ -413,7 +413,7 @@ async fn latencies(
 }
 
 /// An idle connection (nothing pushed to it, nothing sent) whose token
-/// expires is closed by the sweeper, with the same 4403 "Token expired".
+/// expires is closed by the sweeper, with the same 4401 "Token expired".
 #[tokio::test]
 async fn the_sweeper_closes_an_idle_connection_once_its_token_expires() {
     let stack = Stack::start().await;
@@ -433,7 +433,7 @@ async fn the_sweeper_closes_an_idle_connection_once_its_token_expires() {
     let bound = Duration::from_secs(1 + chat_auth::LEEWAY_SECS + 3);
     assert_eq!(
         ws.next_within(bound).await,
-        WsEvent::Closed(4403, "Token expired".into())
+        WsEvent::Closed(4401, "Token expired".into())
     );
 }
 
