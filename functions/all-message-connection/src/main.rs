@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
     let service = chat_lambda::service_from_env().await?;
     run(service_fn(|event| {
-        all_message_connection::handler(&service, event)
+        chat_lambda::answer(all_message_connection::handler(&service, event))
     }))
     .await
 }

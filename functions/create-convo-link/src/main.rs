@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
     let service = chat_lambda::writer_service_from_env().await?;
     run(service_fn(|event| {
-        create_convo_link::handler(&service, event)
+        chat_lambda::answer(create_convo_link::handler(&service, event))
     }))
     .await
 }

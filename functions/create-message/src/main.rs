@@ -8,5 +8,8 @@ use lambda_runtime::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
     let service = chat_lambda::writer_service_from_env().await?;
-    run(service_fn(|event| create_message::handler(&service, event))).await
+    run(service_fn(|event| {
+        chat_lambda::answer(create_message::handler(&service, event))
+    }))
+    .await
 }

@@ -8,5 +8,8 @@ use lambda_runtime::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
     let service = chat_lambda::service_from_env().await?;
-    run(service_fn(|event| get_user::handler(&service, event))).await
+    run(service_fn(|event| {
+        chat_lambda::answer(get_user::handler(&service, event))
+    }))
+    .await
 }

@@ -60,13 +60,19 @@ impl ObjectValue for JsonObject {
 /// AppSync's pass-through resolver on the field makes it (infra/template.yaml).
 pub const FIELD_ERROR_KEY: &str = "__error";
 
-/// The error a refused nested field carries, if `value` is one.
-fn refused(value: &Value) -> Option<FieldError> {
+/// The `(errorType, message)` a refused field carries, if `value` is one.
+pub fn refusal(value: &Value) -> Option<(String, String)> {
     let error = value.as_object()?.get(FIELD_ERROR_KEY)?;
     let error_type = error.get("errorType")?.as_str()?;
     let message = error.get("message")?.as_str()?;
+    Some((error_type.to_string(), message.to_string()))
+}
+
+/// The error a refused nested field carries, if `value` is one.
+fn refused(value: &Value) -> Option<FieldError> {
+    let (error_type, message) = refusal(value)?;
     Some(FieldError {
-        message: crate::error::typed_message(error_type, message),
+        message: crate::error::typed_message(&error_type, &message),
     })
 }
 

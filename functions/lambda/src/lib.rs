@@ -6,8 +6,9 @@
 //!
 //! - [`ResolverEvent`]: AppSync's Direct Lambda resolver event, with the
 //!   Cognito identity read reliably.
-//! - [`ResolverError`]: the crate's one error; becomes a Lambda `Diagnostic`
-//!   whose `errorType` AppSync returns to the client.
+//! - [`ResolverError`]: the crate's one error. [`answer`] turns a client's
+//!   error into the result AppSync's resolver raises with its `errorType`,
+//!   and an internal failure into a failed invocation.
 //! - [`config`]: reading configuration and building clients once per cold start.
 
 pub mod config;
@@ -231,15 +232,49 @@ impl ResolverError {
     }
 }
 
-/// The edge: what AppSync shows the client. Internal failures are logged with
-/// their whole cause chain and reported without details.
+/// What a resolver function answers AppSync: the edge where an error gets
+/// its `errorType`.
+///
+/// Each resolver's response handler (`infra/resolvers/invoke.js`) is handed
+/// the function's result, but of a failed invocation only a message, not
+/// its `errorType`. So a client's error (bad input, not a member, not
+/// found, ...) is a successful invocation whose result is
+/// `{"__error": {"errorType", "message"}}`, which the handler raises with
+/// `util.error`, and which the gateway reads the same way. An internal
+/// failure stays a failed invocation, so Lambda's error metrics count it;
+/// the handler reports it without details. A client's mistake then never
+/// counts as a function error.
+pub async fn answer(
+    handled: impl std::future::Future<Output = Result<Value, ResolverError>>,
+) -> Result<Value, Diagnostic> {
+    match handled.await {
+        Ok(value) => Ok(value),
+        Err(err) if err.kind() != ErrorKind::Internal => {
+            let refusal = chat_domain::graph::Refusal {
+                error: chat_domain::graph::FieldError {
+                    error_type: err.kind().error_type().to_string(),
+                    message: client_message(&err),
+                },
+            };
+            serde_json::to_value(refusal).map_err(|e| ResolverError::Output(e).into())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn client_message(err: &ResolverError) -> String {
+    match err {
+        ResolverError::Domain(e) => e.client_message(),
+        other => other.to_string(),
+    }
+}
+
+/// A failed invocation, as the Lambda runtime reports it. Internal failures
+/// are logged with their whole cause chain and reported without details.
 impl From<ResolverError> for Diagnostic {
     fn from(err: ResolverError) -> Self {
         let kind = err.kind();
-        let message = match &err {
-            ResolverError::Domain(e) => e.client_message(),
-            other => other.to_string(),
-        };
+        let message = client_message(&err);
         if kind == ErrorKind::Internal {
             tracing::error!(error = %chat_domain::Chain(&err), "resolver failed");
         }
@@ -294,6 +329,42 @@ mod tests {
         assert_eq!(messages.page.limit, Some(3));
         assert_eq!(messages.unreadable, None);
         assert!(sel.associated.is_none());
+    }
+
+    /// A client's error is the result, under the key the resolver's
+    /// response handler raises; an internal failure is a failed invocation.
+    #[tokio::test]
+    async fn a_clients_error_is_answered_and_an_internal_failure_fails() {
+        let refused = answer(async {
+            Err(ResolverError::Domain(chat_domain::Error::Validation(
+                "limit is 1 to 100".into(),
+            )))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            refused,
+            json!({ "__error": { "errorType": "ValidationError", "message": "limit is 1 to 100" } })
+        );
+        assert_eq!(
+            answer(async { Err(ResolverError::NoIdentity) })
+                .await
+                .unwrap()["__error"]["errorType"],
+            "Unauthorized"
+        );
+        let failed = answer(async {
+            Err(ResolverError::Domain(chat_domain::Error::store(
+                std::io::Error::other("connection reset"),
+            )))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(failed.error_type, "InternalFailure");
+        assert!(!failed.error_message.contains("connection reset"));
+        assert_eq!(
+            answer(async { Ok(json!({ "id": "c1" })) }).await.unwrap(),
+            json!({ "id": "c1" })
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     chat_lambda::init_tracing();
     let service = chat_lambda::service_from_env().await?;
     run(service_fn(|event| {
-        message_changes::handler(&service, event)
+        chat_lambda::answer(message_changes::handler(&service, event))
     }))
     .await
 }

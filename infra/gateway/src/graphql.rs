@@ -188,8 +188,9 @@ pub async fn replay_failed_records(State(state): State<Arc<AppState>>) -> Respon
 /// The request headers a resolver event carries. No function reads any, so
 /// only a short list a log line may want is passed, each value cut to
 /// [`MAX_EVENT_HEADER_BYTES`]: what a client sends in headers never
-/// multiplies into every event of a request (AppSync's own limit on request
-/// headers applies on AWS).
+/// multiplies into every event of a request. On AWS each resolver's
+/// request handler (infra/resolvers/invoke.js) does the same, from the same
+/// list; a wiring test holds the two equal.
 pub const EVENT_HEADERS: [&str; 3] = ["content-type", "user-agent", "x-amzn-trace-id"];
 pub const MAX_EVENT_HEADER_BYTES: usize = 256;
 
@@ -334,8 +335,14 @@ async fn execute(
     let results = results
         .into_iter()
         .map(|(key, result)| {
+            // What each resolver's response handler does on AWS
+            // (infra/resolvers/invoke.js): a client's error comes as the
+            // result, an internal failure as a failed invocation.
             let result = match result {
-                Some(Ok(value)) => Ok(value),
+                Some(Ok(value)) => match chat_graphql::project::refusal(&value) {
+                    Some(refused) => Err(refused),
+                    None => Ok(value),
+                },
                 Some(Err(d)) => Err((d.error_type, d.error_message)),
                 None => Err((
                     "NotImplemented".to_string(),

@@ -141,10 +141,29 @@ pub(crate) fn unhandled(message: String) -> Diagnostic {
     }
 }
 
+/// A handler's outcome as the Lambda runtime reports it: its error becomes
+/// the invocation's `Diagnostic`.
+pub(crate) async fn failed<O, E: Into<Diagnostic>>(
+    handled: impl std::future::Future<Output = Result<O, E>>,
+) -> Result<O, Diagnostic> {
+    handled.await.map_err(Into::into)
+}
+
 /// Wraps a function crate's `handler` as an in-process invocation: JSON event
-/// in, JSON result or `Diagnostic` out, as the Lambda runtime would see it.
+/// in, JSON result or `Diagnostic` out, as the Lambda runtime would see it
+/// from the function's `main`, which answers through `$answer` (a
+/// resolver's through `chat_lambda::answer`).
 macro_rules! in_process {
-    ($invocations:expr, $name:literal, $service:expr, $krate:ident) => {{
+    ($invocations:expr, $name:literal, $service:expr, $krate:ident) => {
+        $crate::resolvers::in_process!(
+            $invocations,
+            $name,
+            $service,
+            $krate,
+            $crate::resolvers::failed
+        )
+    };
+    ($invocations:expr, $name:literal, $service:expr, $krate:ident, $answer:path) => {{
         let service = $service.clone();
         let invoke: $crate::resolvers::Invoke = Box::new(move |event: serde_json::Value| {
             let service = service.clone();
@@ -154,10 +173,11 @@ macro_rules! in_process {
                 })?;
                 let mut context = lambda_runtime::Context::default();
                 context.request_id = uuid::Uuid::new_v4().to_string();
-                let output =
-                    $krate::handler(&service, lambda_runtime::LambdaEvent::new(payload, context))
-                        .await
-                        .map_err(lambda_runtime::Diagnostic::from)?;
+                let output = $answer($krate::handler(
+                    &service,
+                    lambda_runtime::LambdaEvent::new(payload, context),
+                ))
+                .await?;
                 serde_json::to_value(output).map_err(|e| {
                     $crate::resolvers::unhandled(format!("result does not serialize: {e}"))
                 })
@@ -180,31 +200,116 @@ fn resolver_function(
 ) -> Option<Function> {
     let (service, writer) = (&services.reader, &services.writer);
     Some(match name {
-        "create-user" => in_process!(invocations, "create-user", writer, create_user),
-        "create-convo" => in_process!(invocations, "create-convo", writer, create_convo),
+        "create-user" => in_process!(
+            invocations,
+            "create-user",
+            writer,
+            create_user,
+            chat_lambda::answer
+        ),
+        "create-convo" => in_process!(
+            invocations,
+            "create-convo",
+            writer,
+            create_convo,
+            chat_lambda::answer
+        ),
         "create-convo-link" => {
-            in_process!(invocations, "create-convo-link", writer, create_convo_link)
+            in_process!(
+                invocations,
+                "create-convo-link",
+                writer,
+                create_convo_link,
+                chat_lambda::answer
+            )
         }
-        "create-message" => in_process!(invocations, "create-message", writer, create_message),
-        "update-message" => in_process!(invocations, "update-message", writer, update_message),
-        "delete-message" => in_process!(invocations, "delete-message", writer, delete_message),
-        "message-changes" => in_process!(invocations, "message-changes", service, message_changes),
-        "leave-convo" => in_process!(invocations, "leave-convo", writer, leave_convo),
-        "remove-member" => in_process!(invocations, "remove-member", writer, remove_member),
-        "promote-member" => in_process!(invocations, "promote-member", writer, promote_member),
-        "react" => in_process!(invocations, "react", writer, react),
-        "inbox" => in_process!(invocations, "inbox", service, inbox),
-        "mark-read" => in_process!(invocations, "mark-read", writer, mark_read),
-        "typing" => in_process!(invocations, "typing", writer, typing),
-        "get-user" => in_process!(invocations, "get-user", service, get_user),
-        "get-convo" => in_process!(invocations, "get-convo", service, get_convo),
-        "list-users" => in_process!(invocations, "list-users", service, list_users),
-        "me" => in_process!(invocations, "me", service, me),
+        "create-message" => in_process!(
+            invocations,
+            "create-message",
+            writer,
+            create_message,
+            chat_lambda::answer
+        ),
+        "update-message" => in_process!(
+            invocations,
+            "update-message",
+            writer,
+            update_message,
+            chat_lambda::answer
+        ),
+        "delete-message" => in_process!(
+            invocations,
+            "delete-message",
+            writer,
+            delete_message,
+            chat_lambda::answer
+        ),
+        "message-changes" => in_process!(
+            invocations,
+            "message-changes",
+            service,
+            message_changes,
+            chat_lambda::answer
+        ),
+        "leave-convo" => in_process!(
+            invocations,
+            "leave-convo",
+            writer,
+            leave_convo,
+            chat_lambda::answer
+        ),
+        "remove-member" => in_process!(
+            invocations,
+            "remove-member",
+            writer,
+            remove_member,
+            chat_lambda::answer
+        ),
+        "promote-member" => in_process!(
+            invocations,
+            "promote-member",
+            writer,
+            promote_member,
+            chat_lambda::answer
+        ),
+        "react" => in_process!(invocations, "react", writer, react, chat_lambda::answer),
+        "inbox" => in_process!(invocations, "inbox", service, inbox, chat_lambda::answer),
+        "mark-read" => in_process!(
+            invocations,
+            "mark-read",
+            writer,
+            mark_read,
+            chat_lambda::answer
+        ),
+        "typing" => in_process!(invocations, "typing", writer, typing, chat_lambda::answer),
+        "get-user" => in_process!(
+            invocations,
+            "get-user",
+            service,
+            get_user,
+            chat_lambda::answer
+        ),
+        "get-convo" => in_process!(
+            invocations,
+            "get-convo",
+            service,
+            get_convo,
+            chat_lambda::answer
+        ),
+        "list-users" => in_process!(
+            invocations,
+            "list-users",
+            service,
+            list_users,
+            chat_lambda::answer
+        ),
+        "me" => in_process!(invocations, "me", service, me, chat_lambda::answer),
         "all-message-connection" => in_process!(
             invocations,
             "all-message-connection",
             service,
-            all_message_connection
+            all_message_connection,
+            chat_lambda::answer
         ),
         _ => return None,
     })

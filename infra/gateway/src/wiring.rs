@@ -49,6 +49,9 @@ pub struct Wiring {
     /// `Type.field` → the code of its resolver on a NONE data source, which
     /// passes on what the root field's function read.
     pub pass_through: BTreeMap<String, String>,
+    /// `Type.field` → the runtime and code file of its Lambda resolver's
+    /// handlers (`Runtime.Name`, `CodeS3Location`).
+    pub resolver_handlers: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +292,17 @@ impl Wiring {
                     let name = crate_of
                         .get(&function)
                         .ok_or_else(|| err(format!("{function}: not a function")))?;
+                    wiring.resolver_handlers.insert(
+                        field.clone(),
+                        (
+                            str_at(p, &["Runtime", "Name"])
+                                .unwrap_or_default()
+                                .to_string(),
+                            str_at(p, &["CodeS3Location"])
+                                .unwrap_or_default()
+                                .to_string(),
+                        ),
+                    );
                     wiring.resolvers.insert(field, name.clone());
                 }
                 "AWS::ApiGatewayV2::Route" => {
@@ -456,6 +470,38 @@ mod tests {
         assert!(code.contains(&format!("value.{key}.errorType")), "{code}");
         assert!(code.contains("util.error"), "{code}");
         assert!(code.contains("ctx.source.conversations"), "{code}");
+    }
+
+    /// Every Lambda resolver builds its event and reads its answer with
+    /// the same handlers, and those carry the gateway's header list and
+    /// bound and the functions' error key.
+    #[test]
+    fn lambda_resolvers_pass_only_the_gateways_headers_and_raise_refusals() {
+        let w = wiring().unwrap();
+        assert_eq!(w.resolver_handlers.len(), w.resolvers.len());
+        for (field, (runtime, code)) in &w.resolver_handlers {
+            assert_eq!(runtime, "APPSYNC_JS", "{field}");
+            assert_eq!(code, "resolvers/invoke.js", "{field}");
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../resolvers/invoke.js");
+        let js = std::fs::read_to_string(path).expect("infra/resolvers/invoke.js");
+        let headers: Vec<String> = crate::graphql::EVENT_HEADERS
+            .iter()
+            .map(|h| format!("'{h}'"))
+            .collect();
+        assert!(
+            js.contains(&format!("const EVENT_HEADERS = [{}];", headers.join(", "))),
+            "{js}"
+        );
+        assert!(js.contains(&format!(
+            "const MAX_EVENT_HEADER_BYTES = {};",
+            crate::graphql::MAX_EVENT_HEADER_BYTES
+        )));
+        assert!(js.contains(&format!(
+            "const FIELD_ERROR_KEY = '{}';",
+            chat_graphql::project::FIELD_ERROR_KEY
+        )));
+        assert!(js.contains("util.error(refused.message, refused.errorType)"));
     }
 
     /// Both sides refuse tokens another app client of the pool issued.
