@@ -191,12 +191,13 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         s,
         "What the project's latency includes: HTTP to the gateway, token check, then the `create-message` handler: its \
-         membership read and the message's write (with its change-log row, in one transaction), one Query on the \
+         membership read and the message's write (with its change-log row and its author's read marker, in one \
+         transaction), one Query on the \
          conversation's subscribers (`byTopic`), the payload shaped once per distinct document, a POST to each connection \
          through the `@connections` API (HTTP, signed by the unchanged `aws-sdk-apigatewaymanagement` client) which writes \
-         the WebSocket frame, an UpdateItem that records the push done, the author's read marker (an UpdateItem) and the \
-         inbox window's claim (an UpdateItem, which moves the members' inbox order, one UpdateItem each, at most once \
-         per conversation per 10 s); the mutation answers after that. Apollo's includes the same \
+         the WebSocket frame, an UpdateItem that records the push done, and, at most once per conversation per 10 s, \
+         the inbox window's claim (an UpdateItem) and the members' inbox order (one UpdateItem each); the mutation \
+         answers after that. Apollo's includes the same \
          HTTP, token check, GetItem and PutItem, then an in-process publish straight to its sockets.\n"
     );
 
@@ -718,9 +719,9 @@ pub fn markdown(r: &Results) -> String {
             let _ = writeln!(
                 s,
                 "**Writes.** The project's `createMessage` does more than the peer's. Besides the membership read and the \
-                 conditional write that both make, it writes the message's change-log row in the same transaction, reads the \
-                 subscribers, records the push done, moves the author's read marker and claims the inbox window: 6 requests, \
-                 and once per conversation per 10 s N more that move the members' inbox order. It answers only after the \
+                 conditional write that both make, it writes the message's change-log row and its author's read marker in \
+                 the same transaction, reads the subscribers and records the push done: 4 requests, and once per \
+                 conversation per 10 s 1 + N more that claim the window and move the members' inbox order. It answers only after the \
                  push: the price of delivery before the answer and of exactly-once retries. The local engine serialises \
                  writes, and each write to a streamed table also writes a stream record, so every write counts here. \
                  On AWS the writes of different items run in parallel; here, fewer writes per message would close it.\n"
@@ -903,9 +904,9 @@ fn production(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "**Not in the table above:** the table prices the delivery path's four requests. A message also writes its \
-         change-log row (in the message's transaction, which doubles its units), the author's read marker and the inbox \
-         window's claim: about 6 WRU more, about $4 per million messages at $0.625 per million WRU. Once per 10 s a \
-         conversation's message also moves each member's inbox order, which rewrites the link and moves it in the \
+         change-log row and its author's read marker in the same transaction, which doubles every item's units: about \
+         8 WRU more, about $5 per million messages at $0.625 per million WRU. Once per 10 s a conversation's message \
+         also claims the window (1 WRU) and moves each member's inbox order, which rewrites the link and moves it in the \
          `byActivity` index (about 3 WRU a member): at S = 10, 30 WRU per window, so 3 WRU a message in a conversation \
          that posts once a second, and the full 30 (about $19 per million) in one that posts less than once per 10 s.\n"
     );

@@ -73,6 +73,11 @@ pub struct Conversation {
     /// only over the revision it was computed from.
     #[serde(skip)]
     pub rev: u64,
+    /// When its activity was last copied to its members' inboxes (epoch
+    /// ms), as read: a writer that sees it inside the current window
+    /// knows the window is claimed without asking.
+    #[serde(skip)]
+    pub activity_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -230,7 +230,8 @@ pub trait ChatStore: Send + Sync {
     /// Records activity at `seq` in a conversation: its members' inboxes
     /// move it up, at most once per `window_ms` (the first change after a
     /// quiet spell claims the window and updates every member's link; 0:
-    /// every time, with no claim). Returns how many links it updated.
+    /// every time, with no claim). A `conversation` read with its window
+    /// claimed costs no request. Returns how many links it updated.
     fn bump_activity(
         &self,
         conversation: &Conversation,
@@ -240,7 +241,8 @@ pub trait ChatStore: Send + Sync {
 
     /// Stores a new message, unless its id is taken in its conversation,
     /// whose push its writer holds until `push_until` (epoch milliseconds),
-    /// together with its change-log entry, in one write.
+    /// together with its change-log entry and its author's read marker
+    /// (moved to it, forward only), in one write.
     fn put_message(
         &self,
         change: &MessageChange,

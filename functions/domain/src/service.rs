@@ -246,6 +246,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             created_at: now.clone(),
             updated_at: now.clone(),
             rev: 0,
+            activity_at: None,
         };
         let links: Vec<ConvoLink> = convo
             .members
@@ -415,25 +416,15 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     }
 
     /// What a new message does besides its push: its conversation moves up
-    /// in its members' inboxes, and its author has read up to it. Neither
-    /// failing loses the message; both are logged.
+    /// in its members' inboxes (its author's read marker moved with the
+    /// message's write). Failing does not lose the message; it is logged.
     async fn after_post(&self, convo: &Conversation, message: &Message) {
-        let marker = ReadMarker {
-            conversation_id: convo.id.clone(),
-            user_id: message.author_id.clone(),
-            message_id: message.id.clone(),
-            seq: message.seq.clone(),
-        };
-        let (bumped, read) = futures::join!(
-            self.store
-                .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS),
-            self.store.mark_read(&marker)
-        );
-        if let Err(err) = bumped {
+        if let Err(err) = self
+            .store
+            .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS)
+            .await
+        {
             tracing::warn!(error = %crate::Chain(&err), "message stored, inboxes not moved");
-        }
-        if let Err(err) = read {
-            tracing::warn!(error = %crate::Chain(&err), "message stored, author's read marker not moved");
         }
     }
 

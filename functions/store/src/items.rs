@@ -271,6 +271,7 @@ impl From<ConversationItem> for Conversation {
             created_at: c.created_at,
             updated_at: c.updated_at,
             rev: c.rev,
+            activity_at: c.activity_at,
         }
     }
 }

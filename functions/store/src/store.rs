@@ -142,6 +142,65 @@ impl DynamoStore {
 
     /// Moves one member's inbox entry for a conversation to `seq`, forward
     /// only; 1 if it moved.
+    /// One TransactWriteItems: the message (unless its id is taken, when
+    /// the cancellation carries what is there), its change-log entry, and,
+    /// with `marker`, its author's read marker moved to it, forward only.
+    async fn write_message(
+        &self,
+        change: &MessageChange,
+        item: &MessageItem,
+        marker: bool,
+    ) -> Result<std::result::Result<(), SdkError<TransactWriteItemsError>>> {
+        let message = &change.message;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.tables.messages)
+                        .set_item(Some(to_attrs(item)?))
+                        .condition_expression("attribute_not_exists(id)")
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()?,
+                )
+                .build(),
+            self.put(
+                &self.tables.messages,
+                to_attrs(&ChangeItem::new(change))?,
+                "attribute_not_exists(id)",
+            ),
+        ];
+        if marker {
+            items.push(
+                    TransactWriteItem::builder()
+                        .update(
+                            Update::builder()
+                                .table_name(&self.tables.convo_links)
+                                .set_key(Some(to_attrs(&LinkKey::new(
+                                    &message.author_id,
+                                    &change.conversation_id,
+                                ))?))
+                                .update_expression("SET lastReadSeq = :seq, lastReadId = :id")
+                                .condition_expression(
+                                    "attribute_exists(convoLinkUserId) AND (attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq)",
+                                )
+                                .expression_attribute_values(":seq", to_av(&message.seq)?)
+                                .expression_attribute_values(":id", to_av(&message.id)?)
+                                .build()?,
+                        )
+                        .build(),
+                );
+        }
+        Ok(self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ()))
+    }
+
     async fn touch_link(
         &self,
         member: String,
@@ -681,6 +740,13 @@ impl ChatStore for DynamoStore {
     ) -> chat_domain::error::Result<usize> {
         if window_ms > 0 {
             let now = now_ms();
+            if conversation
+                .activity_at
+                .is_some_and(|at| at >= now - window_ms)
+            {
+                // Read inside the window: it is claimed already.
+                return Ok(0);
+            }
             let claim = self
                 .client
                 .update_item()
@@ -769,31 +835,15 @@ impl ChatStore for DynamoStore {
             push_until: Some(push_until),
             ..MessageItem::from(message)
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.tables.messages)
-                            .set_item(Some(to_attrs(&item)?))
-                            .condition_expression("attribute_not_exists(id)")
-                            .return_values_on_condition_check_failure(
-                                ReturnValuesOnConditionCheckFailure::AllOld,
-                            )
-                            .build()
-                            .map_err(StoreError::from)?,
-                    )
-                    .build(),
-            )
-            .transact_items(self.put(
-                &self.tables.messages,
-                to_attrs(&ChangeItem::new(change))?,
-                "attribute_not_exists(id)",
-            ))
-            .send()
-            .await;
+        let mut result = self.write_message(change, &item, true).await?;
+        if let Err(err) = &result {
+            if failed_conditions(err).is_some_and(|r| !failed(&r, 0) && failed(&r, 2)) {
+                // The author's marker is further already (another device
+                // read a later message meanwhile), or their link is gone:
+                // the message is stored all the same, the marker left.
+                result = self.write_message(change, &item, false).await?;
+            }
+        }
         let err = match result {
             Ok(_) => return Ok(PutMessageOutcome::Created),
             Err(err) => err,

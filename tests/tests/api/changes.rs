@@ -375,7 +375,13 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
         .await,
         stack.running.tables.clone(),
     );
+    // Alice's read marker is on "fast", further than the slow message: the
+    // write leaves it there, and stores the message all the same.
     store.put_message(&slow, 0).await.unwrap();
+    let inbox = alice
+        .ok("{ inbox { items { lastReadMessageId } } }", json!({}))
+        .await;
+    assert_eq!(inbox["inbox"]["items"][0]["lastReadMessageId"], "fast");
     catch_up(&bob, &room, &cursor, 100, &mut state).await;
     assert!(state.contains_key("slow"), "the late change is not missed");
 }
