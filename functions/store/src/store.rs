@@ -40,6 +40,10 @@ use crate::tables::{
 type Attrs = HashMap<String, AttributeValue>;
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A read marker moves forward only, on a link that exists.
+const MARKER_FORWARD: &str =
+    "attribute_exists(convoLinkUserId) AND (attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq)";
+
 /// BatchGetItem takes at most 100 keys per request.
 const BATCH_GET_MAX_KEYS: usize = 100;
 /// Retries of unprocessed keys before giving up.
@@ -140,8 +144,6 @@ impl DynamoStore {
         DynamoStore { client, tables }
     }
 
-    /// Moves one member's inbox entry for a conversation to `seq`, forward
-    /// only; 1 if it moved.
     /// One TransactWriteItems: the message (unless its id is taken, when
     /// the cancellation carries what is there), its change-log entry, and,
     /// with `marker`, its author's read marker moved to it, forward only.
@@ -173,24 +175,22 @@ impl DynamoStore {
         ];
         if marker {
             items.push(
-                    TransactWriteItem::builder()
-                        .update(
-                            Update::builder()
-                                .table_name(&self.tables.convo_links)
-                                .set_key(Some(to_attrs(&LinkKey::new(
-                                    &message.author_id,
-                                    &change.conversation_id,
-                                ))?))
-                                .update_expression("SET lastReadSeq = :seq, lastReadId = :id")
-                                .condition_expression(
-                                    "attribute_exists(convoLinkUserId) AND (attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq)",
-                                )
-                                .expression_attribute_values(":seq", to_av(&message.seq)?)
-                                .expression_attribute_values(":id", to_av(&message.id)?)
-                                .build()?,
-                        )
-                        .build(),
-                );
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.tables.convo_links)
+                            .set_key(Some(to_attrs(&LinkKey::new(
+                                &message.author_id,
+                                &change.conversation_id,
+                            ))?))
+                            .update_expression("SET lastReadSeq = :seq, lastReadId = :id")
+                            .condition_expression(MARKER_FORWARD)
+                            .expression_attribute_values(":seq", to_av(&message.seq)?)
+                            .expression_attribute_values(":id", to_av(&message.id)?)
+                            .build()?,
+                    )
+                    .build(),
+            );
         }
         Ok(self
             .client
@@ -201,6 +201,8 @@ impl DynamoStore {
             .map(|_| ()))
     }
 
+    /// Moves one member's inbox entry for a conversation to `seq`, forward
+    /// only; 1 if it moved.
     async fn touch_link(
         &self,
         member: String,
@@ -722,9 +724,7 @@ impl ChatStore for DynamoStore {
                 &marker.conversation_id,
             ))?))
             .update_expression("SET lastReadSeq = :seq, lastReadId = :id")
-            .condition_expression(
-                "attribute_exists(convoLinkUserId) AND (attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq)",
-            )
+            .condition_expression(MARKER_FORWARD)
             .expression_attribute_values(":seq", to_av(&marker.seq)?)
             .expression_attribute_values(":id", to_av(&marker.message_id)?)
             .send()
