@@ -20,7 +20,8 @@ for _ in $(seq 1 600); do
 done
 grep -q "chat stack ready" "$log" || { cat "$log"; echo "watch mode did not start"; exit 1; }
 cd tests
-CHAT_HTTP="http://127.0.0.1:$HTTP_PORT" CHAT_WS="ws://127.0.0.1:$WS_PORT" node --test node/ || {
+CHAT_HTTP="http://127.0.0.1:$HTTP_PORT" CHAT_WS="ws://127.0.0.1:$WS_PORT" CHAT_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" \
+    node --test node/ || {
     echo "--- watch log"; tail -80 "$log"; exit 1;
 }
 # Every invocation went through cargo lambda watch.

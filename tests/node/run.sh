@@ -12,7 +12,15 @@ dir="$(mktemp -d)"
 # paths (a large conversation's, at a size a test can hold).
 start_gateway "$dir" --in-memory --data-dir "$dir" --relay-above 1 \
     --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port"
+# The stack's DynamoDB, for the test that writes as a dead writer would.
+dynamodb=""
+for _ in $(seq 1 50); do
+    dynamodb="$(sed -n 's/^  DynamoDB  \(http[^ ]*\).*/\1/p' "$gateway_log")"
+    [ -n "$dynamodb" ] && break
+    sleep 0.1
+done
 cd "$root/tests"
-CHAT_HTTP="http://127.0.0.1:$http_port" CHAT_WS="ws://127.0.0.1:$ws_port" node --test node/ || {
+CHAT_HTTP="http://127.0.0.1:$http_port" CHAT_WS="ws://127.0.0.1:$ws_port" CHAT_DYNAMODB="$dynamodb" \
+    node --test node/ || {
     echo "--- gateway log"; tail -50 "$gateway_log"; exit 1;
 }
