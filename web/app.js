@@ -180,9 +180,9 @@ async function run(doc, variables = {}, mutation = false) {
 }
 const mutate = (doc, variables) => run(doc, variables, true);
 
-/** Keeps one subscription per key. */
+/** Keeps one subscription per key; true if it is new. */
 function listen(key, doc, variables, onData) {
-  if (state.subscriptions.has(key)) return;
+  if (state.subscriptions.has(key)) return false;
   const { unsubscribe } = pipe(
     urql.subscription(doc, variables),
     subscribe((result) => {
@@ -203,6 +203,7 @@ function listen(key, doc, variables, onData) {
     }),
   );
   state.subscriptions.set(key, unsubscribe);
+  return true;
 }
 
 function stopListening(prefix) {
@@ -229,11 +230,14 @@ function setConnection(value) {
 // local gateway handles a connection's messages in order, so a ping sent
 // after them is answered after them. API Gateway gives no such order, so a
 // second catch-up follows a few seconds later; a change that comes twice is
-// applied once (by version).
+// applied once (by version). New subscriptions on an open socket (a
+// conversation just joined) are waited for the same way.
 let resyncs = 0;
 function resync() {
   const n = ++resyncs;
-  setTimeout(() => socket?.send(JSON.stringify({ type: 'ping', payload: { resync: n } })), 0);
+  setTimeout(() => {
+    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ping', payload: { resync: n } }));
+  }, 0);
   setTimeout(() => n === resyncs && onReconnected(), 3000);
 }
 
@@ -301,13 +305,18 @@ async function refreshInbox() {
   if (asked < inboxShown) return;
   inboxShown = asked;
   state.inbox = inbox.items;
+  let added = false;
   for (const entry of state.inbox) {
     const c = entry.conversationId;
-    listen(`inbox:${c}:changes`, S.changes, { c }, (data) => onChange(c, data));
+    added = listen(`inbox:${c}:changes`, S.changes, { c }, (data) => onChange(c, data)) || added;
     listen(`inbox:${c}:presence`, S.presence, { c }, onPresence);
     for (const id of entry.members) if (!state.users.has(id)) await userOf(id).catch(() => {});
   }
   renderInbox();
+  // A conversation listened to only now (one just joined) may have changed
+  // between this read and the server having the subscription: read again
+  // once it has, as after a reconnect.
+  if (added) resync();
 }
 
 function otherMembers(members) {
