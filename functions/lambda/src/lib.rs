@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //!
-//! - [`ResolverEvent`]: AppSync's Direct Lambda resolver event, with the
-//!   Cognito identity read reliably.
+//! - [`ResolverEvent`]: the event each resolver's request handler builds
+//!   (AppSync's Direct Lambda resolver event, with only three headers), with
+//!   the Cognito identity read reliably.
 //! - [`ResolverError`]: the crate's one error. [`answer`] turns a client's
 //!   error into the result AppSync's resolver raises with its `errorType`,
 //!   and an internal failure into a failed invocation.
@@ -25,7 +26,10 @@ use chat_graphql::selection::{nested_arguments, NestedArguments};
 
 pub use config::{init_tracing, service_from_env, writer_service_from_env, Service, WriterService};
 
-/// AppSync's Direct Lambda resolver event.
+/// A resolver function's event: the shape of AppSync's Direct Lambda
+/// resolver event, which each resolver's request handler
+/// (`infra/resolvers/invoke.js`) builds with only the headers a function
+/// may carry.
 ///
 /// `AppSyncDirectResolverEvent::identity` is an untagged enum whose IAM variant
 /// also matches a Cognito identity (and then drops `sub`), so the identity is
@@ -242,8 +246,8 @@ impl ResolverError {
 /// `{"__error": {"errorType", "message"}}`, which the handler raises with
 /// `util.error`, and which the gateway reads the same way. An internal
 /// failure stays a failed invocation, so Lambda's error metrics count it;
-/// the handler reports it without details. A client's mistake then never
-/// counts as a function error.
+/// the handler reports it as `InternalFailure`, with the message made safe
+/// here. A client's mistake then never counts as a function error.
 pub async fn answer(
     handled: impl std::future::Future<Output = Result<Value, ResolverError>>,
 ) -> Result<Value, Diagnostic> {
