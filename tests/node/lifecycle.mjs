@@ -7,25 +7,12 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const HTTP = process.env.CHAT_HTTP ?? 'http://127.0.0.1:4000';
-const WS = process.env.CHAT_WS ?? 'ws://127.0.0.1:4001';
-const ON_CREATE_USER = 'subscription OnCreateUser { onCreateUser { id username } }';
-const run = Date.now().toString(36);
+import { WS, gql, run, token } from './stack.mjs';
 
-async function token(username) {
-    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username }) });
-    return (await res.json()).token;
-}
+const ON_CREATE_USER = 'subscription OnCreateUser { onCreateUser { id username } }';
 
 async function signUp(username) {
-    const auth = await token(username);
-    const res = await fetch(`${HTTP}/graphql`, {
-        method: 'POST',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ query: 'mutation($u: String!) { createUser(input: {username: $u}) { id } }', variables: { u: username } }),
-    });
-    const body = await res.json();
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    await gql(await token(username), 'mutation($u: String!) { createUser(input: {username: $u}) { id } }', { u: username });
 }
 
 const mode = process.argv[2];

@@ -4,38 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-
-const HTTP = process.env.CHAT_HTTP ?? 'http://127.0.0.1:4000';
-const WS = process.env.CHAT_WS ?? 'ws://127.0.0.1:4001';
-const run = Date.now().toString(36);
+import { WS, gql, run, settle, token, user } from './stack.mjs';
 
 // Chatt's subscription documents, unchanged.
 const ON_CREATE_MESSAGE = 'subscription onCreateMessage($messageConversationId: ID!) { onCreateMessage(messageConversationId: $messageConversationId) { id content authorId messageConversationId createdAt } }';
 const ON_CREATE_USER = 'subscription OnCreateUser { onCreateUser { id username createdAt } }';
-
-async function token(username) {
-    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username }) });
-    assert.equal(res.status, 200);
-    return (await res.json()).token;
-}
-
-async function gql(auth, query, variables = {}) {
-    const res = await fetch(`${HTTP}/graphql`, {
-        method: 'POST',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-    });
-    const body = await res.json();
-    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-    return body.data;
-}
-
-async function user(name) {
-    const username = `${name}_${run}`;
-    const auth = await token(username);
-    const data = await gql(auth, 'mutation($u: String!) { createUser(input: {username: $u}) { id } }', { u: username });
-    return { username, auth, id: data.createUser.id };
-}
 
 function client(auth) {
     return createClient({
@@ -66,8 +39,6 @@ function collect(c, query, variables) {
     });
     return { events, errors, dispose, until };
 }
-
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
 // graphql-ws gives no acknowledgement of a subscription, so wait until it
 // is live: repeat `trigger` until every subscription in `subs` has seen an
@@ -266,8 +237,7 @@ test('a client that reconnects catches up with the recipe and has what one that 
 });
 
 test('an expired token ends its subscriptions with 4401; subscribing again connects with a fresh token', async () => {
-    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username: alice.username, expiresIn: 1 }) });
-    let current = (await res.json()).token;
+    let current = await token(alice.username, 1);
     const { exp } = JSON.parse(Buffer.from(current.split('.')[1], 'base64url').toString());
     const c = createClient({
         url: WS,

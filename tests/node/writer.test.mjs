@@ -10,30 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-
-const HTTP = process.env.CHAT_HTTP ?? 'http://127.0.0.1:4000';
-const WS = process.env.CHAT_WS ?? 'ws://127.0.0.1:4001';
-const DYNAMODB = process.env.CHAT_DYNAMODB;
-const run = Date.now().toString(36);
-
-async function gql(auth, query, variables = {}) {
-    const res = await fetch(`${HTTP}/graphql`, {
-        method: 'POST',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-    });
-    const body = await res.json();
-    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-    return body.data;
-}
-
-async function user(name) {
-    const username = `${name}_${run}`;
-    const res = await fetch(`${HTTP}/auth/token`, { method: 'POST', body: JSON.stringify({ username }) });
-    const auth = (await res.json()).token;
-    const data = await gql(auth, 'mutation($u: String!) { createUser(input: {username: $u}) { id } }', { u: username });
-    return { username, auth, id: data.createUser.id };
-}
+import { DYNAMODB, WS, gql, run, settle, user } from './stack.mjs';
 
 // One DynamoDB call, signed with Signature Version 4 as any SDK signs it.
 async function dynamodb(action, body) {
@@ -96,8 +73,6 @@ function listen(auth, room) {
     );
     return ids;
 }
-
-const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test('a writer that dies after its write: a retry takes the push over once its hold runs out, and pushes once', async () => {
     assert.ok(DYNAMODB, 'CHAT_DYNAMODB: the stack\'s DynamoDB endpoint');
