@@ -110,6 +110,11 @@ impl DevIdentityProvider {
 
     /// Cognito's id-token claims for `username`.
     pub fn claims_for(&self, username: &str) -> serde_json::Map<String, Value> {
+        self.claims_lasting(username, TOKEN_LIFETIME_SECS)
+    }
+
+    /// The same claims, expiring `lifetime` seconds from now.
+    fn claims_lasting(&self, username: &str, lifetime: u64) -> serde_json::Map<String, Value> {
         let now = now_secs();
         let claims = json!({
             "sub": Self::sub_for(username),
@@ -119,7 +124,7 @@ impl DevIdentityProvider {
             "aud": CLIENT_ID,
             "auth_time": now,
             "iat": now,
-            "exp": now + TOKEN_LIFETIME_SECS,
+            "exp": now + lifetime,
         });
         match claims {
             Value::Object(map) => map,
@@ -138,7 +143,12 @@ impl DevIdentityProvider {
 
     /// A fresh token for `username`.
     pub fn token_for(&self, username: &str) -> String {
-        self.sign(&self.claims_for(username))
+        self.token_lasting(username, TOKEN_LIFETIME_SECS)
+    }
+
+    /// A fresh token for `username` that expires `lifetime` seconds from now.
+    pub fn token_lasting(&self, username: &str, lifetime: u64) -> String {
+        self.sign(&self.claims_lasting(username, lifetime))
     }
 
     pub fn jwks(&self) -> &Value {
@@ -184,12 +194,8 @@ pub async fn token_endpoint(
         )
             .into_response();
     }
-    let mut claims = state.idp.claims_for(&request.username);
-    if let Some(iat) = claims.get("iat").and_then(Value::as_u64) {
-        claims.insert("exp".into(), json!(iat + lifetime));
-    }
     Json(json!({
-        "token": state.idp.sign(&claims),
+        "token": state.idp.token_lasting(&request.username, lifetime),
         "sub": DevIdentityProvider::sub_for(&request.username),
         "username": request.username,
         "expiresIn": lifetime,
