@@ -50,6 +50,17 @@ struct Args {
     /// Where the markdown report goes.
     #[arg(long, default_value = "BENCHMARKS.md")]
     markdown: PathBuf,
+    /// Runs one part only, for working on it: prints its figures and writes
+    /// them to `target/bench/<part>.json`, leaving the report alone.
+    #[arg(long, value_enum)]
+    only: Option<Part>,
+}
+
+/// The parts `--only` can pick.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    FanOut,
+    Sustained,
 }
 
 /// The sizes of one run.
@@ -185,8 +196,9 @@ async fn run(args: Args) -> Result<()> {
     let pool = world.users("member", pool_size).await?;
     say(&format!("{pool_size} users made"), started);
 
+    let wants = |part| args.only.is_none_or(|only| only == part);
     let mut fan_out = Vec::new();
-    for &case in &plan.fan_out {
+    for &case in plan.fan_out.iter().filter(|_| wants(Part::FanOut)) {
         let rooms = fanout::Rooms::make(&world, case, &pool).await?;
         for target in [&project, &apollo] {
             let counters = (target.name == "project").then_some(gateway.base_url.as_str());
@@ -214,7 +226,12 @@ async fn run(args: Args) -> Result<()> {
 
     // The largest case without the hand-off, on its own gateway and data.
     let mut without_hand_off = Vec::new();
-    if let Some(&case) = plan.fan_out.iter().max_by_key(|c| c.subscribers) {
+    if let Some(&case) = plan
+        .fan_out
+        .iter()
+        .filter(|_| wants(Part::FanOut))
+        .max_by_key(|c| c.subscribers)
+    {
         let gateway = procs::Gateway::start(
             &root,
             &work,
@@ -244,7 +261,7 @@ async fn run(args: Args) -> Result<()> {
 
     // Sustained, open-loop load on the same stacks and users.
     let mut sustained = Vec::new();
-    for &case in &plan.sustained {
+    for &case in plan.sustained.iter().filter(|_| wants(Part::Sustained)) {
         let rooms = fanout::Rooms::make(&world, case.fan_out(), &pool).await?;
         for target in [&project, &apollo] {
             let outcome = sustained::run(&http, target, &rooms, case).await?;
@@ -270,6 +287,18 @@ async fn run(args: Args) -> Result<()> {
 
     drop(peer);
     drop(gateway);
+
+    if let Some(only) = args.only {
+        let path = work.join(format!("{}.json", only.name()));
+        let figures = serde_json::json!({
+            "fan_out": fan_out,
+            "without_hand_off": without_hand_off,
+            "sustained": sustained,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
+        say(&format!("wrote {}", path.display()), started);
+        return Ok(());
+    }
 
     // API and growth on a fresh database, so that nothing the fan-out wrote
     // weighs on them.
@@ -388,6 +417,15 @@ async fn run(args: Args) -> Result<()> {
         started,
     );
     Ok(())
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::FanOut => "fan-out",
+            Part::Sustained => "sustained",
+        }
+    }
 }
 
 /// A fresh project gateway (its own database) and a peer on its DynamoDB.

@@ -72,7 +72,11 @@ impl Gateway {
         let (http, ws, dynamodb) = (free_port()?, free_port()?, free_port()?);
         let data_dir: PathBuf = work.join(name);
         let _ = std::fs::remove_dir_all(&data_dir);
-        let mut command = Command::new(root.join("target/release/chat-gateway"));
+        // `CHAT_BENCH_GATEWAY` runs another build, e.g. one with symbols for a profiler.
+        let binary = std::env::var_os("CHAT_BENCH_GATEWAY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release/chat-gateway"));
+        let mut command = Command::new(binary);
         command
             .args(["--http-addr", &format!("127.0.0.1:{http}")])
             .args(["--ws-addr", &format!("127.0.0.1:{ws}")])

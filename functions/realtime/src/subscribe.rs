@@ -8,6 +8,8 @@
 //! subscription stored before the caps cannot make the fan-out build a
 //! payload API Gateway would refuse.
 
+use std::sync::OnceLock;
+
 use apollo_compiler::executable::{Operation, OperationType, Selection};
 use apollo_compiler::request::coerce_variable_values;
 use apollo_compiler::response::JsonMap;
@@ -122,7 +124,7 @@ impl Prepared {
 
     /// The largest payload the document can make for `topic`, against the cap.
     fn within_payload_cap(&self, topic: &Topic) -> Result<(), Refusal> {
-        if self.payload_bytes(&largest_payloads(topic)).is_none() {
+        if self.payload_bytes(largest_payloads(topic)).is_none() {
             return Err(Refusal::one(
                 "ValidationError",
                 format!("this subscription's payload could exceed {MAX_PAYLOAD_BYTES} bytes, more than API Gateway can send; select fewer fields"),
@@ -162,12 +164,8 @@ impl Push {
         let Some(reactions) = &self.reactions else {
             return self.values.clone();
         };
-        let message = chat_domain::Message {
-            reactions: reactions.clone(),
-            ..largest_message()
-        };
-        let views =
-            serde_json::to_value(message.reactions_for(viewer)).expect("reactions serialize");
+        let views = serde_json::to_value(chat_domain::Reaction::views(reactions, viewer))
+            .expect("reactions serialize");
         let mut values = self.values.clone();
         for (field, value) in values.iter_mut() {
             let message = match field.as_str() {
@@ -218,8 +216,22 @@ fn largest_message() -> chat_domain::Message {
     }
 }
 
-/// The largest payloads `topic` can push.
-fn largest_payloads(topic: &Topic) -> Payloads {
+/// The largest payloads `topic` can push. They depend only on the kind of
+/// topic, and building them takes megabytes (every reaction put by every
+/// member), so each kind's are built once.
+fn largest_payloads(topic: &Topic) -> &'static Payloads {
+    static MESSAGES: OnceLock<Payloads> = OnceLock::new();
+    static USERS: OnceLock<Payloads> = OnceLock::new();
+    static LINKS: OnceLock<Payloads> = OnceLock::new();
+    let cell = match topic {
+        Topic::Messages { .. } => &MESSAGES,
+        Topic::Users => &USERS,
+        Topic::LinksOf { .. } => &LINKS,
+    };
+    cell.get_or_init(|| build_largest_payloads(topic))
+}
+
+fn build_largest_payloads(topic: &Topic) -> Payloads {
     use chat_domain::limits::MAX_USERNAME_CHARS;
     let long = |n: usize| "\u{1}".repeat(n);
     let id = longest_id();
