@@ -45,6 +45,14 @@ pub async fn start(
                 None => dynoxide::Database::memory(),
             }
             .map_err(|e| GatewayError::Embedded(e.to_string()))?;
+            // SQLite's default in WAL mode syncs the log to disk at every
+            // commit. `synchronous = NORMAL`, which the engine calls its normal
+            // setting (`disable_bulk_loading` sets it), syncs only at
+            // checkpoints: a commit survives the gateway being killed, and only
+            // an OS crash or power loss can take the last ones back. For a
+            // local stack that is the right trade: writes stop waiting on fsync.
+            db.disable_bulk_loading()
+                .map_err(|e| GatewayError::Embedded(e.to_string()))?;
             let upkeep = match path {
                 Some(path) => Some(stream_upkeep(path.clone()).await?),
                 None => None,
