@@ -17,10 +17,11 @@
 //!   `MaximumRecordAgeInSeconds`); then it goes to the on-failure destination
 //!   ([`crate::failures`]) and the shard moves on. A record never overtakes an
 //!   earlier one in its shard.
-//! - **Polling.** After records arrive, a shard is polled every
-//!   `poll_interval`. Any write through the gateway's DynamoDB clients wakes
-//!   the mappings at once; with no writes the interval doubles up to
-//!   [`IDLE_POLL`], so an idle stack does next to nothing.
+//! - **Polling.** A full batch is followed at once by the next read; a shard
+//!   read to its end is polled again every `poll_interval`. Any write
+//!   through the gateway's DynamoDB clients wakes the mappings at once; with
+//!   no writes the interval doubles up to [`IDLE_POLL`], so an idle stack
+//!   does next to nothing.
 //! - **Stopping.** On stop, a mapping drains what is already in its shards
 //!   (bounded by [`DRAIN_LIMIT`]) before it returns, so what was accepted
 //!   before a stop reaches the connections still open. A batch cut off by
@@ -257,6 +258,7 @@ impl Mapping {
             }
             writes.borrow_and_update();
             let mut got_any = false;
+            let mut more_waiting = false;
             let mut interrupted = false;
             let ids: Vec<String> = shards.keys().cloned().collect();
             for shard_id in &ids {
@@ -312,6 +314,7 @@ impl Mapping {
                     continue;
                 }
                 got_any = true;
+                more_waiting |= records.len() >= BATCH_SIZE as usize;
                 let batch: Vec<EventRecord> = records
                     .into_iter()
                     .map(|r| to_event_record(r, &stream_arn))
@@ -362,7 +365,13 @@ impl Mapping {
             }
             if got_any {
                 interval = self.poll_interval;
-                continue;
+                // A full batch may have more behind it: read on. Otherwise
+                // the shard is read up to its end, and reading again now
+                // would find nothing; the next write (or the interval, for
+                // writes made around the gateway) wakes the mapping.
+                if more_waiting {
+                    continue;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {
