@@ -706,11 +706,22 @@ pub fn markdown(r: &Results) -> String {
              The project's writer cannot hold the subscribers' sockets (on Lambda nothing can): it reads the subscribers \
              (one Query), then makes one HTTP POST per subscriber to the `@connections` API, which the gateway turns into \
              the WebSocket frame, and records the push done (one UpdateItem). Each of those is real work the peer does not \
-             do, on the same two cores that run the load generator, the peer and the database. \
-             **What would close it.** Fewer writes per message (next paragraph), fewer bytes and requests per post (one \
-             HTTP/2 connection to the `@connections` endpoint instead of pooled HTTP/1.1; on AWS the SDK already reuses its \
-             connections), and for large S more posts in flight per writer or a split of the subscriber list over parallel \
-             invocations.\n"
+             do, on the same two cores that run the load generator, the peer and the database.\n\n\
+             **Where the gateway's time goes.** A `perf` profile of the gateway process (a build with symbols, call \
+             graphs from DWARF) through the project's sustained 50 × 10 run at `make bench-quick`'s size \
+             (`CHAT_BENCH_GATEWAY=<that build> chat-bench --quick --only sustained`), each sample counted under the \
+             first of these its stack holds: the AWS SDK clients' request pipeline, HTTP client and parsing 38 %, the \
+             DynamoDB engine (its HTTP server, JSON and SQLite) 32 %, the GraphQL gateway, handlers and payload shaping \
+             9 %, HTTP serving not counted above 8 %, SigV4 signing 5 %, the `@connections` endpoint and WebSocket \
+             frames 4 %, the stream poller 3 %. A message with S = 10 is 14 signed SDK calls (4 to DynamoDB, 10 \
+             `PostToConnection`), each served by the same process; the peer's is 2 DynamoDB calls from another process. \
+             The same profile found two costs that were not inherent, both removed: shaping a push built a filler \
+             message of the largest size (megabytes) to compute its reactions, and every commit of the engine waited \
+             for an fsync. \
+             **What would close it.** What is left is per call: the SDK's pipeline and signing, and the engine's \
+             request handling, once per post. On AWS each writer's calls use its own Lambda's CPU and the engine is \
+             DynamoDB, so they do not compete. Here, only fewer calls per message would close it: fewer writes per \
+             message (next paragraph), and a post per connection is API Gateway's design, which has no batch post.\n"
         );
         if trails
             .iter()
