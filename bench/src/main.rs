@@ -289,7 +289,8 @@ async fn run(args: Args) -> Result<()> {
     drop(gateway);
 
     if let Some(only) = args.only {
-        let path = work.join(format!("{}.json", only.name()));
+        let name = clap::ValueEnum::to_possible_value(&only).ok_or("a part has a name")?;
+        let path = work.join(format!("{}.json", name.get_name()));
         let figures = serde_json::json!({
             "fan_out": fan_out,
             "without_hand_off": without_hand_off,
@@ -417,15 +418,6 @@ async fn run(args: Args) -> Result<()> {
         started,
     );
     Ok(())
-}
-
-impl Part {
-    fn name(self) -> &'static str {
-        match self {
-            Part::FanOut => "fan-out",
-            Part::Sustained => "sustained",
-        }
-    }
 }
 
 /// A fresh project gateway (its own database) and a peer on its DynamoDB.

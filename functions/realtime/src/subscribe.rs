@@ -295,7 +295,7 @@ fn build_largest_payloads(topic: &Topic) -> Payloads {
         _ => unreachable!("json! of an object is an object"),
     };
     Push {
-        reactions: Some(largest_message().reactions),
+        reactions: Some(message.reactions),
         values,
         skip_user: None,
     }
