@@ -37,7 +37,7 @@ use crate::caps::MAX_PAYLOAD_BYTES;
 use crate::connections::Connections;
 use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
-use crate::protocol::ServerMessage;
+use crate::protocol::{NextPayload, ServerMessage};
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
 use crate::subscribe::{self, Payloads, Push, Unshaped};
 use chat_graphql::AppSyncError;
@@ -372,13 +372,11 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 
     /// Posts concurrently (bounded); a gone connection is removed.
     async fn post_all(&self, payloads: &[Value], posts: Vec<RelayPost>) -> Delivery {
+        let payloads: Vec<NextPayload> = payloads.iter().map(NextPayload::new).collect();
+        let payloads = &payloads;
         let outcomes: Vec<(String, Result<(), NotifyError>)> = futures::stream::iter(posts)
             .map(|post| async move {
-                let bytes = ServerMessage::Next {
-                    id: post.subscription_id,
-                    payload: payloads[post.payload].clone(),
-                }
-                .to_bytes();
+                let bytes = payloads[post.payload].frame(&post.subscription_id);
                 let result = self.notifier.post(&post.connection_id, bytes).await;
                 (post.connection_id, result)
             })

@@ -80,6 +80,30 @@ impl ServerMessage {
     }
 }
 
+/// A `next` payload serialized once, for the many subscribers that get the
+/// same one: each post then only writes its subscription id around it,
+/// instead of copying and serializing the payload again.
+#[derive(Debug, Clone)]
+pub struct NextPayload(String);
+
+impl NextPayload {
+    pub fn new(payload: &Value) -> Self {
+        NextPayload(payload.to_string())
+    }
+
+    /// The same bytes as `ServerMessage::Next { id, payload }.to_bytes()`.
+    pub fn frame(&self, id: &str) -> Vec<u8> {
+        let id = Value::from(id).to_string();
+        let mut out = Vec::with_capacity(self.0.len() + id.len() + 32);
+        out.extend_from_slice(br#"{"type":"next","id":"#);
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(br#","payload":"#);
+        out.extend_from_slice(self.0.as_bytes());
+        out.push(b'}');
+        out
+    }
+}
+
 /// Why the server closes a connection: a protocol close code and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Close {
@@ -186,6 +210,19 @@ pub fn parse(body: &str) -> Result<ClientMessage, Close> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_presized_next_frame_is_the_next_message() {
+        let payload = serde_json::json!({"data": {"onCreateMessage": {"content": "a \"quoted\" line\n", "id": "m1"}}});
+        for id in ["1", "sub \"two\"", "é"] {
+            let expected = ServerMessage::Next {
+                id: id.into(),
+                payload: payload.clone(),
+            }
+            .to_bytes();
+            assert_eq!(NextPayload::new(&payload).frame(id), expected, "{id}");
+        }
+    }
 
     #[test]
     fn parses_every_client_message() {
