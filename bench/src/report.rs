@@ -718,6 +718,11 @@ pub fn markdown(r: &Results) -> String {
              The same profile found two costs that were not inherent, both removed: shaping a push built a filler \
              message of the largest size (megabytes) to compute its reactions, and every commit of the engine waited \
              for an fsync. \
+             At S = 1000 (the sustained 1 × 1000 run's posting, profiled the same way) the posts are most of it: the \
+             SDK's pipeline for the `PostToConnection` calls, signing included, 36 %, the HTTP server sides of the \
+             posts and of the engine 17 %, the WebSocket frames 8 %, the engine 12 %. Memory allocation was a third of \
+             those samples under glibc's malloc; the gateway now links mimalloc, which raised the 1 × 1000 post rate \
+             by about half at `make bench-quick`'s size (2.8 to 4.1–4.5 posts/s) and the 50 × 10 one by a tenth. \
              **What would close it.** What is left is per call: the SDK's pipeline and signing, and the engine's \
              request handling, once per post. On AWS each writer's calls use its own Lambda's CPU and the engine is \
              DynamoDB, so they do not compete. Here, only fewer calls per message would close it: fewer writes per \

@@ -9,10 +9,10 @@ use tracing_subscriber::EnvFilter;
 
 use chat_gateway::{Backend, Config, Limits, RealtimeConfig, Runner};
 
-/// Every request here runs the SDK's pipeline on both sides of a local HTTP
-/// hop, which allocates heavily from many threads at once; under sustained
-/// load glibc's malloc took about a quarter of the gateway's time, and
-/// mimalloc half that.
+/// Every request here runs the SDK's pipeline and an HTTP server on both
+/// sides of a local hop, which allocate heavily from many threads at once.
+/// Under sustained load glibc's malloc took a third of the gateway's time;
+/// with mimalloc the gateway posts half as much again (see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
