@@ -212,7 +212,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_presized_next_frame_is_the_next_message() {
+    fn a_payload_serialized_once_frames_as_the_next_message() {
         let payload = serde_json::json!({"data": {"onCreateMessage": {"content": "a \"quoted\" line\n", "id": "m1"}}});
         for id in ["1", "sub \"two\"", "é"] {
             let expected = ServerMessage::Next {
