@@ -12,7 +12,8 @@ use chat_gateway::{Backend, Config, Limits, RealtimeConfig, Runner};
 /// Every request here runs the SDK's pipeline and an HTTP server on both
 /// sides of a local hop, which allocate heavily from many threads at once.
 /// Under sustained load glibc's malloc took a third of the gateway's time;
-/// with mimalloc the gateway posts half as much again (see BENCHMARKS.md).
+/// with mimalloc it posts half as much again to a 1,000-member conversation
+/// (see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
