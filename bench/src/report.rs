@@ -723,6 +723,16 @@ pub fn markdown(r: &Results) -> String {
              posts and of the engine 17 %, the WebSocket frames 8 %, the engine 12 %. Memory allocation was a third of \
              those samples under glibc's malloc; the gateway now links mimalloc, which raised the 1 × 1000 post rate \
              by about half at `make bench-quick`'s size (2.8 to 4.1–4.5 posts/s) and the 50 × 10 one by a tenth. \
+             The engine answers each request on the thread that reads it and waits there on the lock over its \
+             storage. It shared the gateway's two runtime workers, so a request waiting on that lock held up every \
+             frame, post and resolver queued behind it on the same worker; it now serves on a runtime of its own, \
+             as a separate server would. Measured at `make bench-quick`'s size, two pairs of runs of the same build \
+             with and without it, each against the peer: 50 × 10 posted 196–200 messages/s against 159–177, at p50 \
+             93–95 ms against 117–121 ms, and 1 × 1000 posted 4.7–6.1/s against 4.4–4.9. \
+             A post costs what the SDK's pipeline costs: `PostToConnection` alone, against a server that answers \
+             at once, runs 9,100 posts/s at 64 in flight on this machine, and its profile has no large part to \
+             remove (signing 10 %, the per-request configuration 8 %, the user-agent header 4 %, the loopback TCP \
+             about 20 %). \
              **What would close it.** What is left is per call: the SDK's pipeline and signing, and the engine's \
              request handling, once per post. On AWS each writer's calls use its own Lambda's CPU and the engine is \
              DynamoDB, so they do not compete. Here, only fewer calls per message would close it: fewer writes per \

@@ -45,11 +45,31 @@ pub fn backend(data_dir: Option<&std::path::PathBuf>) -> Backend {
     }
 }
 
-/// A fresh directory under the system's temporary directory.
-pub fn temp_dir(label: &str) -> std::path::PathBuf {
+/// A fresh directory under the system's temporary directory, removed with
+/// everything in it when the value is dropped: when the test ends, whether it
+/// passed or panicked.
+pub fn temp_dir(label: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("chat-{label}-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).expect("temporary directory");
-    dir
+    TempDir(dir)
+}
+
+/// See [`temp_dir`]. Dereferences to its path.
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::PathBuf;
+
+    fn deref(&self) -> &std::path::PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 pub struct Stack {

@@ -57,18 +57,17 @@ pub async fn start(
                 Some(path) => Some(stream_upkeep(path.clone()).await?),
                 None => None,
             };
-            let listener = TcpListener::bind(addr)
-                .await
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
                 .map_err(|source| GatewayError::Bind { addr, source })?;
             let local = listener
                 .local_addr()
                 .map_err(|source| GatewayError::Bind { addr, source })?;
+            let served = serve_apart(listener, db, shutdown)?;
             let task = tokio::spawn(async move {
-                if let Err(err) =
-                    dynoxide::server::serve_with_shutdown(listener, db, shutdown).await
-                {
-                    tracing::error!(error = %err, "embedded DynamoDB stopped");
-                }
+                // The engine's thread ends once its server has stopped and
+                // the database is closed; an error ends it early.
+                let _ = served.await;
                 if let Some(upkeep) = upkeep {
                     upkeep.abort();
                 }
@@ -76,6 +75,51 @@ pub async fn start(
             Ok((format!("http://{local}"), Some(task)))
         }
     }
+}
+
+/// Worker threads of the engine's own runtime.
+const ENGINE_WORKERS: usize = 2;
+
+/// Serves the engine on its own threads, with its own Tokio runtime, as if
+/// it were a separate server. The engine answers each request on the thread
+/// that reads it and waits on a lock for its storage; on the gateway's
+/// runtime, a request waiting there would hold one of its workers, and every
+/// WebSocket frame, post and resolver queued on that worker would wait with
+/// it. The returned receiver resolves when the server has stopped.
+fn serve_apart(
+    listener: std::net::TcpListener,
+    db: dynoxide::Database,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<tokio::sync::oneshot::Receiver<()>, GatewayError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ENGINE_WORKERS)
+        .thread_name("dynamodb")
+        .enable_all()
+        .build()
+        .map_err(|e| GatewayError::Embedded(e.to_string()))?;
+    let (stopped, served) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("dynamodb".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let result = match TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        dynoxide::server::serve_with_shutdown(listener, db, shutdown).await
+                    }
+                    Err(err) => Err(err.to_string()),
+                };
+                if let Err(err) = result {
+                    tracing::error!(error = %err, "embedded DynamoDB stopped");
+                }
+            });
+            // Drops what the finished connections' tasks still hold (their
+            // handles on the database), so SQLite is closed before anyone is
+            // told the engine has stopped.
+            drop(runtime);
+            let _ = stopped.send(());
+        })
+        .map_err(|e| GatewayError::Embedded(e.to_string()))?;
+    Ok(served)
 }
 
 /// Indexes and trims the engine's stream records now (see

@@ -77,19 +77,28 @@ mod tests {
         rows.join("; ")
     }
 
-    fn engine_file() -> (std::path::PathBuf, dynoxide::Database) {
+    /// A scratch directory, removed when the test ends, passed or not.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn engine_file() -> (Scratch, std::path::PathBuf, dynoxide::Database) {
         let dir =
             std::env::temp_dir().join(format!("chat-stream-records-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("chat.sqlite");
         let db = dynoxide::Database::new(&path.to_string_lossy()).unwrap();
-        (path, db)
+        (Scratch(dir), path, db)
     }
 
     /// The engine's own statements (dynoxide 3.2, storage.rs), as it runs them.
     #[test]
     fn the_engines_stream_queries_use_the_indexes() {
-        let (path, _db) = engine_file();
+        let (_dir, path, _db) = engine_file();
         prepare(&path).unwrap();
         let conn = open(&path).unwrap();
         let next = plan(
@@ -112,7 +121,7 @@ mod tests {
 
     #[test]
     fn records_older_than_a_day_are_trimmed_and_newer_ones_kept() {
-        let (path, _db) = engine_file();
+        let (_dir, path, _db) = engine_file();
         let conn = open(&path).unwrap();
         let now = chrono::Utc::now().timestamp();
         for (seq, age) in [(1, 25 * 3600), (2, 23 * 3600), (3, 0)] {

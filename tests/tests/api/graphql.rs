@@ -158,7 +158,7 @@ async fn data_and_tokens_survive_a_restart() {
         // The external engine keeps its own data; this is about the embedded file.
         return;
     }
-    let dir = std::env::temp_dir().join(format!("chat-restart-{}", ulid::Ulid::new()));
+    let dir = chat_tests::temp_dir("restart");
     let stack = Stack::start_with(Some(dir.clone()), Some(String::new())).await;
     // The issuer is the gateway's URL: restart on the same port, as `make dev` does.
     let addr = stack
@@ -187,5 +187,4 @@ async fn data_and_tokens_survive_a_restart() {
         "still here"
     );
     stack.running.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }

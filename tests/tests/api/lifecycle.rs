@@ -94,7 +94,6 @@ async fn after_a_restart_new_rows_are_pushed_and_old_ones_never_again() {
         WsEvent::Silence
     );
     stack.running.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A database for a mapping test: the embedded engine on a file in `dir`
@@ -194,7 +193,7 @@ impl Recorder {
 /// What the mapping tests share: a data dir, a table prefix, the stand-in
 /// fan-out and the on-failure destination.
 struct Setup {
-    dir: std::path::PathBuf,
+    dir: chat_tests::TempDir,
     prefix: String,
     recorder: Recorder,
     failures: Arc<FailureLog>,
@@ -337,7 +336,6 @@ async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
     rig.stop().await;
     engine.stop().await;
     assert!(failures.list().unwrap().is_empty());
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
@@ -388,7 +386,6 @@ async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destina
     assert!(failures.list().unwrap().is_empty());
     rig.stop().await;
     engine.stop().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// How long the outage test cuts the database off:
@@ -507,7 +504,6 @@ async fn a_database_outage_loses_no_delivery() {
     assert!(stack.running.failures.list().unwrap().is_empty());
     stack.running.shutdown().await;
     engine.stop().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
@@ -562,7 +558,6 @@ async fn a_stop_delivers_what_was_accepted_then_closes_every_connection_with_100
         .unwrap()
         .is_empty());
     stack.running.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
@@ -628,7 +623,6 @@ async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
         .unwrap()
         .is_empty());
     stack.running.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
