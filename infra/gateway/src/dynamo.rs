@@ -63,8 +63,19 @@ pub async fn start(
             let local = listener
                 .local_addr()
                 .map_err(|source| GatewayError::Bind { addr, source })?;
-            let served = serve_apart(listener, db, shutdown)?;
+            // The engine also stops if this task is dropped without being
+            // awaited (its runtime went away without a shutdown), so a
+            // gateway dropped in a test takes its engine with it.
+            let (owner, dropped) = tokio::sync::oneshot::channel::<()>();
+            let stop = async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    _ = dropped => {}
+                }
+            };
+            let served = serve_apart(listener, db, stop)?;
             let task = tokio::spawn(async move {
+                let _owner = owner;
                 // The engine's thread ends once its server has stopped and
                 // the database is closed; an error ends it early.
                 let _ = served.await;

@@ -777,3 +777,40 @@ async fn a_start_adds_the_indexes_an_older_table_lacks() {
     }
     assert_eq!(counted, 1);
 }
+
+/// The embedded engine serves on threads of its own. A gateway whose runtime
+/// goes away without a shutdown (a test that ends early, an embedder that
+/// drops it) must take its engine with it: the engine's port closes.
+#[test]
+fn a_gateway_dropped_without_a_shutdown_stops_its_engine() {
+    if std::env::var(chat_tests::ENDPOINT_ENV).is_ok() {
+        // An external engine is not the gateway's to stop.
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = runtime.block_on(async {
+        let stack = Stack::start().await;
+        let endpoint = stack.running.dynamodb_endpoint.clone();
+        // Never shut down, never dropped: only the runtime's end stops it.
+        std::mem::forget(stack);
+        endpoint
+    });
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "the engine serves while its gateway runs"
+    );
+    drop(runtime);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the engine still listens on {addr} after its gateway was dropped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
