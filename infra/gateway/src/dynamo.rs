@@ -63,22 +63,9 @@ pub async fn start(
             let local = listener
                 .local_addr()
                 .map_err(|source| GatewayError::Bind { addr, source })?;
-            // The engine also stops if this task is dropped without being
-            // awaited (its runtime went away without a shutdown), so a
-            // gateway dropped in a test takes its engine with it.
-            let (owner, dropped) = tokio::sync::oneshot::channel::<()>();
-            let stop = async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    _ = dropped => {}
-                }
-            };
-            let served = serve_apart(listener, db, stop)?;
+            let served = serve_apart(listener, db, shutdown)?;
             let task = tokio::spawn(async move {
-                let _owner = owner;
-                // The engine's thread ends once its server has stopped and
-                // the database is closed; an error ends it early.
-                let _ = served.await;
+                served.await;
                 if let Some(upkeep) = upkeep {
                     upkeep.abort();
                 }
@@ -96,27 +83,37 @@ const ENGINE_WORKERS: usize = 2;
 /// that reads it and waits on a lock for its storage; on the gateway's
 /// runtime, a request waiting there would hold one of its workers, and every
 /// WebSocket frame, post and resolver queued on that worker would wait with
-/// it. The returned receiver resolves when the server has stopped.
+/// it.
+///
+/// The returned future resolves once the server has stopped and the database
+/// is closed. The engine stops at `shutdown`, or when that future is dropped
+/// unfinished (the gateway's runtime went away without a shutdown), so a
+/// gateway dropped in a test takes its engine with it.
 fn serve_apart(
     listener: std::net::TcpListener,
     db: dynoxide::Database,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<tokio::sync::oneshot::Receiver<()>, GatewayError> {
+) -> Result<impl Future<Output = ()> + Send + 'static, GatewayError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(ENGINE_WORKERS)
         .thread_name("dynamodb")
         .enable_all()
         .build()
         .map_err(|e| GatewayError::Embedded(e.to_string()))?;
+    let (owner, dropped) = tokio::sync::oneshot::channel::<()>();
     let (stopped, served) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("dynamodb".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let result = match TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        dynoxide::server::serve_with_shutdown(listener, db, shutdown).await
+                let stop = async move {
+                    tokio::select! {
+                        () = shutdown => {}
+                        _ = dropped => {}
                     }
+                };
+                let result = match TcpListener::from_std(listener) {
+                    Ok(listener) => dynoxide::server::serve_with_shutdown(listener, db, stop).await,
                     Err(err) => Err(err.to_string()),
                 };
                 if let Err(err) = result {
@@ -130,7 +127,11 @@ fn serve_apart(
             let _ = stopped.send(());
         })
         .map_err(|e| GatewayError::Embedded(e.to_string()))?;
-    Ok(served)
+    Ok(async move {
+        let _owner = owner;
+        // An error on the engine's thread ends it early, and drops the sender.
+        let _ = served.await;
+    })
 }
 
 /// Indexes and trims the engine's stream records now (see
