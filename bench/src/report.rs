@@ -439,21 +439,24 @@ pub fn markdown(r: &Results) -> String {
          function's first `GET /runtime/invocation/next` (reading config and building the AWS clients). *First response*: \
          exec → its answer to the first real event, which includes that event's DynamoDB work. *Peak RSS*: the process's \
          `VmHWM` right after that answer. Medians over the samples; times are native x86_64 here (the arm64 `make build` \
-         artifact is what deploys; its size is shown).\n",
+         artifact is what deploys; its size is shown). A function with no samples is one the session does not invoke \
+         (–).\n",
         r.plan.cold_rounds
     );
     let _ = writeln!(s, "| function | arm64 bootstrap | x86_64 binary | init p50 (ms) | first response p50 (ms) | peak RSS p50 | samples |");
     let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for f in &r.cold_start {
+        // A function the session never invokes has no figures, not zeros.
+        let measured = |figure: String| if f.samples == 0 { "–".into() } else { figure };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {:.1} MB | {}{} |",
+            "| {} | {} | {} | {} | {} | {} | {}{} |",
             f.function,
             mb(f.arm64_bytes),
             mb(f.x86_64_bytes),
-            ms(f.init_p50_ms),
-            ms(f.first_response_p50_ms),
-            f.peak_rss_p50_kib as f64 / 1024.0,
+            measured(ms(f.init_p50_ms)),
+            measured(ms(f.first_response_p50_ms)),
+            measured(format!("{:.1} MB", f.peak_rss_p50_kib as f64 / 1024.0)),
             f.samples,
             if f.errors > 0 {
                 format!(" ({} failed)", f.errors)
