@@ -61,6 +61,8 @@ struct Args {
 enum Part {
     FanOut,
     Sustained,
+    /// `createMessage` at concurrency 32 as the stored messages grow.
+    Writes,
 }
 
 /// The sizes of one run.
@@ -176,6 +178,22 @@ async fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let plan = Plan::new(args.quick);
     let http = client::Http::new();
+
+    if args.only == Some(Part::Writes) {
+        let stacks = Stacks::start(&root, &work, "writes", &http).await?;
+        let writes = growth::writes(
+            &stacks.world,
+            &stacks.project,
+            &stacks.apollo,
+            plan.write_rounds,
+            plan.writes_per_round,
+        )
+        .await?;
+        let path = work.join("writes.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&writes)?)?;
+        say(&format!("wrote {}", path.display()), started);
+        return Ok(());
+    }
 
     // The project (functions in-process, as `make dev` runs them) and the peer.
     let Stacks {

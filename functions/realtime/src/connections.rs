@@ -10,6 +10,11 @@
 //! - A subscription row is keyed by its document (topic, query, operation
 //!   and variables, hashed), so the same document subscribed twice on one
 //!   socket is one subscription; the `id#` row maps the client's id to it.
+//! - A push reads a topic's subscribers without their documents, the bulk
+//!   of a row: the key in `sk` names the document, and `Documents` keeps
+//!   those this environment has read (a key is a hash, so a kept document
+//!   is never stale). A topic it has not read yet, or a key it has not
+//!   seen, reads the rows whole instead.
 //! - The connection row counts its subscriptions (`subscriptions`), so the
 //!   cap holds under concurrent `subscribe`s: the count and the rows change
 //!   in one transaction.
@@ -25,6 +30,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
@@ -217,6 +223,11 @@ fn subscription_sk(key: &str) -> String {
     format!("sub#{key}")
 }
 
+/// The document key a subscription row's `sk` carries.
+fn document_key_of(sk: &str) -> Option<&str> {
+    sk.strip_prefix("sub#")
+}
+
 fn id_sk(id: &str) -> String {
     format!("id#{id}")
 }
@@ -337,12 +348,98 @@ impl From<SubscriptionItem> for Subscription {
     }
 }
 
+/// A subscription row as a push reads it: everything but its document,
+/// which the row's key names (`sub#<document key>`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriberItem {
+    connection_id: String,
+    sk: String,
+    id: String,
+    user_id: String,
+    #[serde(default)]
+    token_expires_at: Option<i64>,
+}
+
+/// The attributes of [`SubscriberItem`], as a projection.
+const SUBSCRIBER_PROJECTION: &str = "#c, #s, #i, #u, #e";
+const SUBSCRIBER_NAMES: [(&str, &str); 5] = [
+    ("#c", "connectionId"),
+    ("#s", "sk"),
+    ("#i", "id"),
+    ("#u", "userId"),
+    ("#e", "tokenExpiresAt"),
+];
+
+/// A subscription's document: what its key is the hash of.
+#[derive(Debug)]
+struct Document {
+    topic: String,
+    query: String,
+    operation_name: Option<String>,
+    variables: Map<String, Value>,
+}
+
+/// Documents by key, kept for the next pushes. A key is a hash of its
+/// document, so a kept entry is never stale: a push reads its subscribers
+/// without their documents (a few hundred bytes each, the bulk of a row)
+/// and takes each distinct one from here.
+#[derive(Debug, Default)]
+struct Documents(std::sync::Mutex<Kept>);
+
+#[derive(Debug, Default)]
+struct Kept {
+    by_key: HashMap<String, Arc<Document>>,
+    /// Topics read whole since the cache started: a topic not among them
+    /// is read whole straight away, not read twice.
+    topics: std::collections::HashSet<String>,
+}
+
+/// Documents (and topics) kept at most; past it the cache starts afresh.
+/// One per conversation and document in use, so a few thousand serve a
+/// busy execution environment.
+const DOCUMENTS_KEPT: usize = 4096;
+
+impl Documents {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps the documents of a topic's subscriptions, read whole.
+    fn keep(&self, topic: &str, subscriptions: &[SubscriptionItem]) {
+        let mut kept = self.lock();
+        if kept.by_key.len() + kept.topics.len() >= DOCUMENTS_KEPT {
+            kept.by_key.clear();
+            kept.topics.clear();
+        }
+        kept.topics.insert(topic.to_string());
+        for s in subscriptions {
+            let Some(key) = document_key_of(&s.sk) else {
+                continue;
+            };
+            if kept.by_key.contains_key(key) {
+                continue;
+            }
+            let document = Document {
+                topic: s.topic.clone(),
+                query: s.query.clone(),
+                operation_name: s.operation_name.clone(),
+                variables: s.variables.clone(),
+            };
+            kept.by_key.insert(key.to_string(), Arc::new(document));
+        }
+    }
+}
+
 /// [`Connections`] over the Connections table.
 #[derive(Debug, Clone)]
 pub struct DynamoConnections {
     client: Client,
     table: String,
     liveness: Liveness,
+    documents: Arc<Documents>,
 }
 
 impl DynamoConnections {
@@ -351,6 +448,7 @@ impl DynamoConnections {
             client,
             table: table.into(),
             liveness: Liveness::default(),
+            documents: Arc::default(),
         }
     }
 
@@ -375,6 +473,23 @@ impl DynamoConnections {
             connection_id: connection_id.to_string(),
             sk: sk.to_string(),
         })?)
+    }
+
+    /// A topic's subscriptions read whole, keeping their documents.
+    async fn subscribers_whole(&self, topic: &str) -> Result<Vec<Subscription>> {
+        let rows = self
+            .query_all(
+                Some(CONNECTIONS_BY_TOPIC),
+                "topic = :t",
+                vec![(":t", serde_dynamo::to_attribute_value(topic)?)],
+            )
+            .await?;
+        let subscriptions = rows
+            .into_iter()
+            .map(serde_dynamo::from_item::<_, SubscriptionItem>)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.documents.keep(topic, &subscriptions);
+        Ok(subscriptions.into_iter().map(Subscription::from).collect())
     }
 
     /// Every connection the table holds. A Scan, so never on a request
@@ -408,6 +523,18 @@ impl DynamoConnections {
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Vec<Attrs>> {
+        self.query_projected(index, condition, values, None).await
+    }
+
+    /// [`Self::query_all`], reading only the attributes `projection` names
+    /// (an expression and its `#name` placeholders).
+    async fn query_projected(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        projection: Option<(&str, &[(&str, &str)])>,
+    ) -> Result<Vec<Attrs>> {
         let mut rows = Vec::new();
         let mut start: Option<Attrs> = None;
         loop {
@@ -420,6 +547,12 @@ impl DynamoConnections {
                 .set_exclusive_start_key(start.take());
             for (name, value) in &values {
                 query = query.expression_attribute_values(*name, value.clone());
+            }
+            if let Some((expression, names)) = projection {
+                query = query.projection_expression(expression);
+                for (placeholder, name) in names {
+                    query = query.expression_attribute_names(*placeholder, *name);
+                }
             }
             let out = query.send().await?;
             rows.extend(out.items.unwrap_or_default());
@@ -678,16 +811,46 @@ impl Connections for DynamoConnections {
     }
 
     async fn subscribers(&self, topic: &str) -> Result<Vec<Subscription>> {
+        if !self.documents.lock().topics.contains(topic) {
+            return self.subscribers_whole(topic).await;
+        }
         let rows = self
-            .query_all(
+            .query_projected(
                 Some(CONNECTIONS_BY_TOPIC),
                 "topic = :t",
                 vec![(":t", serde_dynamo::to_attribute_value(topic)?)],
+                Some((SUBSCRIBER_PROJECTION, &SUBSCRIBER_NAMES)),
             )
             .await?;
-        rows.into_iter()
-            .map(|row| Ok(serde_dynamo::from_item::<_, SubscriptionItem>(row)?.into()))
-            .collect()
+        let rows = rows
+            .into_iter()
+            .map(|row| Ok(serde_dynamo::from_item::<_, SubscriberItem>(row)?))
+            .collect::<Result<Vec<_>>>()?;
+        let documents = {
+            let kept = self.documents.lock();
+            rows.iter()
+                .map(|row| document_key_of(&row.sk).and_then(|key| kept.by_key.get(key).cloned()))
+                .collect::<Option<Vec<_>>>()
+        };
+        let Some(documents) = documents else {
+            // A subscriber with a document this environment has not read
+            // yet: the whole rows, and every document in them is kept.
+            return self.subscribers_whole(topic).await;
+        };
+        Ok(rows
+            .into_iter()
+            .zip(documents)
+            .map(|(row, document)| Subscription {
+                connection_id: row.connection_id,
+                id: row.id,
+                topic: document.topic.clone(),
+                query: document.query.clone(),
+                operation_name: document.operation_name.clone(),
+                variables: document.variables.clone(),
+                user_id: row.user_id,
+                token_expires_at: row.token_expires_at,
+            })
+            .collect())
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<Option<String>> {

@@ -814,3 +814,126 @@ fn a_gateway_dropped_without_a_shutdown_stops_its_engine() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A push reads its subscribers without their documents, and takes each
+/// document from those its environment has read before (a document's key is
+/// its hash). Every read gives each subscription its own document, id, user
+/// and token expiry, whether the documents are new to the reader, all
+/// known, or some of each; an id a subscription moved to shows at once.
+/// A read is one Query, two when a topic the reader knows has a document
+/// new to it.
+#[tokio::test]
+async fn subscribers_carry_their_own_documents_read_once() {
+    let stack = Stack::start().await;
+    let counter = RequestCounter::default();
+    let client = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        counter.clone(),
+        WriteSignal::default(),
+    )
+    .await;
+    // Reads `topic`'s subscribers with `store`: them, sorted, and how many
+    // requests that took.
+    let read = |store: chat_realtime::DynamoConnections, topic: String| {
+        let counter = counter.clone();
+        async move {
+            let before = counter.total();
+            let mut subs = store.subscribers(&topic).await.unwrap();
+            subs.sort_by(|a, b| (&a.connection_id, &a.id).cmp(&(&b.connection_id, &b.id)));
+            (subs, counter.total() - before)
+        }
+    };
+    let store = || {
+        chat_realtime::DynamoConnections::new(
+            client.clone(),
+            stack.running.tables.connections.clone(),
+        )
+    };
+    let writer = store();
+    let topic = format!("message:{}", ulid::Ulid::new());
+    let subscription =
+        |connection: &str, id: &str, query: &str, user: &str, exp: i64| Subscription {
+            connection_id: connection.into(),
+            id: id.into(),
+            topic: topic.clone(),
+            query: query.into(),
+            operation_name: None,
+            variables: serde_json::Map::from_iter([("conversationId".into(), json!(topic))]),
+            user_id: user.into(),
+            token_expires_at: Some(exp),
+        };
+    for (connection, user) in [("c1", "u1"), ("c2", "u2"), ("c3", "u3")] {
+        writer
+            .put_connection(&Connection {
+                connection_id: connection.into(),
+                connected_at: chat_realtime::connections::now_ms(),
+                user: None,
+                query_user: None,
+                query_token_rejected: false,
+                seen_at: 0,
+            })
+            .await
+            .unwrap();
+        let user = ConnectedUser {
+            id: user.into(),
+            username: user.into(),
+            token_expires_at: i64::MAX / 2,
+        };
+        assert!(writer.acknowledge(connection, &user).await.unwrap());
+    }
+    let first = "subscription { onCreateMessage(conversationId: $conversationId) { id } }";
+    let second = "subscription { onCreateMessage(conversationId: $conversationId) { id content } }";
+    let reader = store();
+
+    let mut expected = vec![subscription("c1", "a", first, "u1", 100)];
+    writer.put_subscription(&expected[0]).await.unwrap();
+    // A topic new to the reader: read whole, in one Query.
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 1)
+    );
+    // Known: read without documents, in one Query.
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 1)
+    );
+
+    // The same document on another socket, and a new one on a third.
+    expected.push(subscription("c2", "b", first, "u2", 200));
+    expected.push(subscription("c3", "c", second, "u3", 300));
+    for s in &expected[1..] {
+        writer.put_subscription(s).await.unwrap();
+    }
+    // A document new to the reader: the Query again, whole; then one.
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 2)
+    );
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 1)
+    );
+    // A reader that has seen none of them agrees.
+    assert_eq!(read(store(), topic.clone()).await, (expected.clone(), 1));
+
+    // The same document subscribed again under a new id: the row answers
+    // to it, and a reader that knows the document sees the new id.
+    let renamed = subscription("c1", "a2", first, "u1", 100);
+    assert_eq!(
+        writer.put_subscription(&renamed).await.unwrap(),
+        chat_realtime::connections::Stored::Replaced { old_id: "a".into() }
+    );
+    expected[0] = renamed;
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 1)
+    );
+
+    // Gone from the topic once removed.
+    writer.delete_subscription("c2", "b").await.unwrap();
+    expected.remove(1);
+    assert_eq!(
+        read(reader.clone(), topic.clone()).await,
+        (expected.clone(), 1)
+    );
+}
