@@ -180,15 +180,7 @@ async fn run(args: Args) -> Result<()> {
     let http = client::Http::new();
 
     if args.only == Some(Part::Writes) {
-        let stacks = Stacks::start(&root, &work, "writes", &http).await?;
-        let writes = growth::writes(
-            &stacks.world,
-            &stacks.project,
-            &stacks.apollo,
-            plan.write_rounds,
-            plan.writes_per_round,
-        )
-        .await?;
+        let writes = writes_on_fresh_stacks(&root, &work, &http, &plan).await?;
         let path = work.join("writes.json");
         std::fs::write(&path, serde_json::to_string_pretty(&writes)?)?;
         say(&format!("wrote {}", path.display()), started);
@@ -352,16 +344,7 @@ async fn run(args: Args) -> Result<()> {
     let get_user = growth::get_user(&world, &plan.conversation_counts).await?;
     drop(peer);
     drop(gateway);
-    let stacks = Stacks::start(&root, &work, "writes", &http).await?;
-    let writes = growth::writes(
-        &stacks.world,
-        &stacks.project,
-        &stacks.apollo,
-        plan.write_rounds,
-        plan.writes_per_round,
-    )
-    .await?;
-    drop(stacks);
+    let writes = writes_on_fresh_stacks(&root, &work, &http, &plan).await?;
     say("growth curves measured", started);
 
     // Cold starts: the same gateway, every invocation in a fresh process.
@@ -467,6 +450,25 @@ impl Stacks {
             world,
         })
     }
+}
+
+/// `createMessage` as the stored messages grow, on a project and a peer of
+/// their own, so that nothing written before weighs on them.
+async fn writes_on_fresh_stacks(
+    root: &std::path::Path,
+    work: &std::path::Path,
+    http: &client::Http,
+    plan: &Plan,
+) -> Result<Vec<growth::WritesPoint>> {
+    let stacks = Stacks::start(root, work, "writes", http).await?;
+    growth::writes(
+        &stacks.world,
+        &stacks.project,
+        &stacks.apollo,
+        plan.write_rounds,
+        plan.writes_per_round,
+    )
+    .await
 }
 
 /// Every function crate (a directory under `functions/` with a `main.rs`).

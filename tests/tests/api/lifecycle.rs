@@ -661,6 +661,27 @@ async fn a_client_close_gets_its_close_reply_and_its_rows_go() {
     assert_eq!(rows, 0, "$disconnect removed the connection's rows");
 }
 
+/// Stores connection `id` as `user`'s, initialised, straight through `store`.
+async fn connected(store: &chat_realtime::DynamoConnections, id: &str, user: &str) {
+    store
+        .put_connection(&Connection {
+            connection_id: id.into(),
+            connected_at: chat_realtime::connections::now_ms(),
+            user: None,
+            query_user: None,
+            query_token_rejected: false,
+            seen_at: 0,
+        })
+        .await
+        .unwrap();
+    let user = ConnectedUser {
+        id: user.into(),
+        username: user.into(),
+        token_expires_at: i64::MAX / 2,
+    };
+    assert!(store.acknowledge(id, &user).await.unwrap());
+}
+
 /// Tables made by an earlier version are brought up to date at start: an
 /// index the Connections table lacks is added (and backfilled), so data kept
 /// under `.local/` keeps working after an upgrade.
@@ -731,22 +752,7 @@ async fn a_start_adds_the_indexes_an_older_table_lacks() {
         .await
         .unwrap();
     let old = chat_realtime::DynamoConnections::new(client.clone(), tables.connections.clone());
-    old.put_connection(&Connection {
-        connection_id: "before-the-upgrade".into(),
-        connected_at: chat_realtime::connections::now_ms(),
-        user: None,
-        query_user: None,
-        query_token_rejected: false,
-        seen_at: 0,
-    })
-    .await
-    .unwrap();
-    let user = ConnectedUser {
-        id: "u1".into(),
-        username: "u1".into(),
-        token_expires_at: i64::MAX / 2,
-    };
-    assert!(old.acknowledge("before-the-upgrade", &user).await.unwrap());
+    connected(&old, "before-the-upgrade", "u1").await;
 
     chat_store::tables::create_tables(&client, &tables)
         .await
@@ -863,23 +869,7 @@ async fn subscribers_carry_their_own_documents_read_once() {
             token_expires_at: Some(exp),
         };
     for (connection, user) in [("c1", "u1"), ("c2", "u2"), ("c3", "u3")] {
-        writer
-            .put_connection(&Connection {
-                connection_id: connection.into(),
-                connected_at: chat_realtime::connections::now_ms(),
-                user: None,
-                query_user: None,
-                query_token_rejected: false,
-                seen_at: 0,
-            })
-            .await
-            .unwrap();
-        let user = ConnectedUser {
-            id: user.into(),
-            username: user.into(),
-            token_expires_at: i64::MAX / 2,
-        };
-        assert!(writer.acknowledge(connection, &user).await.unwrap());
+        connected(&writer, connection, user).await;
     }
     let first = "subscription { onCreateMessage(conversationId: $conversationId) { id } }";
     let second = "subscription { onCreateMessage(conversationId: $conversationId) { id content } }";
