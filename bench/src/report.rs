@@ -606,7 +606,16 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         s,
-        "What still grows it is the engine's `ClientRequestToken` cache. The AWS SDK gives every          `TransactWriteItems` a token (the project's `createMessage` writes in one; the peer's single PutItem takes          none), and dynoxide keeps each token for DynamoDB's 10 minutes, then, on every transaction, walks all it          keeps to drop the expired ones, reading the clock once per token, while it holds the lock its transactions          share. A `perf` profile of the gateway (a build with symbols) through this part alone          (`chat-bench --only writes`) found that walk at 5 % of the process's samples in the first round and 14 % in          the last, 12,000 tokens later. A local stack under minutes of steady writes meets it too. Tokens must stay:          on AWS they make an SDK retry of a transaction that did commit answer as the first call did. What would          close it is in the engine: expiring tokens in the order they came, a queue popped from its front, so a          transaction touches only the ones that expire.\n"
+        "What still grows it is the engine's `ClientRequestToken` cache. The AWS SDK gives every \
+         `TransactWriteItems` a token (the project's `createMessage` writes in one; the peer's single PutItem takes \
+         none), and dynoxide keeps each token for DynamoDB's 10 minutes, then, on every transaction, walks all it \
+         keeps to drop the expired ones, reading the clock once per token, while it holds the lock its transactions \
+         share. A `perf` profile of the gateway (a build with symbols) through this part alone \
+         (`chat-bench --only writes`) found that walk at 5 % of the process's samples in the first round and 14 % in \
+         the last, 12,000 tokens later. A local stack under minutes of steady writes meets it too. Tokens must stay: \
+         on AWS they make an SDK retry of a transaction that did commit answer as the first call did. What would \
+         close it is in the engine: expiring tokens in the order they came, a queue popped from its front, so a \
+         transaction touches only the ones that expire.\n"
     );
 
     production(&mut s, r);
