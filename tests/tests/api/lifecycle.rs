@@ -575,21 +575,7 @@ async fn rows_a_killed_gateway_left_are_cleaned_at_the_next_start() {
     for i in 0..3 {
         let connection_id = format!("ghost{i}");
         let connections = &stack.running.connections;
-        connections
-            .put_connection(&Connection {
-                connection_id: connection_id.clone(),
-                connected_at: chat_realtime::connections::now_ms(),
-                user: None,
-                query_user: None,
-                query_token_rejected: false,
-                seen_at: 0,
-            })
-            .await
-            .unwrap();
-        assert!(connections
-            .acknowledge(&connection_id, &user)
-            .await
-            .unwrap());
+        connected(connections, &connection_id, &user.id).await;
         connections
             .put_subscription(&Subscription {
                 connection_id,
