@@ -598,7 +598,8 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(
         s,
-        "\nThe handler's own work per message is constant (four requests, above). The project's Messages table has \
+        "\nThe handler's own work per message is constant (three requests: nobody is subscribed, so no push is recorded; \
+         section 2). The project's Messages table has \
          a stream and the peer's has none: the embedded engine (dynoxide 3.2) keeps every stream record in one SQLite \
          table and numbers each new one with `MAX(CAST(sequence_number AS INTEGER))` over it, which without an index \
          reads every record written so far. The gateway indexes that table for the engine's own queries and trims \
@@ -765,7 +766,8 @@ pub fn markdown(r: &Results) -> String {
                 s,
                 "**Writes.** The project's `createMessage` does more than the peer's. Besides the membership read and the \
                  conditional write that both make, it writes the message's change-log row and its author's read marker in \
-                 the same transaction, reads the subscribers and records the push done: 4 requests, and once per \
+                 the same transaction, reads the subscribers and records the push done: 4 requests (3 with nobody \
+                 subscribed, as in section 2 and the write curve: nothing posted, nothing to record), and once per \
                  conversation per 10 s 1 + N more that claim the window and move the members' inbox order. It answers only after the \
                  push: the price of delivery before the answer and of exactly-once retries. The local engine serialises \
                  writes, and each write to a streamed table also writes a stream record, so every write counts here, \

@@ -96,6 +96,13 @@ pub struct Pushed {
     pub relayed: usize,
 }
 
+impl Pushed {
+    /// No connection was subscribed: nothing was posted, or even tried.
+    pub fn reached_nobody(&self) -> bool {
+        self.sent + self.gone + self.failed == 0
+    }
+}
+
 /// Pushing new rows to their subscribers, from the function that wrote them.
 pub trait Publisher: Send + Sync {
     /// Posts `change` to every connection subscribed to it now, concurrently.

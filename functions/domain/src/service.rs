@@ -886,6 +886,14 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     relayed = pushed.relayed,
                     "pushed"
                 );
+                if pushed.reached_nobody() {
+                    // Nobody was subscribed, so nobody can get it twice: a
+                    // retry after the hold posts it to whoever is subscribed
+                    // then, a first copy for each, and records that push.
+                    // A conversation with every member offline saves a write
+                    // per message.
+                    return Ok(());
+                }
                 if let Err(err) = self.store.finish_push(message).await {
                     // Posted already, and the client gets its answer, so it
                     // has no reason to retry; one that retried after the hold

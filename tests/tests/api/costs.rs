@@ -1,10 +1,10 @@
 //! What each operation costs: function invocations and DynamoDB requests,
 //! counted at the SDK (retries included). schema/TABLES.md states these
 //! numbers; this test holds them. The functions that write push what they
-//! write: one Query on its topic's subscribers per new row, and for a message
-//! one UpdateItem that records the push done. A message's write is one
-//! TransactWriteItems with its change-log entry; what a new message costs
-//! for the inbox is held by `inbox::an_inbox_page_and_a_message_cost_what_the_table_says`.
+//! write: one Query on its topic's subscribers per new row, and for a
+//! message that had a subscriber, one UpdateItem that records the push
+//! done. A message's write is one TransactWriteItems with its change-log
+//! entry; what a new message costs for the inbox is held by `inbox::an_inbox_page_and_a_message_cost_what_the_table_says`.
 
 use chat_tests::{convo, post, Stack};
 use serde_json::json;
@@ -57,6 +57,26 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         assert_eq!(invocations, 1, "{name}: one function invocation");
         assert_eq!(requests, expected_requests, "{name}: DynamoDB requests");
     }
+
+    // A message: BatchGetItem + TransactWriteItems + Query (subscribers),
+    // and with anyone subscribed, UpdateItem (the push done). The one before
+    // claims the inbox window, so neither of these moves the inboxes.
+    post(&alice, &id, "claims the window").await;
+    let message = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
+    let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
+    assert_eq!(requests, 3, "createMessage, nobody subscribed");
+    let mut ws = stack.ws(&bob).await;
+    crate::realtime::watch_room(&mut ws, "1", &id).await;
+    // The first push to a document new to the function reads the topic's
+    // subscribers again, whole (schema/TABLES.md, *Pushing*).
+    let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
+    assert_eq!(
+        requests, 5,
+        "createMessage, a subscription new to the writer"
+    );
+    let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
+    assert_eq!(requests, 4, "createMessage, a subscriber");
+    ws.close().await;
 }
 
 /// `GET /local/stats` (what `make bench` reads) counts both sides: the query

@@ -1,6 +1,7 @@
 //! Delivery from the write path: the function that writes a row pushes it
 //! before it returns, a retry never pushes twice, a writer that fails or dies
-//! between its write and its posts leaves the push to the client's retry,
+//! between its write and its posts, or finds nobody subscribed, leaves the
+//! push to the client's retry,
 //! the stream pushes only rows written outside the API, and subscribers can
 //! place every message in the history's order.
 
@@ -233,6 +234,56 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
     let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
     tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
     retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
+}
+
+/// The stored row of message `id`, read outside the API.
+async fn stored(stack: &Stack, room: &str, id: &str) -> MessageItem {
+    let key = serde_dynamo::to_item(json!({ "messageConversationId": room, "id": id })).unwrap();
+    let out = dynamodb(stack)
+        .await
+        .get_item()
+        .table_name(&stack.running.tables.messages)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the message");
+    serde_dynamo::from_item(out.item.expect("stored")).unwrap()
+}
+
+#[tokio::test]
+async fn a_push_that_reached_nobody_is_left_to_a_late_retry_and_made_once() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
+    let written = tokio::time::Instant::now();
+    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    // Nobody was subscribed: nothing was posted, and nothing recorded.
+    assert!(stored(&stack, &room, "m-1").await.push_until.is_some());
+
+    let mut alice_ws = stack.ws(&alice).await;
+    let mut bob_ws = stack.ws(&bob).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        ws.subscribe("room", ON_CREATE_MESSAGE, json!({ "c": room }))
+            .await;
+        ws.sync().await;
+    }
+    // Within the writer's hold a retry cannot tell it from a writer still
+    // pushing, so it posts nothing.
+    alice.ok(CREATE_WITH_ID, vars).await;
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        assert!(received(ws, "room", Duration::from_millis(300))
+            .await
+            .is_empty());
+    }
+    // After it, a retry posts the message to the subscribers it has now, a
+    // first copy for each, and records the push: a later retry posts nothing.
+    let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
+    tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
+    retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
+    assert_eq!(stored(&stack, &room, "m-1").await.push_until, None);
 }
 
 #[tokio::test]
