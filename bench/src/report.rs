@@ -947,7 +947,8 @@ fn production(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "\nThe posts dominate either way (ten messages of API Gateway per chat message). The writer path pays one more \
-         UpdateItem (2 WRU) for exactly-once retries and saves the stream invocation; rows the API writes no longer \
+         UpdateItem (2 WRU) for exactly-once retries (not when nobody is subscribed: with nothing posted there is \
+         nothing to record) and saves the stream invocation; rows the API writes no longer \
          invoke the stream function at all (its event filter drops them, and filtered records are not billed).\n"
     );
     let _ = writeln!(
