@@ -258,8 +258,9 @@ async fn a_push_that_reached_nobody_is_left_to_a_late_retry_and_made_once() {
     let bob = stack.user("bob").await;
     let room = convo(&alice, "room", &[&bob]).await;
     let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
-    let written = tokio::time::Instant::now();
     alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    // Its hold started before the write: it ends before `written` + hold.
+    let written = tokio::time::Instant::now();
     // Nobody was subscribed: nothing was posted, and nothing recorded.
     assert!(stored(&stack, &room, "m-1").await.push_until.is_some());
 
