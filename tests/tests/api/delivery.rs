@@ -59,14 +59,25 @@ async fn room_with_subscribers(stack: &Stack) -> (Client, Client, String, WsClie
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
     let room = convo(&alice, "room", &[&bob]).await;
-    let mut alice_ws = stack.ws(&alice).await;
-    let mut bob_ws = stack.ws(&bob).await;
+    let (alice_ws, bob_ws) = subscribed(stack, &alice, &bob, &room).await;
+    (alice, bob, room, alice_ws, bob_ws)
+}
+
+/// Alice's and Bob's sockets, each subscribed to the room's new messages.
+async fn subscribed(
+    stack: &Stack,
+    alice: &Client,
+    bob: &Client,
+    room: &str,
+) -> (WsClient, WsClient) {
+    let mut alice_ws = stack.ws(alice).await;
+    let mut bob_ws = stack.ws(bob).await;
     for ws in [&mut alice_ws, &mut bob_ws] {
         ws.subscribe("room", ON_CREATE_MESSAGE, json!({ "c": room }))
             .await;
         ws.sync().await;
     }
-    (alice, bob, room, alice_ws, bob_ws)
+    (alice_ws, bob_ws)
 }
 
 /// Long enough for the stream to have pushed anything it was going to.
@@ -223,17 +234,28 @@ async fn a_killed_writer_is_taken_over_once_its_hold_runs_out() {
 
     // A retry while the dead writer's hold lasts cannot tell it from a live
     // one: it answers and pushes nothing, so a live writer is never doubled.
+    // Once it has run out, the next retry takes the push over.
+    taken_over_after_the_hold(&alice, &room, written, [&mut alice_ws, &mut bob_ws]).await;
+}
+
+/// Alice retries `m-1` while the hold that began by `written` lasts: nothing
+/// is posted. Then, once it has run out, twice: each socket gets it once.
+async fn taken_over_after_the_hold(
+    alice: &Client,
+    room: &str,
+    written: tokio::time::Instant,
+    [a, b]: [&mut WsClient; 2],
+) {
     let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
     alice.ok(CREATE_WITH_ID, vars).await;
-    for ws in [&mut alice_ws, &mut bob_ws] {
+    for ws in [&mut *a, &mut *b] {
         assert!(received(ws, "room", Duration::from_millis(300))
             .await
             .is_empty());
     }
-    // Once it has run out, the next retry takes the push over.
     let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
     tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
-    retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
+    retried_twice_pushed_once(alice, room, [a, b]).await;
 }
 
 /// The stored row of message `id`, read outside the API.
@@ -258,32 +280,18 @@ async fn a_push_that_reached_nobody_is_left_to_a_late_retry_and_made_once() {
     let bob = stack.user("bob").await;
     let room = convo(&alice, "room", &[&bob]).await;
     let vars = json!({ "id": "m-1", "c": room, "t": "survives its writer" });
-    alice.ok(CREATE_WITH_ID, vars.clone()).await;
+    alice.ok(CREATE_WITH_ID, vars).await;
     // Its hold started before the write: it ends before `written` + hold.
     let written = tokio::time::Instant::now();
     // Nobody was subscribed: nothing was posted, and nothing recorded.
     assert!(stored(&stack, &room, "m-1").await.push_until.is_some());
 
-    let mut alice_ws = stack.ws(&alice).await;
-    let mut bob_ws = stack.ws(&bob).await;
-    for ws in [&mut alice_ws, &mut bob_ws] {
-        ws.subscribe("room", ON_CREATE_MESSAGE, json!({ "c": room }))
-            .await;
-        ws.sync().await;
-    }
+    let (mut alice_ws, mut bob_ws) = subscribed(&stack, &alice, &bob, &room).await;
     // Within the writer's hold a retry cannot tell it from a writer still
-    // pushing, so it posts nothing.
-    alice.ok(CREATE_WITH_ID, vars).await;
-    for ws in [&mut alice_ws, &mut bob_ws] {
-        assert!(received(ws, "room", Duration::from_millis(300))
-            .await
-            .is_empty());
-    }
-    // After it, a retry posts the message to the subscribers it has now, a
-    // first copy for each, and records the push: a later retry posts nothing.
-    let hold = Duration::from_millis(PUSH_LEASE_MS as u64);
-    tokio::time::sleep_until(written + hold + Duration::from_millis(200)).await;
-    retried_twice_pushed_once(&alice, &room, [&mut alice_ws, &mut bob_ws]).await;
+    // pushing, so it posts nothing. After it, a retry posts the message to
+    // the subscribers it has now, a first copy for each, and records the
+    // push: a later retry posts nothing.
+    taken_over_after_the_hold(&alice, &room, written, [&mut alice_ws, &mut bob_ws]).await;
     assert_eq!(stored(&stack, &room, "m-1").await.push_until, None);
 }
 
