@@ -733,8 +733,8 @@ pub fn markdown(r: &Results) -> String {
              (one Query), then makes one HTTP POST per subscriber to the `@connections` API, which the gateway turns into \
              the WebSocket frame, and records the push done (one UpdateItem). Each of those is real work the peer does not \
              do, on the same two cores that run the load generator, the peer and the database. The p99 misses at \
-             S = 1000 follow from the same cost: in the closed loop, the hand-off's relaying invocations share the \
-             writer's cores (its table in section 1 shows the tail with and without it); under sustained load, 32 \
+             S = 1000 follow from the same cost: in the closed loop a message's p99 is about the time to its last \
+             copy (section 1's hand-off table), which grows with the time per post; under sustained load, 32 \
              messages are in flight at once and their posts interleave, so a message's last copies wait for the \
              others' and the tail stretches as the post rate falls.\n\n\
              **Where the gateway's time goes.** A `perf` profile of the gateway process (a build with symbols, call \
