@@ -43,6 +43,7 @@ $(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed-buil
 
 ## One arm64 `bootstrap` per function, in target/lambda/<function>/.
 build: $(VENV)/.installed-build
+	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
 	@echo "arm64 bootstrap sizes:"
 	@for f in $(FUNCTIONS); do printf '  %-24s %8s bytes\n' $$f "$$(stat -c %s target/lambda/$$f/bootstrap)"; done
