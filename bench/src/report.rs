@@ -6,7 +6,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::fanout::Outcome as FanOut;
-use crate::stats::ratio;
+use crate::stats::{ratio, Summary};
 use crate::Results;
 
 /// Where the run happened.
@@ -626,31 +626,16 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(s, "## Where the project trails the peer\n");
     let mut trails = Vec::new();
     for (p, a) in pairs(r) {
-        for (what, ours, theirs) in [
-            ("p50", p.latency.p50_ms, a.latency.p50_ms),
-            ("p99", p.latency.p99_ms, a.latency.p99_ms),
-        ] {
-            if ours > theirs {
-                trails.push(format!(
-                    "fan-out {} × {}: {what} {} ms against {} ms ({}×)",
-                    p.case.conversations,
-                    p.case.subscribers,
-                    ms(ours),
-                    ms(theirs),
-                    ratio(ours, theirs)
-                ));
-            }
-        }
-        if p.deliveries_per_sec < a.deliveries_per_sec {
-            trails.push(format!(
-                "fan-out {} × {}: {:.0} deliveries/s against {:.0} ({}×)",
-                p.case.conversations,
-                p.case.subscribers,
-                p.deliveries_per_sec,
-                a.deliveries_per_sec,
-                ratio(p.deliveries_per_sec, a.deliveries_per_sec)
-            ));
-        }
+        let case = format!("fan-out {} × {}", p.case.conversations, p.case.subscribers);
+        delivery_misses(
+            &mut trails,
+            &case,
+            "",
+            [
+                (&p.latency, p.deliveries_per_sec),
+                (&a.latency, a.deliveries_per_sec),
+            ],
+        );
     }
     for p in r.sustained.iter().filter(|o| o.target == "project") {
         let Some(a) = r.sustained.iter().find(|o| {
@@ -664,27 +649,15 @@ pub fn markdown(r: &Results) -> String {
             "sustained {} × {}",
             p.case.conversations, p.case.subscribers
         );
-        for (what, ours, theirs) in [
-            ("delivery p50", p.latency.p50_ms, a.latency.p50_ms),
-            ("delivery p99", p.latency.p99_ms, a.latency.p99_ms),
-        ] {
-            if ours > theirs {
-                trails.push(format!(
-                    "{case}: {what} {} ms against {} ms ({}×)",
-                    ms(ours),
-                    ms(theirs),
-                    ratio(ours, theirs)
-                ));
-            }
-        }
-        if p.deliveries_per_sec < a.deliveries_per_sec {
-            trails.push(format!(
-                "{case}: {:.0} deliveries/s against {:.0} ({}×)",
-                p.deliveries_per_sec,
-                a.deliveries_per_sec,
-                ratio(p.deliveries_per_sec, a.deliveries_per_sec)
-            ));
-        }
+        delivery_misses(
+            &mut trails,
+            &case,
+            "delivery ",
+            [
+                (&p.latency, p.deliveries_per_sec),
+                (&a.latency, a.deliveries_per_sec),
+            ],
+        );
     }
     for p in r
         .api
@@ -831,6 +804,35 @@ impl Bill {
 }
 
 /// Section 5: what the delivery path costs on AWS, in time and money.
+/// The delivery figures of `case` where the project (first) trails the peer
+/// (second): p50 and p99 latency, then deliveries/s.
+fn delivery_misses(
+    trails: &mut Vec<String>,
+    case: &str,
+    latency: &str,
+    [(ours, our_rate), (theirs, their_rate)]: [(&Summary, f64); 2],
+) {
+    for (what, ours, theirs) in [
+        ("p50", ours.p50_ms, theirs.p50_ms),
+        ("p99", ours.p99_ms, theirs.p99_ms),
+    ] {
+        if ours > theirs {
+            trails.push(format!(
+                "{case}: {latency}{what} {} ms against {} ms ({}×)",
+                ms(ours),
+                ms(theirs),
+                ratio(ours, theirs)
+            ));
+        }
+    }
+    if our_rate < their_rate {
+        trails.push(format!(
+            "{case}: {our_rate:.0} deliveries/s against {their_rate:.0} ({}×)",
+            ratio(our_rate, their_rate)
+        ));
+    }
+}
+
 fn production(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 5. In production, on paper\n");
     let _ = writeln!(
