@@ -13,7 +13,7 @@ use chat_domain::ports::{Change, Publisher, Pushed};
 use chat_domain::service::{NewMessage, PUSH_LEASE_MS};
 use chat_domain::{Caller, ChatService, PageTokens};
 use chat_realtime::notifier::{ApiGatewayNotifier, Notifier, NotifyError, POST_ATTEMPTS};
-use chat_store::items::MessageItem;
+use chat_store::items::{MessageItem, MessageKey};
 use chat_store::{DynamoStore, RequestCounter};
 use chat_tests::{convo, post, Client, Stack, WsClient, WsEvent};
 use serde_json::{json, Value};
@@ -260,7 +260,11 @@ async fn taken_over_after_the_hold(
 
 /// The stored row of message `id`, read outside the API.
 async fn stored(stack: &Stack, room: &str, id: &str) -> MessageItem {
-    let key = serde_dynamo::to_item(json!({ "messageConversationId": room, "id": id })).unwrap();
+    let key = serde_dynamo::to_item(MessageKey {
+        message_conversation_id: room.into(),
+        id: id.into(),
+    })
+    .unwrap();
     let out = dynamodb(stack)
         .await
         .get_item()
