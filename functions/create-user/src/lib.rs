@@ -28,5 +28,10 @@ pub async fn handler<S: ChatStore, P: Publisher>(
     let caller = event.payload.caller()?;
     let args: Args = event.payload.arguments()?;
     let user = service.create_user(&caller, &args.input.username).await?;
-    output(&user)
+    // Whatever is selected below the profile is read as for `me`: a retry
+    // by a user who is in conversations already lists them.
+    let view = service
+        .expand_user(&caller, user, &event.payload.user_sel(""))
+        .await?;
+    output(&view)
 }

@@ -35,9 +35,9 @@ pub const MAX_NEXT_TOKEN_CHARS: usize = 2048;
 pub const MAX_REACTION_KINDS: usize = 10;
 /// Most reactions one user puts on one message.
 pub const MAX_REACTIONS_PER_USER: usize = 3;
-/// Longest reaction, in bytes: one grapheme cluster, long enough for the
-/// longest emoji sequences (families, flags with modifiers).
-pub const MAX_REACTION_BYTES: usize = 32;
+/// Longest reaction, in bytes: the longest emoji Unicode lists (a kiss of
+/// two people with two skin tones, 35 bytes; a unit test holds it).
+pub const MAX_REACTION_BYTES: usize = 35;
 
 /// Largest inbox page: each entry costs two reads (its last message and
 /// its unread count), so a page stays at most 42 requests.
@@ -139,17 +139,20 @@ pub fn id(field: &str, raw: &str) -> Result<String> {
 /// ASCII character, space or control character: reactions are pictures, not
 /// words.
 pub fn reaction(raw: &str) -> Result<String> {
-    use unicode_segmentation::UnicodeSegmentation;
-    let graphemes = raw.graphemes(true).count();
-    let picture = raw
-        .chars()
-        .all(|c| !c.is_ascii() && !c.is_alphanumeric() && !c.is_control() && !c.is_whitespace());
-    if graphemes != 1 || raw.len() > MAX_REACTION_BYTES || !picture {
-        return Err(Error::validation(format!(
-            "a reaction is one emoji (one grapheme, at most {MAX_REACTION_BYTES} bytes, not a letter, digit or space)"
-        )));
+    // Unicode's own list (UTS #51's fully-qualified, minimally-qualified
+    // and unqualified emoji, each skin tone included): lone format and
+    // control characters (a zero-width joiner, a variation selector, a
+    // direction override), skin-tone swatches and half flags are not on
+    // it. Stored fully qualified, so "❤" and "❤️" are one reaction.
+    let emoji = (raw.len() <= MAX_REACTION_BYTES)
+        .then(|| emojis::get(raw))
+        .flatten();
+    match emoji {
+        Some(emoji) => Ok(emoji.as_str().to_string()),
+        None => Err(Error::validation(
+            "a reaction is one emoji, as Unicode lists them (skin tones, flags, keycaps and joined sequences included)",
+        )),
     }
-    Ok(raw.to_string())
 }
 
 /// Inbox page sizes: 1 to 20; absent means 20.
@@ -201,12 +204,60 @@ mod tests {
 
     #[test]
     fn reaction_edges() {
-        for ok in ["👍", "❤️", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "★"] {
-            assert!(reaction(ok).is_ok(), "{ok}");
+        for ok in [
+            "👍",
+            "❤️",
+            "👍🏽",
+            "👋🏿",
+            "👨‍👩‍👧‍👦",
+            "🧑🏻‍❤️‍💋‍🧑🏼",
+            "🏳️‍🌈",
+            "🇫🇷",
+            "🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}",
+            "1️⃣",
+            "#️⃣",
+            "©️",
+        ] {
+            assert_eq!(reaction(ok).unwrap(), ok, "{ok}");
         }
-        for bad in ["", "a", "é", "1", ":", " ", "👍👍", "👍 ", "\u{0}", "ok"] {
+        // Without its variation selector, an emoji is the same reaction.
+        assert_eq!(reaction("❤").unwrap(), "❤️");
+        for bad in [
+            "",
+            "a",
+            "é",
+            "1",
+            "1\u{20e3}x",
+            ":",
+            " ",
+            "★",
+            "👍👍",
+            "👍 ",
+            "\u{0}",
+            "ok",
+            "\u{200b}",
+            "\u{200d}",
+            "\u{202e}",
+            "\u{fe0f}",
+            "\u{2060}",
+            "🏽",
+            "🇫",
+            "👍\u{200b}",
+            "\u{202e}👍",
+            "👨\u{200d}",
+        ] {
             assert!(reaction(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_longest_emoji_fits_the_byte_cap() {
+        let longest = emojis::iter()
+            .flat_map(|e| e.skin_tones().into_iter().flatten().chain([e]))
+            .map(|e| e.as_str().len())
+            .max()
+            .unwrap();
+        assert_eq!(longest, MAX_REACTION_BYTES);
     }
 
     #[test]

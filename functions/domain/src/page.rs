@@ -86,6 +86,8 @@ pub enum Scope<'a> {
     ConvoLinks(&'a str),
     Messages(&'a str, SortDirection),
     Inbox(&'a str),
+    /// A conversation's change log: `messageChanges` cursors and tokens.
+    Changes(&'a str),
 }
 
 impl Scope<'_> {
@@ -96,6 +98,7 @@ impl Scope<'_> {
             Scope::ConvoLinks(convo) => format!("convo-links:{convo}"),
             Scope::Messages(convo, dir) => format!("messages:{convo}:{}", dir.as_str()),
             Scope::Inbox(user) => format!("inbox:{user}"),
+            Scope::Changes(convo) => format!("changes:{convo}"),
         }
     }
 }
@@ -156,7 +159,17 @@ impl PageTokens {
     }
 
     fn verify(&self, scope: &Scope<'_>, token: &str) -> Result<Cursor> {
-        let invalid = || Error::validation("nextToken is invalid, or belongs to another list");
+        self.verify_as(
+            scope,
+            token,
+            "nextToken is invalid, or belongs to another list",
+        )
+    }
+
+    /// Verifies a token that a client passes in a field other than
+    /// `nextToken` (a catch-up cursor), refusing it with `refusal`.
+    pub fn verify_as(&self, scope: &Scope<'_>, token: &str, refusal: &str) -> Result<Cursor> {
+        let invalid = || Error::validation(refusal);
         if token.len() > limits::MAX_NEXT_TOKEN_CHARS {
             return Err(invalid());
         }

@@ -265,6 +265,17 @@ pub trait ChatStore: Send + Sync {
         message_id: &str,
     ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>> + Send;
 
+    /// The caller's membership link, the conversation when asked, and those
+    /// of `message_ids` that the conversation holds, as they are now, in
+    /// one consistent read.
+    fn messages_context(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_ids: &[String],
+        with_conversation: bool,
+    ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Vec<Message>)>> + Send;
+
     /// Replaces a stored message by `change.message`, if it is still at
     /// `change.message.version - 1`, together with its change-log entry, in
     /// one write.

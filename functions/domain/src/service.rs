@@ -1026,48 +1026,63 @@ pub struct ChangeView {
 }
 
 /// Where a `messageChanges` read starts: after `from`, with the cursor it
-/// hands back kept at or before `cap`.
+/// hands back kept at or before `cap`. Sealed into the cursors and tokens
+/// the pages hand out, under the conversation's [`Scope::Changes`], so a
+/// client can only resume where a page of the same conversation left off.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct ChangeRead {
     from: String,
-    cap: String,
+    /// A cursor has none: its read is capped at the settled key of the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cap: Option<String>,
 }
 
-impl ChangeRead {
-    /// `after` is a cursor (`KEY`) or a page's `nextToken` (`KEY:CAP`): a
-    /// read that goes on over several pages keeps the cap of its first, so
-    /// its cursor never passes a change that commits while it reads.
-    fn parse(after: &str, settled: &str) -> Result<Self> {
-        let ulid = |s: &str| {
-            Ulid::from_string(s).map(|u| u.to_string()).map_err(|_| {
-                Error::validation(
-                    "after must be a cursor or nextToken that messageChanges returned",
-                )
-            })
-        };
-        Ok(match after.split_once(':') {
-            Some((from, cap)) => ChangeRead {
-                from: ulid(from)?,
-                cap: ulid(cap)?.min(settled.to_string()),
-            },
-            None => ChangeRead {
-                from: ulid(after)?,
-                cap: settled.to_string(),
-            },
+const NOT_A_CURSOR: &str =
+    "after must be a cursor or nextToken that messageChanges returned for this conversation";
+
+impl<S, P> ChatService<S, P> {
+    /// Hands out `read` as a cursor or token of `conversation_id`'s log.
+    fn seal_read(&self, conversation_id: &str, read: &ChangeRead) -> String {
+        let value = serde_json::to_value(read).expect("a ChangeRead always serializes");
+        self.tokens.seal(&Scope::Changes(conversation_id), &value)
+    }
+
+    /// `after` is a cursor or a page's `nextToken`: a read that goes on
+    /// over several pages keeps the cap of its first, so its cursor never
+    /// passes a change that commits while it reads.
+    fn open_read(&self, conversation_id: &str, after: &str, settled: &str) -> Result<ChangeRead> {
+        let sealed = self
+            .tokens
+            .verify_as(&Scope::Changes(conversation_id), after, NOT_A_CURSOR)?;
+        let read: ChangeRead =
+            serde_json::from_value(sealed).map_err(|_| Error::validation(NOT_A_CURSOR))?;
+        let cap = read
+            .cap
+            .map_or_else(|| settled.to_string(), |cap| cap.min(settled.to_string()));
+        Ok(ChangeRead {
+            from: read.from,
+            cap: Some(cap),
         })
     }
 }
 
 impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     /// What changed in a conversation after `after` (a cursor or nextToken
-    /// an earlier page gave), oldest first: each new, edited or deleted
-    /// message, as that change left it. Without `after`: no changes, and
-    /// the cursor to start from, for a client about to read the history.
+    /// an earlier page gave), oldest first: which messages were created,
+    /// edited, deleted or reacted to, each as it stands now. Without
+    /// `after`: no changes, and the cursor to start from, for a client
+    /// about to read the history.
+    ///
+    /// Each entry carries the message as the read finds it, not as the
+    /// change left it: a message deleted since reads as its tombstone in
+    /// every entry it has, and an edited one in its latest version, so
+    /// catching up never brings back what its author took away.
     ///
     /// A cursor never passes [`CHANGE_SETTLE_MS`] ago, so a change that
     /// commits after a page was read, with a key older than the page's
     /// newest, still comes in the next read; a change can therefore come
     /// twice, and a client keeps the higher `version` of a message.
-    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    #[instrument(skip(self, after, sel), fields(caller = %caller.id))]
     pub async fn message_changes(
         &self,
         caller: &Caller,
@@ -1080,33 +1095,74 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         let limit = limits::page_size("limit", limit)?;
         // Taken before the read: what it covers was committed by then.
         let settled = settled_key();
-        let read = after.map(|a| ChangeRead::parse(a, &settled)).transpose()?;
-        let (link, convo) = self
+        let Some(read) = after
+            .map(|a| self.open_read(&id, a, &settled))
+            .transpose()?
+        else {
+            let (link, _) = self.store.membership(&caller.id, &id, false).await?;
+            if link.is_none() {
+                return Err(Error::not_member());
+            }
+            return Ok(ChangePage {
+                items: Vec::new(),
+                cursor: self.seal_read(
+                    &id,
+                    &ChangeRead {
+                        from: settled,
+                        cap: None,
+                    },
+                ),
+                next_token: None,
+            });
+        };
+        let cap = read.cap.unwrap_or(settled);
+        let changes = self.store.changes(&id, &read.from, limit).await?;
+        // The messages as they are now, with the membership, in one read
+        // after the log's: a delete or a removal that commits before it is
+        // seen.
+        let ids: Vec<String> = changes
+            .iter()
+            .map(|c| c.message.id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (link, convo, current) = self
             .store
-            .membership(&caller.id, &id, sel.conversation.is_some())
+            .messages_context(&caller.id, &id, &ids, sel.conversation.is_some())
             .await?;
         if link.is_none() {
             return Err(Error::not_member());
         }
-        let Some(read) = read else {
-            return Ok(ChangePage {
-                items: Vec::new(),
-                cursor: settled,
-                next_token: None,
-            });
-        };
-        let changes = self.store.changes(&id, &read.from, limit).await?;
         let (cursor, next_token) = match changes.last() {
             Some(last) if changes.len() == limit as usize => (
-                last.key.clone().min(read.cap.clone()),
-                Some(format!("{}:{}", last.key, read.cap)),
+                ChangeRead {
+                    from: last.key.clone().min(cap.clone()),
+                    cap: None,
+                },
+                Some(ChangeRead {
+                    from: last.key.clone(),
+                    cap: Some(cap),
+                }),
             ),
             // The end of the log: everything up to the cap has been read.
-            _ => (read.cap, None),
+            _ => (
+                ChangeRead {
+                    from: cap,
+                    cap: None,
+                },
+                None,
+            ),
         };
+        let now: std::collections::HashMap<&str, &Message> =
+            current.iter().map(|m| (m.id.as_str(), m)).collect();
         let (meta, messages): (Vec<_>, Vec<_>) = changes
             .into_iter()
-            .map(|c| ((c.kind, c.conversation_id), c.message))
+            .filter_map(|c| {
+                // A log entry is written with its message, which is never
+                // removed: one missing is skipped, never shown as logged.
+                let message = now.get(c.message.id.as_str())?;
+                Some(((c.kind, c.conversation_id), Message::clone(message)))
+            })
             .unzip();
         let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
         let views = self.expand_messages(caller, known, messages, sel).await?;
@@ -1120,8 +1176,8 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                     message,
                 })
                 .collect(),
-            cursor,
-            next_token,
+            cursor: self.seal_read(&id, &cursor),
+            next_token: next_token.map(|t| self.seal_read(&id, &t)),
         })
     }
 }

@@ -220,6 +220,9 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
                         self.connections
                             .delete_subscription(connection_id, &id)
                             .await?;
+                        // A push may have read the row meanwhile: nothing
+                        // of it may follow the error.
+                        tokio::time::sleep(crate::window::END_WAIT).await;
                         return self.refuse(connection_id, id, refusal).await;
                     }
                 }
@@ -240,6 +243,9 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
                         // One subscription per document: it now answers to
                         // the new id, and the old one is completed.
                         info!(subscription = %id, replaced = %old_id, "same document subscribed again");
+                        // Pushes that read the row under its old id post
+                        // within their window; `complete` comes after them.
+                        tokio::time::sleep(crate::window::END_WAIT).await;
                         self.send(connection_id, &ServerMessage::Complete { id: old_id })
                             .await
                     }

@@ -40,6 +40,7 @@ use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::{NextPayload, ServerMessage};
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
 use crate::subscribe::{self, Payloads, Push, Unshaped};
+use crate::window::Deadline;
 use chat_graphql::AppSyncError;
 use serde_json::json;
 
@@ -160,6 +161,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         push: &Push,
     ) -> Result<Delivery, crate::RealtimeError> {
         let started = std::time::Instant::now();
+        let deadline = Deadline::for_read_now();
         let subscribers = self.connections.subscribers(&topic.key()).await?;
         let looked_up = started.elapsed();
         // A connection whose token has expired gets nothing more: it is
@@ -170,7 +172,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let (payloads, posts, too_large) = self.shape(&subscribers, push);
         let shaped_at = started.elapsed();
         let (delivery, (), ()) = futures::join!(
-            self.post_with_relays(topic, &payloads, posts),
+            self.post_with_relays(topic, &payloads, posts, deadline),
             self.close_expired(&expired),
             self.drop_too_large(&too_large)
         );
@@ -196,7 +198,12 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             .iter()
             .cloned()
             .partition(|p| p.payload < batch.payloads.len());
-        let mut delivery = self.post_all(&batch.payloads, posts).await;
+        let deadline = batch
+            .post_before
+            .map_or_else(Deadline::for_read_now, Deadline);
+        let mut delivery = self
+            .post_all(&batch.relay_topic, &batch.payloads, posts, deadline)
+            .await;
         if !broken.is_empty() {
             warn!(
                 posts = broken.len(),
@@ -306,14 +313,19 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         topic: &Topic,
         payloads: &[Value],
         mut posts: Vec<RelayPost>,
+        deadline: Deadline,
     ) -> Delivery {
+        let key = topic.key();
         let Some(settings) = self.relay.as_ref().filter(|r| posts.len() > r.above) else {
-            return self.post_all(payloads, posts).await;
+            return self.post_all(&key, payloads, posts, deadline).await;
         };
         let rest = posts.split_off(settings.above);
-        let batches = RelayBatch::split(&topic.key(), payloads, &rest, settings.above);
+        let mut batches = RelayBatch::split(&key, payloads, &rest, settings.above);
+        for batch in &mut batches {
+            batch.post_before = Some(deadline.0);
+        }
         let (mut delivery, answers) = futures::join!(
-            self.post_all(payloads, posts),
+            self.post_all(&key, payloads, posts, deadline),
             futures::future::join_all(batches.iter().map(|b| settings.relay.hand_off(b)))
         );
         // Batches are contiguous runs of `rest`, in order.
@@ -340,7 +352,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             }
         }
         if !refused.is_empty() {
-            let here = self.post_all(payloads, refused).await;
+            let here = self.post_all(&key, payloads, refused, deadline).await;
             delivery.sent += here.sent;
             delivery.gone += here.gone;
             delivery.failed += here.failed;
@@ -370,36 +382,101 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             .await;
     }
 
-    /// Posts concurrently (bounded); a gone connection is removed.
-    async fn post_all(&self, payloads: &[Value], posts: Vec<RelayPost>) -> Delivery {
+    /// Posts concurrently (bounded) within `deadline`; a gone connection is
+    /// removed. Posts not sent by the deadline go after a fresh read of
+    /// `topic`'s subscribers, to those still subscribed, within a new
+    /// window (see [`crate::window`]).
+    async fn post_all(
+        &self,
+        topic: &str,
+        payloads: &[Value],
+        mut posts: Vec<RelayPost>,
+        mut deadline: Deadline,
+    ) -> Delivery {
         let payloads: Vec<NextPayload> = payloads.iter().map(NextPayload::new).collect();
-        let payloads = &payloads;
-        let outcomes: Vec<(String, Result<(), NotifyError>)> = futures::stream::iter(posts)
+        let mut delivery = Delivery::default();
+        loop {
+            let late = self
+                .post_within(&payloads, posts, deadline, &mut delivery)
+                .await;
+            if late.is_empty() {
+                return delivery;
+            }
+            deadline = Deadline::for_read_now();
+            let still = match self.connections.subscribers(topic).await {
+                Ok(subscribers) => subscribers
+                    .into_iter()
+                    .map(|s| (s.connection_id, s.id))
+                    .collect::<std::collections::HashSet<_>>(),
+                Err(err) => {
+                    warn!(error = %Chain(&err), posts = late.len(), "posts past their window, and the subscribers could not be read again");
+                    delivery.failed += late.len();
+                    return delivery;
+                }
+            };
+            debug!(
+                late = late.len(),
+                "posts past their window; subscribers read again"
+            );
+            posts = late
+                .into_iter()
+                .filter(|p| still.contains(&(p.connection_id.clone(), p.subscription_id.clone())))
+                .collect();
+        }
+    }
+
+    /// One round of [`Self::post_all`]: the posts it could not send before
+    /// `deadline` come back. A post whose retries run past it counts failed.
+    async fn post_within(
+        &self,
+        payloads: &[NextPayload],
+        posts: Vec<RelayPost>,
+        deadline: Deadline,
+        delivery: &mut Delivery,
+    ) -> Vec<RelayPost> {
+        enum Outcome {
+            Posted(String, Result<(), NotifyError>),
+            Late(RelayPost),
+            TimedOut,
+        }
+        let outcomes: Vec<Outcome> = futures::stream::iter(posts)
             .map(|post| async move {
+                let Some(left) = deadline.remaining() else {
+                    return Outcome::Late(post);
+                };
                 let bytes = payloads[post.payload].frame(&post.subscription_id);
-                let result = self.notifier.post(&post.connection_id, bytes).await;
-                (post.connection_id, result)
+                match tokio::time::timeout(left, self.notifier.post(&post.connection_id, bytes))
+                    .await
+                {
+                    Ok(result) => Outcome::Posted(post.connection_id, result),
+                    Err(_) => Outcome::TimedOut,
+                }
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut delivery = Delivery::default();
-        for (connection_id, result) in outcomes {
-            match result {
-                Ok(()) => delivery.sent += 1,
-                Err(NotifyError::Gone) => {
+        let mut late = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Posted(_, Ok(())) => delivery.sent += 1,
+                Outcome::Posted(connection_id, Err(NotifyError::Gone)) => {
                     delivery.gone += 1;
                     if let Err(err) = self.connections.drop_gone(&connection_id).await {
                         warn!(error = %Chain(&err), connection = %connection_id, "could not remove a gone connection");
                     }
                 }
-                Err(err) => {
+                Outcome::Posted(connection_id, Err(err)) => {
                     delivery.failed += 1;
                     warn!(error = %Chain(&err), connection = %connection_id, "post failed");
                 }
+                Outcome::TimedOut => {
+                    delivery.failed += 1;
+                    warn!("a post was still being retried at the end of its window");
+                }
+                Outcome::Late(post) => late.push(post),
             }
         }
-        delivery
+        late
     }
 }
 
@@ -519,27 +596,37 @@ impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
 }
 
 impl<C: Connections, N: Notifier> FanOut<C, N> {
-    /// Ends each of `subscriptions`: it gets the protocol's `error` with
-    /// `error` (which ends it for the client) and its rows go.
+    /// Ends each of `subscriptions`: its rows go, then, once every push
+    /// that may have read them has sent its last post
+    /// ([`crate::window::END_WAIT`]), it gets the protocol's `error` with
+    /// `error`, which ends it for the client. Nothing for it comes after.
     async fn end_with<'a>(
         &self,
-        subscriptions: impl Iterator<Item = &'a Subscription>,
+        subscriptions: impl Iterator<Item = &'a Subscription> + Clone,
         error: Value,
     ) {
+        if subscriptions.clone().next().is_none() {
+            return;
+        }
+        futures::stream::iter(subscriptions.clone())
+            .for_each_concurrent(self.concurrency, |sub| async move {
+                info!(connection = %sub.connection_id, subscription = %sub.id, "ending a subscription");
+                if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
+                    warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
+                }
+            })
+            .await;
+        tokio::time::sleep(crate::window::END_WAIT).await;
         futures::stream::iter(subscriptions)
             .for_each_concurrent(self.concurrency, |sub| {
                 let error = error.clone();
                 async move {
-                    info!(connection = %sub.connection_id, subscription = %sub.id, "ending a subscription");
                     let message = ServerMessage::Error {
                         id: sub.id.clone(),
                         payload: vec![error],
                     };
                     if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
                         debug!(error = %Chain(&err), "could not tell the client");
-                    }
-                    if let Err(err) = self.connections.delete_subscription(&sub.connection_id, &sub.id).await {
-                        warn!(error = %Chain(&err), connection = %sub.connection_id, "could not remove a subscription");
                     }
                 }
             })

@@ -20,6 +20,8 @@
 //!   batch's) to posts.
 //! - [`relay`]: a large conversation's posts handed from the writer to
 //!   other invocations of the fan-out function.
+//! - [`window`]: how long a push may post to the subscribers it read, and
+//!   so how long ending a subscription waits before it tells the client.
 //! - [`sweeper`]: closes connections that never sent `connection_init`,
 //!   those whose token has expired, and those that stopped answering its
 //!   pings.
@@ -40,6 +42,7 @@ pub mod protocol;
 pub mod relay;
 pub mod subscribe;
 pub mod sweeper;
+pub mod window;
 
 pub use connection::ConnectionService;
 pub use connections::{Connections, DynamoConnections};

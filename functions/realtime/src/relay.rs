@@ -54,6 +54,12 @@ pub struct RelayBatch {
     /// The distinct payloads (`next` payloads, shaped once per document).
     pub payloads: Vec<Value>,
     pub posts: Vec<RelayPost>,
+    /// The writer's [`Deadline`](crate::window::Deadline) (epoch ms): a post
+    /// not sent by then waits for a fresh read of the subscribers. A batch
+    /// without one (from a writer of an earlier build) gets a window of its
+    /// own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_before: Option<i64>,
 }
 
 /// One connection's post: which subscription, with which payload.
@@ -111,6 +117,7 @@ impl Builder {
                 relay_topic: topic.to_string(),
                 payloads: Vec::new(),
                 posts: Vec::new(),
+                post_before: None,
             },
             index: Default::default(),
             count: 0,

@@ -890,25 +890,41 @@ impl ChatStore for DynamoStore {
         message_id: &str,
     ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>
     {
-        let keys = vec![
-            (
-                self.tables.convo_links.clone(),
-                to_attrs(&LinkKey::new(user_id, conversation_id))?,
-            ),
-            (
+        let (link, convo, mut messages) = self
+            .messages_context(user_id, conversation_id, &[message_id.to_string()], true)
+            .await?;
+        Ok((link, convo, messages.pop()))
+    }
+
+    async fn messages_context(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_ids: &[String],
+        with_conversation: bool,
+    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Vec<Message>)>
+    {
+        let mut keys = vec![(
+            self.tables.convo_links.clone(),
+            to_attrs(&LinkKey::new(user_id, conversation_id))?,
+        )];
+        if with_conversation {
+            keys.push((
                 self.tables.conversations.clone(),
                 to_attrs(&IdKey {
                     id: conversation_id.to_string(),
                 })?,
-            ),
-            (
+            ));
+        }
+        for id in message_ids {
+            keys.push((
                 self.tables.messages.clone(),
                 to_attrs(&MessageKey {
                     message_conversation_id: conversation_id.to_string(),
-                    id: message_id.to_string(),
+                    id: id.clone(),
                 })?,
-            ),
-        ];
+            ));
+        }
         let mut found = self.batch_get_raw(keys, true).await?;
         let mut one = |table: &str| found.remove(table).and_then(|mut v| v.pop());
         let link = one(&self.tables.convo_links)
@@ -917,10 +933,13 @@ impl ChatStore for DynamoStore {
         let convo = one(&self.tables.conversations)
             .map(|a| from_attrs::<ConversationItem>(a).map(Conversation::from))
             .transpose()?;
-        let message = one(&self.tables.messages)
+        let messages = found
+            .remove(&self.tables.messages)
+            .unwrap_or_default()
+            .into_iter()
             .map(|a| from_attrs::<MessageItem>(a).map(Message::from))
-            .transpose()?;
-        Ok((link, convo, message))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((link, convo, messages))
     }
 
     async fn change_message(
