@@ -1051,9 +1051,9 @@ impl<S, P> ChatService<S, P> {
     /// over several pages keeps the cap of its first, so its cursor never
     /// passes a change that commits while it reads.
     fn open_read(&self, conversation_id: &str, after: &str, settled: &str) -> Result<ChangeRead> {
-        let sealed = self
-            .tokens
-            .verify_as(&Scope::Changes(conversation_id), after, NOT_A_CURSOR)?;
+        let sealed =
+            self.tokens
+                .verify_as(&Scope::Changes(conversation_id), after, NOT_A_CURSOR)?;
         let read: ChangeRead =
             serde_json::from_value(sealed).map_err(|_| Error::validation(NOT_A_CURSOR))?;
         let cap = read

@@ -625,7 +625,11 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                         id: sub.id.clone(),
                         payload: vec![error],
                     };
-                    if let Err(err) = self.notifier.post(&sub.connection_id, message.to_bytes()).await {
+                    if let Err(err) = self
+                        .notifier
+                        .post(&sub.connection_id, message.to_bytes())
+                        .await
+                    {
                         debug!(error = %Chain(&err), "could not tell the client");
                     }
                 }

@@ -902,8 +902,7 @@ impl ChatStore for DynamoStore {
         conversation_id: &str,
         message_ids: &[String],
         with_conversation: bool,
-    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Vec<Message>)>
-    {
+    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Vec<Message>)> {
         let mut keys = vec![(
             self.tables.convo_links.clone(),
             to_attrs(&LinkKey::new(user_id, conversation_id))?,

@@ -343,7 +343,7 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
     let cursor = catch_up(&bob, &room, &start, 100, &mut state).await;
     assert!(state.contains_key("fast"));
     assert!(
-        cursor < slow_key,
+        key_of(&cursor) < slow_key,
         "the cursor stays behind a change that may still commit"
     );
     // Then the slow write lands, with its older key.
@@ -440,4 +440,240 @@ async fn racing_writers_and_a_reader_catching_up_miss_nothing() {
         .collect();
     assert_eq!(state.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert_eq!(state, by_id(history(&alice, &room).await));
+}
+
+/// The key a cursor or token stands for, read from its signed body (a
+/// test may look inside; a client cannot change it).
+fn key_of(token: &str) -> String {
+    use base64::Engine as _;
+    let body = token.split_once('.').expect("a signed token").0;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&raw).unwrap();
+    claims["k"]["from"].as_str().unwrap().to_string()
+}
+
+/// Fails if `text` appears anywhere in `value`.
+fn assert_absent(value: &Value, text: &str, what: &str) {
+    assert!(
+        !value.to_string().contains(text),
+        "{what} still shows {text:?}: {value:#}"
+    );
+}
+
+/// A deleted message is gone from every read path: the history (both
+/// queries), the inbox preview, and every entry the change log has of it
+/// (its CREATED, EDITED and REACTED ones), from a cursor taken before the
+/// delete and for a member added after it who follows the README's recipe.
+/// An edit's earlier text is gone from the change log the same way.
+#[tokio::test]
+async fn what_is_deleted_or_edited_away_is_gone_from_every_read_path() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let dave = stack.user("dave").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let before = start_cursor(&bob, &room).await;
+    posted(&alice, &room, "secret", "the secret text").await;
+    alice
+        .ok(
+            &edit_doc(),
+            json!({ "c": room, "id": "secret", "t": "the secret text, edited" }),
+        )
+        .await;
+    bob.ok(
+        "mutation($c: ID!) { addReaction(input: {messageConversationId: $c, messageId: \"secret\", emoji: \"👍\"}) { id } }",
+        json!({ "c": room }),
+    )
+    .await;
+    posted(&alice, &room, "typo", "the first draft").await;
+    alice
+        .ok(
+            &edit_doc(),
+            json!({ "c": room, "id": "typo", "t": "the final text" }),
+        )
+        .await;
+    alice
+        .ok(&delete_doc(), json!({ "c": room, "id": "secret" }))
+        .await;
+
+    let everything = |who: Client, after: Option<String>| {
+        let room = room.clone();
+        async move {
+            let mut pages = Vec::new();
+            let mut after = after;
+            if after.is_none() {
+                // The README's recipe for a first read: the cursor, then the history.
+                after = Some(start_cursor(&who, &room).await);
+            }
+            loop {
+                let out = who
+                    .ok(
+                        &changes_doc(),
+                        json!({ "c": room, "after": after, "limit": 2 }),
+                    )
+                    .await;
+                let page = out["messageChanges"].clone();
+                pages.push(page.clone());
+                match page["nextToken"].as_str() {
+                    Some(next) => after = Some(next.to_string()),
+                    None => break,
+                }
+            }
+            Value::Array(pages)
+        }
+    };
+    // From a cursor taken before any of it.
+    let log = everything(bob.clone(), Some(before.clone())).await;
+    let entries: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+        .collect();
+    let kinds: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["message"]["id"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("secret", "CREATED"),
+            ("secret", "EDITED"),
+            ("secret", "REACTED"),
+            ("typo", "CREATED"),
+            ("typo", "EDITED"),
+            ("secret", "DELETED"),
+        ]
+    );
+    for entry in entries.iter().filter(|e| e["message"]["id"] == "secret") {
+        let message = &entry["message"];
+        assert_eq!(message["content"], "", "{entry}");
+        assert!(message["deletedAt"].is_string(), "{entry}");
+        assert_eq!(message["version"], 4, "every entry reads the tombstone");
+    }
+    for entry in entries.iter().filter(|e| e["message"]["id"] == "typo") {
+        assert_eq!(entry["message"]["content"], "the final text", "{entry}");
+    }
+    assert_absent(&log, "secret text", "the change log");
+    assert_absent(&log, "first draft", "the change log");
+
+    // A member added after the delete, by the recipe.
+    alice
+        .ok(
+            "mutation($c: ID!, $u: ID!) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }",
+            json!({ "c": room, "u": dave.id }),
+        )
+        .await;
+    let late = everything(dave.clone(), None).await;
+    assert_absent(&late, "secret text", "a late joiner's catch-up");
+    let history_docs = [
+        format!("query($c: ID!) {{ getConvo(id: $c) {{ messages {{ items {{ {MESSAGE_FIELDS} }} }} }} }}"),
+        "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id content deletedAt } } }".to_string(),
+    ];
+    for doc in &history_docs {
+        let out = dave.ok(doc, json!({ "c": room })).await;
+        assert_absent(&out, "secret text", "the history");
+        assert!(out.to_string().contains("the final text"), "{out}");
+    }
+    // The inbox preview, when the deleted message is the newest.
+    alice
+        .ok(&delete_doc(), json!({ "c": room, "id": "typo" }))
+        .await;
+    let inbox = dave
+        .ok(
+            "{ inbox { items { lastMessage { id content deletedAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(inbox["inbox"]["items"][0]["lastMessage"]["id"], "typo");
+    assert_eq!(inbox["inbox"]["items"][0]["lastMessage"]["content"], "");
+    assert_absent(&inbox, "final text", "the inbox");
+    let log = everything(bob.clone(), Some(before)).await;
+    assert_absent(&log, "final text", "the change log");
+}
+
+/// Cursors and page tokens of the change log are signed and scoped to
+/// their conversation: another conversation's, a hand-made key, another
+/// list's token, an edited or truncated one are each a `ValidationError`.
+#[tokio::test]
+async fn change_log_cursors_are_signed_and_belong_to_their_conversation() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let other = convo(&alice, "other", &[&bob]).await;
+    let other_cursor = start_cursor(&bob, &other).await;
+    let room_cursor = start_cursor(&bob, &room).await;
+    for i in 0..3 {
+        posted(&alice, &other, &format!("o{i}"), "other room").await;
+        posted(&alice, &room, &format!("r{i}"), "this room").await;
+    }
+    let page = bob
+        .ok(
+            &changes_doc(),
+            json!({ "c": other, "after": other_cursor, "limit": 1 }),
+        )
+        .await["messageChanges"]
+        .clone();
+    let other_next = page["nextToken"].as_str().unwrap().to_string();
+    let history_token = bob
+        .ok(
+            "query($c: ID!) { getConvo(id: $c) { messages(limit: 1) { nextToken } } }",
+            json!({ "c": room }),
+        )
+        .await["getConvo"]["messages"]["nextToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The room's own cursor works, and the other room's key is inside the
+    // other room's cursor: only the signature keeps it there.
+    bob.ok(&changes_doc(), json!({ "c": room, "after": room_cursor }))
+        .await;
+    let (body, sig) = room_cursor.split_once('.').unwrap();
+    let forged_body = {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims: Value = serde_json::from_slice(&engine.decode(body).unwrap()).unwrap();
+        claims["k"]["from"] = json!("00000000000000000000000000");
+        engine.encode(claims.to_string())
+    };
+    for bad in [
+        other_cursor.clone(),
+        other_next,
+        "00000000000000000000000000".to_string(),
+        key_of(&room_cursor),
+        format!("{forged_body}.{sig}"),
+        room_cursor[..room_cursor.len() - 2].to_string(),
+        history_token.clone(),
+    ] {
+        let out = bob
+            .send(&changes_doc(), json!({ "c": room, "after": bad }))
+            .await;
+        assert_eq!(
+            out["errors"][0]["errorType"], "ValidationError",
+            "{bad}: {out}"
+        );
+        assert!(
+            out["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cursor or nextToken that messageChanges returned"),
+            "{out}"
+        );
+    }
+    // Nor is a change-log cursor a history token.
+    let out = bob
+        .send(
+            "query($c: ID!, $t: String) { getConvo(id: $c) { messages(nextToken: $t) { items { id } } } }",
+            json!({ "c": room, "t": room_cursor }),
+        )
+        .await;
+    assert_eq!(out["errors"][0]["errorType"], "ValidationError", "{out}");
 }

@@ -558,3 +558,128 @@ async fn throttled_and_failed_posts_are_retried_and_gone_is_final() {
     assert!(matches!(err, Err(NotifyError::Gone)), "{err:?}");
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A notifier whose every post is answered `delay` late: the post has
+/// landed, but its push waits for the answer (a slow management API).
+struct SlowAnswers<N> {
+    inner: N,
+    delay: Duration,
+}
+
+impl<N: Notifier> Notifier for SlowAnswers<N> {
+    async fn post(&self, connection_id: &str, data: Vec<u8>) -> Result<(), NotifyError> {
+        let result = self.inner.post(connection_id, data).await;
+        tokio::time::sleep(self.delay).await;
+        result
+    }
+
+    async fn close(
+        &self,
+        connection_id: &str,
+        close: &chat_realtime::protocol::Close,
+    ) -> Result<(), NotifyError> {
+        self.inner.close(connection_id, close).await
+    }
+}
+
+/// A push sends nothing later than its window after it read its
+/// subscribers (`chat_realtime::window`): what it has not sent by then goes
+/// after a fresh read, only to those still subscribed. With one post at a
+/// time, each answered 600 ms late, the third post of three falls past the
+/// window: it still reaches a subscriber who stayed, and never one who
+/// completed meanwhile.
+#[tokio::test]
+async fn a_post_past_its_window_goes_only_to_those_still_subscribed() {
+    use chat_realtime::window::POST_WINDOW;
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let client = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        RequestCounter::default(),
+        chat_gateway::dynamo::WriteSignal::default(),
+    )
+    .await;
+    let management = stack.running.ws_url.replacen("ws://", "http://", 1);
+    let delay = POST_WINDOW * 6 / 10;
+    let fan_out = chat_realtime::FanOut::new(
+        chat_realtime::DynamoConnections::new(client, stack.running.tables.connections.clone()),
+        SlowAnswers {
+            inner: notifier(&management).await,
+            delay,
+        },
+        stack.running.tables.clone(),
+        1,
+    );
+    let message = |id: &str| {
+        let now = chat_domain::service::now();
+        let seq = chat_domain::service::next_seq();
+        chat_domain::MessageChange {
+            kind: chat_domain::ChangeKind::Created,
+            conversation_id: room.clone(),
+            key: seq.clone(),
+            message: chat_domain::Message {
+                id: id.into(),
+                message_conversation_id: room.clone(),
+                author_id: alice.id.clone(),
+                content: id.into(),
+                seq,
+                created_at: now.clone(),
+                updated_at: now,
+                edited_at: None,
+                deleted_at: None,
+                version: 1,
+                reactions: Vec::new(),
+            },
+        }
+    };
+    for stays in [true, false] {
+        let mut sockets = Vec::new();
+        for _ in 0..3 {
+            let mut ws = stack.ws(&bob).await;
+            ws.subscribe("s", ON_CREATE_MESSAGE, json!({ "c": room }))
+                .await;
+            ws.sync().await;
+            sockets.push(ws);
+        }
+        let id = if stays {
+            "to those who stay"
+        } else {
+            "to those who left"
+        };
+        let change = message(id);
+        let push = fan_out.publish(Change::Message(&change));
+        let leave = async {
+            if !stays {
+                // Within the first post: every subscription completes.
+                tokio::time::sleep(delay / 3).await;
+                for ws in &mut sockets {
+                    ws.send(json!({ "type": "complete", "id": "s" })).await;
+                }
+            }
+        };
+        let (pushed, ()) = tokio::join!(push, leave);
+        let pushed = pushed.unwrap();
+        // The first post is answered in time; the second, sent within the
+        // window, is answered after it (counted failed, as a throttled post
+        // still retrying would be); the third waits for the fresh read.
+        assert_eq!(pushed.failed, 1, "{pushed:?}");
+        assert_eq!(pushed.sent, if stays { 2 } else { 1 }, "{pushed:?}");
+        let mut got = 0;
+        for ws in &mut sockets {
+            match ws.next_within(Duration::from_millis(300)).await {
+                WsEvent::Message(m) => {
+                    assert_eq!(m["payload"]["data"]["onCreateMessage"]["id"], id, "{m}");
+                    got += 1;
+                }
+                WsEvent::Silence => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got, if stays { 3 } else { 2 }, "{id}");
+        for ws in sockets {
+            ws.close().await;
+        }
+    }
+}

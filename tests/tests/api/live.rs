@@ -41,6 +41,13 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
     let bob = stack.user("bob").await;
     let carol = stack.user("carol").await;
     let room = convo(&alice, "room", &[&bob]).await;
+    let start = bob
+        .ok(
+            "query($c: ID!) { messageChanges(conversationId: $c) { cursor } }",
+            json!({ "c": room }),
+        )
+        .await["messageChanges"]["cursor"]
+        .clone();
     let mut alice_ws = subscribed(&stack, &alice, ON_TYPING, &room).await;
     let mut bob_ws = subscribed(&stack, &bob, ON_TYPING, &room).await;
 
@@ -114,8 +121,8 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
     assert_eq!(history["getConvo"]["messages"]["items"], json!([]));
     let changes = bob
         .ok(
-            "query($c: ID!) { messageChanges(conversationId: $c, after: \"00000000000000000000000000\") { items { kind } } }",
-            json!({ "c": room }),
+            "query($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a) { items { kind } } }",
+            json!({ "c": room, "a": start }),
         )
         .await;
     assert_eq!(changes["messageChanges"]["items"], json!([]), "{changes}");

@@ -344,3 +344,89 @@ async fn membership_changes_cost_what_the_table_says() {
         assert_eq!(requests, expected, "{name}: DynamoDB requests");
     }
 }
+
+/// A removal races members who keep posting: the removed member's socket,
+/// read frame by frame, gets each subscription's `error` and never a `next`
+/// for that id after it, not even for messages whose `createMessage` was
+/// already in flight when the removal committed. The members who stay get
+/// every message.
+#[tokio::test]
+async fn nothing_follows_the_error_of_a_removed_members_subscription_while_others_post() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let writers = [alice.clone(), bob.clone(), carol.clone()];
+    for round in 0..3 {
+        let dave = stack.user(&format!("dave{round}")).await;
+        let room = convo(&alice, &format!("race {round}"), &[&bob, &carol, &dave]).await;
+        let mut dave_ws = stack.ws(&dave).await;
+        let mut bob_ws = stack.ws(&bob).await;
+        for ws in [&mut dave_ws, &mut bob_ws] {
+            ws.subscribe("new", ON_CREATE_MESSAGE, json!({ "c": room }))
+                .await;
+            ws.subscribe("changes", ON_MESSAGE_CHANGE, json!({ "c": room }))
+                .await;
+            ws.sync().await;
+        }
+        let stop = AtomicBool::new(false);
+        let posted = AtomicUsize::new(0);
+        let posting = writers.iter().map(|author| {
+            let (room, stop, posted) = (&room, &stop, &posted);
+            async move {
+                while !stop.load(Ordering::SeqCst) {
+                    post(author, room, "in flight").await;
+                    posted.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let remove = async {
+            // Let the writers get going, so that posts are in flight.
+            while posted.load(Ordering::SeqCst) < 6 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            alice.ok(REMOVE, json!({ "c": room, "u": dave.id })).await;
+            // And keep going a while after the removal answered.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.store(true, Ordering::SeqCst);
+        };
+        tokio::join!(futures::future::join_all(posting), remove);
+
+        let mut ended = std::collections::BTreeSet::new();
+        let mut nexts_before_end = 0;
+        loop {
+            match dave_ws.next_within(Duration::from_millis(500)).await {
+                WsEvent::Silence => break,
+                WsEvent::Message(m) if m["type"] == "error" => {
+                    assert_eq!(m["payload"][0]["errorType"], "Unauthorized", "{m}");
+                    let id = m["id"].as_str().unwrap().to_string();
+                    assert!(ended.insert(id), "a second error for one id: {m}");
+                }
+                WsEvent::Message(m) if m["type"] == "next" => {
+                    let id = m["id"].as_str().unwrap();
+                    assert!(
+                        !ended.contains(id),
+                        "round {round}: a next after the error of {id:?}: {m}"
+                    );
+                    nexts_before_end += 1;
+                }
+                other => panic!("unexpected on the removed member's socket: {other:?}"),
+            }
+        }
+        assert_eq!(
+            ended,
+            ["changes", "new"].map(String::from).into_iter().collect(),
+            "round {round}"
+        );
+        assert!(nexts_before_end > 0, "dave got messages while a member");
+        // Bob, who stays, got every message on both subscriptions.
+        let total = posted.load(Ordering::SeqCst);
+        let mut bob_got = 0;
+        while let WsEvent::Message(m) = bob_ws.next_within(Duration::from_millis(500)).await {
+            assert_eq!(m["type"], "next", "{m}");
+            bob_got += 1;
+        }
+        assert_eq!(bob_got, 2 * total, "round {round}");
+    }
+}

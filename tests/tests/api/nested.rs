@@ -310,3 +310,130 @@ async fn every_schema_field_answers_under_every_root_with_no_silent_null() {
         assert_no_nulls(&out, "data");
     }
 }
+
+/// Every mutation root, with every field its type has below it: nothing
+/// comes back null without an error, the same as under the queries.
+#[tokio::test]
+async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
+    let stack = Stack::start().await;
+    let (alice, bob, room) = room(&stack).await;
+    let carol = stack.user("carol").await;
+    let link_below = format!(
+        "{LINK} user {{ {USER} }} conversation {{ {CONVO} messages {{ items {{ {MESSAGE} author {{ {USER} }} }} }} associated {{ items {{ {LINK} user {{ {USER} }} }} }} }}"
+    );
+    // Only the caller's own conversation list is theirs to read.
+    let message_below = format!(
+        "{MESSAGE} version author {{ {USER} }} conversation {{ {CONVO} owners messages {{ items {{ {MESSAGE} }} }} associated {{ items {{ {LINK} }} }} }}"
+    );
+    // By then the caller is also in a conversation with no messages yet.
+    let own_message_below = format!(
+        "{message_below} author {{ conversations {{ items {{ {LINK} user {{ {USER} }} conversation {{ {CONVO} associated {{ items {{ {LINK} }} }} }} }} }} }}"
+    );
+    let reactions = "reactions { emoji count reacted }";
+    let kept = chat_tests::post(&alice, &room, "kept").await;
+    let edited = chat_tests::post(&alice, &room, "to edit").await;
+    let deleted = chat_tests::post(&alice, &room, "to delete").await;
+    let member_change = "kind conversationId userId by";
+    // (document, variables, the caller): each a valid call, in order.
+    let calls: Vec<(String, Value, &Client)> = vec![
+        (
+            format!("mutation {{ createUser(input: {{username: \"alice\"}}) {{ {USER} online conversations {{ items {{ {link_below} }} }} }} }}"),
+            json!({}),
+            &alice,
+        ),
+        (
+            format!("mutation($m: [String!]!) {{ createConvo(input: {{name: \"new\", members: $m}}) {{ {CONVO} owners associated {{ items {{ {LINK} user {{ {USER} }} conversation {{ {CONVO} }} }} }} }} }}"),
+            json!({ "m": [bob.id] }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!, $u: ID!) {{ createConvoLink(input: {{convoLinkConversationId: $c, convoLinkUserId: $u}}) {{ {link_below} }} }}"),
+            json!({ "c": room, "u": carol.id }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!) {{ createMessage(input: {{content: \"more\", messageConversationId: $c}}) {{ {own_message_below} }} }}"),
+            json!({ "c": room }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!) {{ updateMessage(input: {{id: $m, messageConversationId: $c, content: \"edited\"}}) {{ {message_below} editedAt }} }}"),
+            json!({ "c": room, "m": edited }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!) {{ deleteMessage(input: {{id: $m, messageConversationId: $c}}) {{ {message_below} deletedAt }} }}"),
+            json!({ "c": room, "m": deleted }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!) {{ addReaction(input: {{messageConversationId: $c, messageId: $m, emoji: \"👍\"}}) {{ {message_below} {reactions} }} }}"),
+            json!({ "c": room, "m": kept }),
+            &bob,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!) {{ addReaction(input: {{messageConversationId: $c, messageId: $m, emoji: \"🎉\"}}) {{ {MESSAGE} }} }}"),
+            json!({ "c": room, "m": kept }),
+            &bob,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!) {{ removeReaction(input: {{messageConversationId: $c, messageId: $m, emoji: \"👍\"}}) {{ {message_below} {reactions} }} }}"),
+            json!({ "c": room, "m": kept }),
+            &bob,
+        ),
+        (
+            "mutation($c: ID!, $m: ID!) { markRead(conversationId: $c, messageId: $m) { conversationId userId messageId seq } }".to_string(),
+            json!({ "c": room, "m": kept }),
+            &bob,
+        ),
+        (
+            "mutation($c: ID!) { typing(conversationId: $c) { conversationId userId expiresAt sent } }".to_string(),
+            json!({ "c": room }),
+            &bob,
+        ),
+        (
+            format!("mutation($c: ID!, $u: ID!) {{ promoteMember(conversationId: $c, userId: $u) {{ {member_change} }} }}"),
+            json!({ "c": room, "u": bob.id }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!, $u: ID!) {{ removeMember(conversationId: $c, userId: $u) {{ {member_change} }} }}"),
+            json!({ "c": room, "u": carol.id }),
+            &alice,
+        ),
+        (
+            format!("mutation($c: ID!) {{ leaveConvo(conversationId: $c) {{ {member_change} }} }}"),
+            json!({ "c": room }),
+            &bob,
+        ),
+    ];
+    let roots: std::collections::BTreeSet<String> = calls
+        .iter()
+        .map(|(doc, _, _)| {
+            let after = doc.split_once('{').unwrap().1.trim_start();
+            after.split(['(', ' ']).next().unwrap().to_string()
+        })
+        .collect();
+    let schema = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../schema/schema.graphql"
+    ))
+    .unwrap();
+    let mutation = schema
+        .split_once("type Mutation")
+        .unwrap()
+        .1
+        .split_once('}')
+        .unwrap()
+        .0;
+    let declared: std::collections::BTreeSet<String> = mutation
+        .lines()
+        .filter_map(|l| l.trim().split_once('(').map(|(name, _)| name.to_string()))
+        .filter(|name| !name.starts_with('"'))
+        .collect();
+    assert_eq!(roots, declared, "every mutation root is called here");
+    for (document, vars, caller) in calls {
+        let out = caller.ok(&document, vars).await;
+        assert_no_nulls(&out, &format!("data ({document})"));
+    }
+}
