@@ -395,6 +395,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     ) -> Delivery {
         let payloads: Vec<NextPayload> = payloads.iter().map(NextPayload::new).collect();
         let mut delivery = Delivery::default();
+        let mut rereads = 0;
         loop {
             let late = self
                 .post_within(&payloads, posts, deadline, &mut delivery)
@@ -402,6 +403,15 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             if late.is_empty() {
                 return delivery;
             }
+            if rereads == crate::window::MAX_REREADS {
+                warn!(
+                    posts = late.len(),
+                    "posts past their window after every fresh read; counted failed"
+                );
+                delivery.failed += late.len();
+                return delivery;
+            }
+            rereads += 1;
             deadline = Deadline::for_read_now();
             let still = match self.connections.subscribers(topic).await {
                 Ok(subscribers) => subscribers
@@ -422,6 +432,9 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 .into_iter()
                 .filter(|p| still.contains(&(p.connection_id.clone(), p.subscription_id.clone())))
                 .collect();
+            if posts.is_empty() {
+                return delivery;
+            }
         }
     }
 

@@ -32,6 +32,11 @@ pub const POST_WINDOW: Duration = Duration::from_millis(1_000);
 /// tens of milliseconds, and DynamoDB's index lag is a fraction of a second.
 pub const POST_GRACE: Duration = Duration::from_millis(1_000);
 
+/// Fresh reads a push makes for posts past their window before it counts
+/// the rest failed: a store that answers slower than the window could
+/// otherwise keep a push reading for ever.
+pub const MAX_REREADS: usize = 3;
+
 /// How long ending a subscription waits between deleting its rows and
 /// telling the client.
 pub const END_WAIT: Duration = Duration::from_millis(2_000);
