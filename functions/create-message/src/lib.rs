@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-use chat_domain::service::NewMessage;
+use chat_domain::messages::NewMessage;
 
 #[derive(Deserialize)]
 struct Args {

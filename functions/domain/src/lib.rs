@@ -14,21 +14,39 @@
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the [`ChatStore`] and [`Publisher`] traits and their outcome types.
-//! - [`service`]: [`ChatService`], the use-cases with their authorization rules.
-//! - [`presence`]: who is online, pushed to the members they share a
-//!   conversation with, and the typing signals' throttle.
+//! - [`clock`], [`lease`] and [`throttle`]: leaves that every module may
+//!   use (server time and ULIDs; how long a writer holds a push; the typing
+//!   signals' throttle).
+//! - [`service`]: [`ChatService`], its construction and what the features
+//!   share.
+//! - One module per feature, each an `impl ChatService` block with that
+//!   feature's root fields and their authorization rules: [`users`],
+//!   [`conversations`], [`members`], [`messages`], [`reactions`],
+//!   [`reads`], [`changes`], [`inbox`], [`typing`] and [`presence`].
 //! - [`graph`]: what a request selects below its root object, read level by
 //!   level in batches, with the same authorization at every level.
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
+pub mod changes;
+pub mod clock;
+pub mod conversations;
 pub mod error;
 pub mod graph;
+pub mod inbox;
+pub mod lease;
 pub mod limits;
+pub mod members;
+pub mod messages;
 pub mod model;
 pub mod page;
 pub mod ports;
 pub mod presence;
+pub mod reactions;
+pub mod reads;
 pub mod service;
+pub mod throttle;
+pub mod typing;
+pub mod users;
 
 pub use error::{Chain, Error, ErrorKind};
 pub use model::{

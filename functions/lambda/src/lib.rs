@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use chat_domain::graph::{Connection, ConvoSel, LinkSel, MessageSel, UserSel};
+use chat_domain::graph::{ConvoSel, LinkSel, ListSel, MessageSel, UserSel};
 use chat_domain::{Caller, ErrorKind, PageRequest};
 use chat_graphql::selection::{nested_arguments, NestedArguments};
 
@@ -147,7 +147,7 @@ impl ResolverEvent {
         prefix: &str,
         field: &str,
         items: impl FnOnce(&Self, &str) -> T,
-    ) -> Option<Connection<T>> {
+    ) -> Option<ListSel<T>> {
         let path = format!("{prefix}{field}");
         if !self.selects(&path) {
             return None;
@@ -174,7 +174,7 @@ impl ResolverEvent {
                 ConnectionArgs::default()
             }
         };
-        Some(Connection {
+        Some(ListSel {
             page: PageRequest {
                 limit: args.limit,
                 next_token: args.next_token,

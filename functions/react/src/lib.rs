@@ -5,7 +5,7 @@
 //! Both fields are one use-case, so one function resolves them (one data
 //! source, two resolvers): the field name says which way.
 
-use chat_domain::service::MessageRef;
+use chat_domain::messages::MessageRef;
 use chat_domain::{ChatService, ChatStore, Publisher};
 use chat_lambda::{output, ResolverError, ResolverEvent};
 use lambda_runtime::LambdaEvent;

@@ -11,13 +11,14 @@ use chat_store::{DynamoStore, TableNames};
 use crate::connection::ConnectionService;
 use crate::connections::DynamoConnections;
 use crate::fanout::{FanOut, DEFAULT_CONCURRENCY};
+use crate::liveness::Liveness;
 use crate::notifier::ApiGatewayNotifier;
 use crate::relay::{
     LambdaRelay, RelaySettings, DEFAULT_RELAY_ABOVE, RELAY_ABOVE_ENV, RELAY_FUNCTION_ENV,
 };
-use crate::sweeper::{Liveness, Sweeper, DEFAULT_INIT_TIMEOUT};
+use crate::sweeper::{Sweeper, DEFAULT_INIT_TIMEOUT};
 
-pub type Connection =
+pub type ConnectionTracker =
     ConnectionService<DynamoConnections, ApiGatewayNotifier, DynamoStore, FanOutService>;
 pub type FanOutService = FanOut<DynamoConnections, ApiGatewayNotifier>;
 pub type SweeperService =
@@ -99,7 +100,7 @@ async fn clients() -> Result<Clients, ConfigError> {
 
 /// The connection-tracking service, from `CONNECTIONS_TABLE`, the chat table
 /// names, `APIGW_MANAGEMENT_ENDPOINT`, `COGNITO_ISSUER` and `COGNITO_CLIENT_ID`.
-pub async fn connection_from_env() -> Result<Connection, ConfigError> {
+pub async fn connection_from_env() -> Result<ConnectionTracker, ConfigError> {
     let issuer = required(ISSUER_ENV)?;
     let client_id = required(CLIENT_ID_ENV)?;
     let c = clients().await?;

@@ -13,9 +13,10 @@ use chat_auth::Verifier;
 use chat_domain::{Chain, ChatStore, Publisher};
 
 use crate::caps::{MAX_CONNECTIONS_PER_USER, MAX_SUBSCRIPTIONS_PER_CONNECTION};
-use crate::connections::{now_ms, Connections, Stored};
+use crate::clock::now_ms;
+use crate::connections::{Connections, Stored};
 use crate::error::RealtimeError;
-use crate::model::{ConnectedUser, Connection, Subscription, Topic};
+use crate::model::{ConnectedUser, ConnectionState, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::presence;
 use crate::protocol::{self, ClientMessage, Close, ServerMessage, SUBPROTOCOL};
@@ -129,7 +130,7 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
                 },
             };
         self.connections
-            .put_connection(&Connection {
+            .put_connection(&ConnectionState {
                 connection_id: connection_id.to_string(),
                 connected_at,
                 user: None,
@@ -159,7 +160,7 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
                 // (one GetItem, then the close).
                 match self.connections.get_connection(connection_id).await? {
                     None => Ok(()),
-                    Some(Connection { user: None, .. }) => {
+                    Some(ConnectionState { user: None, .. }) => {
                         self.close(connection_id, &Close::unauthorized()).await
                     }
                     Some(connection) => {

@@ -11,7 +11,10 @@
 //! - [`protocol`]: the protocol's messages and close codes.
 //! - [`model`]: connections, subscriptions and the topics they listen on.
 //! - [`connections`]: the [`Connections`] port and its DynamoDB adapter
-//!   (Connections table: one Query finds a topic's subscribers).
+//!   (Connections table: one Query finds a topic's subscribers), split into
+//!   the port, the rows and their keys, the document cache and the adapter.
+//! - [`clock`] and [`liveness`]: leaves (wall-clock time; when a silent
+//!   connection is pinged and given up on).
 //! - [`notifier`]: the [`Notifier`] port and its API Gateway management API
 //!   adapter (`PostToConnection`, `DeleteConnection`).
 //! - [`subscribe`]: validating a `subscribe` document and deciding its topic.
@@ -30,11 +33,13 @@
 //! - [`error`]: [`RealtimeError`], the crate's one error type.
 
 pub mod caps;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod connections;
 pub mod error;
 pub mod fanout;
+pub mod liveness;
 pub mod model;
 pub mod notifier;
 pub mod presence;

@@ -27,7 +27,7 @@ impl Topic {
 
 /// A WebSocket connection's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
+pub struct ConnectionState {
     pub connection_id: String,
     /// Epoch milliseconds, from API Gateway.
     pub connected_at: i64,
@@ -39,7 +39,7 @@ pub struct Connection {
     pub query_token_rejected: bool,
     /// When the client last showed it is alive (epoch milliseconds): its
     /// `connection_init`, then each `pong` and `ping` (see
-    /// [`crate::sweeper::Liveness`]). `0` before `connection_init`.
+    /// [`crate::liveness::Liveness`]). `0` before `connection_init`.
     pub seen_at: i64,
 }
 

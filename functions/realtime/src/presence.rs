@@ -7,7 +7,8 @@ use tracing::warn;
 
 use chat_domain::{Chain, ChatStore, Publisher};
 
-use crate::connections::{now_ms, Connections};
+use crate::clock::now_ms;
+use crate::connections::Connections;
 use crate::error::RealtimeError;
 
 /// Removes a connection's rows and, if it was initialised, updates its

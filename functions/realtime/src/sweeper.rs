@@ -24,9 +24,11 @@ use tracing::{info, warn};
 
 use chat_domain::{Chain, ChatStore, Publisher};
 
-use crate::connections::{now_ms, Connections};
+use crate::clock::now_ms;
+use crate::connections::Connections;
 use crate::error::RealtimeError;
-use crate::model::Connection;
+use crate::liveness::Liveness;
+use crate::model::ConnectionState;
 use crate::notifier::{Notifier, NotifyError};
 use crate::presence;
 use crate::protocol::{Close, ServerMessage};
@@ -34,36 +36,6 @@ use crate::protocol::{Close, ServerMessage};
 /// How long a client has to send `connection_init` (graphql-ws's server
 /// default is 3 s; API Gateway adds latency, so allow more).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// When a silent connection is pinged, and when it is given up on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Liveness {
-    /// Silence after which the sweeper pings a connection.
-    pub probe: Duration,
-    /// Silence after which it closes it: the ping went unanswered.
-    pub limit: Duration,
-}
-
-impl Default for Liveness {
-    /// 30 s and 60 s: an idle connection costs a ping and a `pong`
-    /// invocation every 30 s, well inside API Gateway's 10-minute idle
-    /// timeout, which the pings also keep a quiet client clear of.
-    fn default() -> Self {
-        Liveness {
-            probe: Duration::from_secs(30),
-            limit: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Liveness {
-    pub fn probe_ms(&self) -> i64 {
-        self.probe.as_millis() as i64
-    }
-    pub fn limit_ms(&self) -> i64 {
-        self.limit.as_millis() as i64
-    }
-}
 
 pub struct Sweeper<C, N, S, P> {
     connections: C,
@@ -136,7 +108,7 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> Sweeper<C, N, S, P
         Ok(swept)
     }
 
-    async fn look(&self, connection: &Connection) -> Result<Look, RealtimeError> {
+    async fn look(&self, connection: &ConnectionState) -> Result<Look, RealtimeError> {
         let id = &connection.connection_id;
         let Some(user) = &connection.user else {
             // Put on the due list by a push that found it gone.

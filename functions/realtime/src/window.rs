@@ -52,12 +52,12 @@ pub struct Deadline(pub i64);
 impl Deadline {
     /// The deadline of a read of subscribers that starts now.
     pub fn for_read_now() -> Self {
-        Deadline(crate::connections::now_ms() + POST_WINDOW.as_millis() as i64)
+        Deadline(crate::clock::now_ms() + POST_WINDOW.as_millis() as i64)
     }
 
     /// How long is left; `None` once it has passed.
     pub fn remaining(self) -> Option<Duration> {
-        let left = self.0 - crate::connections::now_ms();
+        let left = self.0 - crate::clock::now_ms();
         (left > 0).then(|| Duration::from_millis(left as u64))
     }
 }
@@ -71,6 +71,6 @@ mod tests {
         let fresh = Deadline::for_read_now();
         let left = fresh.remaining().expect("a fresh deadline has time left");
         assert!(left <= POST_WINDOW);
-        assert_eq!(Deadline(crate::connections::now_ms() - 1).remaining(), None);
+        assert_eq!(Deadline(crate::clock::now_ms() - 1).remaining(), None);
     }
 }

@@ -19,11 +19,12 @@ use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use chat_domain::clock::now_ms;
+use chat_domain::lease::push_lease;
 use chat_domain::page::{Cursor, PageQuery};
 use chat_domain::ports::{
     AddMemberOutcome, Batch, ChangeOutcome, CreateUserOutcome, PushState, PutMessageOutcome,
 };
-use chat_domain::service::{now_ms, PUSH_LEASE_MS};
 use chat_domain::{
     ChatStore, Conversation, ConvoLink, Message, MessageChange, ReadMarker, SortDirection, User,
 };
@@ -60,7 +61,7 @@ pub struct DynamoStore {
 /// writes now. Only its presence matters (the stream leaves such rows to
 /// their writer): a retry of those never pushes again.
 fn writer_pushes() -> Option<i64> {
-    Some(now_ms() + PUSH_LEASE_MS)
+    Some(push_lease())
 }
 
 fn user_item(user: &User) -> UserItem {
@@ -558,7 +559,7 @@ impl ChatStore for DynamoStore {
         online: bool,
         at_ms: i64,
     ) -> chat_domain::error::Result<bool> {
-        let at = chat_domain::service::time_at(at_ms);
+        let at = chat_domain::clock::time_at(at_ms);
         let result = self
             .client
             .update_item()
@@ -803,7 +804,7 @@ impl ChatStore for DynamoStore {
             .expression_attribute_values(":owners", to_av(&owners)?)
             .expression_attribute_values(":next", to_av(&(read.rev + 1))?)
             .expression_attribute_values(":read", to_av(&read.rev)?)
-            .expression_attribute_values(":now", to_av(&chat_domain::service::now())?)
+            .expression_attribute_values(":now", to_av(&chat_domain::clock::now())?)
             .build()
             .map_err(StoreError::from)?;
         let mut tx = self

@@ -3,7 +3,7 @@
 //! A thin Lambda function: `main` builds the service once per cold start and
 //! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
 
-use chat_domain::service::MessageEdit;
+use chat_domain::messages::MessageEdit;
 use chat_domain::{ChatService, ChatStore, Publisher};
 use chat_lambda::{output, ResolverError, ResolverEvent};
 use lambda_runtime::LambdaEvent;

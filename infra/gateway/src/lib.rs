@@ -125,7 +125,7 @@ pub struct RealtimeConfig {
     /// How often the sweeper runs.
     pub sweep_interval: Duration,
     /// When the sweeper pings a silent connection, and when it closes it.
-    pub liveness: chat_realtime::sweeper::Liveness,
+    pub liveness: chat_realtime::liveness::Liveness,
     /// Posts in flight at once per stream record.
     pub fan_out_concurrency: usize,
     /// How long a stream mapping retries a failing batch before it goes to
@@ -147,7 +147,7 @@ impl Default for RealtimeConfig {
             stream_poll: Duration::from_millis(50),
             init_timeout: chat_realtime::sweeper::DEFAULT_INIT_TIMEOUT,
             sweep_interval: Duration::from_secs(1),
-            liveness: chat_realtime::sweeper::Liveness::default(),
+            liveness: chat_realtime::liveness::Liveness::default(),
             fan_out_concurrency: chat_realtime::fanout::DEFAULT_CONCURRENCY,
             max_record_age: None,
             relay_above: Some(chat_realtime::relay::DEFAULT_RELAY_ABOVE),

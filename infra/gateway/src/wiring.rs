@@ -621,7 +621,7 @@ mod tests {
     #[test]
     fn liveness_is_the_same_everywhere() {
         let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let default = chat_realtime::sweeper::Liveness::default();
+        let default = chat_realtime::liveness::Liveness::default();
         for name in ["WsConnectionFunction", "ConnectionSweeperFunction"] {
             let vars = &template["Resources"][name]["Properties"]["Environment"]["Variables"];
             assert_eq!(

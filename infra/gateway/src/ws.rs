@@ -210,7 +210,7 @@ impl WsState {
 }
 
 fn now_ms() -> i64 {
-    chat_realtime::connections::now_ms()
+    chat_realtime::clock::now_ms()
 }
 
 fn new_connection_id() -> String {

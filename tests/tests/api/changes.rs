@@ -336,7 +336,7 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
     let room = convo(&alice, "room", &[&bob]).await;
     let start = start_cursor(&bob, &room).await;
     // A slow writer takes its key now...
-    let slow_key = chat_domain::service::next_seq();
+    let slow_key = chat_domain::clock::next_seq();
     // ...a fast one posts after it, and Bob catches up past the fast one.
     posted(&alice, &room, "fast", "fast").await;
     let mut state = BTreeMap::new();
@@ -347,7 +347,7 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
         "the cursor stays behind a change that may still commit"
     );
     // Then the slow write lands, with its older key.
-    let now = chat_domain::service::now();
+    let now = chat_domain::clock::now();
     let slow = chat_domain::MessageChange {
         kind: chat_domain::ChangeKind::Created,
         conversation_id: room.clone(),

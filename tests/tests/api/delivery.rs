@@ -9,8 +9,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use chat_domain::graph::MessageSel;
+use chat_domain::lease::PUSH_LEASE_MS;
+use chat_domain::messages::NewMessage;
 use chat_domain::ports::{Change, Publisher, Pushed};
-use chat_domain::service::{NewMessage, PUSH_LEASE_MS};
 use chat_domain::{Caller, ChatService, PageTokens};
 use chat_realtime::notifier::{ApiGatewayNotifier, Notifier, NotifyError, POST_ATTEMPTS};
 use chat_store::items::{MessageItem, MessageKey};
@@ -309,7 +310,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
     let item = MessageItem {
         message_conversation_id: room.clone(),
         id: "imported".into(),
-        seq: chat_domain::service::next_seq(),
+        seq: chat_domain::clock::next_seq(),
         author_id: bob.id.clone(),
         content: "imported".into(),
         created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -613,8 +614,8 @@ async fn a_post_past_its_window_goes_only_to_those_still_subscribed() {
         1,
     );
     let message = |id: &str| {
-        let now = chat_domain::service::now();
-        let seq = chat_domain::service::next_seq();
+        let now = chat_domain::clock::now();
+        let seq = chat_domain::clock::next_seq();
         chat_domain::MessageChange {
             kind: chat_domain::ChangeKind::Created,
             conversation_id: room.clone(),

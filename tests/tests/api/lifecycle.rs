@@ -11,7 +11,7 @@ use chat_gateway::failures::FailureLog;
 use chat_gateway::resolvers::{Function, Invocations};
 use chat_gateway::streams::Mapping;
 use chat_gateway::{Backend, RealtimeConfig};
-use chat_realtime::model::{ConnectedUser, Connection, Subscription};
+use chat_realtime::model::{ConnectedUser, ConnectionState, Subscription};
 use chat_realtime::Connections;
 use chat_store::{RequestCounter, TableNames};
 use chat_tests::proxy::Proxy;
@@ -650,9 +650,9 @@ async fn a_client_close_gets_its_close_reply_and_its_rows_go() {
 /// Stores connection `id` as `user`'s, initialised, straight through `store`.
 async fn connected(store: &chat_realtime::DynamoConnections, id: &str, user: &str) {
     store
-        .put_connection(&Connection {
+        .put_connection(&ConnectionState {
             connection_id: id.into(),
-            connected_at: chat_realtime::connections::now_ms(),
+            connected_at: chat_realtime::clock::now_ms(),
             user: None,
             query_user: None,
             query_token_rejected: false,

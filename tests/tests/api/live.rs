@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chat_gateway::RealtimeConfig;
-use chat_realtime::sweeper::Liveness;
+use chat_realtime::liveness::Liveness;
 use chat_tests::{convo, post, Client, Stack, WsClient, WsEvent};
 use serde_json::{json, Value};
 

@@ -1,170 +1,17 @@
-//! Reading any selection, at any depth, level by level and in batches.
-//!
-//! A root field's function reads its root object, then hands the rest of
-//! the request's selection ([`UserSel`], [`ConvoSel`], [`MessageSel`],
-//! [`LinkSel`]) to [`ChatService::expand_user`] and its siblings. They walk
-//! the selection one level at a time. Per level:
-//!
-//! - one `batch_get` for every user and conversation the level references
-//!   (authors, link ends, message conversations) that is not known yet;
-//! - one query per connection opened (a user's `conversations`, a
-//!   conversation's `messages` or `associated`), run concurrently, at most
-//!   [`QUERY_CONCURRENCY`] at once.
-//!
-//! So the requests of a read grow with its depth and with the connections it
-//! opens, never with the number of items. Then the views are assembled from
-//! what was read, without further requests.
-//!
-//! Authorization is the same at every level: a conversation's `messages` and
-//! `associated` are read for its members only (the conversation row's
-//! `members`, so checking costs nothing), and a user's `conversations` for
-//! that user only.
-//!
-//! Another user's `conversations` is the one nested field a valid request
-//! can reach and not see (through a message's `author` or a link's `user`):
-//! it becomes a [`Nested::Refused`], `null` with an `Unauthorized` error at
-//! its path (see [`FIELD_ERROR_KEY`]), and the rest is answered. A nested
-//! conversation's `messages` and `associated` are only reachable through
-//! that conversation's own messages and links, so by a member; should a
-//! check there ever fail, or a nested connection's arguments be invalid,
-//! the whole root field fails with that error instead of answering part.
+//! The walk: [`ChatService::expand_user`] and its siblings read a
+//! selection level by level (see the module above), then assemble the
+//! views from what they read.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::StreamExt;
-use serde::Serialize;
 
+use super::*;
 use crate::error::{Error, Result};
 use crate::model::{Caller, Conversation, ConvoLink, Message, User};
 use crate::page::{Cursor, Page, PageQuery, PageRequest, Scope, SortDirection};
 use crate::ports::ChatStore;
 use crate::service::ChatService;
-
-/// Queries in flight at once within one level.
-pub const QUERY_CONCURRENCY: usize = 8;
-
-/// The key under which a refused nested field carries its error, in a
-/// function's result: `{"__error": {"errorType": ..., "message": ...}}`. The
-/// gateway (and, on AWS, the `User.conversations` resolver) turns it into
-/// `null` plus an error at the field's path.
-pub const FIELD_ERROR_KEY: &str = "__error";
-
-/// A nested connection: its page, and what is selected of its items.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Connection<T> {
-    pub page: PageRequest,
-    /// `sortDirection`, on `messages` only.
-    pub direction: Option<String>,
-    pub items: T,
-    /// Why its arguments cannot be known (see `chat_lambda`): the field is
-    /// then refused at its path with a `ValidationError`, never read with
-    /// defaults it was not asked for.
-    pub unreadable: Option<String>,
-}
-
-/// What is selected below a user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserSel {
-    pub conversations: Option<Connection<LinkSel>>,
-}
-
-/// What is selected below a conversation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConvoSel {
-    pub messages: Option<Connection<MessageSel>>,
-    pub associated: Option<Connection<LinkSel>>,
-}
-
-/// What is selected below a message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MessageSel {
-    pub author: Option<Box<UserSel>>,
-    pub conversation: Option<Box<ConvoSel>>,
-}
-
-/// What is selected below a membership link.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkSel {
-    pub user: Option<Box<UserSel>>,
-    pub conversation: Option<Box<ConvoSel>>,
-}
-
-/// A nested field's value, or why the caller gets `null` instead.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Nested<T> {
-    Value(T),
-    Refused(Refusal),
-}
-
-/// A refused nested field, as it travels in a function's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    #[serde(rename = "__error")]
-    pub error: FieldError,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldError {
-    pub error_type: String,
-    pub message: String,
-}
-
-impl From<&Error> for Refusal {
-    fn from(err: &Error) -> Self {
-        Refusal {
-            error: FieldError {
-                error_type: err.kind().error_type().to_string(),
-                message: err.client_message(),
-            },
-        }
-    }
-}
-
-/// A user, with what was selected below it.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserView {
-    #[serde(flatten)]
-    pub user: User,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversations: Option<Nested<Page<LinkView>>>,
-}
-
-/// A conversation, with what was selected below it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConversationView {
-    #[serde(flatten)]
-    pub conversation: Conversation,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub messages: Option<Nested<Page<MessageView>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub associated: Option<Nested<Page<LinkView>>>,
-}
-
-/// A message, with what was selected below it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageView {
-    #[serde(flatten)]
-    pub message: Message,
-    /// As the caller sees them.
-    pub reactions: Vec<crate::model::ReactionView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<Option<Box<UserView>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<Option<Box<ConversationView>>>,
-}
-
-/// A membership link, with what was selected below it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LinkView {
-    #[serde(flatten)]
-    pub link: ConvoLink,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<Option<Box<UserView>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<Option<Box<ConversationView>>>,
-}
 
 /// Selections are immutable while a walk runs, so a node's address names it.
 fn node<T>(sel: &T) -> usize {
@@ -181,9 +28,9 @@ enum Task<'s> {
 
 /// One connection to read.
 enum Read<'s> {
-    UserLinks(&'s Connection<LinkSel>, String),
-    ConvoLinks(&'s Connection<LinkSel>, String),
-    Messages(&'s Connection<MessageSel>, String),
+    UserLinks(&'s ListSel<LinkSel>, String),
+    ConvoLinks(&'s ListSel<LinkSel>, String),
+    Messages(&'s ListSel<MessageSel>, String),
 }
 
 type Links = (Vec<ConvoLink>, Option<Cursor>);
@@ -523,7 +370,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     fn links_view(
         &self,
         known: &Known,
-        c: &Connection<LinkSel>,
+        c: &ListSel<LinkSel>,
         parent: &str,
         scope: Scope<'_>,
     ) -> Nested<Page<LinkView>> {
@@ -618,7 +465,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     }
 }
 
-fn readable<T>(c: &Connection<T>) -> Result<()> {
+fn readable<T>(c: &ListSel<T>) -> Result<()> {
     match &c.unreadable {
         Some(why) => Err(Error::validation(why.clone())),
         None => Ok(()),
@@ -640,12 +487,12 @@ fn unread() -> Refusal {
 /// A connection read, with the selection of its items.
 enum Done<'s> {
     Links(
-        &'s Connection<LinkSel>,
+        &'s ListSel<LinkSel>,
         (usize, String),
         std::result::Result<Links, Refusal>,
     ),
     Messages(
-        &'s Connection<MessageSel>,
+        &'s ListSel<MessageSel>,
         (usize, String),
         std::result::Result<Messages, Refusal>,
     ),

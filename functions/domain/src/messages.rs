@@ -1,0 +1,351 @@
+//! Messages: `createMessage` (idempotent on a client id, pushed by its
+//! writer under a lease), `updateMessage` and `deleteMessage` (tombstones)
+//! by their author, and the history (`allMessageConnection`).
+
+use crate::clock::{next_seq, now, now_ms};
+use crate::error::{Error, Result};
+use crate::graph::{Known, MessageSel, MessageView};
+use crate::lease::push_lease;
+use crate::limits;
+use crate::model::{Caller, ChangeKind, Conversation, Message, MessageChange};
+use crate::page::{Page, PageRequest, Scope, SortDirection};
+use crate::ports::{Change, ChangeOutcome, ChatStore, Publisher, PushState, PutMessageOutcome};
+use crate::service::{contended, ChatService};
+use tracing::instrument;
+
+/// `createMessage`'s input, as the client sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMessage {
+    pub id: Option<String>,
+    pub content: String,
+    pub conversation_id: String,
+    pub author_id: Option<String>,
+}
+
+/// `updateMessage`'s input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageEdit {
+    pub id: String,
+    pub conversation_id: String,
+    pub content: String,
+}
+
+/// A message, by its conversation and id (`deleteMessage`'s input).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageRef {
+    pub id: String,
+    pub conversation_id: String,
+}
+
+/// Writing messages.
+impl<S: ChatStore, P: Publisher> ChatService<S, P> {
+    /// Posts a message as the caller. Idempotent on the client's `id`: a retry
+    /// returns the stored message and writes nothing.
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id, conversation = %input.conversation_id))]
+    pub async fn create_message(
+        &self,
+        caller: &Caller,
+        input: NewMessage,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        let content = limits::content(&input.content)?;
+        let conversation_id = limits::id("messageConversationId", &input.conversation_id)?;
+        let client_id = input
+            .id
+            .as_deref()
+            .map(|id| limits::id("id", id))
+            .transpose()?;
+        if let Some(author) = input.author_id.as_deref() {
+            if author != caller.id {
+                return Err(Error::Unauthorized(
+                    "authorId must be the caller's own id".into(),
+                ));
+            }
+        }
+        // The conversation comes with the membership (one request): its
+        // members' inboxes move it up.
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &conversation_id, true)
+            .await?;
+        let (Some(_), Some(convo)) = (link, convo) else {
+            return Err(Error::not_member());
+        };
+        // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
+        let seq = next_seq();
+        let now = now();
+        let change = MessageChange {
+            kind: ChangeKind::Created,
+            conversation_id: conversation_id.clone(),
+            key: seq.clone(),
+            message: Message {
+                id: client_id.unwrap_or_else(|| seq.clone()),
+                message_conversation_id: conversation_id.clone(),
+                author_id: caller.id.clone(),
+                content,
+                seq,
+                created_at: now.clone(),
+                updated_at: now,
+                edited_at: None,
+                deleted_at: None,
+                version: 1,
+                reactions: Vec::new(),
+            },
+        };
+        let lease = push_lease();
+        let message = match self.store.put_message(&change, lease).await? {
+            PutMessageOutcome::Created => {
+                let (pushed, ()) = futures::join!(
+                    self.push_message(&change, lease),
+                    self.after_post(&convo, &change.message)
+                );
+                pushed?;
+                change.message
+            }
+            PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
+                // A retry. Subscribers get the message once: only a push its
+                // writer never finished, and whose hold ran out, is taken
+                // over and made here.
+                if let PushState::Pending(held_until) = push {
+                    if held_until <= now_ms()
+                        && self.store.take_push(&original, held_until, lease).await?
+                    {
+                        let retried = MessageChange {
+                            kind: ChangeKind::Created,
+                            conversation_id: conversation_id.clone(),
+                            key: original.seq.clone(),
+                            message: (*original).clone(),
+                        };
+                        self.push_message(&retried, lease).await?;
+                    }
+                }
+                *original
+            }
+            PutMessageOutcome::Exists(..) => {
+                return Err(Error::Conflict(
+                    "this message id is already used in this conversation".into(),
+                ))
+            }
+        };
+        let known = Known::default().with_conversation(convo);
+        self.expand_message(caller, known, message, sel).await
+    }
+
+    /// What a new message does besides its push: its conversation moves up
+    /// in its members' inboxes (its author's read marker moved with the
+    /// message's write). Failing does not lose the message; it is logged.
+    async fn after_post(&self, convo: &Conversation, message: &Message) {
+        if let Err(err) = self
+            .store
+            .bump_activity(convo, &message.seq, limits::ACTIVITY_WINDOW_MS)
+            .await
+        {
+            tracing::warn!(error = %crate::Chain(&err), "message stored, inboxes not moved");
+        }
+    }
+
+    /// Edits the caller's own message: a new content, `editedAt` set, the
+    /// same id and place in the history. Editing it to what it says already
+    /// changes and pushes nothing (a retry). No time limit: an author may
+    /// fix a typo in any message of theirs that is not deleted.
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id))]
+    pub async fn update_message(
+        &self,
+        caller: &Caller,
+        input: MessageEdit,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        let content = limits::content(&input.content)?;
+        self.change_own_message(
+            caller,
+            &input.conversation_id,
+            &input.id,
+            sel,
+            true,
+            |message| {
+                if message.deleted_at.is_some() {
+                    return Err(Error::Conflict("a deleted message cannot be edited".into()));
+                }
+                if message.content == content {
+                    return Ok(None);
+                }
+                let now = now();
+                Ok(Some((
+                    ChangeKind::Edited,
+                    Message {
+                        content: content.clone(),
+                        edited_at: Some(now.clone()),
+                        updated_at: now,
+                        version: message.version + 1,
+                        ..message.clone()
+                    },
+                )))
+            },
+        )
+        .await
+    }
+
+    /// Deletes the caller's own message, leaving a tombstone: the id and
+    /// place in the history stay, the content goes, `deletedAt` is set.
+    /// Deleting a tombstone changes and pushes nothing (a retry).
+    #[instrument(skip(self, input, sel), fields(caller = %caller.id))]
+    pub async fn delete_message(
+        &self,
+        caller: &Caller,
+        input: MessageRef,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        self.change_own_message(
+            caller,
+            &input.conversation_id,
+            &input.id,
+            sel,
+            true,
+            |message| {
+                if message.deleted_at.is_some() {
+                    return Ok(None);
+                }
+                let now = now();
+                Ok(Some((
+                    ChangeKind::Deleted,
+                    Message {
+                        content: String::new(),
+                        reactions: Vec::new(),
+                        deleted_at: Some(now.clone()),
+                        updated_at: now,
+                        version: message.version + 1,
+                        ..message.clone()
+                    },
+                )))
+            },
+        )
+        .await
+    }
+
+    /// Applies `change` (given the stored message: the new state, or `None`
+    /// for no change) to a message in a conversation the caller belongs to
+    /// (and wrote, when `author_only`), logs it, and pushes it.
+    pub(crate) async fn change_own_message(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        message_id: &str,
+        sel: &MessageSel,
+        author_only: bool,
+        change: impl Fn(&Message) -> Result<Option<(ChangeKind, Message)>>,
+    ) -> Result<MessageView> {
+        let conversation_id = limits::id("messageConversationId", conversation_id)?;
+        let message_id = limits::id("id", message_id)?;
+        let mut attempts = 0;
+        let (convo, message) = loop {
+            let (link, convo, message) = self
+                .store
+                .message_context(&caller.id, &conversation_id, &message_id)
+                .await?;
+            let (Some(_), Some(convo)) = (link, convo) else {
+                return Err(Error::not_member());
+            };
+            let message = message
+                .ok_or_else(|| Error::NotFound("no such message in this conversation".into()))?;
+            if author_only && message.author_id != caller.id {
+                return Err(Error::Unauthorized(
+                    "only its author can change a message".into(),
+                ));
+            }
+            let Some((kind, changed)) = change(&message)? else {
+                break (convo, message);
+            };
+            let entry = MessageChange {
+                kind,
+                conversation_id: conversation_id.clone(),
+                // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
+                key: next_seq(),
+                message: changed,
+            };
+            match self.store.change_message(&entry).await? {
+                ChangeOutcome::Changed => {
+                    self.push(Change::Message(&entry)).await;
+                    break (convo, entry.message);
+                }
+                ChangeOutcome::Moved => {
+                    attempts += 1;
+                    contended(attempts)?;
+                }
+            }
+        };
+        let known = Known::default().with_conversation(convo);
+        self.expand_message(caller, known, message, sel).await
+    }
+
+    /// Pushes a message whose push this writer holds until `lease`, then
+    /// records it done. When the subscribers cannot be read, nothing was
+    /// posted: the hold is handed back so that the client's retry pushes.
+    async fn push_message(&self, change: &MessageChange, lease: i64) -> Result<()> {
+        let message = &change.message;
+        match self.publisher.publish(Change::Message(change)).await {
+            Ok(pushed) => {
+                tracing::debug!(
+                    sent = pushed.sent,
+                    gone = pushed.gone,
+                    failed = pushed.failed,
+                    relayed = pushed.relayed,
+                    "pushed"
+                );
+                if pushed.reached_nobody() {
+                    // Nobody was subscribed, so nobody can get it twice: a
+                    // retry after the hold posts it to whoever is subscribed
+                    // then, a first copy for each, and records that push.
+                    // A conversation with every member offline saves a write
+                    // per message.
+                    return Ok(());
+                }
+                if let Err(err) = self.store.finish_push(message).await {
+                    // Posted already, and the client gets its answer, so it
+                    // has no reason to retry; one that retried after the hold
+                    // ran out would have it posted again.
+                    tracing::warn!(error = %crate::Chain(&err), "pushed, but the push is not recorded done");
+                }
+                Ok(())
+            }
+            Err(err) => {
+                if let Err(hand_back) = self.store.take_push(message, lease, 0).await {
+                    tracing::warn!(error = %crate::Chain(&hand_back), "could not hand the push back; a retry takes it after the hold");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Reading the history.
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
+    /// ChatQL's history: newest first, `first` at a time, resuming `after`.
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn message_history(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        page: PageRequest,
+        sel: &MessageSel,
+    ) -> Result<Page<MessageView>> {
+        let id = limits::id("conversationId", conversation_id)?;
+        let scope = Scope::Messages(&id, SortDirection::Desc);
+        let query = self.tokens.open(&scope, &page, "first")?;
+        let (link, convo) = self
+            .store
+            .membership(&caller.id, &id, sel.conversation.is_some())
+            .await?;
+        if link.is_none() {
+            return Err(Error::not_member());
+        }
+        let (messages, cursor) = self
+            .store
+            .messages(&id, &query, SortDirection::Desc)
+            .await?;
+        let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
+        Ok(Page {
+            next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
+            items: self.expand_messages(caller, known, messages, sel).await?,
+        })
+    }
+}
