@@ -13,7 +13,9 @@
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
-//! - [`ports`]: the [`ChatStore`] and [`Publisher`] traits and their outcome types.
+//! - [`ports`]: the store ports by aggregate ([`UserStore`],
+//!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the
+//!   [`Publisher`], and their outcome types.
 //! - [`clock`], [`lease`] and [`throttle`]: leaves that every module may
 //!   use (server time and ULIDs; how long a writer holds a push; the typing
 //!   signals' throttle).
@@ -54,5 +56,5 @@ pub use model::{
     MessageChange, Presence, Reaction, ReactionView, ReadMarker, Typing, User,
 };
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
-pub use ports::{Change, ChatStore, Publisher, Pushed};
+pub use ports::{Change, ChatStore, ConversationStore, MessageStore, Publisher, Pushed, UserStore};
 pub use service::{ChatService, Unpublished};

@@ -1,6 +1,8 @@
-//! The storage port. The use-cases in [`crate::service`] need exactly these
-//! requests; each method is one DynamoDB request in the production adapter
-//! (the counts in schema/TABLES.md are these calls).
+//! The ports: storage, one small trait per aggregate ([`UserStore`],
+//! [`ConversationStore`], [`MessageStore`], composed into [`ChatStore`]),
+//! and the [`Publisher`] that pushes new rows. The use-cases need exactly
+//! these requests; each method is one DynamoDB request in the production
+//! adapter (the counts in schema/TABLES.md are these calls).
 
 use std::future::Future;
 
@@ -126,8 +128,8 @@ pub struct Batch {
     pub conversations: Vec<Conversation>,
 }
 
-/// The storage the use-cases need.
-pub trait ChatStore: Send + Sync {
+/// The Users table: profiles, their usernames and presence.
+pub trait UserStore: Send + Sync {
     fn get_user(&self, id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
 
     /// Creates the profile and claims its username atomically.
@@ -139,6 +141,20 @@ pub trait ChatStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<User>, Option<Cursor>)>> + Send;
 
+    /// Records that `user_id` is `online` (or not), as observed at `at_ms`
+    /// (epoch milliseconds), unless a later observation is recorded already;
+    /// `true` when this changed whether they are online. A user without a
+    /// profile has no presence: `false`.
+    fn set_presence(
+        &self,
+        user_id: &str,
+        online: bool,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The Conversations and ConvoLinks tables: conversations, their members and owners, and each member's link (inbox activity and read marker).
+pub trait ConversationStore: Send + Sync {
     /// Users and conversations by id, in one batch read. Missing ids are left out.
     fn batch_get(
         &self,
@@ -169,17 +185,6 @@ pub trait ChatStore: Send + Sync {
         link: &ConvoLink,
         max_members: usize,
     ) -> impl Future<Output = Result<AddMemberOutcome>> + Send;
-
-    /// Records that `user_id` is `online` (or not), as observed at `at_ms`
-    /// (epoch milliseconds), unless a later observation is recorded already;
-    /// `true` when this changed whether they are online. A user without a
-    /// profile has no presence: `false`.
-    fn set_presence(
-        &self,
-        user_id: &str,
-        online: bool,
-        at_ms: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// A user's links, ordered by conversation id (creation time).
     fn links_of_user(
@@ -213,6 +218,25 @@ pub trait ChatStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
 
+    /// Moves a member's read marker to `marker`, forward only; `false` if
+    /// it was there or further already (or the member is gone).
+    fn mark_read(&self, marker: &ReadMarker) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Records activity at `seq` in a conversation: its members' inboxes
+    /// move it up, at most once per `window_ms` (the first change after a
+    /// quiet spell claims the window and updates every member's link; 0:
+    /// every time, with no claim). A `conversation` read with its window
+    /// claimed costs no request. Returns how many links it updated.
+    fn bump_activity(
+        &self,
+        conversation: &Conversation,
+        seq: &str,
+        window_ms: i64,
+    ) -> impl Future<Output = Result<usize>> + Send;
+}
+
+/// The Messages table: messages, their pushes, and the conversations' change logs.
+pub trait MessageStore: Send + Sync {
     /// A conversation's newest message, if any.
     fn latest_message(
         &self,
@@ -228,22 +252,6 @@ pub trait ChatStore: Send + Sync {
         user_id: &str,
         after: Option<&str>,
         cap: usize,
-    ) -> impl Future<Output = Result<usize>> + Send;
-
-    /// Moves a member's read marker to `marker`, forward only; `false` if
-    /// it was there or further already (or the member is gone).
-    fn mark_read(&self, marker: &ReadMarker) -> impl Future<Output = Result<bool>> + Send;
-
-    /// Records activity at `seq` in a conversation: its members' inboxes
-    /// move it up, at most once per `window_ms` (the first change after a
-    /// quiet spell claims the window and updates every member's link; 0:
-    /// every time, with no claim). A `conversation` read with its window
-    /// claimed costs no request. Returns how many links it updated.
-    fn bump_activity(
-        &self,
-        conversation: &Conversation,
-        seq: &str,
-        window_ms: i64,
     ) -> impl Future<Output = Result<usize>> + Send;
 
     /// Stores a new message, unless its id is taken in its conversation,
@@ -314,3 +322,10 @@ pub trait ChatStore: Send + Sync {
         direction: SortDirection,
     ) -> impl Future<Output = Result<(Vec<Message>, Option<Cursor>)>> + Send;
 }
+
+/// All the storage the use-cases need: every aggregate's store. A reader
+/// of a whole selection (see [`crate::graph`]) needs all three; a feature
+/// that touches less asks for less.
+pub trait ChatStore: UserStore + ConversationStore + MessageStore {}
+
+impl<T: UserStore + ConversationStore + MessageStore> ChatStore for T {}

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::limits::MAX_PRESENCE_CONVERSATIONS;
 use crate::model::Presence;
 use crate::page::PageQuery;
-use crate::ports::{Change, ChatStore, Publisher};
+use crate::ports::{Change, ConversationStore, Publisher, UserStore};
 
 /// Conversations pushed to at once.
 const PUSH_CONCURRENCY: usize = 16;
@@ -26,7 +26,7 @@ const LINK_PAGE: u32 = 100;
 /// are in (their [`MAX_PRESENCE_CONVERSATIONS`] most recently active);
 /// returns whether it changed. A push that fails is logged: presence is a
 /// hint, and the next change corrects it.
-pub async fn record<S: ChatStore, P: Publisher>(
+pub async fn record<S: UserStore + ConversationStore, P: Publisher>(
     store: &S,
     publisher: &P,
     user_id: &str,

@@ -4,12 +4,12 @@
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Caller, ReadMarker};
-use crate::ports::{Change, ChatStore, Publisher};
+use crate::ports::{Change, ConversationStore, MessageStore, Publisher};
 use crate::service::ChatService;
 use tracing::instrument;
 
 /// Moving a read marker.
-impl<S: ChatStore, P: Publisher> ChatService<S, P> {
+impl<S: ConversationStore + MessageStore, P: Publisher> ChatService<S, P> {
     /// Moves the caller's read marker in a conversation to a message,
     /// forward only, and pushes it (`onReadMarker`) to the members, the
     /// caller's other devices included, so clients can draw read receipts.

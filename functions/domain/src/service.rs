@@ -77,7 +77,7 @@ impl<S, P> ChatService<S, P> {
 }
 
 /// What the writers share.
-impl<S: ChatStore, P: Publisher> ChatService<S, P> {
+impl<S, P: Publisher> ChatService<S, P> {
     /// Pushes a new user or link. Its row is written whatever happens here: a
     /// failed lookup of subscribers loses only the live push, which a
     /// client's next read shows.

@@ -5,12 +5,12 @@ use crate::clock::{now_ms, time_at};
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Caller, Typing};
-use crate::ports::{Change, ChatStore, Publisher};
+use crate::ports::{Change, ConversationStore, Publisher};
 use crate::service::ChatService;
 use tracing::instrument;
 
 /// Sending a typing signal.
-impl<S: ChatStore, P: Publisher> ChatService<S, P> {
+impl<S: ConversationStore, P: Publisher> ChatService<S, P> {
     /// Tells the conversation's other members that the caller is typing.
     /// At most one signal per user and conversation per
     /// [`limits::TYPING_INTERVAL_MS`] goes out; the others are answered

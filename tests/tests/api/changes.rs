@@ -329,7 +329,7 @@ async fn catching_up_from_a_cursor_gives_exactly_the_state_now() {
 /// that could still commit.
 #[tokio::test]
 async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
-    use chat_domain::ChatStore;
+    use chat_domain::MessageStore;
     let stack = Stack::start().await;
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
