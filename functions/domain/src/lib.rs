@@ -27,6 +27,9 @@
 //!   [`reads`], [`changes`], [`inbox`], [`typing`] and [`presence`].
 //! - [`graph`]: what a request selects below its root object, read level by
 //!   level in batches, with the same authorization at every level.
+//! - [`memory`]: in-memory adapters of the store ports and the publisher,
+//!   over which the use-cases' unit tests run (in `tests/`, one file per
+//!   feature).
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
 pub mod changes;
@@ -38,6 +41,7 @@ pub mod inbox;
 pub mod lease;
 pub mod limits;
 pub mod members;
+pub mod memory;
 pub mod messages;
 pub mod model;
 pub mod page;
@@ -58,3 +62,6 @@ pub use model::{
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{Change, ChatStore, ConversationStore, MessageStore, Publisher, Pushed, UserStore};
 pub use service::{ChatService, Unpublished};
+
+#[cfg(test)]
+mod tests;

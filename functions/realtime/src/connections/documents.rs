@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-
 use super::items::*;
 
 /// A subscription's document: what its key is the hash of.
