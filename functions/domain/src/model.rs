@@ -105,7 +105,9 @@ impl ConvoLink {
             convo_link_conversation_id: conversation_id.to_string(),
             created_at: now.to_string(),
             updated_at: now.to_string(),
-            activity: Some(ulid::Ulid::new().to_string()),
+            // The same generator as messages' `seq`, so a conversation made in
+            // the same millisecond as a message still sorts after it.
+            activity: Some(crate::clock::next_seq()),
             last_read: None,
         }
     }
