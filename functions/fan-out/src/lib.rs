@@ -2,8 +2,9 @@
 //! - the DynamoDB Streams of Messages, Users and ConvoLinks: it pushes each
 //!   row written outside the API to exactly the connections subscribed to
 //!   it, and reports partial batch failures;
-//! - a writer's asynchronous `Invoke` with a batch of a large conversation's
-//!   posts (`chat_realtime::relay`): it posts them.
+//! - a writer's synchronous `Invoke` with a batch of a large conversation's
+//!   posts (`chat_realtime::relay`): it posts them and answers what it did,
+//!   which the writer waits for.
 //!
 //! A thin Lambda function: `main` builds the service once per cold start and
 //! [`handler`] passes each event to `chat-realtime`.

@@ -39,7 +39,8 @@ use crate::model::{token_expired, Subscription, Topic};
 use crate::notifier::{Notifier, NotifyError};
 use crate::protocol::{NextPayload, ServerMessage};
 use crate::relay::{RelayBatch, RelayError, RelayPost, RelaySettings};
-use crate::subscribe::{self, Payloads, Push, Unshaped};
+use crate::subscribe::{self, Unshaped};
+use crate::topics::{self, Push};
 use crate::window::Deadline;
 use chat_graphql::AppSyncError;
 use serde_json::json;
@@ -109,7 +110,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 .ok()?
                 .into();
             // Written outside the API: the change log does not have it.
-            topic_of(Change::Message(&MessageChange {
+            topics::of_change(Change::Message(&MessageChange {
                 kind: ChangeKind::Created,
                 conversation_id: message.message_conversation_id.clone(),
                 key: message.seq.clone(),
@@ -118,10 +119,10 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         } else if table == self.tables.users {
             // Username claims share the table and are not users.
             let user: User = serde_dynamo::from_item::<_, UserItem>(image).ok()?.into();
-            topic_of(Change::User(&user))
+            topics::of_change(Change::User(&user))
         } else if table == self.tables.convo_links {
             let link: ConvoLink = serde_dynamo::from_item::<_, LinkItem>(image).ok()?.into();
-            topic_of(Change::Link(&link))
+            topics::of_change(Change::Link(&link))
         } else {
             return None;
         };
@@ -494,7 +495,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
 }
 
 /// What invokes the fan-out function: a stream batch from an event source
-/// mapping, or a writer's hand-off (an asynchronous `Invoke`).
+/// mapping, or a writer's hand-off (a synchronous `Invoke`).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FanOutEvent {
@@ -503,7 +504,8 @@ pub enum FanOutEvent {
 }
 
 /// The function's answer: the stream mapping reads the batch's failures; a
-/// hand-off's answer is discarded by Lambda and only logged.
+/// hand-off's answer (what it posted) is read by the writer that waits for
+/// it.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum FanOutResponse {
@@ -521,72 +523,10 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 }
 
-/// The topic of a change and its GraphQL values, by subscription field.
-fn topic_of(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error> {
-    let mut values = Payloads::new();
-    let mut reactions = None;
-    let mut skip_user = None;
-    let topic = match change {
-        Change::Message(m) => {
-            reactions = Some(m.message.reactions.clone());
-            if m.kind == ChangeKind::Created {
-                values.insert("onCreateMessage".into(), serde_json::to_value(&m.message)?);
-            }
-            values.insert("onMessageChange".into(), serde_json::to_value(m)?);
-            Topic::Messages {
-                conversation_id: m.conversation_id.clone(),
-            }
-        }
-        Change::Read(r) => {
-            values.insert("onReadMarker".into(), serde_json::to_value(r)?);
-            Topic::Messages {
-                conversation_id: r.conversation_id.clone(),
-            }
-        }
-        Change::Member(m) => {
-            values.insert("onMemberChange".into(), serde_json::to_value(m)?);
-            Topic::Messages {
-                conversation_id: m.conversation_id.clone(),
-            }
-        }
-        Change::User(u) => {
-            values.insert("onCreateUser".into(), serde_json::to_value(u)?);
-            Topic::Users
-        }
-        Change::Link(l) => {
-            values.insert("onCreateConvoLink".into(), serde_json::to_value(l)?);
-            Topic::LinksOf {
-                user_id: l.convo_link_user_id.clone(),
-            }
-        }
-        Change::Typing(t) => {
-            values.insert("onTyping".into(), serde_json::to_value(t)?);
-            skip_user = Some(t.user_id.clone());
-            Topic::Messages {
-                conversation_id: t.conversation_id.clone(),
-            }
-        }
-        Change::Presence(p) => {
-            values.insert("onPresence".into(), serde_json::to_value(p)?);
-            Topic::Messages {
-                conversation_id: p.conversation_id.clone(),
-            }
-        }
-    };
-    Ok((
-        topic,
-        Push {
-            values,
-            reactions,
-            skip_user,
-        },
-    ))
-}
-
 /// Delivery from the function that wrote the row.
 impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
     async fn publish(&self, change: Change<'_>) -> chat_domain::error::Result<Pushed> {
-        let (topic, values) = topic_of(change).map_err(chat_domain::Error::push)?;
+        let (topic, values) = topics::of_change(change).map_err(chat_domain::Error::push)?;
         let delivery = self
             .deliver(&topic, &values)
             .await

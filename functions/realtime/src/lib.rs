@@ -17,7 +17,10 @@
 //!   connection is pinged and given up on).
 //! - [`notifier`]: the [`Notifier`] port and its API Gateway management API
 //!   adapter (`PostToConnection`, `DeleteConnection`).
-//! - [`subscribe`]: validating a `subscribe` document and deciding its topic.
+//! - [`topics`]: the topic map, both ways: a subscription field's topic,
+//!   and a change's topic with the value of each field it carries.
+//! - [`subscribe`]: validating a `subscribe` document and shaping payloads
+//!   to it.
 //! - [`connection`]: [`ConnectionService`], what each WebSocket route does.
 //! - [`fanout`]: [`FanOut`], from a new row (a writer's, or a stream
 //!   batch's) to posts.
@@ -47,6 +50,7 @@ pub mod protocol;
 pub mod relay;
 pub mod subscribe;
 pub mod sweeper;
+pub mod topics;
 pub mod window;
 
 pub use connection::ConnectionService;

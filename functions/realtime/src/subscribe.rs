@@ -26,6 +26,7 @@ use crate::caps::{
     MAX_DOCUMENT_ALIASES, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_FIELDS, MAX_PAYLOAD_BYTES,
 };
 use crate::model::{ConnectedUser, Topic};
+use crate::topics::{self, Payloads, Push};
 
 /// Why a subscription was refused: GraphQL errors for the protocol's `error`
 /// message. The connection stays open.
@@ -131,53 +132,6 @@ impl Prepared {
             ));
         }
         Ok(())
-    }
-}
-
-/// What one change pushes on a topic, by the subscription field it is for:
-/// a new message is `onCreateMessage`'s message and `onMessageChange`'s
-/// change; an edit is only the latter. Each value is as the schema names
-/// its fields.
-pub type Payloads = Map<String, Value>;
-
-/// One change to push: its values, and, when it carries a message, that
-/// message's reactions, which each subscriber sees as their own (whether
-/// they reacted), so a message with reactions is shaped per subscriber.
-#[derive(Debug, Clone, Default)]
-pub struct Push {
-    pub values: Payloads,
-    pub reactions: Option<Vec<chat_domain::Reaction>>,
-    /// A user whose own subscriptions do not get it (a typing signal's
-    /// sender).
-    pub skip_user: Option<String>,
-}
-
-impl Push {
-    /// Whether subscribers see it differently (a message with reactions).
-    pub fn personal(&self) -> bool {
-        self.reactions.as_ref().is_some_and(|r| !r.is_empty())
-    }
-
-    /// The values as `viewer` sees them: each message in them with its
-    /// reactions (`Message.reactions`) for that viewer.
-    pub fn values_for(&self, viewer: &str) -> Payloads {
-        let Some(reactions) = &self.reactions else {
-            return self.values.clone();
-        };
-        let views = serde_json::to_value(chat_domain::Reaction::views(reactions, viewer))
-            .expect("reactions serialize");
-        let mut values = self.values.clone();
-        for (field, value) in values.iter_mut() {
-            let message = match field.as_str() {
-                "onCreateMessage" => Some(value),
-                "onMessageChange" => value.get_mut("message"),
-                _ => None,
-            };
-            if let Some(Value::Object(m)) = message {
-                m.insert("reactions".into(), views.clone());
-            }
-        }
-        values
     }
 }
 
@@ -410,26 +364,12 @@ fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
         chat_domain::limits::id(name, &arg(name))
             .map_err(|e| Refusal::one("ValidationError", e.client_message()))
     };
-    match field.name.as_str() {
-        "onCreateMessage" => Ok(Topic::Messages {
-            conversation_id: id("messageConversationId")?,
-        }),
-        "onCreateUser" => Ok(Topic::Users),
-        "onCreateConvoLink" => Ok(Topic::LinksOf {
-            user_id: id("convoLinkUserId")?,
-        }),
-        // The same topic as `onCreateMessage`: one Query finds the
-        // subscribers of both.
-        "onMessageChange" | "onMemberChange" | "onReadMarker" | "onTyping" | "onPresence" => {
-            Ok(Topic::Messages {
-                conversation_id: id("conversationId")?,
-            })
-        }
-        other => Err(Refusal::one(
+    topics::of_field(&field.name, id).unwrap_or_else(|| {
+        Err(Refusal::one(
             "ValidationError",
-            format!("{other} is not a subscription field"),
-        )),
-    }
+            format!("{} is not a subscription field", field.name),
+        ))
+    })
 }
 
 /// Whether `user` may listen to `topic`: a conversation's messages only for

@@ -21,5 +21,5 @@ pub mod tables;
 
 pub use counter::RequestCounter;
 pub use error::StoreError;
-pub use store::DynamoStore;
+pub use store::{failed_conditions, DynamoStore};
 pub use tables::{TableNames, TableSpec};

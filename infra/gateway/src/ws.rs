@@ -167,7 +167,7 @@ impl WsState {
                     &connection_id,
                     "$disconnect",
                     "DISCONNECT",
-                    now_ms(),
+                    chat_realtime::clock::now_ms(),
                     "127.0.0.1",
                     "",
                 );
@@ -209,10 +209,6 @@ impl WsState {
     }
 }
 
-fn now_ms() -> i64 {
-    chat_realtime::clock::now_ms()
-}
-
 fn new_connection_id() -> String {
     use rand::Rng;
     rand::thread_rng()
@@ -240,7 +236,7 @@ impl WsState {
         source_ip: &str,
         user_agent: &str,
     ) -> Value {
-        let now = now_ms();
+        let now = chat_realtime::clock::now_ms();
         json!({
             "routeKey": route,
             "eventType": event_type,
@@ -282,7 +278,7 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "Going away").into_response();
     }
     let connection_id = new_connection_id();
-    let connected_at = now_ms();
+    let connected_at = chat_realtime::clock::now_ms();
     let source_ip = peer.ip().to_string();
     let user_agent = headers
         .get("user-agent")
@@ -421,7 +417,7 @@ async fn serve(
         tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    last_active.store(now_ms(), Ordering::Relaxed);
+                    last_active.store(chat_realtime::clock::now_ms(), Ordering::Relaxed);
                     let body = text.to_string();
                     let route = route_of(&state.routes, &body);
                     let event = json!({
@@ -432,7 +428,7 @@ async fn serve(
                     state.invoke(event).await;
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    last_active.store(now_ms(), Ordering::Relaxed);
+                    last_active.store(chat_realtime::clock::now_ms(), Ordering::Relaxed);
                     let event = json!({
                         "requestContext": state.context(&connection_id, "$default", "MESSAGE", connected_at, &source_ip, &user_agent),
                         "body": base64::engine::general_purpose::STANDARD.encode(&bytes),
@@ -444,7 +440,7 @@ async fn serve(
                     let _ = tx.send(Outbound::CloseReply);
                     break frame.map(|f| (f.code, f.reason.to_string())).unwrap_or((1005, String::new()));
                 }
-                Some(Ok(_)) => last_active.store(now_ms(), Ordering::Relaxed),
+                Some(Ok(_)) => last_active.store(chat_realtime::clock::now_ms(), Ordering::Relaxed),
                 Some(Err(err)) => {
                     let text = err.to_string();
                     if text.contains("too long") || text.contains("too big") {

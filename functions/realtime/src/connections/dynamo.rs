@@ -152,31 +152,25 @@ impl DynamoConnections {
     }
 }
 
-/// Which actions of a cancelled transaction failed their condition; `None`
-/// when it went through. Any other failure is an error.
-pub(crate) fn failed_conditions<O, R>(
+/// Which of a transaction's actions failed their condition (the first
+/// three, padded), `None` when it went through; any other failure is an
+/// error. The store's [`chat_store::failed_conditions`] reads the reasons.
+pub(crate) fn condition_failures<O, R>(
     result: std::result::Result<O, SdkError<TransactWriteItemsError, R>>,
 ) -> Result<Option<Vec<bool>>>
 where
     aws_sdk_dynamodb::Error: From<SdkError<TransactWriteItemsError, R>>,
 {
-    match result {
-        Ok(_) => Ok(None),
-        Err(err) => match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                let mut failed: Vec<bool> = e
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .collect();
-                if !failed.contains(&true) {
-                    return Err(err.into());
-                }
-                failed.resize(3, false);
-                Ok(Some(failed))
-            }
-            _ => Err(err.into()),
-        },
+    let err = match result {
+        Ok(_) => return Ok(None),
+        Err(err) => err,
+    };
+    match chat_store::failed_conditions(&err) {
+        Some(mut failed) if failed.contains(&true) => {
+            failed.resize(3, false);
+            Ok(Some(failed))
+        }
+        _ => Err(err.into()),
     }
 }
 

@@ -149,7 +149,7 @@ impl Connections for DynamoConnections {
                 .transact_items(self.put_new(&item)?)
                 .send()
                 .await;
-            match failed_conditions(add)? {
+            match condition_failures(add)? {
                 None => return Ok(Stored::Added),
                 Some(failed) if failed[0] => return Ok(Stored::DuplicateId),
                 Some(failed) if failed[1] => return Ok(Stored::Full),
@@ -193,7 +193,7 @@ impl Connections for DynamoConnections {
                 )
                 .send()
                 .await;
-            match failed_conditions(replace)? {
+            match condition_failures(replace)? {
                 None => return Ok(Stored::Replaced { old_id: old.id }),
                 Some(failed) if failed[0] => return Ok(Stored::DuplicateId),
                 Some(_) => {}
@@ -238,7 +238,7 @@ impl Connections for DynamoConnections {
             .transact_items(self.count(connection_id, -1)?)
             .send()
             .await;
-        if failed_conditions(removed)?.is_some() {
+        if condition_failures(removed)?.is_some() {
             // Raced with a replacement, or the connection row is gone: the
             // id's own rows still go; the count is the connection's.
             self.client
@@ -246,7 +246,7 @@ impl Connections for DynamoConnections {
                 .transact_items(remove_id()?)
                 .send()
                 .await?;
-            let _ = failed_conditions(
+            let _ = condition_failures(
                 self.client
                     .transact_write_items()
                     .transact_items(remove_sub()?)

@@ -130,8 +130,9 @@ where
     }
 }
 
-/// Which actions of a cancelled transaction failed their condition.
-fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+/// Which actions of a cancelled transaction failed their condition, in
+/// order; `None` when it was not cancelled for a condition.
+pub fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
     match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
             e.cancellation_reasons()
