@@ -265,13 +265,22 @@ pub trait MessageStore: Send + Sync {
     ) -> impl Future<Output = Result<PutMessageOutcome>> + Send;
 
     /// The caller's membership link, the conversation and one of its
-    /// messages, in one consistent read.
+    /// messages, in one consistent read ([`Self::messages_context`] of one).
     fn message_context(
         &self,
         user_id: &str,
         conversation_id: &str,
         message_id: &str,
-    ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>> + Send;
+    ) -> impl Future<Output = Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>> + Send
+    {
+        async move {
+            let ids = [message_id.to_string()];
+            let (link, convo, mut messages) = self
+                .messages_context(user_id, conversation_id, &ids, true)
+                .await?;
+            Ok((link, convo, messages.pop()))
+        }
+    }
 
     /// The caller's membership link, the conversation when asked, and those
     /// of `message_ids` that the conversation holds, as they are now, in

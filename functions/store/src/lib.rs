@@ -1,4 +1,5 @@
-//! The DynamoDB adapter: implements the domain's [`ChatStore`] port over the
+//! The DynamoDB adapter: implements the domain's store ports (`UserStore`,
+//! `ConversationStore`, `MessageStore`, together [`ChatStore`]) over the
 //! four chat tables with `aws-sdk-dynamodb` and `serde_dynamo`.
 //!
 //! # Layout
@@ -7,7 +8,10 @@
 //!   declared once and used to create tables locally.
 //! - [`items`]: the storage item and key types, converted to and from domain
 //!   types. Attribute maps are only ever produced by `serde_dynamo`.
-//! - [`store`]: [`DynamoStore`], the port implementation.
+//! - [`store`]: [`DynamoStore`], the ports' implementation: the client and
+//!   the requests its methods share, then one file per aggregate
+//!   (`store/users.rs`, `store/conversations.rs`, `store/messages.rs`),
+//!   named for the tables it writes.
 //! - [`counter`]: an SDK interceptor that counts the requests actually sent.
 //! - [`error`]: [`StoreError`], which keeps the SDK error as its source.
 //!

@@ -125,19 +125,6 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn message_context(
-        &self,
-        user_id: &str,
-        conversation_id: &str,
-        message_id: &str,
-    ) -> chat_domain::error::Result<(Option<ConvoLink>, Option<Conversation>, Option<Message>)>
-    {
-        let (link, convo, mut messages) = self
-            .messages_context(user_id, conversation_id, &[message_id.to_string()], true)
-            .await?;
-        Ok((link, convo, messages.pop()))
-    }
-
     async fn messages_context(
         &self,
         user_id: &str,

@@ -1,0 +1,170 @@
+//! The Messages table and its change logs, in memory.
+
+use super::*;
+
+impl MessageStore for MemoryStore {
+    async fn latest_message(&self, conversation_id: &str) -> Result<Option<Message>> {
+        Ok(self.with(|t| {
+            t.messages
+                .iter()
+                .filter(|((c, _), _)| c == conversation_id)
+                .map(|(_, (m, _))| m)
+                .max_by(|a, b| a.seq.cmp(&b.seq))
+                .cloned()
+        }))
+    }
+
+    async fn count_unread(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        cap: usize,
+    ) -> Result<usize> {
+        Ok(self.with(|t| {
+            t.messages
+                .iter()
+                .filter(|((c, _), (m, _))| {
+                    c == conversation_id
+                        && after.is_none_or(|a| m.seq.as_str() > a)
+                        && m.author_id != user_id
+                        && m.deleted_at.is_none()
+                })
+                .count()
+                .min(cap + 1)
+        }))
+    }
+
+    async fn put_message(
+        &self,
+        change: &MessageChange,
+        push_until: i64,
+    ) -> Result<PutMessageOutcome> {
+        Ok(self.with(|t| {
+            let message = &change.message;
+            let at = key(&change.conversation_id, &message.id);
+            if let Some((existing, hold)) = t.messages.get(&at) {
+                let push = hold.map_or(PushState::Done, PushState::Pending);
+                return PutMessageOutcome::Exists(Box::new(existing.clone()), push);
+            }
+            t.messages.insert(at, (message.clone(), Some(push_until)));
+            t.changes
+                .insert(key(&change.conversation_id, &change.key), change.clone());
+            let author = t
+                .links
+                .get_mut(&key(&message.author_id, &change.conversation_id));
+            move_marker(author, &message.seq, &message.id);
+            PutMessageOutcome::Created
+        }))
+    }
+
+    async fn messages_context(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_ids: &[String],
+        with_conversation: bool,
+    ) -> Result<(Option<ConvoLink>, Option<Conversation>, Vec<Message>)> {
+        let (link, convo) = self
+            .membership(user_id, conversation_id, with_conversation)
+            .await?;
+        let messages = self.with(|t| {
+            message_ids
+                .iter()
+                .filter_map(|id| t.messages.get(&key(conversation_id, id)))
+                .map(|(m, _)| m.clone())
+                .collect()
+        });
+        Ok((link, convo, messages))
+    }
+
+    async fn change_message(&self, change: &MessageChange) -> Result<ChangeOutcome> {
+        Ok(self.with(|t| {
+            let new = &change.message;
+            let at = key(&change.conversation_id, &new.id);
+            let Some((stored, _)) = t
+                .messages
+                .get_mut(&at)
+                .filter(|(m, _)| m.version == new.version.saturating_sub(1))
+            else {
+                return ChangeOutcome::Moved;
+            };
+            stored.content = new.content.clone();
+            stored.updated_at = new.updated_at.clone();
+            stored.version = new.version;
+            stored.reactions = new.reactions.clone();
+            if new.edited_at.is_some() {
+                stored.edited_at = new.edited_at.clone();
+            }
+            if new.deleted_at.is_some() {
+                stored.deleted_at = new.deleted_at.clone();
+            }
+            t.changes
+                .insert(key(&change.conversation_id, &change.key), change.clone());
+            ChangeOutcome::Changed
+        }))
+    }
+
+    async fn changes(
+        &self,
+        conversation_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<MessageChange>> {
+        Ok(self.with(|t| {
+            t.changes
+                .range(key(conversation_id, after)..)
+                .filter(|((c, k), _)| c == conversation_id && k.as_str() > after)
+                .take(limit as usize)
+                .map(|(_, change)| change.clone())
+                .collect()
+        }))
+    }
+
+    async fn finish_push(&self, message: &Message) -> Result<()> {
+        self.with(|t| {
+            match t
+                .messages
+                .get_mut(&key(&message.message_conversation_id, &message.id))
+            {
+                Some((_, hold)) => {
+                    *hold = None;
+                    Ok(())
+                }
+                None => Err(refused("no such message")),
+            }
+        })
+    }
+
+    async fn take_push(&self, message: &Message, held_until: i64, until: i64) -> Result<bool> {
+        Ok(self.with(|t| {
+            match t
+                .messages
+                .get_mut(&key(&message.message_conversation_id, &message.id))
+            {
+                Some((_, hold)) if *hold == Some(held_until) => {
+                    *hold = Some(until);
+                    true
+                }
+                _ => false,
+            }
+        }))
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        page: &PageQuery,
+        direction: SortDirection,
+    ) -> Result<(Vec<Message>, Option<Cursor>)> {
+        Ok(self.with(|t| {
+            let rows: Vec<(String, Message)> = t
+                .messages
+                .iter()
+                .filter(|((c, _), _)| c == conversation_id)
+                .map(|(_, (m, _))| (m.seq.clone(), m.clone()))
+                .collect();
+            page_of(rows, page, direction)
+        }))
+    }
+}

@@ -1,0 +1,171 @@
+//! In-memory adapters of the ports, for unit tests of the use-cases: a
+//! store that keeps the tables' rules ([`MemoryStore`]) and a publisher
+//! that records what it was asked to push ([`MemoryPublisher`]).
+//!
+//! The store answers as the DynamoDB adapter does, request for request: the
+//! same conditions (an id or a username taken, a member already in, a
+//! version or a revision moved), the same orders (users by username, links
+//! by conversation or user id, the inbox by activity, messages by `seq`, the
+//! change log by key) and the same pages (a full page carries a cursor).
+//! What it cannot show is what only a real engine does: concurrency between
+//! requests, and the request counts. The integration suite holds those,
+//! against the embedded engine and Amazon DynamoDB Local.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::clock::{now, now_ms, time_at};
+use crate::error::{Error, Result};
+use crate::model::{
+    Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
+    User,
+};
+use crate::page::{Cursor, PageQuery, SortDirection};
+use crate::ports::{
+    AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
+    MessageStore, Publisher, PushState, Pushed, PutMessageOutcome, UserStore,
+};
+
+/// A request the memory store refuses as DynamoDB would fail it (a
+/// transaction whose condition failed where the port has no outcome for
+/// it): an internal failure, as the adapter reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(&'static str);
+
+fn refused(why: &'static str) -> Error {
+    Error::Store(Box::new(Refused(why)))
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    users: BTreeMap<String, User>,
+    presence_at: HashMap<String, i64>,
+    /// Lowercased username → owner id.
+    usernames: HashMap<String, String>,
+    conversations: BTreeMap<String, Conversation>,
+    /// By (user id, conversation id), the table's key.
+    links: BTreeMap<(String, String), ConvoLink>,
+    /// By (conversation id, message id), with the push's hold.
+    messages: BTreeMap<(String, String), (Message, Option<i64>)>,
+    /// By (conversation id, key).
+    changes: BTreeMap<(String, String), MessageChange>,
+}
+
+/// The store ports over maps in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Tables) -> T) -> T {
+        let mut tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut tables)
+    }
+
+    /// Where a stored message's push stands (a test's view of `pushUntil`).
+    pub fn push_state(&self, conversation_id: &str, message_id: &str) -> Option<PushState> {
+        self.with(|t| {
+            t.messages
+                .get(&(conversation_id.to_string(), message_id.to_string()))
+                .map(|(_, hold)| hold.map_or(PushState::Done, PushState::Pending))
+        })
+    }
+
+    /// Every change-log entry of a conversation, oldest first.
+    pub fn change_log(&self, conversation_id: &str) -> Vec<MessageChange> {
+        self.with(|t| {
+            t.changes
+                .iter()
+                .filter(|((c, _), _)| c == conversation_id)
+                .map(|(_, change)| change.clone())
+                .collect()
+        })
+    }
+}
+
+/// One page of `rows`, sorted by their key, read after the cursor in
+/// `page` in `direction`: a full page carries the cursor of its last row,
+/// as DynamoDB's LastEvaluatedKey does.
+fn page_of<T: Clone>(
+    rows: Vec<(String, T)>,
+    page: &PageQuery,
+    direction: SortDirection,
+) -> (Vec<T>, Option<Cursor>) {
+    let after = page
+        .after
+        .as_ref()
+        .and_then(|c| c.as_str())
+        .map(str::to_string);
+    let mut rows = rows;
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    if direction == SortDirection::Desc {
+        rows.reverse();
+    }
+    let rows: Vec<(String, T)> = rows
+        .into_iter()
+        .filter(|(key, _)| match (&after, direction) {
+            (None, _) => true,
+            (Some(a), SortDirection::Asc) => key > a,
+            (Some(a), SortDirection::Desc) => key < a,
+        })
+        .take(page.limit as usize)
+        .collect();
+    let cursor = (rows.len() == page.limit as usize)
+        .then(|| rows.last().map(|(key, _)| Cursor::String(key.clone())))
+        .flatten();
+    (rows.into_iter().map(|(_, row)| row).collect(), cursor)
+}
+
+impl Tables {
+    /// A page of the links `sort_key` keeps, by the key it gives them (the
+    /// key of the index the adapter reads).
+    fn links_page(
+        &self,
+        page: &PageQuery,
+        direction: SortDirection,
+        sort_key: impl Fn(&ConvoLink) -> Option<String>,
+    ) -> (Vec<ConvoLink>, Option<Cursor>) {
+        let rows = self
+            .links
+            .values()
+            .filter_map(|link| Some((sort_key(link)?, link.clone())))
+            .collect();
+        page_of(rows, page, direction)
+    }
+}
+
+/// A read marker moves forward only, and only on a link that exists.
+fn move_marker(link: Option<&mut ConvoLink>, seq: &str, message_id: &str) -> bool {
+    match link {
+        Some(link)
+            if link
+                .last_read
+                .as_ref()
+                .is_none_or(|(at, _)| at.as_str() < seq) =>
+        {
+            link.last_read = Some((seq.to_string(), message_id.to_string()));
+            true
+        }
+        _ => false,
+    }
+}
+
+fn key(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
+mod conversations;
+mod messages;
+mod publisher;
+mod users;
+
+pub use publisher::{MemoryPublisher, Published};
