@@ -159,7 +159,19 @@ pub fn markdown(r: &Results) -> String {
          graphql-transport-ws WebSocket clients, one per subscribed member.\n"
     );
 
-    // 1. Fan-out.
+    fan_out(&mut s, r);
+    hand_off(&mut s, r);
+    sustained(&mut s, r);
+    api(&mut s, r);
+    cold_start(&mut s, r);
+    growth(&mut s, r);
+    production(&mut s, r);
+    trails(&mut s, r);
+    s
+}
+
+/// Section 1: fan-out, C conversations × S subscribers, against the peer.
+fn fan_out(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 1. Fan-out\n");
     let _ = writeln!(
         s,
@@ -240,8 +252,10 @@ pub fn markdown(r: &Results) -> String {
         }
         let _ = writeln!(s);
     }
+}
 
-    // 1a. The hand-off, in the largest case.
+/// Section 1a: the largest case with and without the hand-off to other invocations.
+fn hand_off(s: &mut String, r: &Results) {
     for plain in &r.without_hand_off {
         let same = |o: &&FanOut| {
             o.case.conversations == plain.case.conversations
@@ -294,8 +308,10 @@ pub fn markdown(r: &Results) -> String {
              1,000-member conversation run four at a time and a push takes about as long as one batch of 250.\n"
         );
     }
+}
 
-    // 1b. Sustained load.
+/// Section 1b: the same rooms under open-loop sustained load.
+fn sustained(s: &mut String, r: &Results) {
     if !r.sustained.is_empty() {
         let _ = writeln!(s, "### Sustained load, open loop\n");
         let _ = writeln!(
@@ -353,8 +369,10 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
+}
 
-    // 2. API.
+/// Section 2: every query and mutation, latency and cost.
+fn api(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 2. API latency and cost\n");
     let _ = writeln!(
         s,
@@ -433,8 +451,10 @@ pub fn markdown(r: &Results) -> String {
          invoke overhead (a few ms per call on AWS) nor AppSync's. Invocations per operation are exactly one: nested \
          fields resolve inside the operation's own function.\n"
     );
+}
 
-    // 3. Cold start.
+/// Section 3: cold start and footprint.
+fn cold_start(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 3. Cold start and footprint\n");
     let _ = writeln!(
         s,
@@ -489,8 +509,10 @@ pub fn markdown(r: &Results) -> String {
          so the two columns are not the same measurement; they show the order of magnitude: a Rust function with the AWS \
          SDK initialises in milliseconds, Node.js and Python hello-worlds in about 100 ms.\n"
     );
+}
 
-    // 4. Growth.
+/// Section 4: how cost grows with the input.
+fn growth(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 4. How cost grows\n");
     let _ = writeln!(s, "### Fan-out with subscribers (C = 1)\n");
     let _ = writeln!(
@@ -619,10 +641,10 @@ pub fn markdown(r: &Results) -> String {
          close it is in the engine: expiring tokens in the order they came, a queue popped from its front, so a \
          transaction touches only the ones that expire.\n"
     );
+}
 
-    production(&mut s, r);
-
-    // Trailing figures.
+/// Where the project trails the peer, with why.
+fn trails(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## Where the project trails the peer\n");
     let mut trails = Vec::new();
     for (p, a) in pairs(r) {
@@ -760,7 +782,6 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
-    s
 }
 
 /// List prices in us-east-1 (USD), as published on the services' pricing
