@@ -157,7 +157,7 @@ pub fn requested_topic(
 ) -> Result<Topic, Refusal> {
     within_document_caps(query, operation_name, variables)?;
     let prepared = Prepared::new(query, operation_name, variables)?;
-    let topic = topic_of(&prepared)?;
+    let topic = document_topic(&prepared)?;
     prepared.within_payload_cap(&topic)?;
     Ok(topic)
 }
@@ -210,7 +210,7 @@ fn within_document_caps(
     Ok(())
 }
 
-fn topic_of(prepared: &Prepared) -> Result<Topic, Refusal> {
+fn document_topic(prepared: &Prepared) -> Result<Topic, Refusal> {
     let operation = prepared.operation();
     if operation.operation_type != OperationType::Subscription {
         return Err(Refusal::one(
