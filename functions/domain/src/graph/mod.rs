@@ -2,7 +2,7 @@
 //!
 //! A root field's function reads its root object, then hands the rest of
 //! the request's selection ([`UserSel`], [`ConvoSel`], [`MessageSel`],
-//! [`LinkSel`]) to [`ChatService::expand_user`] and its siblings. They walk
+//! [`LinkSel`]) to [`ChatService::expand_user`](crate::ChatService::expand_user) and its siblings. They walk
 //! the selection one level at a time. Per level:
 //!
 //! - one `batch_get` for every user and conversation the level references

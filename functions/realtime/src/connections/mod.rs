@@ -33,9 +33,9 @@
 //!
 //! - [`port`]: the [`Connections`] trait and what storing a subscription did.
 //! - [`items`]: the rows as stored, and their keys.
-//! - [`documents`]: the documents an environment has read, kept by hash.
-//! - [`dynamo`]: [`DynamoConnections`], the adapter, and the requests its
-//!   methods share; [`store`]: its methods.
+//! - `documents`: the documents an environment has read, kept by hash.
+//! - `dynamo`: [`DynamoConnections`], the adapter, and the requests its
+//!   methods share; `store`: its methods.
 
 use std::collections::HashMap;
 

@@ -72,7 +72,7 @@ pub enum Stored {
     Added,
     /// The connection already has a subscription with this id.
     DuplicateId,
-    /// The connection holds [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] already
+    /// The connection holds [`MAX_SUBSCRIPTIONS_PER_CONNECTION`](crate::caps::MAX_SUBSCRIPTIONS_PER_CONNECTION) already
     /// (or is gone).
     Full,
     /// The connection had subscribed the same document as `old_id`: that
