@@ -1,6 +1,9 @@
 //! Catching up: `messageChanges`, the conversation's change log after a
 //! signed cursor, each message as it stands now.
 
+use std::collections::BTreeSet;
+
+use tracing::instrument;
 use ulid::Ulid;
 
 use crate::clock::now_ms;
@@ -11,8 +14,6 @@ use crate::model::{Caller, ChangeKind, Message};
 use crate::page::Scope;
 use crate::ports::ChatStore;
 use crate::service::ChatService;
-use std::collections::BTreeSet;
-use tracing::instrument;
 
 /// How far behind now a catch-up cursor stays. A change takes its key (a
 /// ULID of the time) just before its write, and the write lands within the

@@ -1,6 +1,9 @@
 //! Conversations: `createConvo` (the conversation and every member's link
 //! in one transaction) and `getConvo`.
 
+use std::collections::BTreeSet;
+
+use tracing::instrument;
 use ulid::Ulid;
 
 use crate::clock::now;
@@ -10,8 +13,6 @@ use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink};
 use crate::ports::{Change, ChatStore, Publisher};
 use crate::service::ChatService;
-use std::collections::BTreeSet;
-use tracing::instrument;
 
 /// Creating a conversation.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {

@@ -1,6 +1,8 @@
 //! The inbox: the caller's conversations, most recently active first, with
 //! their newest message and unread count.
 
+use tracing::instrument;
+
 use crate::error::Result;
 use crate::graph::{Known, MessageSel, MessageView};
 use crate::limits;
@@ -8,7 +10,6 @@ use crate::model::{Caller, Message};
 use crate::page::{PageRequest, Scope};
 use crate::ports::ChatStore;
 use crate::service::ChatService;
-use tracing::instrument;
 
 /// One conversation in a user's inbox.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -2,6 +2,8 @@
 //! and promotion with owner roles. A removed member's live subscriptions
 //! end before the removal answers.
 
+use tracing::instrument;
+
 use crate::clock::now;
 use crate::error::{Error, Result};
 use crate::graph::{LinkSel, LinkView};
@@ -9,7 +11,6 @@ use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink, MemberChange, MemberChangeKind};
 use crate::ports::{AddMemberOutcome, Change, ChatStore, Publisher};
 use crate::service::{contended, owner_only, without, ChatService};
-use tracing::instrument;
 
 /// Changing who is in a conversation.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {

@@ -2,6 +2,8 @@
 //! writer under a lease), `updateMessage` and `deleteMessage` (tombstones)
 //! by their author, and the history (`allMessageConnection`).
 
+use tracing::instrument;
+
 use crate::clock::{next_seq, now, now_ms};
 use crate::error::{Error, Result};
 use crate::graph::{Known, MessageSel, MessageView};
@@ -11,7 +13,6 @@ use crate::model::{Caller, ChangeKind, Conversation, Message, MessageChange};
 use crate::page::{Page, PageRequest, Scope, SortDirection};
 use crate::ports::{Change, ChangeOutcome, ChatStore, Publisher, PushState, PutMessageOutcome};
 use crate::service::{contended, ChatService};
-use tracing::instrument;
 
 /// `createMessage`'s input, as the client sent it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Reactions: `addReaction` and `removeReaction`, one emoji per call,
 //! idempotent, capped per message and per user.
 
+use tracing::instrument;
+
 use crate::error::{Error, Result};
 use crate::graph::{MessageSel, MessageView};
 use crate::limits;
@@ -8,7 +10,6 @@ use crate::messages::MessageRef;
 use crate::model::{Caller, ChangeKind, Message};
 use crate::ports::{ChatStore, Publisher};
 use crate::service::ChatService;
-use tracing::instrument;
 
 /// Putting and taking off reactions.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {

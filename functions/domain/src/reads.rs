@@ -1,12 +1,13 @@
 //! Read markers: `markRead`, forward only, pushed to the members (read
 //! receipts) and to the caller's other devices.
 
+use tracing::instrument;
+
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Caller, ReadMarker};
 use crate::ports::{Change, ConversationStore, MessageStore, Publisher};
 use crate::service::ChatService;
-use tracing::instrument;
 
 /// Moving a read marker.
 impl<S: ConversationStore + MessageStore, P: Publisher> ChatService<S, P> {

@@ -1,13 +1,14 @@
 //! Typing signals: `typing`, members only, throttled per user and
 //! conversation in this instance's memory, pushed and never stored.
 
+use tracing::instrument;
+
 use crate::clock::{now_ms, time_at};
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Caller, Typing};
 use crate::ports::{Change, ConversationStore, Publisher};
 use crate::service::ChatService;
-use tracing::instrument;
 
 /// Sending a typing signal.
 impl<S: ConversationStore, P: Publisher> ChatService<S, P> {

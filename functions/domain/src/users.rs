@@ -1,6 +1,8 @@
 //! Profiles: `createUser` (the caller's own, idempotent, usernames unique),
 //! `getUser`, `listUsers` and `me`.
 
+use tracing::instrument;
+
 use crate::clock::now;
 use crate::error::{Error, Result};
 use crate::graph::{UserSel, UserView};
@@ -9,7 +11,6 @@ use crate::model::{Caller, User};
 use crate::page::{Page, PageRequest, Scope};
 use crate::ports::{Change, ChatStore, CreateUserOutcome, Publisher};
 use crate::service::ChatService;
-use tracing::instrument;
 
 /// Writing a profile.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {
