@@ -75,24 +75,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
         let seq = next_seq();
         let now = now();
-        let change = MessageChange {
-            kind: ChangeKind::Created,
-            conversation_id: conversation_id.clone(),
-            key: seq.clone(),
-            message: Message {
-                id: client_id.unwrap_or_else(|| seq.clone()),
-                message_conversation_id: conversation_id.clone(),
-                author_id: caller.id.clone(),
-                content,
-                seq,
-                created_at: now.clone(),
-                updated_at: now,
-                edited_at: None,
-                deleted_at: None,
-                version: 1,
-                reactions: Vec::new(),
-            },
-        };
+        let id = client_id.unwrap_or_else(|| seq.clone());
+        let change =
+            MessageChange::created(&conversation_id, &id, &caller.id, &content, &seq, &now);
         let lease = push_lease();
         let message = match self.store.put_message(&change, lease).await? {
             PutMessageOutcome::Created => {

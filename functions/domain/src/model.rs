@@ -251,6 +251,39 @@ pub struct MessageChange {
     pub message: Message,
 }
 
+impl MessageChange {
+    /// A new message of `author_id` in `conversation_id`, at its place `seq`
+    /// and time `now`: version 1, unedited, with no reactions. Its
+    /// change-log key is its `seq`.
+    pub fn created(
+        conversation_id: &str,
+        id: &str,
+        author_id: &str,
+        content: &str,
+        seq: &str,
+        now: &str,
+    ) -> Self {
+        MessageChange {
+            kind: ChangeKind::Created,
+            conversation_id: conversation_id.to_string(),
+            key: seq.to_string(),
+            message: Message {
+                id: id.to_string(),
+                message_conversation_id: conversation_id.to_string(),
+                author_id: author_id.to_string(),
+                content: content.to_string(),
+                seq: seq.to_string(),
+                created_at: now.to_string(),
+                updated_at: now.to_string(),
+                edited_at: None,
+                deleted_at: None,
+                version: 1,
+                reactions: Vec::new(),
+            },
+        }
+    }
+}
+
 /// A message as the API returns it: its fields, plus the three ChatQL's
 /// client reads. `conversationId` and `sender` are ChatQL's names for
 /// `messageConversationId` and `authorId`; `isSent` is its delivery mark,

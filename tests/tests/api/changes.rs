@@ -348,24 +348,8 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
     );
     // Then the slow write lands, with its older key.
     let now = chat_domain::clock::now();
-    let slow = chat_domain::MessageChange {
-        kind: chat_domain::ChangeKind::Created,
-        conversation_id: room.clone(),
-        key: slow_key.clone(),
-        message: chat_domain::Message {
-            id: "slow".into(),
-            message_conversation_id: room.clone(),
-            author_id: alice.id.clone(),
-            content: "slow".into(),
-            seq: slow_key,
-            created_at: now.clone(),
-            updated_at: now,
-            edited_at: None,
-            deleted_at: None,
-            version: 1,
-            reactions: Vec::new(),
-        },
-    };
+    let slow =
+        chat_domain::MessageChange::created(&room, "slow", &alice.id, "slow", &slow_key, &now);
     let store = chat_store::DynamoStore::new(
         chat_gateway::dynamo::client(
             &stack.running.dynamodb_endpoint,

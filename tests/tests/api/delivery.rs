@@ -614,26 +614,8 @@ async fn a_post_past_its_window_goes_only_to_those_still_subscribed() {
         1,
     );
     let message = |id: &str| {
-        let now = chat_domain::clock::now();
-        let seq = chat_domain::clock::next_seq();
-        chat_domain::MessageChange {
-            kind: chat_domain::ChangeKind::Created,
-            conversation_id: room.clone(),
-            key: seq.clone(),
-            message: chat_domain::Message {
-                id: id.into(),
-                message_conversation_id: room.clone(),
-                author_id: alice.id.clone(),
-                content: id.into(),
-                seq,
-                created_at: now.clone(),
-                updated_at: now,
-                edited_at: None,
-                deleted_at: None,
-                version: 1,
-                reactions: Vec::new(),
-            },
-        }
+        let (now, seq) = (chat_domain::clock::now(), chat_domain::clock::next_seq());
+        chat_domain::MessageChange::created(&room, id, &alice.id, id, &seq, &now)
     };
     for stays in [true, false] {
         let mut sockets = Vec::new();
