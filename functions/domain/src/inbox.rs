@@ -28,6 +28,8 @@ pub struct InboxEntry {
     pub more_unread: bool,
     /// The last message the caller read.
     pub last_read_message_id: Option<String>,
+    /// What the caller hears of it by push.
+    pub notifications: crate::push::NotifyLevel,
 }
 
 /// A page of an inbox.
@@ -113,6 +115,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                     unread_count: unread.min(limits::MAX_UNREAD_COUNT),
                     more_unread: unread > limits::MAX_UNREAD_COUNT,
                     last_read_message_id: link.last_read.as_ref().map(|(_, id)| id.clone()),
+                    notifications: link.notify,
                 },
             ));
         }

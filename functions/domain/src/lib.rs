@@ -24,7 +24,10 @@
 //! - One module per feature, each an `impl ChatService` block with that
 //!   feature's root fields and their authorization rules: [`users`],
 //!   [`conversations`], [`members`], [`messages`], [`reactions`],
-//!   [`reads`], [`changes`], [`inbox`], [`typing`] and [`presence`].
+//!   [`reads`], [`changes`], [`inbox`], [`typing`], [`presence`] and
+//!   [`push`] (devices and settings).
+//! - [`notify`]: the notifier's use-cases (who gets a push for a message,
+//!   and what it says), over the store and the [`Pusher`] port.
 //! - [`graph`]: what a request selects below its root object, read level by
 //!   level in batches, with the same authorization at every level.
 //! - [`memory`]: in-memory adapters of the store ports and the publisher,
@@ -46,7 +49,9 @@ pub mod messages;
 pub mod model;
 pub mod page;
 pub mod ports;
+pub mod notify;
 pub mod presence;
+pub mod push;
 pub mod reactions;
 pub mod reads;
 pub mod service;
@@ -60,7 +65,10 @@ pub use model::{
     MessageChange, Presence, Reaction, ReactionView, ReadMarker, Typing, User,
 };
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
-pub use ports::{Change, ChatStore, ConversationStore, MessageStore, Publisher, Pushed, UserStore};
+pub use ports::{
+    Change, ChatStore, ConversationStore, MessageStore, Publisher, PushStore, Pushed, Pusher,
+    UserStore,
+};
 pub use service::{ChatService, Unpublished};
 
 #[cfg(test)]

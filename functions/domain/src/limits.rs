@@ -62,6 +62,38 @@ pub const TYPING_SHOWN_MS: i64 = 5_000;
 /// Presence changes go to the user's most recently active conversations,
 /// at most this many: one Query of subscribers each.
 pub const MAX_PRESENCE_CONVERSATIONS: usize = 200;
+/// Devices per user: a phone, a tablet, a few browsers.
+pub const MAX_DEVICES: usize = 10;
+/// Distinct `@username`s of a message that are resolved; later ones are
+/// plain text.
+pub const MAX_MENTIONS: usize = 20;
+/// A push's body: the content, cut to this many characters (and `…`).
+pub const PUSH_BODY_CHARS: usize = 120;
+/// At most one push per conversation per device in this interval: a busy
+/// conversation rings once, and its later messages wait for the app.
+pub const PUSH_INTERVAL_MS: i64 = 10_000;
+/// A push's badge counts unread over the recipient's most recently active
+/// conversations, at most this many (the inbox's first page), each to
+/// [`MAX_UNREAD_COUNT`].
+pub const BADGE_CONVERSATIONS: u32 = 20;
+/// APNs device tokens: hex, 32 bytes today; Apple says they may grow.
+pub const APNS_TOKEN_HEX: std::ops::RangeInclusive<usize> = 64..=200;
+/// FCM registration tokens: about 160 characters today.
+pub const FCM_TOKEN_CHARS: std::ops::RangeInclusive<usize> = 32..=4096;
+/// A Web Push endpoint URL, at most.
+pub const MAX_ENDPOINT_CHARS: usize = 2048;
+/// An app or bundle id (APNs' topic), at most.
+pub const MAX_APP_ID_CHARS: usize = 155;
+/// The push services a Web Push endpoint may be on (origins; `*.` matches
+/// any subdomain). The server posts to a client's endpoint, so an
+/// endpoint anywhere else is refused: it would let a client make the
+/// server call any URL.
+pub const WEB_PUSH_ORIGINS: &[&str] = &[
+    "https://fcm.googleapis.com",
+    "https://updates.push.services.mozilla.com",
+    "https://web.push.apple.com",
+    "https://*.notify.windows.com",
+];
 
 fn char_count(s: &str) -> usize {
     s.chars().count()
@@ -175,6 +207,188 @@ pub fn page_size(field: &str, raw: Option<i64>) -> Result<u32> {
             "{field} must be between 1 and {MAX_PAGE_SIZE} (got {n})"
         ))),
     }
+}
+
+/// A time the client sets (do-not-disturb's end): RFC 3339, stored as UTC
+/// with milliseconds like every server time.
+pub fn time(raw: &str) -> Result<String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| crate::clock::time_at(t.timestamp_millis()))
+        .map_err(|_| Error::validation("dndUntil must be an ISO 8601 time with its zone"))
+}
+
+fn base64url(field: &str, raw: &str, len: usize) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let trimmed = raw.trim_end_matches('=');
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()
+        .filter(|bytes| bytes.len() == len)
+        .ok_or_else(|| Error::validation(format!("{field} must be {len} bytes, base64url")))
+}
+
+/// Whether a Web Push endpoint is on one of `origins` (`*.` matching any
+/// subdomain), with no user info in its authority.
+pub fn web_push_endpoint_allowed(endpoint: &str, origins: &[String]) -> bool {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return false;
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
+    let origin = format!("{scheme}://{authority}");
+    origins.iter().any(|allowed| match allowed.split_once("://*.") {
+        Some((allowed_scheme, suffix)) => {
+            scheme == allowed_scheme
+                && authority
+                    .strip_suffix(suffix)
+                    .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
+        }
+        None => *allowed == origin,
+    })
+}
+
+/// `registerDevice`'s input, checked for its platform: an APNs token is
+/// hex and comes with the app's bundle id (its topic); an FCM token is
+/// URL-safe characters; a Web Push subscription is an endpoint on a known
+/// push service (`origins`) with its P-256 key (65 bytes) and auth secret
+/// (16 bytes), base64url.
+pub fn device(
+    input: crate::push::NewDevice,
+    origins: &[String],
+) -> Result<crate::push::Device> {
+    use crate::push::{new_device, Platform};
+    let app_id = input
+        .app_id
+        .map(|app| {
+            let n = char_count(&app);
+            if n == 0
+                || n > MAX_APP_ID_CHARS
+                || !app
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            {
+                Err(Error::validation(format!(
+                    "appId must be 1 to {MAX_APP_ID_CHARS} ASCII letters, digits and . - _"
+                )))
+            } else {
+                Ok(app)
+            }
+        })
+        .transpose()?;
+    let token = || {
+        input
+            .token
+            .clone()
+            .ok_or_else(|| Error::validation("token is required for this platform"))
+    };
+    match input.platform {
+        Platform::Apns | Platform::ApnsSandbox => {
+            let token = token()?.to_ascii_lowercase();
+            if !APNS_TOKEN_HEX.contains(&token.len())
+                || token.len() % 2 != 0
+                || !token.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return Err(Error::validation(format!(
+                    "an APNs token is {} to {} hex digits",
+                    APNS_TOKEN_HEX.start(),
+                    APNS_TOKEN_HEX.end()
+                )));
+            }
+            let Some(app_id) = app_id else {
+                return Err(Error::validation(
+                    "appId (the app's bundle id, APNs' topic) is required for APNs",
+                ));
+            };
+            Ok(new_device(input.platform, token, Some(app_id), None))
+        }
+        Platform::Fcm => {
+            let token = token()?;
+            if !FCM_TOKEN_CHARS.contains(&token.len())
+                || !token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':'))
+            {
+                return Err(Error::validation(format!(
+                    "an FCM token is {} to {} characters of letters, digits and _ - :",
+                    FCM_TOKEN_CHARS.start(),
+                    FCM_TOKEN_CHARS.end()
+                )));
+            }
+            Ok(new_device(input.platform, token, app_id, None))
+        }
+        Platform::WebPush => {
+            let (Some(endpoint), Some(p256dh), Some(auth)) =
+                (input.endpoint, input.p256dh, input.auth)
+            else {
+                return Err(Error::validation(
+                    "a Web Push device needs the subscription's endpoint, p256dh and auth",
+                ));
+            };
+            if endpoint.len() > MAX_ENDPOINT_CHARS
+                || endpoint.chars().any(|c| c.is_whitespace() || c.is_control())
+                || !web_push_endpoint_allowed(&endpoint, origins)
+            {
+                return Err(Error::validation(format!(
+                    "endpoint must be a URL of at most {MAX_ENDPOINT_CHARS} characters on a known Web Push service"
+                )));
+            }
+            let key = base64url("p256dh", &p256dh, 65)?;
+            if key[0] != 4 {
+                return Err(Error::validation(
+                    "p256dh must be an uncompressed P-256 point",
+                ));
+            }
+            base64url("auth", &auth, 16)?;
+            Ok(new_device(
+                input.platform,
+                endpoint,
+                app_id,
+                Some((p256dh, auth)),
+            ))
+        }
+    }
+}
+
+/// The `@username`s in a message's content, lowercased, each once, in
+/// order, at most [`MAX_MENTIONS`]. An `@` starts one after a space, a
+/// line's start or punctuation (so an email address is not one); the name
+/// runs over username characters, without a trailing `.` or `-`.
+pub fn mentioned_usernames(content: &str) -> Vec<String> {
+    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+');
+    let mut found: Vec<String> = Vec::new();
+    let mut previous: Option<char> = None;
+    let mut chars = content.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let starts = c == '@' && previous.is_none_or(|p| !is_name(p) && p != '@');
+        previous = Some(c);
+        if !starts {
+            continue;
+        }
+        let start = at + 1;
+        let mut end = start;
+        while let Some(&(i, n)) = chars.peek() {
+            if !is_name(n) {
+                break;
+            }
+            end = i + n.len_utf8();
+            previous = Some(n);
+            chars.next();
+        }
+        let name = content[start..end].trim_end_matches(['.', '-']);
+        if name.is_empty() || char_count(name) > MAX_USERNAME_CHARS {
+            continue;
+        }
+        let name = name.to_lowercase();
+        if !found.contains(&name) {
+            found.push(name);
+            if found.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]

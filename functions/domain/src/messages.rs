@@ -76,8 +76,10 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         let seq = next_seq();
         let now = now();
         let id = client_id.unwrap_or_else(|| seq.clone());
+        let mentions = self.mentions(&content, &convo, &caller.id).await?;
         let change =
-            MessageChange::created(&conversation_id, &id, &caller.id, &content, &seq, &now);
+            MessageChange::created(&conversation_id, &id, &caller.id, &content, &seq, &now)
+                .with_mentions(mentions);
         let lease = push_lease();
         let message = match self.store.put_message(&change, lease).await? {
             PutMessageOutcome::Created => {
@@ -142,13 +144,14 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         sel: &MessageSel,
     ) -> Result<MessageView> {
         let content = limits::content(&input.content)?;
+        let named = self.named_users(&content).await?;
         self.change_own_message(
             caller,
             &input.conversation_id,
             &input.id,
             sel,
             true,
-            |message| {
+            |convo, message| {
                 if message.deleted_at.is_some() {
                     return Err(Error::Conflict("a deleted message cannot be edited".into()));
                 }
@@ -160,6 +163,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     ChangeKind::Edited,
                     Message {
                         content: content.clone(),
+                        mentions: members_named(&named, convo, &caller.id),
                         edited_at: Some(now.clone()),
                         updated_at: now,
                         version: message.version + 1,
@@ -187,7 +191,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             &input.id,
             sel,
             true,
-            |message| {
+            |_, message| {
                 if message.deleted_at.is_some() {
                     return Ok(None);
                 }
@@ -197,6 +201,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     Message {
                         content: String::new(),
                         reactions: Vec::new(),
+                        mentions: Vec::new(),
                         deleted_at: Some(now.clone()),
                         updated_at: now,
                         version: message.version + 1,
@@ -218,7 +223,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         message_id: &str,
         sel: &MessageSel,
         author_only: bool,
-        change: impl Fn(&Message) -> Result<Option<(ChangeKind, Message)>>,
+        change: impl Fn(&Conversation, &Message) -> Result<Option<(ChangeKind, Message)>>,
     ) -> Result<MessageView> {
         let conversation_id = limits::id("messageConversationId", conversation_id)?;
         let message_id = limits::id("id", message_id)?;
@@ -238,7 +243,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     "only its author can change a message".into(),
                 ));
             }
-            let Some((kind, changed)) = change(&message)? else {
+            let Some((kind, changed)) = change(&convo, &message)? else {
                 break (convo, message);
             };
             let entry = MessageChange {
@@ -301,6 +306,38 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             }
         }
     }
+}
+
+/// Mentions.
+impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
+    /// The users `content`'s `@username`s name, as `(username, id)`: one
+    /// batch read of their username claims, none when it names nobody.
+    async fn named_users(&self, content: &str) -> Result<Vec<(String, String)>> {
+        let names = limits::mentioned_usernames(content);
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut owners = self.store.users_by_username(&names).await?;
+        owners.sort_by_key(|(name, _)| names.iter().position(|n| n == name));
+        Ok(owners)
+    }
+
+    /// The members of `convo` other than `author` whom `content` mentions.
+    async fn mentions(&self, content: &str, convo: &Conversation, author: &str) -> Result<Vec<String>> {
+        Ok(members_named(&self.named_users(content).await?, convo, author))
+    }
+}
+
+/// Of the users named, those who are members of `convo`, the author left
+/// out: naming anyone else is plain text, so a mention says nothing of who
+/// exists.
+fn members_named(named: &[(String, String)], convo: &Conversation, author: &str) -> Vec<String> {
+    named
+        .iter()
+        .map(|(_, id)| id)
+        .filter(|id| *id != author && convo.members.contains(id))
+        .cloned()
+        .collect()
 }
 
 /// Reading the history.

@@ -95,6 +95,13 @@ pub struct ConvoLink {
     /// The member's read marker: the last message they read (`seq`, id).
     #[serde(skip)]
     pub last_read: Option<(String, String)>,
+    /// What the member hears of the conversation by push.
+    #[serde(skip)]
+    pub notify: crate::push::NotifyLevel,
+    /// The message the member's last push was for, and when (epoch ms):
+    /// pushes are coalesced by it (see [`crate::notify`]).
+    #[serde(skip)]
+    pub pushed: Option<(String, i64)>,
 }
 
 impl ConvoLink {
@@ -109,6 +116,8 @@ impl ConvoLink {
             // the same millisecond as a message still sorts after it.
             activity: Some(crate::clock::next_seq()),
             last_read: None,
+            notify: crate::push::NotifyLevel::All,
+            pushed: None,
         }
     }
 
@@ -147,6 +156,11 @@ pub struct Message {
     /// reacted (see [`Message::reactions_for`]).
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// The members its `@username`s name, resolved by the server when it
+    /// was posted or edited (user ids, in the order named). A name that is
+    /// no member's is plain text.
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 /// One reaction on a message and the users who put it, in order.
@@ -279,8 +293,15 @@ impl MessageChange {
                 deleted_at: None,
                 version: 1,
                 reactions: Vec::new(),
+                mentions: Vec::new(),
             },
         }
+    }
+
+    /// The same change, its message mentioning `mentions`.
+    pub fn with_mentions(mut self, mentions: Vec<String>) -> Self {
+        self.message.mentions = mentions;
+        self
     }
 }
 
@@ -302,6 +323,7 @@ struct MessageJson {
     edited_at: Option<String>,
     deleted_at: Option<String>,
     version: u32,
+    mentions: Vec<String>,
     conversation_id: String,
     sender: String,
     is_sent: bool,
@@ -323,6 +345,7 @@ impl From<Message> for MessageJson {
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
             version: m.version,
+            mentions: m.mentions,
         }
     }
 }

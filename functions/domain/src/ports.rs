@@ -12,6 +12,7 @@ use crate::model::{
     User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
+use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 
 /// How an attempt to create a user profile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,13 @@ pub trait UserStore: Send + Sync {
         online: bool,
         at_ms: i64,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The owners of those of `usernames` (lowercased) that are taken, as
+    /// `(lowercased username, user id)`, in one batch read of their claims.
+    fn users_by_username(
+        &self,
+        usernames: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 }
 
 /// The Conversations and ConvoLinks tables: conversations, their members and owners, and each member's link (inbox activity and read marker).
@@ -330,6 +338,99 @@ pub trait MessageStore: Send + Sync {
         page: &PageQuery,
         direction: SortDirection,
     ) -> impl Future<Output = Result<(Vec<Message>, Option<Cursor>)>> + Send;
+}
+
+/// How an attempt to register a device ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterDeviceOutcome {
+    /// Stored (or stored again, with its new keys).
+    Registered,
+    /// The user has `max` devices already, none of them this one.
+    TooMany,
+    /// The user's devices, or the token's owner, changed since they were
+    /// read: read again.
+    Moved,
+}
+
+/// Push notifications' state: each user's devices and settings (a row of
+/// the Users table beside the profile), each member's level and coalescing
+/// slot (on their link).
+pub trait PushStore: Send + Sync {
+    /// The push rows of those of `user_ids` that have one, in one batch read
+    /// (or one per 100 ids).
+    fn push_profiles(
+        &self,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<PushProfile>>> + Send;
+
+    /// Stores `device` among `read`'s devices (the profile as read, which
+    /// fixes the revision the write is conditioned on) and claims its token
+    /// for `read`'s user over the claim as read (`claimed_by`: nobody, the
+    /// user, or the user it was just taken from), in one transaction.
+    fn register_device(
+        &self,
+        read: &PushProfile,
+        device: &Device,
+        claimed_by: Option<&str>,
+        max_devices: usize,
+    ) -> impl Future<Output = Result<RegisterDeviceOutcome>> + Send;
+
+    /// Who holds the device id's token now, if anyone.
+    fn device_owner(&self, device_id: &str)
+        -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// Removes the device from `user_id`'s devices, and its token's claim;
+    /// `false` if the user has no such device.
+    fn unregister_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Writes the user's settings (creating their push row if need be).
+    fn set_push_settings(
+        &self,
+        user_id: &str,
+        settings: &PushSettings,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sets a member's level for a conversation; `false` if they are not a
+    /// member.
+    fn set_notify_level(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        level: NotifyLevel,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The links of `user_ids` to a conversation, in one batch read;
+    /// non-members are left out.
+    fn links_of(
+        &self,
+        conversation_id: &str,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<ConvoLink>>> + Send;
+
+    /// Takes the member's push slot for the conversation for `message_id`:
+    /// `true` when their last push was at least `interval_ms` before
+    /// `now_ms`, or was for this very message (a retry), and records it.
+    fn claim_push(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        now_ms: i64,
+        interval_ms: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Sending one notification to one device, through its platform's service.
+pub trait Pusher: Send + Sync {
+    fn send(
+        &self,
+        device: &Device,
+        notification: &Notification,
+    ) -> impl Future<Output = SendOutcome> + Send;
 }
 
 /// All the storage the use-cases need: every aggregate's store. A reader

@@ -28,7 +28,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         sel: &MessageSel,
     ) -> Result<MessageView> {
         let emoji = limits::reaction(emoji)?;
-        self.change_own_message(caller, &target.conversation_id, &target.id, sel, false, |message| {
+        self.change_own_message(caller, &target.conversation_id, &target.id, sel, false, |_, message| {
             if message.deleted_at.is_some() {
                 return Err(Error::Conflict("a deleted message takes no reactions".into()));
             }

@@ -46,6 +46,9 @@ pub struct ChatService<S, P = Unpublished> {
     pub(crate) publisher: P,
     /// Typing signals let through by this instance (see [`crate::typing`]).
     pub(crate) typing: std::sync::Arc<Throttle>,
+    /// The origins a Web Push endpoint may be on (see
+    /// [`crate::limits::WEB_PUSH_ORIGINS`]).
+    pub(crate) web_push_origins: std::sync::Arc<[String]>,
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -60,6 +63,10 @@ impl<S: ChatStore> ChatService<S> {
             tokens,
             publisher: Unpublished,
             typing: std::sync::Arc::new(Throttle::new(crate::limits::TYPING_INTERVAL_MS)),
+            web_push_origins: crate::limits::WEB_PUSH_ORIGINS
+                .iter()
+                .map(|o| o.to_string())
+                .collect(),
         }
     }
 }
@@ -72,7 +79,17 @@ impl<S, P> ChatService<S, P> {
             tokens: self.tokens,
             publisher,
             typing: self.typing,
+            web_push_origins: self.web_push_origins,
         }
+    }
+
+    /// Web Push endpoints may also be on these origins (a local stack's
+    /// push service, say), besides [`crate::limits::WEB_PUSH_ORIGINS`].
+    pub fn with_web_push_origins(mut self, extra: impl IntoIterator<Item = String>) -> Self {
+        let mut origins: Vec<String> = self.web_push_origins.to_vec();
+        origins.extend(extra);
+        self.web_push_origins = origins.into();
+        self
     }
 }
 

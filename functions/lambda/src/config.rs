@@ -39,7 +39,8 @@ fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
         return Err(ConfigError::MissingSecret);
     }
     let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
-    Ok(ChatService::new(store, PageTokens::new(secret.as_bytes())))
+    Ok(ChatService::new(store, PageTokens::new(secret.as_bytes()))
+        .with_web_push_origins(web_push_origins()))
 }
 
 /// As [`service_from_env`], plus what pushing needs: `CONNECTIONS_TABLE`,
@@ -49,6 +50,20 @@ pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let publisher = chat_realtime::config::writer_fan_out_from_env(&sdk).await?;
     Ok(service(&sdk)?.with_publisher(publisher))
+}
+
+/// Environment variable listing further origins a Web Push endpoint may
+/// be on (comma-separated), besides the public push services.
+pub const WEB_PUSH_ORIGINS_ENV: &str = "WEB_PUSH_ORIGINS";
+
+fn web_push_origins() -> Vec<String> {
+    std::env::var(WEB_PUSH_ORIGINS_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// JSON logs in Lambda (driven by `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`).

@@ -18,6 +18,8 @@ pub enum StoreError {
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
     #[error("a message whose id was taken could not be read")]
     Vanished,
+    #[error("the {0} kept changing under concurrent writes")]
+    Contended(&'static str),
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use chat_domain::push::{Device, NotifyLevel, Platform, PushProfile, PushSettings};
 use chat_domain::{ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
 
 /// The partition of the `byUsername` index that lists every user.
@@ -58,9 +59,21 @@ pub struct UsernameClaimItem {
 }
 
 impl UsernameClaimItem {
+    const PREFIX: &str = "USERNAME#";
+
+    /// The claim's id for a lowercased username.
+    pub fn id_of(lowercased: &str) -> String {
+        format!("{}{lowercased}", Self::PREFIX)
+    }
+
+    /// The lowercased username a claim holds.
+    pub fn username(&self) -> Option<&str> {
+        self.id.strip_prefix(Self::PREFIX)
+    }
+
     pub fn new(user: &User) -> Self {
         UsernameClaimItem {
-            id: format!("USERNAME#{}", user.username.to_lowercase()),
+            id: Self::id_of(&user.username.to_lowercase()),
             owner_id: user.id.clone(),
             push_until: None,
         }
@@ -109,6 +122,14 @@ pub struct LinkItem {
     pub last_read_seq: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_id: Option<String>,
+    /// The member's push level for the conversation (absent: `ALL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyLevel>,
+    /// The message of the member's last push here, and when (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<i64>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
@@ -145,6 +166,9 @@ pub struct MessageItem {
     /// Each reaction and who put it (absent: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionItem>,
+    /// The user ids it mentions (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
@@ -287,6 +311,9 @@ impl From<&ConvoLink> for LinkItem {
             activity: l.activity.clone(),
             last_read_seq: l.last_read.as_ref().map(|(seq, _)| seq.clone()),
             last_read_id: l.last_read.as_ref().map(|(_, id)| id.clone()),
+            notify: (l.notify != NotifyLevel::All).then_some(l.notify),
+            pushed_id: l.pushed.as_ref().map(|(id, _)| id.clone()),
+            pushed_at: l.pushed.as_ref().map(|(_, at)| *at),
             push_until: None,
         }
     }
@@ -302,6 +329,8 @@ impl From<LinkItem> for ConvoLink {
             updated_at: l.updated_at,
             activity: l.activity,
             last_read: l.last_read_seq.zip(l.last_read_id),
+            notify: l.notify.unwrap_or_default(),
+            pushed: l.pushed_id.zip(l.pushed_at),
         }
     }
 }
@@ -344,6 +373,7 @@ impl From<&Message> for MessageItem {
                     users: r.users.clone(),
                 })
                 .collect(),
+            mentions: m.mentions.clone(),
             push_until: None,
         }
     }
@@ -370,6 +400,127 @@ impl From<MessageItem> for Message {
                     users: r.users,
                 })
                 .collect(),
+            mentions: m.mentions,
+        }
+    }
+}
+
+/// A user's push row in the Users table, beside their profile: their
+/// devices and settings. Its id holds a `#`, as a username claim's does, so
+/// it never collides with a profile; it has no `listPk`, so `listUsers`
+/// never sees it; only its user reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushItem {
+    pub id: String,
+    pub owner_id: String,
+    #[serde(default)]
+    pub devices: Vec<DeviceItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnd_until: Option<String>,
+    #[serde(default)]
+    pub hide_content: bool,
+    /// Absent: mentions get through a mute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<bool>,
+    /// Counts the row's writes; each is conditioned on the one it read.
+    pub rev: u64,
+    /// Written by the API: the stream's mappings leave it alone (see
+    /// [`UserItem::push_until`]).
+    pub push_until: i64,
+}
+
+/// One device on a [`PushItem`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceItem {
+    pub id: String,
+    pub platform: Platform,
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p256dh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    pub created_at: String,
+}
+
+/// The row that says whose a device's token is, so that a token registered
+/// by a second user leaves the first (a phone that changed hands).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceClaimItem {
+    pub id: String,
+    pub owner_id: String,
+    pub push_until: i64,
+}
+
+impl PushItem {
+    pub fn id_of(user_id: &str) -> String {
+        format!("PUSH#{user_id}")
+    }
+
+    pub fn new(profile: &PushProfile, rev: u64) -> Self {
+        let settings = &profile.settings;
+        PushItem {
+            id: Self::id_of(&profile.user_id),
+            owner_id: profile.user_id.clone(),
+            devices: profile.devices.iter().map(DeviceItem::from).collect(),
+            dnd_until: settings.dnd_until.clone(),
+            hide_content: settings.hide_content,
+            mentions: (!settings.mentions).then_some(false),
+            rev,
+            push_until: 0,
+        }
+    }
+}
+
+impl DeviceClaimItem {
+    pub fn id_of(device_id: &str) -> String {
+        format!("DEVICE#{device_id}")
+    }
+}
+
+impl From<PushItem> for PushProfile {
+    fn from(p: PushItem) -> Self {
+        PushProfile {
+            user_id: p.owner_id,
+            devices: p.devices.into_iter().map(Device::from).collect(),
+            settings: PushSettings {
+                dnd_until: p.dnd_until,
+                hide_content: p.hide_content,
+                mentions: p.mentions.unwrap_or(true),
+            },
+            rev: p.rev,
+        }
+    }
+}
+
+impl From<&Device> for DeviceItem {
+    fn from(d: &Device) -> Self {
+        DeviceItem {
+            id: d.id.clone(),
+            platform: d.platform,
+            token: d.token.clone(),
+            app_id: d.app_id.clone(),
+            p256dh: d.p256dh.clone(),
+            auth: d.auth.clone(),
+            created_at: d.created_at.clone(),
+        }
+    }
+}
+
+impl From<DeviceItem> for Device {
+    fn from(d: DeviceItem) -> Self {
+        Device {
+            id: d.id,
+            platform: d.platform,
+            token: d.token,
+            app_id: d.app_id,
+            p256dh: d.p256dh,
+            auth: d.auth,
+            created_at: d.created_at,
         }
     }
 }

@@ -21,9 +21,11 @@ use crate::model::{
     User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
+use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
-    MessageStore, Publisher, PushState, Pushed, PutMessageOutcome, UserStore,
+    MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome,
+    RegisterDeviceOutcome, UserStore,
 };
 
 /// A request the memory store refuses as DynamoDB would fail it (a
@@ -50,6 +52,10 @@ struct Tables {
     messages: BTreeMap<(String, String), (Message, Option<i64>)>,
     /// By (conversation id, key).
     changes: BTreeMap<(String, String), MessageChange>,
+    /// Push rows, by user id.
+    push: BTreeMap<String, PushProfile>,
+    /// Device id → the user whose device it is.
+    device_owners: HashMap<String, String>,
 }
 
 /// The store ports over maps in memory.
@@ -166,6 +172,8 @@ fn key(a: &str, b: &str) -> (String, String) {
 mod conversations;
 mod messages;
 mod publisher;
+mod push;
 mod users;
 
 pub use publisher::{MemoryPublisher, Published};
+pub use push::MemoryPusher;

@@ -47,4 +47,13 @@ impl UserStore for MemoryStore {
             was != online
         }))
     }
+
+    async fn users_by_username(&self, usernames: &[String]) -> Result<Vec<(String, String)>> {
+        Ok(self.with(|t| {
+            usernames
+                .iter()
+                .filter_map(|name| Some((name.clone(), t.usernames.get(name)?.clone())))
+                .collect()
+        }))
+    }
 }

@@ -15,7 +15,7 @@ const LONGEST_TIME: &str = "2026-12-02T01:10:33.123456789+00:00";
 /// each put by every member.
 fn largest_message() -> chat_domain::Message {
     use chat_domain::limits::{
-        MAX_CONTENT_CHARS, MAX_MEMBERS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
+        MAX_CONTENT_CHARS, MAX_MEMBERS, MAX_MENTIONS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
     };
     let id = longest_id();
     let time = LONGEST_TIME.to_string();
@@ -36,6 +36,7 @@ fn largest_message() -> chat_domain::Message {
                 users: vec![id.clone(); MAX_MEMBERS],
             })
             .collect(),
+        mentions: vec![id.clone(); MAX_MENTIONS],
     }
 }
 
@@ -111,6 +112,8 @@ fn build_largest_payloads(topic: &Topic) -> Payloads {
             updated_at: time,
             activity: None,
             last_read: None,
+            notify: Default::default(),
+            pushed: None,
         }}),
     };
     let values = match values {

@@ -1,5 +1,5 @@
 //! [`DynamoStore`]: the store ports over DynamoDB, one file per aggregate
-//! (`users`, `conversations`, `messages`), each named for the tables
+//! (`users`, `conversations`, `messages`, `push`), each named for the tables
 //! it writes; this module holds the client and the requests they share.
 //!
 //! Every method is one request (BatchGetItem: one per 100 keys, plus retries of
@@ -43,6 +43,7 @@ use crate::tables::{
 
 mod conversations;
 mod messages;
+mod push;
 mod users;
 
 type Attrs = HashMap<String, AttributeValue>;

@@ -97,4 +97,31 @@ impl UserStore for DynamoStore {
             },
         }
     }
+
+    async fn users_by_username(
+        &self,
+        usernames: &[String],
+    ) -> chat_domain::error::Result<Vec<(String, String)>> {
+        let keys = usernames
+            .iter()
+            .map(|name| {
+                Ok((
+                    self.tables.users.clone(),
+                    to_attrs(&IdKey {
+                        id: UsernameClaimItem::id_of(name),
+                    })?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut found = self.batch_get_raw(keys, false).await?;
+        Ok(found
+            .remove(&self.tables.users)
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs::<UsernameClaimItem>)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(|c| Some((c.username()?.to_string(), c.owner_id)))
+            .collect())
+    }
 }

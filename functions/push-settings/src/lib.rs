@@ -1,0 +1,21 @@
+//! `Query.pushSettings`: the caller's devices and push settings, to the caller alone.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore, PushStore};
+use chat_lambda::{output, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tracing::instrument;
+
+
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
+    service: &ChatService<S, P>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    output(&service.push_settings(&caller).await?)
+}
