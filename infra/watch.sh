@@ -27,6 +27,12 @@ COGNITO_ISSUER=http://127.0.0.1:$http_port
 COGNITO_CLIENT_ID=local-dev-client
 PAGE_TOKEN_SECRET=local-watch-mode-secret-that-signs-next-tokens
 CONNECTION_INIT_TIMEOUT_SECS=10
+AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$http_port
+PUSH_CREDENTIALS_SECRET=chat/push-credentials
+APNS_ENDPOINT=http://127.0.0.1:$http_port
+APNS_SANDBOX_ENDPOINT=http://127.0.0.1:$http_port/apns-sandbox
+FCM_ENDPOINT=http://127.0.0.1:$http_port
+WEB_PUSH_ORIGINS=http://127.0.0.1:$http_port
 ENV
 
 cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$data_dir/functions.env" &

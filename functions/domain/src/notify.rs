@@ -101,41 +101,17 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
             return Ok(Report::default());
         };
         let now = now_ms();
-        let reports = futures::stream::iter(recipients.iter().map(|r| async {
-            let mut report = Report::default();
-            let user_id = &r.profile.user_id;
-            let mention = message.mentions.contains(user_id);
-            let settings = &r.profile.settings;
-            let level = r.link.as_ref().map(|l| l.notify);
-            let allowed = match level {
-                // Not a member any more.
-                None => false,
-                Some(NotifyLevel::All) => true,
-                Some(NotifyLevel::Mentions) => mention,
-                Some(NotifyLevel::None) => mention && settings.mentions,
-            };
-            if !allowed || r.user.as_ref().is_none_or(|u| u.online) {
-                report.skipped += 1;
-                return Ok(report);
-            }
-            let conversation = &message.message_conversation_id;
-            if !self
-                .store
-                .claim_push(user_id, conversation, &message.id, now, self.interval_ms)
-                .await?
-            {
-                report.coalesced += 1;
-                return Ok(report);
-            }
-            let badge = self.badge(user_id, conversation).await?;
-            let notification =
-                compose(message, &convo, author.as_deref(), settings.hide_content, mention, badge);
-            report.add(self.send_all(&r.profile, &notification).await?);
-            Ok::<_, crate::Error>(report)
-        }))
-        .buffer_unordered(RECIPIENT_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+        let author = author.as_deref();
+        // Made first, then run: a stream of futures that borrow the
+        // recipients keeps the whole future `Send`.
+        let pushes: Vec<_> = recipients
+            .iter()
+            .map(|r| self.notify_one(message, &convo, author, r, now))
+            .collect();
+        let reports = futures::stream::iter(pushes)
+            .buffer_unordered(RECIPIENT_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
         let mut total = Report::default();
         for report in reports {
             total.add(report?);
@@ -149,6 +125,45 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
             "notified"
         );
         Ok(total)
+    }
+
+    /// One member's push for a new message, if they should get one.
+    async fn notify_one(
+        &self,
+        message: &Message,
+        convo: &Conversation,
+        author: Option<&str>,
+        r: &Recipient,
+        now: i64,
+    ) -> Result<Report> {
+        let mut report = Report::default();
+        let user_id = &r.profile.user_id;
+        let mention = message.mentions.contains(user_id);
+        let settings = &r.profile.settings;
+        let allowed = match r.link.as_ref().map(|l| l.notify) {
+            // Not a member any more.
+            None => false,
+            Some(NotifyLevel::All) => true,
+            Some(NotifyLevel::Mentions) => mention,
+            Some(NotifyLevel::None) => mention && settings.mentions,
+        };
+        if !allowed || r.user.as_ref().is_none_or(|u| u.online) {
+            report.skipped += 1;
+            return Ok(report);
+        }
+        let conversation = &message.message_conversation_id;
+        if !self
+            .store
+            .claim_push(user_id, conversation, &message.id, now, self.interval_ms)
+            .await?
+        {
+            report.coalesced += 1;
+            return Ok(report);
+        }
+        let badge = self.badge(user_id, conversation).await?;
+        let notification = compose(message, convo, author, settings.hide_content, mention, badge);
+        report.add(self.send_all(&r.profile, &notification).await?);
+        Ok(report)
     }
 
     /// Withdraws a deleted message's push from the members it went to

@@ -3,16 +3,18 @@
 //!
 //! On AWS a batch that is still failing when its oldest record reaches the
 //! mapping's `MaximumRecordAgeInSeconds` goes to the `OnFailure` destination
-//! (an SQS queue in the template). Locally each such batch becomes one JSON
+//! (an SQS queue in the template), and so does one retried
+//! `MaximumRetryAttempts` times. Locally each such batch becomes one JSON
 //! file under `<data dir>/failed-records/`, holding the stream event exactly
-//! as the fan-out receives it, so it can be redelivered: `GET
+//! as its function receives it, so it can be redelivered: `GET
 //! /local/failed-records` lists them and `POST /local/failed-records/replay`
-//! (`make replay`) invokes the fan-out with each again, removing what
-//! succeeds. Without a data dir the batches are kept in memory.
+//! (`make replay`) invokes the batch's function (the fan-out or the
+//! notifier) with each again, removing what succeeds. Without a data dir
+//! the batches are kept in memory.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,6 +28,10 @@ pub struct FailedBatch {
     /// Unique and time-ordered; the file's name without `.json`.
     pub id: String,
     pub table: String,
+    /// The function the mapping invokes (batches kept before there were
+    /// two are the fan-out's).
+    #[serde(default = "fan_out")]
+    pub function: String,
     pub stream_arn: String,
     pub shard_id: String,
     /// Why it was given up.
@@ -165,12 +171,20 @@ impl FailureLog {
         }
     }
 
-    /// Invokes `function` with every batch kept, oldest first. A batch that
+    /// Invokes each batch's function with it, oldest first. A batch that
     /// is delivered whole is removed; one that fails again stays, trimmed to
     /// the records from the first one reported as failed.
-    pub async fn replay(&self, function: &Function) -> Result<ReplayReport, FailureLogError> {
+    pub async fn replay(
+        &self,
+        functions: &BTreeMap<String, Arc<Function>>,
+    ) -> Result<ReplayReport, FailureLogError> {
         let mut report = ReplayReport::default();
         for mut batch in self.list()? {
+            let Some(function) = functions.get(&batch.function) else {
+                tracing::warn!(batch = %batch.id, function = %batch.function, "no such function; the batch stays");
+                report.remaining += 1;
+                continue;
+            };
             let failed_from = match function.invoke(batch.event.clone()).await {
                 Ok(response) => first_failure(&batch.event, &response),
                 Err(d) => {
@@ -201,6 +215,10 @@ impl FailureLog {
         }
         Ok(report)
     }
+}
+
+fn fan_out() -> String {
+    crate::realtime::FAN_OUT_FN.to_string()
 }
 
 /// The index of the first record a `ReportBatchItemFailures` response names,

@@ -172,7 +172,7 @@ pub async fn failed_records(State(state): State<Arc<AppState>>) -> Response {
 
 /// `POST /local/failed-records/replay`: redelivers every failed batch.
 pub async fn replay_failed_records(State(state): State<Arc<AppState>>) -> Response {
-    match state.failures.replay(&state.fan_out).await {
+    match state.failures.replay(&state.stream_functions).await {
         Ok(report) => Json(report).into_response(),
         Err(err) => {
             tracing::error!(error = %chat_domain::Chain(&err), "could not replay failed records");
@@ -440,6 +440,7 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
             "invocations": state.realtime_invocations.snapshot(),
             "dynamodbRequests": state.realtime_requests.snapshot(),
         },
+        "pushes": state.push.stats(),
     }))
 }
 

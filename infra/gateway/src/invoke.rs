@@ -58,14 +58,18 @@ pub async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let function = state.fan_out.clone();
-    if name != function.name {
+    let Some(function) = state
+        .stream_functions
+        .get(crate::realtime::FAN_OUT_FN)
+        .filter(|f| f.name == name)
+        .cloned()
+    else {
         return error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
             format!("Function not found: {name}"),
         );
-    }
+    };
     let event: Value = match serde_json::from_slice(&body) {
         Ok(event) => event,
         Err(err) => {

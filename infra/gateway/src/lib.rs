@@ -24,6 +24,8 @@
 //!   destination and its replay; [`filters`]: their `FilterCriteria`.
 //! - [`stream_records`]: indexes and 24-hour trimming for the embedded
 //!   engine's stream records.
+//! - [`push`]: the push services the notifier calls (Secrets Manager,
+//!   APNs, FCM, a Web Push service), recording what they receive.
 //! - [`web`]: the web client's files, served at `/`.
 //!
 //! # Stopping
@@ -39,6 +41,7 @@ pub mod filters;
 pub mod graphql;
 pub mod idp;
 pub mod invoke;
+pub mod push;
 pub mod realtime;
 pub mod resolvers;
 pub mod stream_records;
@@ -190,6 +193,8 @@ pub enum GatewayError {
     Idp(#[from] idp::IdpError),
     #[error("the wiring cannot be built")]
     Wiring(#[from] wiring::WiringError),
+    #[error("the push services' dev credentials failed: {0}")]
+    Push(String),
 }
 
 /// State shared by every request.
@@ -202,7 +207,10 @@ pub struct AppState {
     pub realtime_requests: RequestCounter,
     /// The stream mappings' on-failure destination, and what replays it.
     pub failures: Arc<failures::FailureLog>,
-    pub fan_out: Arc<resolvers::Function>,
+    /// The functions the streams trigger, by name (replays go to them).
+    pub stream_functions: std::collections::BTreeMap<String, Arc<resolvers::Function>>,
+    /// The push services' stand-ins.
+    pub push: Arc<push::PushServices>,
     /// The API's `QueryDepthLimit` and `ResolverCountLimit` (the template's).
     pub cost_limits: chat_graphql::cost::CostLimits,
     /// Invocations through the Lambda Invoke API running at once.
@@ -374,19 +382,39 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             above,
         });
     }
+    // Web Push subscriptions may point at this stack's push service.
+    let origins = || [base_url.clone()];
     let services = resolvers::Services {
-        reader: Arc::new(ChatService::new(
-            DynamoStore::new(client.clone(), tables.clone()),
-            PageTokens::new(secret.as_bytes()),
-        )),
+        reader: Arc::new(
+            ChatService::new(
+                DynamoStore::new(client.clone(), tables.clone()),
+                PageTokens::new(secret.as_bytes()),
+            )
+            .with_web_push_origins(origins()),
+        ),
         writer: Arc::new(
             ChatService::new(
                 DynamoStore::new(client, tables.clone()),
                 PageTokens::new(secret.as_bytes()),
             )
-            .with_publisher(publisher),
+            .with_publisher(publisher)
+            .with_web_push_origins(origins()),
         ),
     };
+    let push = Arc::new(push::PushServices::load_or_create(
+        config.data_dir.as_ref(),
+        &base_url,
+    )?);
+    // The notifier reads its credentials from the Secrets Manager stand-in
+    // and calls the providers' stand-ins, all served below, as on AWS.
+    let pusher = chat_push::PushService::new(
+        chat_push::CredentialsSource::SecretsManager {
+            client: aws_sdk_secretsmanager::Client::new(&dynamo::sdk_config(&base_url).await),
+            secret_id: push::SECRET_ID.to_string(),
+        },
+        push.endpoints(),
+    )
+    .map_err(|e| GatewayError::Push(Chain(&e).to_string()))?;
     let invocations = Invocations::default();
     let wiring = wiring::wiring()?;
     let resolvers = Resolvers::new(wiring, &config.runner, services, &invocations)?;
@@ -409,6 +437,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         failures: failures.clone(),
         writes: &writes,
         notifier,
+        pusher,
         stop_streams: &stop_streams_rx,
         stop_ws: &stop_ws_rx,
     })
@@ -422,13 +451,17 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         realtime_invocations: realtime.invocations.clone(),
         realtime_requests: realtime.requests.clone(),
         failures: failures.clone(),
-        fan_out: realtime.fan_out.clone(),
+        stream_functions: realtime.stream_functions.clone(),
+        push: push.clone(),
         cost_limits: wiring.cost_limits,
         invoke_concurrency: invoke::concurrency(),
         web: config
             .web_dir
             .clone()
-            .map(|dir| web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))),
+            .map(|dir| {
+                web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))
+                    .with_vapid_key(push.vapid_public_key())
+            }),
     });
 
     let app = Router::new()
@@ -443,6 +476,14 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             post(invoke::invoke),
         )
         .route("/local/stats", get(graphql::stats))
+        .route("/", post(push::secrets_manager).get(web_or_not_found))
+        .route("/3/device/{token}", post(push::apns_production))
+        .route("/apns-sandbox/3/device/{token}", post(push::apns_sandbox))
+        .route("/v1/projects/{project}/{action}", post(push::fcm_send))
+        .route("/local/oauth2/token", post(push::oauth_token))
+        .route("/local/webpush/{id}", post(push::web_push))
+        .route("/local/push", get(push::received).delete(push::forget))
+        .route("/local/push/faults", post(push::set_fault))
         .route("/local/failed-records", get(graphql::failed_records))
         .route(
             "/local/failed-records/replay",

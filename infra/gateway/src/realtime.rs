@@ -1,7 +1,8 @@
-//! The real-time side of the local stack: the three real-time functions and
-//! what triggers them on AWS, emulated here: the WebSocket API (routes to
-//! `ws-connection`), the stream event source mappings (to `fan-out`), and the
-//! schedule (to `connection-sweeper`).
+//! The real-time side of the local stack: the real-time functions and what
+//! triggers them on AWS, emulated here: the WebSocket API (routes to
+//! `ws-connection`), the stream event source mappings (to `fan-out`, and
+//! the Messages stream to `notifier`), and the schedule (to
+//! `connection-sweeper`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub struct Setup<'a> {
     pub writes: &'a WriteSignal,
     /// The client of the WebSocket API's `@connections` endpoint.
     pub notifier: ApiGatewayNotifier,
+    /// What the notifier function sends pushes with.
+    pub pusher: chat_push::PushService,
     /// Stops the stream mappings (they drain first) and the schedule.
     pub stop_streams: &'a watch::Receiver<bool>,
     /// Stops the WebSocket server, after its connections are closed.
@@ -52,8 +55,8 @@ pub struct Parts {
     pub connections: DynamoConnections,
     pub requests: RequestCounter,
     pub invocations: Invocations,
-    /// The fan-out function, for replaying failed batches.
-    pub fan_out: Arc<Function>,
+    /// The functions the streams trigger, for replaying failed batches.
+    pub stream_functions: std::collections::BTreeMap<String, Arc<Function>>,
     /// Connections a killed gateway left behind, disconnected at start.
     pub stale_connections: usize,
     /// The stream mappings and the schedule.
@@ -66,6 +69,7 @@ pub struct Parts {
 const CONNECTION_FN: &str = "ws-connection";
 pub(crate) const FAN_OUT_FN: &str = "fan-out";
 const SWEEPER_FN: &str = "connection-sweeper";
+pub(crate) const NOTIFIER_FN: &str = "notifier";
 
 pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let Setup {
@@ -81,6 +85,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         failures,
         writes,
         notifier,
+        pusher,
         stop_streams,
         stop_ws,
     } = setup;
@@ -100,12 +105,16 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         .filter(|r| !r.starts_with('$'))
         .cloned()
         .collect();
-    if let Some(name) = wiring.streams.keys().find(|name| *name != FAN_OUT_FN) {
+    if let Some(m) = wiring
+        .mappings
+        .iter()
+        .find(|m| m.function != FAN_OUT_FN && m.function != NOTIFIER_FN)
+    {
         return Err(WiringError::new(format!(
-            "{name} reads streams; the gateway runs only {FAN_OUT_FN} on them"
+            "{} reads streams; the gateway runs only {FAN_OUT_FN} and {NOTIFIER_FN} on them",
+            m.function
         )));
     }
-    let streamed: Vec<String> = wiring.streams.get(FAN_OUT_FN).cloned().unwrap_or_default();
     let scheduled = wiring.scheduled.iter().any(|name| name == SWEEPER_FN);
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
@@ -150,24 +159,40 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         ws_connection
     );
     let fan_out_fn = Arc::new(in_process!(invocations, "fan-out", fan_out, fan_out));
+    let notifier_service = Arc::new(chat_domain::notify::Notifier::new(
+        DynamoStore::new(client.clone(), tables.clone()),
+        pusher,
+    ));
+    let notifier_fn = Arc::new(in_process!(
+        invocations,
+        "notifier",
+        notifier_service,
+        notifier
+    ));
     let sweeper_fn: Function = in_process!(
         invocations,
         "connection-sweeper",
         sweeper,
         connection_sweeper
     );
-    let (connection_fn, fan_out_fn, sweeper_fn) = match runner {
-        Runner::InProcess => (connection_fn, fan_out_fn, sweeper_fn),
+    let (connection_fn, fan_out_fn, notifier_fn, sweeper_fn) = match runner {
+        Runner::InProcess => (connection_fn, fan_out_fn, notifier_fn, sweeper_fn),
         Runner::Remote { endpoint } => {
             let http = reqwest::Client::new();
             let remote = |name| Function::remote(name, endpoint, http.clone(), &invocations);
             (
                 remote(CONNECTION_FN),
                 Arc::new(remote(FAN_OUT_FN)),
+                Arc::new(remote(NOTIFIER_FN)),
                 remote(SWEEPER_FN),
             )
         }
     };
+    let stream_functions: std::collections::BTreeMap<String, Arc<Function>> = [
+        (FAN_OUT_FN.to_string(), fan_out_fn.clone()),
+        (NOTIFIER_FN.to_string(), notifier_fn.clone()),
+    ]
+    .into();
 
     let ws_state = Arc::new(ws::WsState::new(
         connection_fn,
@@ -209,17 +234,16 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
 
     let streams_client = dynamo::streams_client(dynamodb_endpoint).await;
     let mut stream_tasks = Vec::new();
-    for logical in &streamed {
+    for declared in &wiring.mappings {
+        let logical = &declared.table;
         let spec = chat_store::tables::ALL
             .iter()
             .find(|s| s.logical == logical.as_str())
             .ok_or_else(|| WiringError::new(format!("stream of unknown table {logical}")))?;
         let max_record_age = config.max_record_age.unwrap_or_else(|| {
             Duration::from_secs(
-                wiring
+                declared
                     .max_record_age_secs
-                    .get(logical)
-                    .copied()
                     .unwrap_or(streams::DEFAULT_MAX_RECORD_AGE_SECS),
             )
         });
@@ -227,16 +251,13 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
             table: tables.name_of(spec).to_string(),
             streams: streams_client.clone(),
             dynamodb: client.clone(),
-            function: fan_out_fn.clone(),
+            function: stream_functions[&declared.function].clone(),
             poll_interval: config.stream_poll,
             max_record_age,
+            max_retry_attempts: declared.max_retry_attempts,
             checkpoints: data_dir.map(|d| d.join("streams")),
             failures: failures.clone(),
-            filter: wiring
-                .stream_filters
-                .get(logical)
-                .cloned()
-                .unwrap_or_default(),
+            filter: declared.filter.clone(),
             writes: writes.clone(),
         };
         stream_tasks.push(tokio::spawn(mapping.run(stop_streams.clone())));
@@ -271,7 +292,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         connections,
         requests,
         invocations,
-        fan_out: fan_out_fn,
+        stream_functions,
         stale_connections,
         stream_tasks,
         ws_task,

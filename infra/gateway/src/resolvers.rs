@@ -282,6 +282,41 @@ fn resolver_function(
             chat_lambda::answer
         ),
         "typing" => in_process!(invocations, "typing", writer, typing, chat_lambda::answer),
+        "register-device" => in_process!(
+            invocations,
+            "register-device",
+            service,
+            register_device,
+            chat_lambda::answer
+        ),
+        "unregister-device" => in_process!(
+            invocations,
+            "unregister-device",
+            service,
+            unregister_device,
+            chat_lambda::answer
+        ),
+        "push-settings" => in_process!(
+            invocations,
+            "push-settings",
+            service,
+            push_settings,
+            chat_lambda::answer
+        ),
+        "update-push-settings" => in_process!(
+            invocations,
+            "update-push-settings",
+            service,
+            update_push_settings,
+            chat_lambda::answer
+        ),
+        "set-conversation-notifications" => in_process!(
+            invocations,
+            "set-conversation-notifications",
+            service,
+            set_conversation_notifications,
+            chat_lambda::answer
+        ),
         "get-user" => in_process!(
             invocations,
             "get-user",

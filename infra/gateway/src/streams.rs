@@ -1,6 +1,6 @@
-//! DynamoDB Streams' event source mapping, emulated: reads each streamed
-//! table's shards and invokes the fan-out function with DynamoDB stream
-//! events in batches, as Lambda does.
+//! DynamoDB Streams' event source mapping, emulated: reads a streamed
+//! table's shards and invokes its function (the fan-out, or the notifier on
+//! the messages) with DynamoDB stream events in batches, as Lambda does.
 //!
 //! - **Position.** A mapping created on a data dir for the first time starts
 //!   at the end of each shard (`StartingPosition: LATEST`). From then on its
@@ -14,7 +14,8 @@
 //! - **Retries.** With `ReportBatchItemFailures`, a batch is retried from the
 //!   first reported record, with exponential backoff, until its oldest record
 //!   is older than the mapping's maximum record age (the template's
-//!   `MaximumRecordAgeInSeconds`); then it goes to the on-failure destination
+//!   `MaximumRecordAgeInSeconds`), or until it has been retried
+//!   `MaximumRetryAttempts` times; then it goes to the on-failure destination
 //!   ([`crate::failures`]) and the shard moves on. A record never overtakes an
 //!   earlier one in its shard.
 //! - **Polling.** A full batch is followed at once by the next read; a shard
@@ -94,6 +95,9 @@ pub struct Mapping {
     pub poll_interval: Duration,
     /// A batch still failing when its oldest record is this old goes to `failures`.
     pub max_record_age: Duration,
+    /// Or once it has been retried this often (`MaximumRetryAttempts`;
+    /// `None`: until it is too old).
+    pub max_retry_attempts: Option<u32>,
     /// The checkpoint directory (`<data dir>/streams`); `None` keeps it in memory.
     pub checkpoints: Option<PathBuf>,
     pub failures: Arc<FailureLog>,
@@ -166,7 +170,11 @@ impl Mapping {
     fn checkpoint_path(&self) -> Option<PathBuf> {
         self.checkpoints
             .as_ref()
-            .map(|dir| dir.join(format!("{}.json", self.table)))
+            .map(|dir| match self.function.name {
+                // The fan-out's checkpoints predate other mappings.
+                crate::realtime::FAN_OUT_FN => dir.join(format!("{}.json", self.table)),
+                other => dir.join(format!("{}.{other}.json", self.table)),
+            })
     }
 
     fn load_checkpoint(&self) -> Option<Checkpoint> {
@@ -562,7 +570,7 @@ impl Mapping {
             let failed_from = match result {
                 Ok(response) => first_failure(&payload, &response),
                 Err(d) => {
-                    tracing::warn!(table = %self.table, error_type = %d.error_type, message = %d.error_message, attempts, "fan-out failed; retrying the batch");
+                    tracing::warn!(table = %self.table, function = self.function.name, error_type = %d.error_type, message = %d.error_message, attempts, "invocation failed; retrying the batch");
                     Some(0)
                 }
             };
@@ -577,7 +585,10 @@ impl Mapping {
                 batch.drain(..index);
             }
             let age = record_age(&batch[0]).max(first_seen.elapsed());
-            if age >= self.max_record_age {
+            let retried_out = self
+                .max_retry_attempts
+                .is_some_and(|retries| attempts > retries);
+            if age >= self.max_record_age || retried_out {
                 self.give_up(stream_arn, shard_id, batch, attempts, age);
                 return Delivered::All;
             }
@@ -606,16 +617,19 @@ impl Mapping {
         event.records = batch;
         let failed = FailedBatch {
             id: format!(
-                "{}-{}-{}",
+                "{}-{}-{}-{}",
                 now.format("%Y%m%dT%H%M%S%.3fZ"),
                 self.table,
+                self.function.name,
                 first.as_deref().unwrap_or("0")
             ),
             table: self.table.clone(),
+            function: self.function.name.to_string(),
             stream_arn: stream_arn.to_string(),
             shard_id: shard_id.to_string(),
             reason: format!(
-                "still failing after {attempts} attempts, oldest record {}s old (maximum record age {}s)",
+                "still failing after {attempts} attempts (at most {}), oldest record {}s old (maximum record age {}s)",
+                self.max_retry_attempts.map_or("unlimited".to_string(), |n| (n + 1).to_string()),
                 age.as_secs(),
                 self.max_record_age.as_secs()
             ),

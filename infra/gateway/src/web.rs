@@ -33,6 +33,12 @@ impl Web {
         }
     }
 
+    /// `/config.json` also gives the VAPID key Web Push subscribes with.
+    pub fn with_vapid_key(mut self, key: &str) -> Self {
+        self.config["vapidPublicKey"] = serde_json::json!(key);
+        self
+    }
+
     /// The file a GET of `path` serves, if any.
     fn file(&self, path: &str) -> Option<PathBuf> {
         let path = path.trim_start_matches('/');

@@ -33,12 +33,9 @@ pub struct Wiring {
     pub resolvers: BTreeMap<String, String>,
     /// Route key → function crate.
     pub routes: BTreeMap<String, String>,
-    /// Function crate → the tables whose streams trigger it.
-    pub streams: BTreeMap<String, Vec<String>>,
-    /// Streamed table → its mapping's `MaximumRecordAgeInSeconds`.
-    pub max_record_age_secs: BTreeMap<String, u64>,
-    /// Table → the `FilterCriteria` of the mapping on its stream.
-    pub stream_filters: BTreeMap<String, crate::filters::Filter>,
+    /// The stream event source mappings: which table's stream triggers
+    /// which function, and how.
+    pub mappings: Vec<StreamMapping>,
     /// Function crates run on a schedule.
     pub scheduled: Vec<String>,
     /// Every function crate the template deploys.
@@ -52,6 +49,32 @@ pub struct Wiring {
     /// `Type.field` → the runtime and code file of its Lambda resolver's
     /// handlers (`Runtime.Name`, `CodeS3Location`).
     pub resolver_handlers: BTreeMap<String, (String, String)>,
+}
+
+/// One DynamoDB stream event source mapping.
+#[derive(Debug, Clone)]
+pub struct StreamMapping {
+    /// The function crate it invokes.
+    pub function: String,
+    /// The streamed table's logical name (`Messages`, ...).
+    pub table: String,
+    pub filter: crate::filters::Filter,
+    /// `MaximumRecordAgeInSeconds`, if stated.
+    pub max_record_age_secs: Option<u64>,
+    /// `MaximumRetryAttempts`; `None` for -1 or unstated (until the record
+    /// is too old).
+    pub max_retry_attempts: Option<u32>,
+}
+
+impl Wiring {
+    /// The tables whose streams trigger `function`.
+    pub fn streams_of(&self, function: &str) -> Vec<String> {
+        self.mappings
+            .iter()
+            .filter(|m| m.function == function)
+            .map(|m| m.table.clone())
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,13 +200,9 @@ impl Wiring {
                                         err(format!("{id}: a stream event without a table"))
                                     })?;
                                 let table = table.trim_end_matches("Table").to_string();
-                                if let Some(age) = event
-                                    .get("Properties")
-                                    .and_then(|p| p.get("MaximumRecordAgeInSeconds"))
-                                    .and_then(Value::as_u64)
-                                {
-                                    wiring.max_record_age_secs.insert(table.clone(), age);
-                                }
+                                let number = |name: &str| {
+                                    event.get("Properties").and_then(|p| p.get(name)).and_then(Value::as_i64)
+                                };
                                 let patterns = event
                                     .get("Properties")
                                     .and_then(|p| p.get("FilterCriteria"))
@@ -194,8 +213,15 @@ impl Wiring {
                                     .filter_map(|f| str_at(f, &["Pattern"]));
                                 let filter = crate::filters::Filter::parse(patterns)
                                     .map_err(|e| err(format!("{id}: {e}")))?;
-                                wiring.stream_filters.insert(table.clone(), filter);
-                                wiring.streams.entry(name.clone()).or_default().push(table);
+                                wiring.mappings.push(StreamMapping {
+                                    function: name.clone(),
+                                    table,
+                                    filter,
+                                    max_record_age_secs: number("MaximumRecordAgeInSeconds")
+                                        .and_then(|n| u64::try_from(n).ok()),
+                                    max_retry_attempts: number("MaximumRetryAttempts")
+                                        .and_then(|n| u32::try_from(n).ok()),
+                                });
                             }
                             Some("Schedule") | Some("ScheduleV2") => {
                                 wiring.scheduled.push(name.clone())
@@ -428,9 +454,10 @@ mod tests {
         assert_eq!(wired, fields);
     }
 
-    /// The fan-out listens to exactly the streamed tables.
+    /// The fan-out listens to exactly the streamed tables, and the
+    /// notifier to the messages.
     #[test]
-    fn streams_trigger_the_fan_out() {
+    fn streams_trigger_the_fan_out_and_the_notifier() {
         let w = wiring().unwrap();
         let mut streamed: Vec<String> = ALL
             .iter()
@@ -438,13 +465,21 @@ mod tests {
             .map(|s| s.logical.to_string())
             .collect();
         streamed.sort();
-        let mut triggers = w.streams.get("fan-out").cloned().unwrap_or_default();
+        let mut triggers = w.streams_of("fan-out");
         triggers.sort();
         assert_eq!(triggers, streamed);
-        assert_eq!(w.streams.len(), 1, "only the fan-out reads streams");
-        // Every mapping retries until a stated record age, as the local one does.
-        let aged: Vec<String> = w.max_record_age_secs.keys().cloned().collect();
-        assert_eq!(aged, streamed);
+        assert_eq!(w.streams_of("notifier"), ["Messages"]);
+        assert_eq!(w.mappings.len(), streamed.len() + 1, "no other function reads streams");
+        // Every mapping retries until a stated record age, as the local one
+        // does; the notifier's gives up after a few retries, so one failing
+        // provider does not hold every later push back for an hour.
+        for m in &w.mappings {
+            assert!(m.max_record_age_secs.is_some(), "{m:?}");
+            match m.function.as_str() {
+                "fan-out" => assert_eq!(m.max_retry_attempts, None),
+                _ => assert!(m.max_retry_attempts.is_some_and(|n| n <= 3), "{m:?}"),
+            }
+        }
     }
 
     /// AppSync's own ranges: depth 1–75, resolvers 1–10,000.

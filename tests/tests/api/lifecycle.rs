@@ -243,9 +243,17 @@ impl MappingRig {
             function: recorder.function.clone(),
             poll_interval: Duration::from_millis(20),
             max_record_age,
+            max_retry_attempts: None,
             checkpoints: Some(dir.join("streams")),
             failures: failures.clone(),
-            filter: chat_gateway::wiring::wiring().unwrap().stream_filters["Users"].clone(),
+            filter: chat_gateway::wiring::wiring()
+                .unwrap()
+                .mappings
+                .iter()
+                .find(|m| m.function == "fan-out" && m.table == "Users")
+                .unwrap()
+                .filter
+                .clone(),
             writes,
         };
         let task = tokio::spawn(mapping.run(stop_rx));
@@ -380,7 +388,8 @@ async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destina
     recorder.fail(false);
     rig.put(&["e"]).await;
     recorder.wait_for(&["a", "b", "c", "e"]).await;
-    let report = failures.replay(&recorder.function).await.unwrap();
+    let functions = [("fan-out".to_string(), recorder.function.clone())].into();
+    let report = failures.replay(&functions).await.unwrap();
     assert_eq!((report.replayed, report.remaining), (1, 0));
     assert_eq!(recorder.seen(), ["a", "b", "c", "e", "d"]);
     assert!(failures.list().unwrap().is_empty());
