@@ -409,7 +409,11 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // and calls the providers' stand-ins, all served below, as on AWS.
     let pusher = chat_push::PushService::new(
         chat_push::CredentialsSource::SecretsManager {
-            client: aws_sdk_secretsmanager::Client::new(&dynamo::sdk_config(&base_url).await),
+            client: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&dynamo::sdk_config(&base_url).await)
+                    .endpoint_url(&base_url)
+                    .build(),
+            ),
             secret_id: push::SECRET_ID.to_string(),
         },
         push.endpoints(),

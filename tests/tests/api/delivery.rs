@@ -319,6 +319,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
         deleted_at: None,
         version: None,
         reactions: Vec::new(),
+        mentions: Vec::new(),
         push_until: None,
     };
     client

@@ -13,6 +13,7 @@ mod limits;
 mod live;
 mod members;
 mod nested;
+mod push;
 mod reactions;
 mod realtime;
 mod rules;
