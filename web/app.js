@@ -12,13 +12,13 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- documents
 
-const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version reactions { emoji count reacted }`;
+const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version mentions reactions { emoji count reacted }`;
 const Q = {
   me: gql`query Me { me { id username } }`,
   createUser: gql`mutation CreateUser($u: String!) { createUser(input: { username: $u }) { id username } }`,
   users: gql`query Users($t: String) { listUsers(limit: 100, nextToken: $t) { items { id username online lastSeenAt } nextToken } }`,
   user: gql`query User($id: ID!) { getUser(id: $id) { id username online lastSeenAt } }`,
-  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt } unreadCount moreUnread lastReadMessageId } } }`,
+  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt } unreadCount moreUnread lastReadMessageId notifications } } }`,
   createConvo: gql`mutation CreateConvo($n: String!, $m: [String!]!) { createConvo(input: { name: $n, members: $m }) { id } }`,
   history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ${MESSAGE} } nextToken } } }`,
   changes: gql`query Changes($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { ${MESSAGE} } } cursor nextToken } }`,
@@ -29,6 +29,10 @@ const Q = {
   unreact: gql`mutation Unreact($c: ID!, $m: ID!, $e: String!) { removeReaction(input: { messageConversationId: $c, messageId: $m, emoji: $e }) { ${MESSAGE} } }`,
   markRead: gql`mutation MarkRead($c: ID!, $m: ID!) { markRead(conversationId: $c, messageId: $m) { userId seq } }`,
   typing: gql`mutation Typing($c: ID!) { typing(conversationId: $c) { sent } }`,
+  pushSettings: gql`query PushSettings { pushSettings { dndUntil hideContent mentions devices { id platform token } } }`,
+  updatePush: gql`mutation UpdatePush($i: PushSettingsInput!) { updatePushSettings(input: $i) { dndUntil hideContent mentions } }`,
+  setLevel: gql`mutation SetLevel($c: ID!, $l: NotifyLevel!) { setConversationNotifications(conversationId: $c, level: $l) { conversationId level } }`,
+  registerDevice: gql`mutation RegisterDevice($i: RegisterDeviceInput!) { registerDevice(input: $i) { id } }`,
 };
 const S = {
   changes: gql`subscription OnMessageChange($c: ID!) { onMessageChange(conversationId: $c) { kind conversationId message { ${MESSAGE} } } }`,
@@ -338,6 +342,14 @@ function renderInbox() {
     const name = document.createElement('span');
     name.textContent = entry.name;
     title.append(name);
+    if (entry.notifications && entry.notifications !== 'ALL') {
+      const muted = document.createElement('span');
+      muted.className = 'muted-icon';
+      muted.textContent = entry.notifications === 'NONE' ? '🔕' : '@';
+      muted.title = entry.notifications === 'NONE' ? 'Muted' : 'Mentions only';
+      muted.setAttribute('aria-label', muted.title);
+      title.append(muted);
+    }
     if (entry.unreadCount > 0) {
       const badge = document.createElement('span');
       badge.className = 'badge';
@@ -405,6 +417,8 @@ async function openConversation(id) {
     cursor: null, typing: new Map(), markers: new Map(), historyDone: false,
   };
   state.open = room;
+  closeMentions();
+  $('room-notify').value = state.inbox.find((e) => e.conversationId === id)?.notifications || 'ALL';
   $('empty').hidden = true;
   $('room').hidden = false;
   renderInbox();
@@ -543,7 +557,8 @@ function messageItem(room, m, seen) {
   }
   const bubble = document.createElement('div');
   bubble.className = 'bubble';
-  bubble.textContent = m.deletedAt ? 'Message deleted' : m.content;
+  if (m.deletedAt) bubble.textContent = 'Message deleted';
+  else bubble.append(...contentNodes(m));
   li.append(bubble);
 
   if (!m.deletedAt && m.reactions?.length) {
@@ -603,6 +618,181 @@ function messageItem(room, m, seen) {
   }
   li.append(meta);
   return li;
+}
+
+/**
+ * A message's text, its mentions (the members the server resolved) shown
+ * as such; any other `@name` stays plain text.
+ */
+function contentNodes(m) {
+  const mentioned = new Set((m.mentions || []).map((id) => state.users.get(id)?.username?.toLowerCase()).filter(Boolean));
+  if (!mentioned.size) return [document.createTextNode(m.content)];
+  const nodes = [];
+  let last = 0;
+  for (const match of m.content.matchAll(/(^|[^\p{L}\p{N}_.+\-@])@([\p{L}\p{N}_.+\-]+)/gu)) {
+    const name = match[2].replace(/[.\-]+$/, '');
+    if (!mentioned.has(name.toLowerCase())) continue;
+    const start = match.index + match[1].length;
+    nodes.push(document.createTextNode(m.content.slice(last, start)));
+    const span = document.createElement('span');
+    span.className = 'mention' + (name.toLowerCase() === state.me.username.toLowerCase() ? ' me' : '');
+    span.textContent = `@${name}`;
+    nodes.push(span);
+    last = start + 1 + name.length;
+  }
+  nodes.push(document.createTextNode(m.content.slice(last)));
+  return nodes;
+}
+
+// ------------------------------------------------------- @ autocomplete
+
+const mention = { open: false, items: [], index: 0, start: 0 };
+
+/** The `@prefix` being typed just before the caret, if any. */
+function mentionQuery() {
+  const input = $('message-input');
+  const upto = input.value.slice(0, input.selectionStart);
+  const found = /(^|[\s(])@([\p{L}\p{N}_.+\-]*)$/u.exec(upto);
+  return found ? { start: upto.length - found[2].length - 1, prefix: found[2].toLowerCase() } : null;
+}
+
+function updateMentions() {
+  const room = state.open;
+  const query = room && mentionQuery();
+  if (!query) return closeMentions();
+  const items = room.members
+    .filter((id) => id !== state.me.id)
+    .map((id) => state.users.get(id))
+    .filter((u) => u && u.username.toLowerCase().startsWith(query.prefix))
+    .slice(0, 8);
+  if (!items.length) return closeMentions();
+  Object.assign(mention, { open: true, items, start: query.start, index: Math.min(mention.index, items.length - 1) });
+  renderMentions();
+}
+
+function renderMentions() {
+  const input = $('message-input');
+  $('mention-list').replaceChildren(...mention.items.map((u, i) => {
+    const li = document.createElement('li');
+    li.id = `mention-${u.id}`;
+    li.setAttribute('role', 'option');
+    li.setAttribute('aria-selected', String(i === mention.index));
+    li.textContent = `@${u.username}`;
+    // mousedown, not click: the input keeps its focus and caret.
+    li.onmousedown = (e) => { e.preventDefault(); chooseMention(i); };
+    return li;
+  }));
+  $('mention-list').hidden = false;
+  input.setAttribute('aria-expanded', 'true');
+  input.setAttribute('aria-activedescendant', `mention-${mention.items[mention.index].id}`);
+}
+
+function closeMentions() {
+  Object.assign(mention, { open: false, items: [], index: 0 });
+  $('mention-list').hidden = true;
+  $('message-input').setAttribute('aria-expanded', 'false');
+  $('message-input').removeAttribute('aria-activedescendant');
+}
+
+function chooseMention(i) {
+  const input = $('message-input');
+  const user = mention.items[i];
+  const before = input.value.slice(0, mention.start);
+  const after = input.value.slice(input.selectionStart);
+  input.value = `${before}@${user.username} ${after}`;
+  const caret = before.length + user.username.length + 2;
+  input.setSelectionRange(caret, caret);
+  closeMentions();
+}
+
+function onComposerKey(e) {
+  if (!mention.open) return;
+  const n = mention.items.length;
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    e.preventDefault();
+    mention.index = (mention.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+    renderMentions();
+  } else if (e.key === 'Enter' || e.key === 'Tab') {
+    e.preventDefault();
+    chooseMention(mention.index);
+  } else if (e.key === 'Escape') {
+    e.preventDefault();
+    closeMentions();
+  }
+}
+
+// ------------------------------------------------------------ notifications
+
+async function setRoomLevel() {
+  const room = state.open;
+  if (!room) return;
+  const level = $('room-notify').value;
+  await mutate(Q.setLevel, { c: room.id, l: level });
+  const entry = state.inbox.find((e) => e.conversationId === room.id);
+  if (entry) entry.notifications = level;
+  renderInbox();
+}
+
+async function toggleNotifySettings() {
+  const form = $('notify-settings');
+  const opening = form.hidden;
+  form.hidden = !opening;
+  $('notify-open').setAttribute('aria-expanded', String(opening));
+  if (!opening) return;
+  const { pushSettings: p } = await run(Q.pushSettings);
+  const until = p.dndUntil && Date.parse(p.dndUntil) > Date.now() ? p.dndUntil : null;
+  $('dnd').value = until ? (Date.parse(until) - Date.now() <= 3_600_000 ? '1h' : 'tomorrow') : '';
+  $('hide-content').checked = p.hideContent;
+  $('mentions-through').checked = p.mentions;
+  const here = p.devices.some((d) => d.platform === 'WEB_PUSH' && d.token === localStorage.getItem('pushEndpoint'));
+  $('web-push-status').textContent = here ? 'This browser gets notifications.' : '';
+}
+
+function dndUntil(choice) {
+  if (choice === '1h') return new Date(Date.now() + 3_600_000).toISOString();
+  if (choice === 'tomorrow') {
+    const t = new Date();
+    t.setDate(t.getDate() + 1);
+    t.setHours(8, 0, 0, 0);
+    return t.toISOString();
+  }
+  return null;
+}
+
+async function saveNotifySettings() {
+  await mutate(Q.updatePush, { i: {
+    dndUntil: dndUntil($('dnd').value),
+    hideContent: $('hide-content').checked,
+    mentions: $('mentions-through').checked,
+  } });
+}
+
+/** Web Push through a service worker, where the browser allows it. */
+async function enableWebPush() {
+  const status = $('web-push-status');
+  const key = state.config.vapidPublicKey;
+  if (!('serviceWorker' in navigator) || !('PushManager' in window) || !key) {
+    status.textContent = 'This browser (or this stack) has no Web Push.';
+    return;
+  }
+  try {
+    if ((await Notification.requestPermission()) !== 'granted') {
+      status.textContent = 'Notifications are blocked for this site.';
+      return;
+    }
+    const registration = await navigator.serviceWorker.register('sw.js');
+    const raw = atob(key.replace(/-/g, '+').replace(/_/g, '/'));
+    const subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: Uint8Array.from(raw, (c) => c.charCodeAt(0)),
+    });
+    const { endpoint, keys } = subscription.toJSON();
+    await mutate(Q.registerDevice, { i: { platform: 'WEB_PUSH', endpoint, p256dh: keys.p256dh, auth: keys.auth } });
+    localStorage.setItem('pushEndpoint', endpoint);
+    status.textContent = 'This browser gets notifications.';
+  } catch (err) {
+    status.textContent = `Web Push is not available here: ${err.message}`;
+  }
 }
 
 async function sendMessage(room, content, id = crypto.randomUUID()) {
@@ -695,6 +885,10 @@ async function signedIn() {
   listen('links', S.links, { u: me.id }, () => refreshInboxSoon());
   await refreshUsers();
   await refreshInbox();
+  // A notification's click opens its conversation.
+  navigator.serviceWorker?.addEventListener('message', (e) => e.data?.open && openConversation(e.data.open));
+  const asked = new URLSearchParams(location.search).get('c');
+  if (asked) openConversation(asked);
 }
 
 function wire() {
@@ -714,7 +908,15 @@ function wire() {
   $('new-convo').onclick = showNewConversation;
   $('new-convo-cancel').onclick = () => { $('new-convo-form').hidden = true; $('new-convo').hidden = false; };
   $('new-convo-form').onsubmit = startConversation;
-  $('message-input').oninput = onInput;
+  $('message-input').oninput = () => { onInput(); updateMentions(); };
+  $('message-input').onkeydown = onComposerKey;
+  $('message-input').onblur = closeMentions;
+  $('room-notify').onchange = () => setRoomLevel().catch((err) => console.warn(err));
+  $('notify-open').onclick = () => toggleNotifySettings().catch((err) => console.warn(err));
+  for (const id of ['dnd', 'hide-content', 'mentions-through']) {
+    $(id).onchange = () => saveNotifySettings().catch((err) => console.warn(err));
+  }
+  $('web-push').onclick = enableWebPush;
   $('composer').onsubmit = (e) => {
     e.preventDefault();
     const input = $('message-input');

@@ -24,6 +24,7 @@ mod fanout;
 mod growth;
 mod procs;
 mod profile;
+mod push;
 mod report;
 mod setup;
 mod stats;
@@ -63,6 +64,9 @@ enum Part {
     Sustained,
     /// `createMessage` at concurrency 32 as the stored messages grow.
     Writes,
+    /// `createMessage` and delivery with offline members' devices, and
+    /// the pushes' latency.
+    Push,
 }
 
 /// The sizes of one run.
@@ -78,6 +82,8 @@ pub struct Plan {
     pub cold_rounds: usize,
     pub write_rounds: usize,
     pub writes_per_round: usize,
+    /// Messages of each kind in the push comparison.
+    pub push_rounds: usize,
 }
 
 impl Plan {
@@ -111,6 +117,7 @@ impl Plan {
                 cold_rounds: 2,
                 write_rounds: 3,
                 writes_per_round: 500,
+                push_rounds: 10,
             }
         } else {
             Plan {
@@ -131,6 +138,7 @@ impl Plan {
                 // The last round starts with 10,000 messages stored.
                 write_rounds: 6,
                 writes_per_round: 2000,
+                push_rounds: 40,
             }
         }
     }
@@ -146,6 +154,8 @@ pub struct Results {
     /// off (`--relay-above 0`): what the hand-off changes.
     pub without_hand_off: Vec<fanout::Outcome>,
     pub sustained: Vec<sustained::Outcome>,
+    /// Pushes to offline devices: what they cost `createMessage`.
+    pub push: Option<push::Outcome>,
     pub api: Vec<api::Outcome>,
     pub history: Vec<growth::HistoryPoint>,
     pub get_user: Vec<growth::GetUserPoint>,
@@ -295,6 +305,30 @@ async fn run(args: Args) -> Result<()> {
         }
     }
 
+    // Pushes, on a gateway of their own.
+    let mut push = None;
+    if wants(Part::Push) {
+        let gateway = procs::Gateway::start(&root, &work, "gateway-push", &[]).await?;
+        let target = gateway.target("project");
+        let outcome = push::run(&http, &gateway.base_url, &target, plan.push_rounds).await?;
+        say(
+            &format!(
+                "push: createMessage p50 {} ms with devices, {} ms without ({}x); delivery p50 {} / {} ms ({}x); push p50 {} ms, {} of {} recorded",
+                outcome.with_devices.mutation.p50_ms,
+                outcome.without_devices.mutation.p50_ms,
+                outcome.mutation_ratio,
+                outcome.with_devices.delivery.p50_ms,
+                outcome.without_devices.delivery.p50_ms,
+                outcome.delivery_ratio,
+                outcome.push_latency.p50_ms,
+                outcome.pushes_recorded,
+                outcome.pushes_expected
+            ),
+            started,
+        );
+        push = Some(outcome);
+    }
+
     drop(peer);
     drop(gateway);
 
@@ -305,6 +339,7 @@ async fn run(args: Args) -> Result<()> {
             "fan_out": fan_out,
             "without_hand_off": without_hand_off,
             "sustained": sustained,
+            "push": push,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
         say(&format!("wrote {}", path.display()), started);
@@ -397,6 +432,7 @@ async fn run(args: Args) -> Result<()> {
         fan_out,
         without_hand_off,
         sustained,
+        push,
         api: api_results,
         history,
         get_user,

@@ -196,6 +196,44 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   assert.deepEqual(texts.slice(-5), ['Or the lake?', 'Through a tunnel', 'Saturday it is', longer, 'See you']);
   assert.equal(new Set(texts).size, texts.length, 'no message twice');
 
+  // Mentions: Alice picks Bob from the @ list by keyboard; the message
+  // names him, and Bob sees it marked as his.
+  await alice.page.fill('#message-input', '');
+  await alice.page.type('#message-input', 'Ask @b');
+  await alice.page.locator('#mention-list [role=option][aria-selected=true]', { hasText: '@bob' }).waitFor({ timeout: WAIT });
+  assert.equal(await alice.page.getAttribute('#message-input', 'aria-expanded'), 'true');
+  await alice.page.press('#message-input', 'Enter');
+  assert.equal(await alice.page.inputValue('#message-input'), 'Ask @bob ');
+  assert.ok(await alice.page.locator('#mention-list').isHidden());
+  await alice.page.type('#message-input', 'about the car');
+  await alice.page.press('#message-input', 'Enter');
+  await message(alice.page, 'about the car').locator('.status', { hasText: /sent|seen/ }).waitFor({ timeout: WAIT });
+  await message(alice.page, 'about the car').locator('.mention', { hasText: '@bob' }).waitFor({ timeout: WAIT });
+  await message(bob.page, 'about the car').locator('.mention.me', { hasText: '@bob' }).waitFor({ timeout: WAIT });
+
+  // Notifications: Bob hears of this conversation's mentions only, and
+  // sets do-not-disturb and hidden content; the server has them.
+  await bob.page.selectOption('#room-notify', 'MENTIONS');
+  await conversation(bob.page, 'Weekend plans').locator('.muted-icon[title="Mentions only"]').waitFor({ timeout: WAIT });
+  await bob.page.click('#notify-open');
+  await bob.page.locator('#notify-settings').waitFor({ timeout: WAIT });
+  assert.equal(await bob.page.isChecked('#mentions-through'), true, 'mentions get through a mute by default');
+  await bob.page.selectOption('#dnd', '1h');
+  await bob.page.check('#hide-content');
+  const bobApi = await apiAs('bob');
+  let settings = null;
+  for (let tries = 0; tries < 50; tries += 1) {
+    ({ pushSettings: settings } = await bobApi('{ pushSettings { dndUntil hideContent mentions } }'));
+    if (settings.hideContent && settings.dndUntil) break;
+    await bob.page.waitForTimeout(100);
+  }
+  assert.equal(settings.hideContent, true);
+  assert.ok(Date.parse(settings.dndUntil) > Date.now() + 50 * 60_000, settings.dndUntil);
+  const { inbox } = await bobApi('{ inbox { items { name notifications } } }');
+  assert.equal(inbox.items.find((e) => e.name === 'Weekend plans').notifications, 'MENTIONS');
+  await bob.page.mouse.move(0, 0);
+  await bob.page.screenshot({ path: `${SHOTS}/5-notifications.png` });
+
   // A long history loads as Bob scrolls up.
   const api = await apiAs('alice');
   const { createConvo } = await api(`mutation($m: [String!]!) { createConvo(input: { name: "Archive", members: $m }) { id } }`, { m: [bobId] });

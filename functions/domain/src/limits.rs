@@ -238,15 +238,17 @@ pub fn web_push_endpoint_allowed(endpoint: &str, origins: &[String]) -> bool {
         return false;
     }
     let origin = format!("{scheme}://{authority}");
-    origins.iter().any(|allowed| match allowed.split_once("://*.") {
-        Some((allowed_scheme, suffix)) => {
-            scheme == allowed_scheme
-                && authority
-                    .strip_suffix(suffix)
-                    .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
-        }
-        None => *allowed == origin,
-    })
+    origins
+        .iter()
+        .any(|allowed| match allowed.split_once("://*.") {
+            Some((allowed_scheme, suffix)) => {
+                scheme == allowed_scheme
+                    && authority
+                        .strip_suffix(suffix)
+                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
+            }
+            None => *allowed == origin,
+        })
 }
 
 /// `registerDevice`'s input, checked for its platform: an APNs token is
@@ -254,10 +256,7 @@ pub fn web_push_endpoint_allowed(endpoint: &str, origins: &[String]) -> bool {
 /// URL-safe characters; a Web Push subscription is an endpoint on a known
 /// push service (`origins`) with its P-256 key (65 bytes) and auth secret
 /// (16 bytes), base64url.
-pub fn device(
-    input: crate::push::NewDevice,
-    origins: &[String],
-) -> Result<crate::push::Device> {
+pub fn device(input: crate::push::NewDevice, origins: &[String]) -> Result<crate::push::Device> {
     use crate::push::{new_device, Platform};
     let app_id = input
         .app_id
@@ -327,7 +326,9 @@ pub fn device(
                 ));
             };
             if endpoint.len() > MAX_ENDPOINT_CHARS
-                || endpoint.chars().any(|c| c.is_whitespace() || c.is_control())
+                || endpoint
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
                 || !web_push_endpoint_allowed(&endpoint, origins)
             {
                 return Err(Error::validation(format!(

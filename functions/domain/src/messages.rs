@@ -323,8 +323,17 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     }
 
     /// The members of `convo` other than `author` whom `content` mentions.
-    async fn mentions(&self, content: &str, convo: &Conversation, author: &str) -> Result<Vec<String>> {
-        Ok(members_named(&self.named_users(content).await?, convo, author))
+    async fn mentions(
+        &self,
+        content: &str,
+        convo: &Conversation,
+        author: &str,
+    ) -> Result<Vec<String>> {
+        Ok(members_named(
+            &self.named_users(content).await?,
+            convo,
+            author,
+        ))
     }
 }
 

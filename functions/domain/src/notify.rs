@@ -85,6 +85,11 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
         }
     }
 
+    /// What it sends pushes with.
+    pub fn pusher(&self) -> &X {
+        &self.pusher
+    }
+
     /// The same notifier, coalescing over `interval_ms` instead.
     pub fn with_interval_ms(mut self, interval_ms: i64) -> Self {
         self.interval_ms = interval_ms;
@@ -161,7 +166,14 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
             return Ok(report);
         }
         let badge = self.badge(user_id, conversation).await?;
-        let notification = compose(message, convo, author, settings.hide_content, mention, badge);
+        let notification = compose(
+            message,
+            convo,
+            author,
+            settings.hide_content,
+            mention,
+            badge,
+        );
         report.add(self.send_all(&r.profile, &notification).await?);
         Ok(report)
     }
@@ -262,13 +274,11 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
     /// Sends `notification` to each of the profile's devices, at once;
     /// removes those the service calls gone.
     async fn send_all(&self, profile: &PushProfile, notification: &Notification) -> Result<Report> {
-        let outcomes = futures::future::join_all(
-            profile
-                .devices
-                .iter()
-                .map(|device| async move { (device, self.pusher.send(device, notification).await) }),
-        )
-        .await;
+        let outcomes =
+            futures::future::join_all(profile.devices.iter().map(|device| async move {
+                (device, self.pusher.send(device, notification).await)
+            }))
+            .await;
         let mut report = Report::default();
         for (device, outcome) in outcomes {
             match outcome {

@@ -376,8 +376,7 @@ pub trait PushStore: Send + Sync {
     ) -> impl Future<Output = Result<RegisterDeviceOutcome>> + Send;
 
     /// Who holds the device id's token now, if anyone.
-    fn device_owner(&self, device_id: &str)
-        -> impl Future<Output = Result<Option<String>>> + Send;
+    fn device_owner(&self, device_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// Removes the device from `user_id`'s devices, and its token's claim;
     /// `false` if the user has no such device.

@@ -9,8 +9,6 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tracing::instrument;
 
-
-
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
     service: &ChatService<S, P>,

@@ -64,7 +64,8 @@ impl Apns {
         }
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key_id.clone());
-        let claims = serde_json::json!({ "iss": self.team_id, "iat": chrono::Utc::now().timestamp() });
+        let claims =
+            serde_json::json!({ "iss": self.team_id, "iat": chrono::Utc::now().timestamp() });
         let token = jsonwebtoken::encode(&header, &claims, &self.key)?;
         *cached = Some((token.clone(), Instant::now()));
         Ok(token)

@@ -168,9 +168,8 @@ impl chat_domain::Pusher for PushService {
                 return SendOutcome::Failed("push credentials unavailable".into());
             }
         };
-        let unconfigured = |what: &str| {
-            SendOutcome::Skipped(format!("{what} has no credentials in this stack"))
-        };
+        let unconfigured =
+            |what: &str| SendOutcome::Skipped(format!("{what} has no credentials in this stack"));
         match device.platform {
             Platform::Apns | Platform::ApnsSandbox => match &senders.apns {
                 Some(apns) => apns.send(device, notification).await,
@@ -190,7 +189,12 @@ impl chat_domain::Pusher for PushService {
 
 /// A response's outcome when it is not a success, by the service's rules
 /// (`gone`: whether it says the token is gone).
-pub(crate) fn refused(platform: &str, status: reqwest::StatusCode, gone: bool, reason: &str) -> SendOutcome {
+pub(crate) fn refused(
+    platform: &str,
+    status: reqwest::StatusCode,
+    gone: bool,
+    reason: &str,
+) -> SendOutcome {
     if gone {
         SendOutcome::Gone
     } else {

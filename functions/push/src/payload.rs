@@ -135,7 +135,9 @@ pub fn web_push(n: &Notification) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_domain::limits::{MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_USERNAME_CHARS, PUSH_BODY_CHARS};
+    use chat_domain::limits::{
+        MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_USERNAME_CHARS, PUSH_BODY_CHARS,
+    };
 
     /// The largest notification the notifier can make: every field at its
     /// limit, in characters of four bytes, and JSON escapes where they
@@ -185,10 +187,17 @@ mod tests {
         assert!(len > APNS_MAX_BYTES / 2, "cut no more than needed: {len}");
         assert_eq!(body["messageId"], n.message_id);
         let message = fcm(&n);
-        assert!(message["data"].to_string().len() + message["notification"].to_string().len() <= FCM_MAX_BYTES);
+        assert!(
+            message["data"].to_string().len() + message["notification"].to_string().len()
+                <= FCM_MAX_BYTES
+        );
         assert_eq!(message["data"]["conversationId"], n.conversation_id);
         let plain = web_push(&n);
-        assert!(plain.len() + WEB_PUSH_OVERHEAD <= WEB_PUSH_MAX_BYTES, "{}", plain.len());
+        assert!(
+            plain.len() + WEB_PUSH_OVERHEAD <= WEB_PUSH_MAX_BYTES,
+            "{}",
+            plain.len()
+        );
     }
 
     #[test]

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::instrument;
 
-
 #[derive(Deserialize)]
 struct Args {
     id: String,

@@ -34,8 +34,8 @@ pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
     let args: Args = event.payload.arguments()?;
     // `dndUntil: null` ends do-not-disturb; leaving it out keeps it.
     let clears = args.input.contains_key("dndUntil");
-    let input: Input = serde_json::from_value(Value::Object(args.input))
-        .map_err(ResolverError::Arguments)?;
+    let input: Input =
+        serde_json::from_value(Value::Object(args.input)).map_err(ResolverError::Arguments)?;
     let change = SettingsChange {
         dnd_until: clears.then_some(input.dnd_until),
         hide_content: input.hide_content,

@@ -459,13 +459,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         push: push.clone(),
         cost_limits: wiring.cost_limits,
         invoke_concurrency: invoke::concurrency(),
-        web: config
-            .web_dir
-            .clone()
-            .map(|dir| {
-                web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))
-                    .with_vapid_key(push.vapid_public_key())
-            }),
+        web: config.web_dir.clone().map(|dir| {
+            web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))
+                .with_vapid_key(push.vapid_public_key())
+        }),
     });
 
     let app = Router::new()

@@ -134,23 +134,29 @@ fn generate() -> Result<Stored, GatewayError> {
 }
 
 fn ec_public(pem: &str) -> Result<(DecodingKey, Vec<u8>), GatewayError> {
-    let secret = p256::SecretKey::from_pkcs8_pem(pem).map_err(|e| GatewayError::Push(e.to_string()))?;
+    let secret =
+        p256::SecretKey::from_pkcs8_pem(pem).map_err(|e| GatewayError::Push(e.to_string()))?;
     let public = secret.public_key();
     let spki = public
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| GatewayError::Push(e.to_string()))?;
-    let key = DecodingKey::from_ec_pem(spki.as_bytes()).map_err(|e| GatewayError::Push(e.to_string()))?;
+    let key =
+        DecodingKey::from_ec_pem(spki.as_bytes()).map_err(|e| GatewayError::Push(e.to_string()))?;
     Ok((key, public.to_sec1_bytes().to_vec()))
 }
 
 impl PushServices {
     /// The stand-ins at `base_url`, with the credentials kept in
     /// `data_dir` (made on first start).
-    pub fn load_or_create(data_dir: Option<&PathBuf>, base_url: &str) -> Result<Self, GatewayError> {
+    pub fn load_or_create(
+        data_dir: Option<&PathBuf>,
+        base_url: &str,
+    ) -> Result<Self, GatewayError> {
         let stored: Stored = match data_dir {
             Some(_) => {
                 let text = crate::persisted(data_dir, "push-keys.json", || {
-                    serde_json::to_string(&generate()?).map_err(|e| GatewayError::Push(e.to_string()))
+                    serde_json::to_string(&generate()?)
+                        .map_err(|e| GatewayError::Push(e.to_string()))
                 })?;
                 serde_json::from_str(&text).map_err(|e| GatewayError::Push(e.to_string()))?
             }
@@ -179,7 +185,8 @@ impl PushServices {
                 .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
                 .map_err(|e| GatewayError::Push(e.to_string()))?
         };
-        let fcm = DecodingKey::from_rsa_pem(fcm_public.as_bytes()).map_err(|e| GatewayError::Push(e.to_string()))?;
+        let fcm = DecodingKey::from_rsa_pem(fcm_public.as_bytes())
+            .map_err(|e| GatewayError::Push(e.to_string()))?;
         let secret = json!({
             "apns": { "teamId": APNS_TEAM, "keyId": APNS_KEY_ID, "privateKey": stored.apns },
             "fcm": {
@@ -281,7 +288,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .to_str()
         .ok()?
         .strip_prefix("bearer ")
-        .or_else(|| headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer "))
+        .or_else(|| {
+            headers
+                .get("authorization")?
+                .to_str()
+                .ok()?
+                .strip_prefix("Bearer ")
+        })
 }
 
 fn now_ms() -> i64 {
@@ -295,7 +308,12 @@ pub async fn secrets_manager(
     body: axum::body::Bytes,
 ) -> Response {
     let aws_json = |status: StatusCode, body: Value| {
-        (status, [("content-type", "application/x-amz-json-1.1")], body.to_string()).into_response()
+        (
+            status,
+            [("content-type", "application/x-amz-json-1.1")],
+            body.to_string(),
+        )
+            .into_response()
     };
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
     if target != Some("secretsmanager.GetSecretValue") {
@@ -325,7 +343,11 @@ pub async fn secrets_manager(
 }
 
 fn apns_refusal(status: StatusCode, reason: &str) -> Response {
-    (status, Json(json!({ "reason": reason, "timestamp": now_ms() }))).into_response()
+    (
+        status,
+        Json(json!({ "reason": reason, "timestamp": now_ms() })),
+    )
+        .into_response()
 }
 
 async fn apns(
@@ -367,7 +389,10 @@ async fn apns(
         match push.fault(&token) {
             Some(Fault::Gone) => (StatusCode::GONE, Some("Unregistered")),
             Some(Fault::Throttle) => (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests")),
-            Some(Fault::Fail) => (StatusCode::INTERNAL_SERVER_ERROR, Some("InternalServerError")),
+            Some(Fault::Fail) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("InternalServerError"),
+            ),
             None => (StatusCode::OK, None),
         }
     })();
@@ -378,12 +403,22 @@ async fn apns(
         status: answer.0.as_u16(),
         headers: header_map(
             &headers,
-            &["apns-topic", "apns-push-type", "apns-priority", "apns-collapse-id", "apns-expiration"],
+            &[
+                "apns-topic",
+                "apns-push-type",
+                "apns-priority",
+                "apns-collapse-id",
+                "apns-expiration",
+            ],
         ),
         payload: serde_json::from_slice(&body).unwrap_or_default(),
     });
     match answer {
-        (StatusCode::OK, _) => (StatusCode::OK, [("apns-id", uuid::Uuid::new_v4().to_string())]).into_response(),
+        (StatusCode::OK, _) => (
+            StatusCode::OK,
+            [("apns-id", uuid::Uuid::new_v4().to_string())],
+        )
+            .into_response(),
         (status, Some(reason)) => apns_refusal(status, reason),
         (status, None) => status.into_response(),
     }
@@ -429,17 +464,27 @@ pub async fn oauth_token(
     validation.set_issuer(&[FCM_CLIENT]);
     let granted = request.grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer"
         && jsonwebtoken::decode::<Value>(&request.assertion, &push.keys.fcm, &validation)
-            .is_ok_and(|t| t.claims["scope"].as_str().is_some_and(|s| s.contains("firebase.messaging")));
+            .is_ok_and(|t| {
+                t.claims["scope"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("firebase.messaging"))
+            });
     if !granted {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant", "error_description": "Invalid JWT Signature." })),
+            Json(
+                json!({ "error": "invalid_grant", "error_description": "Invalid JWT Signature." }),
+            ),
         )
             .into_response();
     }
     let token = format!("ya29.local-{}", uuid::Uuid::new_v4().simple());
-    push.access_tokens.lock().expect("push lock").push(token.clone());
-    Json(json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer" })).into_response()
+    push.access_tokens
+        .lock()
+        .expect("push lock")
+        .push(token.clone());
+    Json(json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer" }))
+        .into_response()
 }
 
 fn fcm_error(status: StatusCode, code: &str, error_code: Option<&str>) -> Response {
@@ -464,8 +509,13 @@ pub async fn fcm_send(
     if action != "messages:send" || project != FCM_PROJECT {
         return fcm_error(StatusCode::NOT_FOUND, "NOT_FOUND", None);
     }
-    let authorised = bearer(&headers)
-        .is_some_and(|t| push.access_tokens.lock().expect("push lock").iter().any(|k| k == t));
+    let authorised = bearer(&headers).is_some_and(|t| {
+        push.access_tokens
+            .lock()
+            .expect("push lock")
+            .iter()
+            .any(|k| k == t)
+    });
     if !authorised {
         return fcm_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None);
     }
@@ -476,12 +526,24 @@ pub async fn fcm_send(
     let (status, code, error_code) = if token.is_empty() {
         (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", None)
     } else if size > MAX_BODY_BYTES {
-        (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", Some("INVALID_ARGUMENT"))
+        (
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            Some("INVALID_ARGUMENT"),
+        )
     } else {
         match push.fault(&token) {
             Some(Fault::Gone) => (StatusCode::NOT_FOUND, "NOT_FOUND", Some("UNREGISTERED")),
-            Some(Fault::Throttle) => (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED", Some("QUOTA_EXCEEDED")),
-            Some(Fault::Fail) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", Some("UNAVAILABLE")),
+            Some(Fault::Throttle) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RESOURCE_EXHAUSTED",
+                Some("QUOTA_EXCEEDED"),
+            ),
+            Some(Fault::Fail) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                Some("UNAVAILABLE"),
+            ),
             None => (StatusCode::OK, "", None),
         }
     };
@@ -529,14 +591,18 @@ pub async fn web_push(
         };
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&[push.base_url.as_str()]);
-        validation.required_spec_claims = ["exp".to_string(), "aud".to_string(), "sub".to_string()].into();
+        validation.required_spec_claims =
+            ["exp".to_string(), "aud".to_string(), "sub".to_string()].into();
         if key != push.keys.vapid_public
             || jsonwebtoken::decode::<Value>(&jwt, &push.keys.vapid, &validation).is_err()
         {
             return StatusCode::FORBIDDEN;
         }
         if headers.get("ttl").is_none()
-            || headers.get("content-encoding").and_then(|v| v.to_str().ok()) != Some("aes128gcm")
+            || headers
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                != Some("aes128gcm")
         {
             return StatusCode::BAD_REQUEST;
         }
@@ -559,7 +625,17 @@ pub async fn web_push(
         payload: json!({ "bodyBase64": STANDARD.encode(&body) }),
     });
     if status == StatusCode::CREATED {
-        (status, [("location", format!("{}/local/webpush/{id}/messages/{}", push.base_url, uuid::Uuid::new_v4().simple()))])
+        (
+            status,
+            [(
+                "location",
+                format!(
+                    "{}/local/webpush/{id}/messages/{}",
+                    push.base_url,
+                    uuid::Uuid::new_v4().simple()
+                ),
+            )],
+        )
             .into_response()
     } else {
         status.into_response()

@@ -201,7 +201,10 @@ impl Wiring {
                                     })?;
                                 let table = table.trim_end_matches("Table").to_string();
                                 let number = |name: &str| {
-                                    event.get("Properties").and_then(|p| p.get(name)).and_then(Value::as_i64)
+                                    event
+                                        .get("Properties")
+                                        .and_then(|p| p.get(name))
+                                        .and_then(Value::as_i64)
                                 };
                                 let patterns = event
                                     .get("Properties")
@@ -372,7 +375,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 20);
+        assert_eq!(w.resolvers.len(), 25);
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -433,7 +436,7 @@ mod tests {
         for f in &w.functions {
             let triggered = w.resolvers.values().any(|r| r == f)
                 || w.routes.values().any(|r| r == f)
-                || w.streams.contains_key(f)
+                || w.mappings.iter().any(|m| &m.function == f)
                 || w.scheduled.contains(f);
             assert!(triggered, "{f} is deployed but nothing invokes it");
         }
@@ -469,7 +472,11 @@ mod tests {
         triggers.sort();
         assert_eq!(triggers, streamed);
         assert_eq!(w.streams_of("notifier"), ["Messages"]);
-        assert_eq!(w.mappings.len(), streamed.len() + 1, "no other function reads streams");
+        assert_eq!(
+            w.mappings.len(),
+            streamed.len() + 1,
+            "no other function reads streams"
+        );
         // Every mapping retries until a stated record age, as the local one
         // does; the notifier's gives up after a few retries, so one failing
         // provider does not hold every later push back for an hour.

@@ -334,6 +334,7 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
     let edited = chat_tests::post(&alice, &room, "to edit").await;
     let deleted = chat_tests::post(&alice, &room, "to delete").await;
     let member_change = "kind conversationId userId by";
+    let device_token = "ab".repeat(32);
     // (document, variables, the caller): each a valid call, in order.
     let calls: Vec<(String, Value, &Client)> = vec![
         (
@@ -388,6 +389,26 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
         ),
         (
             "mutation($c: ID!) { typing(conversationId: $c) { conversationId userId expiresAt sent } }".to_string(),
+            json!({ "c": room }),
+            &bob,
+        ),
+        (
+            "mutation($t: String!) { registerDevice(input: {platform: APNS, token: $t, appId: \"com.example.chat\"}) { id platform token appId createdAt } }".to_string(),
+            json!({ "t": device_token }),
+            &bob,
+        ),
+        (
+            "mutation { updatePushSettings(input: {dndUntil: \"2999-01-01T00:00:00Z\", hideContent: true}) { dndUntil hideContent mentions devices { id platform token appId createdAt } } }".to_string(),
+            json!({}),
+            &bob,
+        ),
+        (
+            "mutation($id: ID!) { unregisterDevice(id: $id) }".to_string(),
+            json!({ "id": chat_domain::push::device_id(chat_domain::push::Platform::Apns, &device_token) }),
+            &bob,
+        ),
+        (
+            "mutation($c: ID!) { setConversationNotifications(conversationId: $c, level: MENTIONS) { conversationId level } }".to_string(),
             json!({ "c": room }),
             &bob,
         ),

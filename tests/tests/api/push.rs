@@ -14,7 +14,8 @@ use chat_tests::{convo, post, Client, Stack, WsEvent};
 use serde_json::{json, Value};
 
 const REGISTER: &str = "mutation($i: RegisterDeviceInput!) { registerDevice(input: $i) { id platform token appId createdAt } }";
-const SETTINGS: &str = "query { pushSettings { devices { id platform token } dndUntil hideContent mentions } }";
+const SETTINGS: &str =
+    "query { pushSettings { devices { id platform token } dndUntil hideContent mentions } }";
 const UPDATE: &str = "mutation($i: PushSettingsInput!) { updatePushSettings(input: $i) { dndUntil hideContent mentions devices { id } } }";
 const LEVEL: &str = "mutation($c: ID!, $l: NotifyLevel!) { setConversationNotifications(conversationId: $c, level: $l) { conversationId level } }";
 
@@ -38,8 +39,11 @@ async fn apns_device(who: &Client) -> String {
 
 async fn fcm_device(who: &Client) -> String {
     let token = format!("fcm-{}:APA91b{}", who.username, "x".repeat(140));
-    who.ok(REGISTER, json!({ "i": { "platform": "FCM", "token": token } }))
-        .await;
+    who.ok(
+        REGISTER,
+        json!({ "i": { "platform": "FCM", "token": token } }),
+    )
+    .await;
     token
 }
 
@@ -74,14 +78,22 @@ async fn wait_for(stack: &Stack, token: &str, n: usize) -> Vec<Value> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{token} did not receive {n} pushes: {:#?}", received(stack).await);
+    panic!(
+        "{token} did not receive {n} pushes: {:#?}",
+        received(stack).await
+    );
 }
 
 /// Waits until the notifier has handled everything written so far: the
 /// stream delivers in order, so once a marker message written now is
 /// pushed, every earlier one was handled.
 async fn settle(stack: &Stack, author: &Client) {
-    let marker = stack.user(&format!("m{}", ulid::Ulid::new().to_string().to_lowercase())).await;
+    let marker = stack
+        .user(&format!(
+            "m{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        ))
+        .await;
     let token = apns_device(&marker).await;
     let room = convo(author, "marker", &[&marker]).await;
     post(author, &room, "marker").await;
@@ -103,7 +115,10 @@ async fn fault(stack: &Stack, token: &str, fault: Value) {
 async fn online(who: &Client, id: &str) {
     for _ in 0..100 {
         let out = who
-            .ok("query($id: ID!) { getUser(id: $id) { online } }", json!({ "id": id }))
+            .ok(
+                "query($id: ID!) { getUser(id: $id) { online } }",
+                json!({ "id": id }),
+            )
             .await;
         if out["getUser"]["online"] == true {
             return;
@@ -135,7 +150,11 @@ async fn an_offline_member_gets_one_push_with_the_badge_and_a_connected_one_none
     let pushes = wait_for(&stack, &bob_token, 2).await;
     settle(&stack, &alice).await;
     let pushes_now = to(&stack, &bob_token).await;
-    assert_eq!(pushes_now.len(), 2, "exactly one push per message: {pushes_now:#?}");
+    assert_eq!(
+        pushes_now.len(),
+        2,
+        "exactly one push per message: {pushes_now:#?}"
+    );
     let push = &pushes[1];
     assert_eq!(push["status"], 200);
     assert_eq!(push["headers"]["apns-topic"], "com.example.chat");
@@ -143,11 +162,17 @@ async fn an_offline_member_gets_one_push_with_the_badge_and_a_connected_one_none
     let payload = &push["payload"];
     assert_eq!(payload["aps"]["alert"]["title"], "alice in Lunch");
     assert_eq!(payload["aps"]["alert"]["body"], "Pizza at noon?");
-    assert_eq!(payload["aps"]["badge"], 2, "the unread of both conversations");
+    assert_eq!(
+        payload["aps"]["badge"], 2,
+        "the unread of both conversations"
+    );
     assert_eq!(payload["conversationId"], room.as_str());
     assert_eq!(payload["messageId"], message.as_str());
     // One collapse id and thread per conversation.
-    assert_eq!(push["headers"]["apns-collapse-id"], payload["aps"]["thread-id"]);
+    assert_eq!(
+        push["headers"]["apns-collapse-id"],
+        payload["aps"]["thread-id"]
+    );
     assert_ne!(
         push["headers"]["apns-collapse-id"],
         pushes[0]["headers"]["apns-collapse-id"]
@@ -164,8 +189,17 @@ async fn an_offline_member_gets_one_push_with_the_badge_and_a_connected_one_none
         .json()
         .await
         .unwrap();
-    assert!(stats["pushes"]["APNS"]["delivered"].as_u64().unwrap() >= 3, "{stats}");
-    assert!(stats["realtime"]["invocations"]["notifier"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["pushes"]["APNS"]["delivered"].as_u64().unwrap() >= 3,
+        "{stats}"
+    );
+    assert!(
+        stats["realtime"]["invocations"]["notifier"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{stats}"
+    );
 }
 
 #[tokio::test]
@@ -174,9 +208,14 @@ async fn hidden_content_says_new_message_and_nothing_of_the_conversation() {
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
     let token = fcm_device(&bob).await;
-    let out = bob.ok(UPDATE, json!({ "i": { "hideContent": true } })).await;
+    let out = bob
+        .ok(UPDATE, json!({ "i": { "hideContent": true } }))
+        .await;
     assert_eq!(out["updatePushSettings"]["hideContent"], true);
-    assert_eq!(out["updatePushSettings"]["mentions"], true, "the rest stays");
+    assert_eq!(
+        out["updatePushSettings"]["mentions"], true,
+        "the rest stays"
+    );
     let room = convo(&alice, "Secret plans", &[&bob]).await;
     let message = post(&alice, &room, "the code is 1234").await;
     let push = wait_for(&stack, &token, 1).await.remove(0);
@@ -198,13 +237,14 @@ async fn levels_and_mentions_decide_who_hears_and_do_not_disturb_silences() {
     let carol = stack.user("carol").await; // MENTIONS
     let dave = stack.user("dave").await; // NONE, mentions off
     let erin = stack.user("erin").await; // ALL, in do-not-disturb
-    let tokens: Vec<String> = futures::future::join_all(
-        [&bob, &carol, &dave, &erin].map(|u| apns_device(u)),
+    let tokens: Vec<String> =
+        futures::future::join_all([&bob, &carol, &dave, &erin].map(apns_device)).await;
+    dave.ok(UPDATE, json!({ "i": { "mentions": false } })).await;
+    erin.ok(
+        UPDATE,
+        json!({ "i": { "dndUntil": "2999-01-01T00:00:00Z" } }),
     )
     .await;
-    dave.ok(UPDATE, json!({ "i": { "mentions": false } })).await;
-    erin.ok(UPDATE, json!({ "i": { "dndUntil": "2999-01-01T00:00:00Z" } }))
-        .await;
     let rooms = [
         convo(&alice, "one", &[&bob, &carol, &dave, &erin]).await,
         convo(&alice, "two", &[&bob, &carol, &dave, &erin]).await,
@@ -231,13 +271,24 @@ async fn levels_and_mentions_decide_who_hears_and_do_not_disturb_silences() {
         json!([bob.id, carol.id, dave.id, erin.id])
     );
     settle(&stack, &alice).await;
-    assert_eq!(to(&stack, &tokens[0]).await.len(), 1, "bob: the mention only");
-    assert_eq!(to(&stack, &tokens[1]).await.len(), 1, "carol: the mention only");
+    assert_eq!(
+        to(&stack, &tokens[0]).await.len(),
+        1,
+        "bob: the mention only"
+    );
+    assert_eq!(
+        to(&stack, &tokens[1]).await.len(),
+        1,
+        "carol: the mention only"
+    );
     assert!(to(&stack, &tokens[2]).await.is_empty(), "dave");
     assert!(to(&stack, &tokens[3]).await.is_empty(), "erin");
     let bob_push = &to(&stack, &tokens[0]).await[0];
     assert_eq!(bob_push["payload"]["mention"], true);
-    assert_eq!(bob_push["payload"]["aps"]["alert"]["title"], "alice mentioned you in two");
+    assert_eq!(
+        bob_push["payload"]["aps"]["alert"]["title"],
+        "alice mentioned you in two"
+    );
 
     // Do-not-disturb ended: erin hears the next message.
     let out = erin.ok(UPDATE, json!({ "i": { "dndUntil": null } })).await;
@@ -312,7 +363,10 @@ async fn a_failing_provider_is_retried_then_given_up_and_the_message_is_untouche
     let message = post(&alice, &room, "still here").await;
     // Delivered live at once, whatever the provider does.
     match socket.next().await {
-        WsEvent::Message(m) => assert_eq!(m["payload"]["data"]["onCreateMessage"]["id"], message.as_str()),
+        WsEvent::Message(m) => assert_eq!(
+            m["payload"]["data"]["onCreateMessage"]["id"],
+            message.as_str()
+        ),
         other => panic!("{other:?}"),
     }
     // The first try and the mapping's two retries.
@@ -352,7 +406,10 @@ async fn a_failing_provider_is_retried_then_given_up_and_the_message_is_untouche
     fault(&stack, &token, Value::Null).await;
     let replay: Value = stack
         .http
-        .post(format!("{}/local/failed-records/replay", stack.running.base_url))
+        .post(format!(
+            "{}/local/failed-records/replay",
+            stack.running.base_url
+        ))
         .send()
         .await
         .unwrap()
@@ -386,8 +443,10 @@ fn decrypt_web_push(body: &[u8], ua_secret: &p256::SecretKey, auth: &[u8]) -> Ve
         .unwrap();
     let prk = Hkdf::<Sha256>::new(Some(salt), &ikm);
     let (mut cek, mut nonce) = ([0u8; 16], [0u8; 12]);
-    prk.expand(b"Content-Encoding: aes128gcm\0", &mut cek).unwrap();
-    prk.expand(b"Content-Encoding: nonce\0", &mut nonce).unwrap();
+    prk.expand(b"Content-Encoding: aes128gcm\0", &mut cek)
+        .unwrap();
+    prk.expand(b"Content-Encoding: nonce\0", &mut nonce)
+        .unwrap();
     let cipher = aes_gcm::Aes128Gcm::new_from_slice(&cek).unwrap();
     let mut plain = cipher
         .decrypt(aes_gcm::Nonce::from_slice(&nonce), ciphertext)
@@ -436,7 +495,10 @@ async fn a_web_push_message_decrypts_with_the_subscriptions_keys() {
     assert_eq!(plain["messageId"], message.as_str());
     assert_eq!(plain["conversationId"], room.as_str());
     assert_eq!(plain["badge"], 1);
-    assert_eq!(push["headers"]["topic"], plain["tag"], "one Topic per conversation");
+    assert_eq!(
+        push["headers"]["topic"], plain["tag"],
+        "one Topic per conversation"
+    );
 
     // Deleting it withdraws it under the same Topic.
     alice
@@ -497,7 +559,8 @@ async fn bad_devices_are_refused_and_store_nothing() {
     )
     .await;
     assert_eq!(
-        bob.error_type(UPDATE, json!({ "i": { "dndUntil": "tomorrow" } })).await,
+        bob.error_type(UPDATE, json!({ "i": { "dndUntil": "tomorrow" } }))
+            .await,
         "ValidationError"
     );
 }
@@ -513,7 +576,10 @@ async fn devices_are_the_callers_own_up_to_the_maximum_and_a_token_follows_its_p
     let device_id = bob_devices[0]["id"].as_str().unwrap().to_string();
     // Registering the same token again is the same device.
     apns_device(&bob).await;
-    assert_eq!(bob.ok(SETTINGS, json!({})).await["pushSettings"]["devices"], bob_devices);
+    assert_eq!(
+        bob.ok(SETTINGS, json!({})).await["pushSettings"]["devices"],
+        bob_devices
+    );
 
     // Nobody else sees or removes it.
     assert_eq!(
@@ -522,11 +588,17 @@ async fn devices_are_the_callers_own_up_to_the_maximum_and_a_token_follows_its_p
     );
     assert_eq!(
         mallory
-            .error_type("mutation($id: ID!) { unregisterDevice(id: $id) }", json!({ "id": device_id }))
+            .error_type(
+                "mutation($id: ID!) { unregisterDevice(id: $id) }",
+                json!({ "id": device_id })
+            )
             .await,
         "NotFound"
     );
-    assert_eq!(bob.ok(SETTINGS, json!({})).await["pushSettings"]["devices"], bob_devices);
+    assert_eq!(
+        bob.ok(SETTINGS, json!({})).await["pushSettings"]["devices"],
+        bob_devices
+    );
 
     // The maximum, at its edge.
     for i in 1..MAX_DEVICES {

@@ -21,12 +21,12 @@ use crate::model::{
     User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
-use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
     MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome,
     RegisterDeviceOutcome, UserStore,
 };
+use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 
 /// A request the memory store refuses as DynamoDB would fail it (a
 /// transaction whose condition failed where the port has no outcome for
@@ -58,10 +58,11 @@ struct Tables {
     device_owners: HashMap<String, String>,
 }
 
-/// The store ports over maps in memory.
-#[derive(Debug, Default)]
+/// The store ports over maps in memory. Clones share the tables, as two
+/// functions share one database.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    tables: Mutex<Tables>,
+    tables: std::sync::Arc<Mutex<Tables>>,
 }
 
 impl MemoryStore {

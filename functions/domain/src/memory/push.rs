@@ -66,10 +66,13 @@ impl PushStore for MemoryStore {
 
     async fn set_push_settings(&self, user_id: &str, settings: &PushSettings) -> Result<()> {
         self.with(|t| {
-            let profile = t.push.entry(user_id.to_string()).or_insert_with(|| PushProfile {
-                user_id: user_id.to_string(),
-                ..PushProfile::default()
-            });
+            let profile = t
+                .push
+                .entry(user_id.to_string())
+                .or_insert_with(|| PushProfile {
+                    user_id: user_id.to_string(),
+                    ..PushProfile::default()
+                });
             profile.settings = settings.clone();
             profile.rev += 1;
         });
@@ -82,13 +85,15 @@ impl PushStore for MemoryStore {
         conversation_id: &str,
         level: NotifyLevel,
     ) -> Result<bool> {
-        Ok(self.with(|t| match t.links.get_mut(&key(user_id, conversation_id)) {
-            Some(link) => {
-                link.notify = level;
-                true
-            }
-            None => false,
-        }))
+        Ok(
+            self.with(|t| match t.links.get_mut(&key(user_id, conversation_id)) {
+                Some(link) => {
+                    link.notify = level;
+                    true
+                }
+                None => false,
+            }),
+        )
     }
 
     async fn links_of(&self, conversation_id: &str, user_ids: &[String]) -> Result<Vec<ConvoLink>> {
@@ -141,7 +146,10 @@ impl MemoryPusher {
 
     /// The service calls this device's token gone from now on.
     pub fn mark_gone(&self, device_id: &str) {
-        self.gone.lock().expect("pusher lock").insert(device_id.into());
+        self.gone
+            .lock()
+            .expect("pusher lock")
+            .insert(device_id.into());
     }
 
     /// The service fails this device's pushes from now on.

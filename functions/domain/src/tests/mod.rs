@@ -14,6 +14,7 @@ mod conversations;
 mod inbox;
 mod members;
 mod messages;
+mod push;
 mod reactions;
 mod reads;
 mod typing;

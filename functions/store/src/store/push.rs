@@ -83,7 +83,9 @@ impl PushStore for DynamoStore {
             owner_id: read.user_id.clone(),
             push_until: 0,
         })?;
-        let claim = Put::builder().table_name(&self.tables.users).set_item(Some(claim));
+        let claim = Put::builder()
+            .table_name(&self.tables.users)
+            .set_item(Some(claim));
         let claim = match claimed_by {
             None => claim.condition_expression("attribute_not_exists(id)"),
             Some(owner) => claim
