@@ -635,7 +635,7 @@ function contentNodes(m) {
     const start = match.index + match[1].length;
     nodes.push(document.createTextNode(m.content.slice(last, start)));
     const span = document.createElement('span');
-    span.className = 'mention' + (name.toLowerCase() === state.me.username.toLowerCase() ? ' me' : '');
+    span.className = 'mention' + (name.toLowerCase() === state.me.username.toLowerCase() ? ' mention-me' : '');
     span.textContent = `@${name}`;
     nodes.push(span);
     last = start + 1 + name.length;

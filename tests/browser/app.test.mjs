@@ -209,7 +209,7 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   await alice.page.press('#message-input', 'Enter');
   await message(alice.page, 'about the car').locator('.status', { hasText: /sent|seen/ }).waitFor({ timeout: WAIT });
   await message(alice.page, 'about the car').locator('.mention', { hasText: '@bob' }).waitFor({ timeout: WAIT });
-  await message(bob.page, 'about the car').locator('.mention.me', { hasText: '@bob' }).waitFor({ timeout: WAIT });
+  await message(bob.page, 'about the car').locator('.mention.mention-me', { hasText: '@bob' }).waitFor({ timeout: WAIT });
 
   // Notifications: Bob hears of this conversation's mentions only, and
   // sets do-not-disturb and hidden content; the server has them.
