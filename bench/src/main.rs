@@ -117,7 +117,7 @@ impl Plan {
                 cold_rounds: 2,
                 write_rounds: 3,
                 writes_per_round: 500,
-                push_rounds: 10,
+                push_rounds: 20,
             }
         } else {
             Plan {

@@ -11,10 +11,12 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -222,22 +224,43 @@ const WRITES: [&str; 8] = [
     "ExecuteTransaction",
 ];
 
+/// Marks a request as a write, between the hook that still sees the
+/// request and the one that runs once its answer is in.
+#[derive(Debug, Clone, Copy)]
+struct IsWrite;
+
+impl Storable for IsWrite {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for WriteSignal {
     fn name(&self) -> &'static str {
         "WriteSignal"
     }
 
-    fn read_after_attempt(
+    fn read_before_transmit(
         &self,
-        context: &FinalizerInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let is_write = context
-            .request()
-            .and_then(chat_store::counter::operation_of)
+        let is_write = chat_store::counter::operation_of(context.request())
             .is_some_and(|op| WRITES.contains(&op));
         if is_write {
+            cfg.interceptor_state().store_put(IsWrite);
+        }
+        Ok(())
+    }
+
+    /// After the answer (the request itself is gone by then): the stream
+    /// record exists once the write's answer is in.
+    fn read_after_attempt(
+        &self,
+        _: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<IsWrite>().is_some() {
             self.signal();
         }
         Ok(())

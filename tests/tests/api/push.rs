@@ -47,17 +47,22 @@ async fn fcm_device(who: &Client) -> String {
     token
 }
 
-/// Everything the stand-ins received, oldest first.
-async fn received(stack: &Stack) -> Vec<Value> {
-    let out: Value = stack
+/// A JSON answer of the stack's `/local/...` endpoints.
+async fn local(stack: &Stack, method: reqwest::Method, path: &str) -> Value {
+    stack
         .http
-        .get(format!("{}/local/push", stack.running.base_url))
+        .request(method, format!("{}/local/{path}", stack.running.base_url))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Everything the stand-ins received, oldest first.
+async fn received(stack: &Stack) -> Vec<Value> {
+    let out = local(stack, reqwest::Method::GET, "push").await;
     out["received"].as_array().cloned().unwrap_or_default()
 }
 
@@ -180,15 +185,7 @@ async fn an_offline_member_gets_one_push_with_the_badge_and_a_connected_one_none
     // The connected member and the author got nothing.
     assert!(to(&stack, &carol_token).await.is_empty());
     assert!(to(&stack, &alice_token).await.is_empty());
-    let stats: Value = stack
-        .http
-        .get(format!("{}/local/stats", stack.running.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = local(&stack, reqwest::Method::GET, "stats").await;
     assert!(
         stats["pushes"]["APNS"]["delivered"].as_u64().unwrap() >= 3,
         "{stats}"
@@ -374,15 +371,7 @@ async fn a_failing_provider_is_retried_then_given_up_and_the_message_is_untouche
     assert!(tries.iter().all(|t| t["status"] == 500));
     let mut given_up = Vec::new();
     for _ in 0..100 {
-        let out: Value = stack
-            .http
-            .get(format!("{}/local/failed-records", stack.running.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let out = local(&stack, reqwest::Method::GET, "failed-records").await;
         given_up = out["failedBatches"].as_array().cloned().unwrap_or_default();
         if !given_up.is_empty() {
             break;

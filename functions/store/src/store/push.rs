@@ -27,6 +27,26 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
+    /// The items of one table at `keys`, in consistent batch reads; missing
+    /// ones are left out.
+    async fn batch_items<K: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        keys: &[K],
+    ) -> Result<Vec<T>> {
+        let keys = keys
+            .iter()
+            .map(|key| Ok((table.to_string(), to_attrs(key)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut found = self.batch_get_raw(keys, true).await?;
+        found
+            .remove(table)
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect()
+    }
+
     async fn push_row(&self, user_id: &str) -> Result<PushProfile> {
         let key = to_attrs(&IdKey {
             id: PushItem::id_of(user_id),
@@ -46,22 +66,12 @@ impl PushStore for DynamoStore {
     ) -> chat_domain::error::Result<Vec<PushProfile>> {
         let keys = user_ids
             .iter()
-            .map(|id| {
-                Ok((
-                    self.tables.users.clone(),
-                    to_attrs(&IdKey {
-                        id: PushItem::id_of(id),
-                    })?,
-                ))
+            .map(|id| IdKey {
+                id: PushItem::id_of(id),
             })
-            .collect::<Result<Vec<_>>>()?;
-        let mut found = self.batch_get_raw(keys, true).await?;
-        Ok(found
-            .remove(&self.tables.users)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| from_attrs::<PushItem>(a).map(PushProfile::from))
-            .collect::<Result<Vec<_>>>()?)
+            .collect::<Vec<_>>();
+        let items: Vec<PushItem> = self.batch_items(&self.tables.users, &keys).await?;
+        Ok(items.into_iter().map(PushProfile::from).collect())
     }
 
     async fn register_device(
@@ -226,20 +236,10 @@ impl PushStore for DynamoStore {
     ) -> chat_domain::error::Result<Vec<ConvoLink>> {
         let keys = user_ids
             .iter()
-            .map(|id| {
-                Ok((
-                    self.tables.convo_links.clone(),
-                    to_attrs(&LinkKey::new(id, conversation_id))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut found = self.batch_get_raw(keys, true).await?;
-        Ok(found
-            .remove(&self.tables.convo_links)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| from_attrs::<LinkItem>(a).map(ConvoLink::from))
-            .collect::<Result<Vec<_>>>()?)
+            .map(|id| LinkKey::new(id, conversation_id))
+            .collect::<Vec<_>>();
+        let items: Vec<LinkItem> = self.batch_items(&self.tables.convo_links, &keys).await?;
+        Ok(items.into_iter().map(ConvoLink::from).collect())
     }
 
     async fn claim_push(
