@@ -46,8 +46,9 @@ pub struct Report {
     pub failed: usize,
     /// Recipients whose push this interval was spent already.
     pub coalesced: usize,
-    /// Members with a device who were connected, in do-not-disturb, or
-    /// whose level let this message pass by.
+    /// Members with a device who were connected or whose level let this
+    /// message pass by, and devices of a platform the stack has no
+    /// credentials for.
     pub skipped: usize,
 }
 
@@ -212,10 +213,11 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
         Ok(total)
     }
 
-    /// The conversation, the author's profile, and the members (not the
+    /// The conversation, the author's username, and the members (not the
     /// author) who have a device and are not in do-not-disturb, each with
-    /// their profile and link: two batch reads, and a third only when
-    /// someone has a device.
+    /// their profile and link: two batch reads (the conversation, the
+    /// others' push rows), and two more (their links; their profiles and
+    /// the author's) only when someone has a device.
     async fn recipients(
         &self,
         message: &Message,

@@ -431,7 +431,15 @@ async fn a_database_outage_loses_no_delivery() {
     .await;
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
-    let room = convo(&alice, "room", &[&bob]).await;
+    // An offline member with a phone: the notifier waits the outage out.
+    let dora = stack.user("dora").await;
+    let phone = "d0".repeat(32);
+    dora.ok(
+        "mutation($t: String!) { registerDevice(input: {platform: APNS, token: $t, appId: \"com.example.chat\"}) { id } }",
+        json!({ "t": phone }),
+    )
+    .await;
+    let room = convo(&alice, "room", &[&bob, &dora]).await;
     let mut ws = stack.ws(&bob).await;
     watch_room(&mut ws, "room", &room).await;
 
@@ -511,6 +519,25 @@ async fn a_database_outage_loses_no_delivery() {
         received.len() - unique.len()
     );
     assert!(stack.running.failures.list().unwrap().is_empty());
+    // Dora's phone heard of the conversation, at most once per 10 s.
+    let pushed: Value = stack
+        .http
+        .get(format!("{}/local/push", stack.running.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let to_phone: Vec<&Value> = pushed["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["token"] == phone.as_str())
+        .collect();
+    assert!(!to_phone.is_empty() && to_phone.len() <= 3, "{to_phone:#?}");
+    assert!(to_phone.iter().all(|r| r["status"] == 200
+        && accepted.contains(&r["payload"]["messageId"].as_str().unwrap().to_string())));
     stack.running.shutdown().await;
     engine.stop().await;
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use aes_gcm::aead::{Aead, KeyInit};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use chat_domain::limits::MAX_DEVICES;
+use chat_domain::limits::{MAX_DEVICES, PUSH_INTERVAL_MS};
 use chat_tests::{convo, post, Client, Stack, WsEvent};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 const REGISTER: &str = "mutation($i: RegisterDeviceInput!) { registerDevice(input: $i) { id platform token appId createdAt } }";
@@ -303,16 +304,25 @@ async fn a_busy_conversation_rings_each_device_once_per_interval() {
     let bob_tokens = [apns_device(&bob).await, fcm_device(&bob).await];
     let carol_token = fcm_device(&carol).await;
     let room = convo(&alice, "busy", &[&bob, &carol]).await;
+    // 50 messages at once, ten in flight at a time.
     let started = std::time::Instant::now();
-    for i in 0..50 {
-        post(&alice, &room, &format!("message {i}")).await;
-    }
-    assert!(started.elapsed() < Duration::from_secs(10));
+    let texts: Vec<String> = (0..50).map(|i| format!("message {i}")).collect();
+    futures::stream::iter(texts.iter().map(|t| post(&alice, &room, t)))
+        .buffer_unordered(10)
+        .collect::<Vec<_>>()
+        .await;
+    let window = started.elapsed();
     settle(&stack, &alice).await;
-    // PUSH_INTERVAL_MS is 10 s: the 50 fit in one interval, so one each.
+    // At most one push per device per PUSH_INTERVAL_MS (10 s), over the
+    // window the 50 took (about a second here): one each.
+    let allowed = 1 + (window.as_millis() / PUSH_INTERVAL_MS as u128) as usize;
     for token in bob_tokens.iter().chain([&carol_token]) {
         let pushes = to(&stack, token).await;
-        assert_eq!(pushes.len(), 1, "{token}: {pushes:#?}");
+        assert!(
+            (1..=allowed).contains(&pushes.len()),
+            "{token}: {} pushes in {window:?}: {pushes:#?}",
+            pushes.len()
+        );
     }
 }
 
