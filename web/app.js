@@ -735,10 +735,12 @@ async function setRoomLevel() {
 
 async function toggleNotifySettings() {
   const form = $('notify-settings');
-  const opening = form.hidden;
-  form.hidden = !opening;
-  $('notify-open').setAttribute('aria-expanded', String(opening));
-  if (!opening) return;
+  if (!form.hidden) {
+    form.hidden = true;
+    $('notify-open').setAttribute('aria-expanded', 'false');
+    return;
+  }
+  // Filled in before it shows: never a moment of wrong settings.
   const { pushSettings: p } = await run(Q.pushSettings);
   const until = p.dndUntil && Date.parse(p.dndUntil) > Date.now() ? p.dndUntil : null;
   $('dnd').value = until ? (Date.parse(until) - Date.now() <= 3_600_000 ? '1h' : 'tomorrow') : '';
@@ -746,6 +748,9 @@ async function toggleNotifySettings() {
   $('mentions-through').checked = p.mentions;
   const here = p.devices.some((d) => d.platform === 'WEB_PUSH' && d.token === localStorage.getItem('pushEndpoint'));
   $('web-push-status').textContent = here ? 'This browser gets notifications.' : '';
+  form.hidden = false;
+  $('notify-open').setAttribute('aria-expanded', 'true');
+  $('dnd').focus();
 }
 
 function dndUntil(choice) {
