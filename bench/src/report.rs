@@ -408,8 +408,8 @@ fn push(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "**A push's own latency**, from `createMessage`'s answer to the stand-in service recording it: p50 {}, p99 {}, max {} \
-         ({} of {} pushes recorded). Most of it is the stream mapping's poll (50 ms when busy) and the notifier's reads \
-         (the conversation, push rows, links, profiles, the coalescing slot and the badge's counts).\n",
+         ({} of {} pushes recorded). The stream mapping reads a write's record once its answer is in; most of the rest is \
+         the notifier's reads (the conversation, push rows, links, profiles, the coalescing slot and the badge's counts).\n",
         ms(p.push_latency.p50_ms),
         ms(p.push_latency.p99_ms),
         ms(p.push_latency.max_ms),
