@@ -29,7 +29,7 @@ pub struct InboxEntry {
     /// The last message the caller read.
     pub last_read_message_id: Option<String>,
     /// What the caller hears of it by push.
-    pub notifications: crate::push::NotifyLevel,
+    pub notifications: crate::devices::NotifyLevel,
 }
 
 /// A page of an inbox.

@@ -16,6 +16,8 @@
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
 //!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the
 //!   [`Publisher`], and their outcome types.
+//! - [`devices`]: the push notifications' types (devices, settings,
+//!   levels, what a push says), used by the ports and re-exported by [`push`].
 //! - [`clock`], [`lease`] and [`throttle`]: leaves that every module may
 //!   use (server time and ULIDs; how long a writer holds a push; the typing
 //!   signals' throttle).
@@ -38,6 +40,7 @@
 pub mod changes;
 pub mod clock;
 pub mod conversations;
+pub mod devices;
 pub mod error;
 pub mod graph;
 pub mod inbox;

@@ -256,8 +256,11 @@ pub fn web_push_endpoint_allowed(endpoint: &str, origins: &[String]) -> bool {
 /// URL-safe characters; a Web Push subscription is an endpoint on a known
 /// push service (`origins`) with its P-256 key (65 bytes) and auth secret
 /// (16 bytes), base64url.
-pub fn device(input: crate::push::NewDevice, origins: &[String]) -> Result<crate::push::Device> {
-    use crate::push::{new_device, Platform};
+pub fn device(
+    input: crate::devices::NewDevice,
+    origins: &[String],
+) -> Result<crate::devices::Device> {
+    use crate::devices::{new_device, Platform};
     let app_id = input
         .app_id
         .map(|app| {

@@ -97,7 +97,7 @@ pub struct ConvoLink {
     pub last_read: Option<(String, String)>,
     /// What the member hears of the conversation by push.
     #[serde(skip)]
-    pub notify: crate::push::NotifyLevel,
+    pub notify: crate::devices::NotifyLevel,
     /// The message the member's last push was for, and when (epoch ms):
     /// pushes are coalesced by it (see [`crate::notify`]).
     #[serde(skip)]
@@ -116,7 +116,7 @@ impl ConvoLink {
             // the same millisecond as a message still sorts after it.
             activity: Some(crate::clock::next_seq()),
             last_read: None,
-            notify: crate::push::NotifyLevel::All,
+            notify: crate::devices::NotifyLevel::All,
             pushed: None,
         }
     }

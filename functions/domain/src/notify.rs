@@ -23,12 +23,12 @@ use futures::StreamExt;
 use tracing::instrument;
 
 use crate::clock::now_ms;
+use crate::devices::{Notification, NotificationKind, NotifyLevel, PushProfile, SendOutcome};
 use crate::error::Result;
 use crate::limits;
 use crate::model::{Conversation, ConvoLink, Message, User};
 use crate::page::PageQuery;
 use crate::ports::{ChatStore, PushStore, Pusher};
-use crate::push::{Notification, NotificationKind, NotifyLevel, PushProfile, SendOutcome};
 use crate::service::without;
 
 /// Recipients pushed to at once, each with their devices.

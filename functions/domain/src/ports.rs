@@ -6,13 +6,13 @@
 
 use std::future::Future;
 
+use crate::devices::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::error::Result;
 use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
     User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
-use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 
 /// How an attempt to create a user profile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

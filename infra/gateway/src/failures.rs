@@ -218,7 +218,7 @@ impl FailureLog {
 }
 
 fn fan_out() -> String {
-    crate::realtime::FAN_OUT_FN.to_string()
+    crate::resolvers::FAN_OUT_FN.to_string()
 }
 
 /// The index of the first record a `ReportBatchItemFailures` response names,

@@ -67,7 +67,7 @@ pub struct Parts {
 /// The one function each real-time trigger may invoke: the gateway runs these
 /// crates in-process, so the template must wire each trigger to its crate.
 const CONNECTION_FN: &str = "ws-connection";
-pub(crate) const FAN_OUT_FN: &str = "fan-out";
+pub(crate) use crate::resolvers::FAN_OUT_FN;
 const SWEEPER_FN: &str = "connection-sweeper";
 pub(crate) const NOTIFIER_FN: &str = "notifier";
 

@@ -15,6 +15,10 @@ use serde_json::Value;
 
 use chat_lambda::{Service, WriterService};
 
+/// The fan-out function's name: stream mappings, hand-offs and replays
+/// name it.
+pub(crate) const FAN_OUT_FN: &str = "fan-out";
+
 /// The services the resolver functions run on: the functions that write push
 /// what they write, so theirs has a publisher.
 pub struct Services {

@@ -172,7 +172,7 @@ impl Mapping {
             .as_ref()
             .map(|dir| match self.function.name {
                 // The fan-out's checkpoints predate other mappings.
-                crate::realtime::FAN_OUT_FN => dir.join(format!("{}.json", self.table)),
+                crate::resolvers::FAN_OUT_FN => dir.join(format!("{}.json", self.table)),
                 other => dir.join(format!("{}.{other}.json", self.table)),
             })
     }

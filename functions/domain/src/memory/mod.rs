@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::clock::{now, now_ms, time_at};
+use crate::devices::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
@@ -26,7 +27,6 @@ use crate::ports::{
     MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome,
     RegisterDeviceOutcome, UserStore,
 };
-use crate::push::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 
 /// A request the memory store refuses as DynamoDB would fail it (a
 /// transaction whose condition failed where the port has no outcome for
