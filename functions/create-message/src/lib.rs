@@ -26,6 +26,9 @@ struct Input {
     content: String,
     message_conversation_id: String,
     author_id: Option<String>,
+    /// Upload ids (`createUpload`); `null` or absent: none.
+    #[serde(default)]
+    attachments: Option<Vec<String>>,
 }
 
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -41,6 +44,7 @@ pub async fn handler<S: ChatStore, P: Publisher>(
         content: args.input.content,
         conversation_id: args.input.message_conversation_id,
         author_id: args.input.author_id,
+        attachments: args.input.attachments.unwrap_or_default(),
     };
     let message = service.create_message(&caller, input, &sel).await?;
     output(&message)

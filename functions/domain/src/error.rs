@@ -80,6 +80,8 @@ pub enum Error {
     /// The row is stored; a retry with the same id pushes it.
     #[error("pushing to subscribers failed")]
     Push(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    #[error("object storage failure")]
+    Media(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl Error {
@@ -90,14 +92,16 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
-            Error::Store(_) | Error::Push(_) => ErrorKind::Internal,
+            Error::Store(_) | Error::Push(_) | Error::Media(_) => ErrorKind::Internal,
         }
     }
 
     /// The message that is safe to return to a client.
     pub fn client_message(&self) -> String {
         match self {
-            Error::Store(_) => "internal failure; the request was not completed".to_string(),
+            Error::Store(_) | Error::Media(_) => {
+                "internal failure; the request was not completed".to_string()
+            }
             Error::Push(_) => {
                 "stored, but not yet pushed to subscribers; retry with the same id".to_string()
             }
@@ -107,6 +111,10 @@ impl Error {
 
     pub fn store(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Store(Box::new(err))
+    }
+
+    pub fn media(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Media(Box::new(err))
     }
 
     pub fn push(err: impl std::error::Error + Send + Sync + 'static) -> Self {

@@ -37,6 +37,7 @@
 //!   feature).
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
+pub mod attachments;
 pub mod changes;
 pub mod clock;
 pub mod conversations;
@@ -60,6 +61,7 @@ pub mod reads;
 pub mod service;
 pub mod throttle;
 pub mod typing;
+pub mod uploads;
 pub mod users;
 
 pub use error::{Chain, Error, ErrorKind};
@@ -69,8 +71,8 @@ pub use model::{
 };
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{
-    Change, ChatStore, ConversationStore, MessageStore, Publisher, PushStore, Pushed, Pusher,
-    UserStore,
+    Change, ChatStore, ConversationStore, Media, MessageStore, Publisher, PushStore, Pushed,
+    Pusher, UploadStore, UserStore,
 };
 pub use service::{ChatService, Unpublished};
 

@@ -84,6 +84,37 @@ pub const FCM_TOKEN_CHARS: std::ops::RangeInclusive<usize> = 32..=4096;
 pub const MAX_ENDPOINT_CHARS: usize = 2048;
 /// An app or bundle id (APNs' topic), at most.
 pub const MAX_APP_ID_CHARS: usize = 155;
+/// Files on one message.
+pub const MAX_ATTACHMENTS: usize = 10;
+/// An upload's size, at most: signed into its presigned request as its
+/// exact `Content-Length`, so S3 refuses any other body.
+pub const MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+/// An upload's file name (shown, never part of a key), at most.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+/// How long a presigned upload is good for.
+pub const UPLOAD_URL_SECS: u64 = 300;
+/// How long a download link is good for at most. Links are signed as of
+/// the start of the current [`DOWNLOAD_URL_WINDOW_SECS`] window, so that
+/// reads in one window hand out the same link (a client caches the file),
+/// and each link works for 10 to 15 minutes after it is handed out: a
+/// removed member's links stop within 15 minutes, and they get no new ones.
+pub const DOWNLOAD_URL_SECS: u64 = 900;
+/// See [`DOWNLOAD_URL_SECS`].
+pub const DOWNLOAD_URL_WINDOW_SECS: u64 = 300;
+/// Pixels of an image the processing decodes, at most (8,000 x 6,000):
+/// about 192 MB as RGBA, which the processing function's 1,024 MB holds
+/// with its thumbnail and re-encoding. Larger ones, and any decompression
+/// bomb, are refused from their header, before any pixel is decoded.
+pub const MAX_IMAGE_PIXELS: u64 = 48_000_000;
+/// An image's side, at most, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Frames of an animated GIF times its pixels, at most.
+pub const MAX_ANIMATION_PIXELS: u64 = 96_000_000;
+/// A thumbnail's longer side.
+pub const THUMBNAIL_SIDE: u32 = 320;
+/// An upload never attached is removed this long after it was asked for.
+pub const UNATTACHED_UPLOAD_SECS: i64 = 24 * 3600;
+
 /// The push services a Web Push endpoint may be on (origins; `*.` matches
 /// any subdomain). The server posts to a client's endpoint, so an
 /// endpoint anywhere else is refused: it would let a client make the
@@ -137,7 +168,15 @@ pub fn convo_name(raw: &str) -> Result<String> {
 
 /// Message content: 1 to 4,000 characters, not blank.
 pub fn content(raw: &str) -> Result<String> {
+    content_with(raw, false)
+}
+
+/// Message content, which may be empty when the message has attachments.
+pub fn content_with(raw: &str, attachments: bool) -> Result<String> {
     let n = char_count(raw);
+    if attachments && raw.is_empty() {
+        return Ok(String::new());
+    }
     if raw.trim().is_empty() || n > MAX_CONTENT_CHARS {
         return Err(Error::validation(format!(
             "content must be 1 to {MAX_CONTENT_CHARS} characters and not blank (got {n})"
@@ -490,4 +529,60 @@ mod tests {
         assert!(page_size("limit", Some(0)).is_err());
         assert!(page_size("limit", Some(-1)).is_err());
     }
+}
+
+/// `createUpload`'s file: a type of [`crate::attachments::FILE_TYPES`], a
+/// size of 1 byte to [`MAX_UPLOAD_BYTES`], and a name of 1 to
+/// [`MAX_FILE_NAME_CHARS`] characters with no control character or path.
+pub fn upload(
+    content_type: &str,
+    size: i64,
+    name: &str,
+) -> Result<(&'static crate::attachments::FileType, u64, String)> {
+    let Some(file_type) = crate::attachments::file_type(content_type) else {
+        let allowed: Vec<&str> = crate::attachments::FILE_TYPES
+            .iter()
+            .map(|t| t.mime)
+            .collect();
+        return Err(Error::validation(format!(
+            "contentType must be one of {}",
+            allowed.join(", ")
+        )));
+    };
+    let size = u64::try_from(size).unwrap_or(0);
+    if size == 0 || size > MAX_UPLOAD_BYTES {
+        return Err(Error::validation(format!(
+            "size must be 1 to {MAX_UPLOAD_BYTES} bytes"
+        )));
+    }
+    let n = char_count(name);
+    if name.trim().is_empty()
+        || n > MAX_FILE_NAME_CHARS
+        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(Error::validation(format!(
+            "name must be 1 to {MAX_FILE_NAME_CHARS} characters, without / \\ or control characters"
+        )));
+    }
+    Ok((file_type, size, name.to_string()))
+}
+
+/// A message's attachments: at most [`MAX_ATTACHMENTS`] upload ids, each
+/// once.
+pub fn attachments(raw: &[String]) -> Result<Vec<String>> {
+    if raw.len() > MAX_ATTACHMENTS {
+        return Err(Error::validation(format!(
+            "a message may have at most {MAX_ATTACHMENTS} attachments (got {})",
+            raw.len()
+        )));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for id in raw {
+        let id = self::id("attachments", id)?;
+        if ids.contains(&id) {
+            return Err(Error::validation(format!("attachment {id} is given twice")));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }

@@ -21,6 +21,8 @@ pub struct NewMessage {
     pub content: String,
     pub conversation_id: String,
     pub author_id: Option<String>,
+    /// Upload ids to attach (see [`crate::uploads`]).
+    pub attachments: Vec<String>,
 }
 
 /// `updateMessage`'s input.
@@ -49,7 +51,8 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         input: NewMessage,
         sel: &MessageSel,
     ) -> Result<MessageView> {
-        let content = limits::content(&input.content)?;
+        let attachment_ids = limits::attachments(&input.attachments)?;
+        let content = limits::content_with(&input.content, !attachment_ids.is_empty())?;
         let conversation_id = limits::id("messageConversationId", &input.conversation_id)?;
         let client_id = input
             .id
@@ -73,46 +76,65 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             return Err(Error::not_member());
         };
         // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
-        let seq = next_seq();
-        let now = now();
+        let mut seq = next_seq();
         let id = client_id.unwrap_or_else(|| seq.clone());
         let mentions = self.mentions(&content, &convo, &caller.id).await?;
-        let change =
-            MessageChange::created(&conversation_id, &id, &caller.id, &content, &seq, &now)
-                .with_mentions(mentions);
-        let lease = push_lease();
-        let message = match self.store.put_message(&change, lease).await? {
-            PutMessageOutcome::Created => {
-                let (pushed, ()) = futures::join!(
-                    self.push_message(&change, lease),
-                    self.after_post(&convo, &change.message)
-                );
-                pushed?;
-                change.message
-            }
-            PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
-                // A retry. Subscribers get the message once: only a push its
-                // writer never finished, and whose hold ran out, is taken
-                // over and made here.
-                if let PushState::Pending(held_until) = push {
-                    if held_until <= now_ms()
-                        && self.store.take_push(&original, held_until, lease).await?
-                    {
-                        let retried = MessageChange {
-                            kind: ChangeKind::Created,
-                            conversation_id: conversation_id.clone(),
-                            key: original.seq.clone(),
-                            message: (*original).clone(),
-                        };
-                        self.push_message(&retried, lease).await?;
-                    }
+        let mut attempts = 0;
+        let message = loop {
+            let attachments = self
+                .attachments_for(caller, &conversation_id, &id, &attachment_ids)
+                .await?;
+            let now = now();
+            let change =
+                MessageChange::created(&conversation_id, &id, &caller.id, &content, &seq, &now)
+                    .with_mentions(mentions.clone())
+                    .with_attachments(attachments);
+            let lease = push_lease();
+            match self.store.put_message(&change, lease).await? {
+                PutMessageOutcome::Created => {
+                    let mut pushed = change;
+                    self.sign_attachments(std::slice::from_mut(&mut pushed.message))
+                        .await?;
+                    let (pushed_result, ()) = futures::join!(
+                        self.push_message(&pushed, lease),
+                        self.after_post(&convo, &pushed.message)
+                    );
+                    pushed_result?;
+                    break pushed.message;
                 }
-                *original
-            }
-            PutMessageOutcome::Exists(..) => {
-                return Err(Error::Conflict(
-                    "this message id is already used in this conversation".into(),
-                ))
+                PutMessageOutcome::Exists(original, push) if original.author_id == caller.id => {
+                    // A retry. Subscribers get the message once: only a push its
+                    // writer never finished, and whose hold ran out, is taken
+                    // over and made here.
+                    if let PushState::Pending(held_until) = push {
+                        if held_until <= now_ms()
+                            && self.store.take_push(&original, held_until, lease).await?
+                        {
+                            let mut retried = MessageChange {
+                                kind: ChangeKind::Created,
+                                conversation_id: conversation_id.clone(),
+                                key: original.seq.clone(),
+                                message: (*original).clone(),
+                            };
+                            self.sign_attachments(std::slice::from_mut(&mut retried.message))
+                                .await?;
+                            self.push_message(&retried, lease).await?;
+                        }
+                    }
+                    break *original;
+                }
+                PutMessageOutcome::Exists(..) => {
+                    return Err(Error::Conflict(
+                        "this message id is already used in this conversation".into(),
+                    ))
+                }
+                PutMessageOutcome::UploadsMoved => {
+                    // An upload's processing ended, or another message took
+                    // it, between the read and the write: read them again.
+                    attempts += 1;
+                    contended(attempts)?;
+                    seq = next_seq();
+                }
             }
         };
         let known = Known::default().with_conversation(convo);
@@ -202,6 +224,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                         content: String::new(),
                         reactions: Vec::new(),
                         mentions: Vec::new(),
+                        attachments: Vec::new(),
                         deleted_at: Some(now.clone()),
                         updated_at: now,
                         version: message.version + 1,
@@ -253,10 +276,21 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 key: next_seq(),
                 message: changed,
             };
-            match self.store.change_message(&entry).await? {
+            // Attachments the change takes off (a delete takes them all).
+            let released: Vec<String> = message
+                .attachments
+                .iter()
+                .filter(|a| !entry.message.attachments.iter().any(|b| b.id == a.id))
+                .map(|a| a.id.clone())
+                .collect();
+            match self.store.change_message(&entry, &released).await? {
                 ChangeOutcome::Changed => {
-                    self.push(Change::Message(&entry)).await;
-                    break (convo, entry.message);
+                    let mut pushed = entry;
+                    self.sign_attachments(std::slice::from_mut(&mut pushed.message))
+                        .await?;
+                    self.push(Change::Message(&pushed)).await;
+                    self.release_uploads(&released).await;
+                    break (convo, pushed.message);
                 }
                 ChangeOutcome::Moved => {
                     attempts += 1;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachments::Attachment;
+
 /// The verified caller of a request: who the token says they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -161,6 +163,10 @@ pub struct Message {
     /// no member's is plain text.
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// Its files, in the order attached (see [`crate::attachments`]). The
+    /// links in them are made for each read, never stored.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 /// One reaction on a message and the users who put it, in order.
@@ -248,6 +254,8 @@ pub enum ChangeKind {
     Deleted,
     /// A reaction was put on it or taken off.
     Reacted,
+    /// One of its attachments finished processing (ready or failed).
+    Processed,
 }
 
 /// One change to a conversation's messages, with the message as the change
@@ -294,6 +302,7 @@ impl MessageChange {
                 version: 1,
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                attachments: Vec::new(),
             },
         }
     }
@@ -301,6 +310,11 @@ impl MessageChange {
     /// The same change, its message mentioning `mentions`.
     pub fn with_mentions(mut self, mentions: Vec<String>) -> Self {
         self.message.mentions = mentions;
+        self
+    }
+
+    pub fn with_attachments(mut self, attachments: Vec<Attachment>) -> Self {
+        self.message.attachments = attachments;
         self
     }
 }
@@ -324,6 +338,7 @@ struct MessageJson {
     deleted_at: Option<String>,
     version: u32,
     mentions: Vec<String>,
+    attachments: Vec<Attachment>,
     conversation_id: String,
     sender: String,
     is_sent: bool,
@@ -346,6 +361,7 @@ impl From<Message> for MessageJson {
             deleted_at: m.deleted_at,
             version: m.version,
             mentions: m.mentions,
+            attachments: m.attachments,
         }
     }
 }

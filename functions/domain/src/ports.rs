@@ -6,6 +6,9 @@
 
 use std::future::Future;
 
+use futures::future::BoxFuture;
+
+use crate::attachments::{PresignedUpload, Upload};
 use crate::devices::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::error::Result;
 use crate::model::{
@@ -45,6 +48,9 @@ pub enum PutMessageOutcome {
     /// A message with this id exists in this conversation: here it is, and
     /// where its push stands.
     Exists(Box<Message>, PushState),
+    /// One of its attachments' uploads changed since it was read (its
+    /// processing ended, or another message took it): read again and retry.
+    UploadsMoved,
 }
 
 /// How an attempt to change a stored message ended.
@@ -303,10 +309,13 @@ pub trait MessageStore: Send + Sync {
 
     /// Replaces a stored message by `change.message`, if it is still at
     /// `change.message.version - 1`, together with its change-log entry, in
-    /// one write.
+    /// one write. The uploads `released` (attachments the change took off)
+    /// are handed to the upload sweeper in the same write, so their files
+    /// go even if their removal right after fails.
     fn change_message(
         &self,
         change: &MessageChange,
+        released: &[String],
     ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
 
     /// The change log of a conversation after the key `after`, oldest
@@ -435,6 +444,66 @@ pub trait Pusher: Send + Sync {
 /// All the storage the use-cases need: every aggregate's store. A reader
 /// of a whole selection (see [`crate::graph`]) needs all three; a feature
 /// that touches less asks for less.
-pub trait ChatStore: UserStore + ConversationStore + MessageStore {}
+pub trait ChatStore: UserStore + ConversationStore + MessageStore + UploadStore {}
 
-impl<T: UserStore + ConversationStore + MessageStore> ChatStore for T {}
+impl<T: UserStore + ConversationStore + MessageStore + UploadStore> ChatStore for T {}
+
+/// Uploads (see [`crate::attachments`]), kept beside the conversations.
+/// A message's write attaches its uploads (see [`MessageStore::put_message`]).
+pub trait UploadStore: Send + Sync {
+    /// Stores a new upload, pending, in the sweeper's index until attached.
+    fn put_upload(&self, upload: &Upload) -> impl Future<Output = Result<()>> + Send;
+
+    /// Those of `ids` that exist, in one strongly consistent read.
+    fn uploads(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Upload>>> + Send;
+
+    /// Records the end of an upload's processing (`done` is ready or
+    /// failed, with what processing found), if it is still pending;
+    /// returns the upload as it is then (with the message it is attached
+    /// to, if any), or `None` if it is not pending or not there.
+    fn finish_upload(&self, done: &Upload) -> impl Future<Output = Result<Option<Upload>>> + Send;
+
+    /// Uploads in the sweeper's index since before `before` (RFC 3339):
+    /// never attached, or released by their message. At most `limit`.
+    fn expired_uploads(
+        &self,
+        before: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Upload>>> + Send;
+
+    /// Removes upload rows.
+    fn delete_uploads(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The object storage that holds attachments' files (S3). Its futures are
+/// boxed so that the service can hold it as a trait object: a stack
+/// without a bucket has none, and refuses attachments.
+pub trait Media: Send + Sync + std::fmt::Debug {
+    /// A presigned upload of exactly `size` bytes of `content_type` to
+    /// `key`, good for `expires_secs`.
+    fn presign_upload<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        size: u64,
+        expires_secs: u64,
+    ) -> BoxFuture<'a, Result<PresignedUpload>>;
+
+    /// A presigned GET of `key`, signed as of `signed_at` (epoch seconds)
+    /// and good for `expires_secs` from then; served with `disposition`
+    /// (`inline` or `attachment`, with the file's name).
+    fn presign_download<'a>(
+        &'a self,
+        key: &'a str,
+        disposition: &'a str,
+        signed_at: u64,
+        expires_secs: u64,
+    ) -> BoxFuture<'a, Result<String>>;
+
+    /// The first `n` bytes of `key` (fewer if it is shorter), or `None` if
+    /// there is no such object.
+    fn first_bytes<'a>(&'a self, key: &'a str, n: usize) -> BoxFuture<'a, Result<Option<Vec<u8>>>>;
+
+    /// Deletes objects (absent ones are no error).
+    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<()>>;
+}

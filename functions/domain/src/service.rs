@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::{Caller, Conversation};
 use crate::page::PageTokens;
-use crate::ports::{Change, ChatStore, Publisher};
+use crate::ports::{Change, ChatStore, Media, Publisher};
 use crate::throttle::Throttle;
 
 /// A changed message whose write lost a race with another change to it
@@ -49,6 +49,8 @@ pub struct ChatService<S, P = Unpublished> {
     /// The origins a Web Push endpoint may be on (see
     /// [`crate::limits::WEB_PUSH_ORIGINS`]).
     pub(crate) web_push_origins: std::sync::Arc<[String]>,
+    /// Where attachments' files are kept; `None`: the stack takes none.
+    pub(crate) media: Option<std::sync::Arc<dyn Media>>,
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -67,6 +69,7 @@ impl<S: ChatStore> ChatService<S> {
                 .iter()
                 .map(|o| o.to_string())
                 .collect(),
+            media: None,
         }
     }
 }
@@ -80,7 +83,14 @@ impl<S, P> ChatService<S, P> {
             publisher,
             typing: self.typing,
             web_push_origins: self.web_push_origins,
+            media: self.media,
         }
+    }
+
+    /// The same use-cases, with attachments' files kept in `media`.
+    pub fn with_media(mut self, media: std::sync::Arc<dyn Media>) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// Web Push endpoints may also be on these origins (a local stack's

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use chat_domain::attachments::{Attachment, AttachmentState, Upload};
 use chat_domain::push::{Device, NotifyLevel, Platform, PushProfile, PushSettings};
 use chat_domain::{ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
 
@@ -169,6 +170,9 @@ pub struct MessageItem {
     /// The user ids it mentions (absent: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// Its files (absent: none), without links: those are made per read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentItem>,
     /// Present on every row the API writes, to say that its writer pushes it
     /// to the subscribers (the stream pushes only rows without it). On a
     /// message it is the writer's hold on the push (epoch milliseconds) and
@@ -374,6 +378,7 @@ impl From<&Message> for MessageItem {
                 })
                 .collect(),
             mentions: m.mentions.clone(),
+            attachments: m.attachments.iter().map(AttachmentItem::from).collect(),
             push_until: None,
         }
     }
@@ -401,6 +406,158 @@ impl From<MessageItem> for Message {
                 })
                 .collect(),
             mentions: m.mentions,
+            attachments: m.attachments.into_iter().map(Attachment::from).collect(),
+        }
+    }
+}
+
+/// A file on a message, as the message row keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentItem {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub state: AttachmentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
+}
+
+impl From<&Attachment> for AttachmentItem {
+    fn from(a: &Attachment) -> Self {
+        AttachmentItem {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            state: a.state,
+            error: a.error.clone(),
+            width: a.width,
+            height: a.height,
+            thumbnail: a.thumbnail,
+        }
+    }
+}
+
+impl From<AttachmentItem> for Attachment {
+    fn from(a: AttachmentItem) -> Self {
+        Attachment {
+            id: a.id,
+            name: a.name,
+            content_type: a.content_type,
+            size: a.size,
+            state: a.state,
+            error: a.error,
+            width: a.width,
+            height: a.height,
+            thumbnail: a.thumbnail,
+            url: None,
+            thumbnail_url: None,
+        }
+    }
+}
+
+/// Shards of the sweeper's index of uploads: writes spread over this many
+/// partitions of `pendingUploads`, and a sweep reads each.
+pub const UPLOAD_SHARDS: u32 = 4;
+
+/// An upload's row in the Conversations table, beside the conversations.
+/// Its id holds a `#`, so it never collides with a conversation's ULID.
+/// While it is in the sweeper's index (`pendingUploads`: never attached,
+/// or released by its message), `pendingShard` and `pendingSince` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadItem {
+    pub id: String,
+    pub conversation_id: String,
+    pub owner_id: String,
+    pub content_type: String,
+    pub name: String,
+    pub size: u64,
+    pub created_at: String,
+    pub state: AttachmentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_size: Option<u64>,
+    #[serde(default)]
+    pub thumbnail: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<String>,
+}
+
+impl UploadItem {
+    pub const PREFIX: &'static str = "UPLOAD#";
+
+    pub fn id_of(upload_id: &str) -> String {
+        format!("{}{upload_id}", Self::PREFIX)
+    }
+
+    /// The sweeper's shard of an upload: spread by its id's last character.
+    pub fn shard_of(upload_id: &str) -> String {
+        let last = upload_id.bytes().last().unwrap_or(0);
+        format!("u{}", u32::from(last) % UPLOAD_SHARDS)
+    }
+
+    /// A new upload, in the sweeper's index from its creation.
+    pub fn new(u: &Upload) -> Self {
+        UploadItem {
+            id: Self::id_of(&u.id),
+            conversation_id: u.conversation_id.clone(),
+            owner_id: u.owner_id.clone(),
+            content_type: u.content_type.clone(),
+            name: u.name.clone(),
+            size: u.size,
+            created_at: u.created_at.clone(),
+            state: u.state,
+            error: u.error.clone(),
+            width: u.width,
+            height: u.height,
+            stored_size: u.stored_size,
+            thumbnail: u.thumbnail,
+            message_id: u.message_id.clone(),
+            pending_shard: Some(Self::shard_of(&u.id)),
+            pending_since: Some(u.created_at.clone()),
+        }
+    }
+}
+
+impl From<UploadItem> for Upload {
+    fn from(u: UploadItem) -> Self {
+        Upload {
+            id: u
+                .id
+                .strip_prefix(UploadItem::PREFIX)
+                .unwrap_or(&u.id)
+                .to_string(),
+            conversation_id: u.conversation_id,
+            owner_id: u.owner_id,
+            content_type: u.content_type,
+            name: u.name,
+            size: u.size,
+            created_at: u.created_at,
+            state: u.state,
+            error: u.error,
+            width: u.width,
+            height: u.height,
+            stored_size: u.stored_size,
+            thumbnail: u.thumbnail,
+            message_id: u.message_id,
         }
     }
 }

@@ -53,6 +53,7 @@ pub const USERS_BY_NAME: &str = "byUsername";
 pub const LINKS_BY_CONVERSATION: &str = "byConversation";
 pub const LINKS_BY_ACTIVITY: &str = "byActivity";
 pub const MESSAGES_BY_ORDER: &str = "byOrder";
+pub const PENDING_UPLOADS: &str = "pendingUploads";
 
 pub const USERS: TableSpec = TableSpec {
     logical: "Users",
@@ -81,7 +82,17 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
         hash: "id",
         range: None,
     },
-    indexes: &[],
+    // Uploads in the sweeper's hands (see `items::UploadItem`): sparse, so
+    // conversations and attached uploads are not in it.
+    indexes: &[IndexSpec {
+        name: PENDING_UPLOADS,
+        kind: IndexKind::Global,
+        key: KeySpec {
+            hash: "pendingShard",
+            range: Some("pendingSince"),
+        },
+        keys_only: false,
+    }],
     stream: false,
     ttl: None,
 };

@@ -109,9 +109,11 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         &self,
         caller: &Caller,
         mut known: Known,
-        message: Message,
+        mut message: Message,
         sel: &MessageSel,
     ) -> Result<MessageView> {
+        self.sign_attachments(std::slice::from_mut(&mut message))
+            .await?;
         self.walk(
             caller,
             &mut known,
@@ -127,9 +129,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         &self,
         caller: &Caller,
         mut known: Known,
-        messages: Vec<Message>,
+        mut messages: Vec<Message>,
         sel: &MessageSel,
     ) -> Result<Vec<MessageView>> {
+        self.sign_attachments(&mut messages).await?;
         let tasks = messages
             .iter()
             .map(|m| Task::Message(sel, m.clone()))
@@ -332,7 +335,9 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 let direction = SortDirection::parse(c.direction.as_deref())?;
                 let page = self.page(&Scope::Messages(&convo_id, direction), &c.page)?;
                 self.member(caller, known, &convo_id)?;
-                let (items, cursor) = self.store.messages(&convo_id, &page, direction).await?;
+                let (mut items, cursor) =
+                    self.store.messages(&convo_id, &page, direction).await?;
+                self.sign_attachments(&mut items).await?;
                 Ok(Done::Messages(c, key, Ok((items, cursor, direction))))
             }
         }

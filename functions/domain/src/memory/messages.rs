@@ -47,6 +47,25 @@ impl MessageStore for MemoryStore {
                 let push = hold.map_or(PushState::Done, PushState::Pending);
                 return PutMessageOutcome::Exists(Box::new(existing.clone()), push);
             }
+            // Each upload as read: the author's, for this conversation, in
+            // the state the message carries, and free or on this message.
+            let as_read = message.attachments.iter().all(|a| {
+                t.uploads.get(&a.id).is_some_and(|(u, _)| {
+                    u.owner_id == message.author_id
+                        && u.conversation_id == change.conversation_id
+                        && u.state == a.state
+                        && u.message_id.as_ref().is_none_or(|m| *m == message.id)
+                })
+            });
+            if !as_read {
+                return PutMessageOutcome::UploadsMoved;
+            }
+            for a in &message.attachments {
+                if let Some((u, pending)) = t.uploads.get_mut(&a.id) {
+                    u.message_id = Some(message.id.clone());
+                    *pending = None;
+                }
+            }
             t.messages.insert(at, (message.clone(), Some(push_until)));
             t.changes
                 .insert(key(&change.conversation_id, &change.key), change.clone());
@@ -78,7 +97,11 @@ impl MessageStore for MemoryStore {
         Ok((link, convo, messages))
     }
 
-    async fn change_message(&self, change: &MessageChange) -> Result<ChangeOutcome> {
+    async fn change_message(
+        &self,
+        change: &MessageChange,
+        released: &[String],
+    ) -> Result<ChangeOutcome> {
         Ok(self.with(|t| {
             let new = &change.message;
             let at = key(&change.conversation_id, &new.id);
@@ -93,6 +116,12 @@ impl MessageStore for MemoryStore {
             stored.updated_at = new.updated_at.clone();
             stored.version = new.version;
             stored.reactions = new.reactions.clone();
+            stored.attachments = new.attachments.clone();
+            for id in released {
+                if let Some((_, pending)) = t.uploads.get_mut(id) {
+                    *pending = Some(String::new());
+                }
+            }
             if new.edited_at.is_some() {
                 stored.edited_at = new.edited_at.clone();
             }
@@ -166,5 +195,62 @@ impl MessageStore for MemoryStore {
                 .collect();
             page_of(rows, page, direction)
         }))
+    }
+}
+
+impl UploadStore for MemoryStore {
+    async fn put_upload(&self, upload: &Upload) -> Result<()> {
+        self.with(|t| {
+            t.uploads.insert(
+                upload.id.clone(),
+                (upload.clone(), Some(upload.created_at.clone())),
+            );
+        });
+        Ok(())
+    }
+
+    async fn uploads(&self, ids: &[String]) -> Result<Vec<Upload>> {
+        Ok(self.with(|t| {
+            ids.iter()
+                .filter_map(|id| t.uploads.get(id))
+                .map(|(u, _)| u.clone())
+                .collect()
+        }))
+    }
+
+    async fn finish_upload(&self, done: &Upload) -> Result<Option<Upload>> {
+        Ok(self.with(|t| {
+            let (u, _) = t
+                .uploads
+                .get_mut(&done.id)
+                .filter(|(u, _)| u.state == AttachmentState::Pending)?;
+            u.state = done.state;
+            u.error.clone_from(&done.error);
+            u.width = done.width;
+            u.height = done.height;
+            u.stored_size = done.stored_size;
+            u.thumbnail = done.thumbnail;
+            Some(u.clone())
+        }))
+    }
+
+    async fn expired_uploads(&self, before: &str, limit: usize) -> Result<Vec<Upload>> {
+        Ok(self.with(|t| {
+            t.uploads
+                .values()
+                .filter(|(_, since)| since.as_deref().is_some_and(|s| s < before))
+                .take(limit)
+                .map(|(u, _)| u.clone())
+                .collect()
+        }))
+    }
+
+    async fn delete_uploads(&self, ids: &[String]) -> Result<()> {
+        self.with(|t| {
+            for id in ids {
+                t.uploads.remove(id);
+            }
+        });
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crate::attachments::{AttachmentState, Upload};
 use crate::clock::{now, now_ms, time_at};
 use crate::devices::{Device, Notification, NotifyLevel, PushProfile, PushSettings, SendOutcome};
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
     MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome,
-    RegisterDeviceOutcome, UserStore,
+    RegisterDeviceOutcome, UploadStore, UserStore,
 };
 
 /// A request the memory store refuses as DynamoDB would fail it (a
@@ -56,6 +57,9 @@ struct Tables {
     push: BTreeMap<String, PushProfile>,
     /// Device id → the user whose device it is.
     device_owners: HashMap<String, String>,
+    /// Uploads by id, each with when it entered the sweeper's index
+    /// (`None`: attached).
+    uploads: BTreeMap<String, (Upload, Option<String>)>,
 }
 
 /// The store ports over maps in memory. Clones share the tables, as two
@@ -171,10 +175,12 @@ fn key(a: &str, b: &str) -> (String, String) {
 }
 
 mod conversations;
+mod media;
 mod messages;
 mod publisher;
 mod push;
 mod users;
 
+pub use media::MemoryMedia;
 pub use publisher::{MemoryPublisher, Published};
 pub use push::MemoryPusher;

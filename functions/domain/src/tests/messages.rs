@@ -10,6 +10,7 @@ fn new_message(room: &str, id: Option<&str>, text: &str) -> NewMessage {
         content: text.to_string(),
         conversation_id: room.to_string(),
         author_id: None,
+        attachments: Vec::new(),
     }
 }
 

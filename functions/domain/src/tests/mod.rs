@@ -18,6 +18,7 @@ mod push;
 mod reactions;
 mod reads;
 mod typing;
+mod uploads;
 mod users;
 
 pub(crate) type Service = ChatService<MemoryStore, MemoryPublisher>;
@@ -66,6 +67,7 @@ pub(crate) async fn post(
             content: text.to_string(),
             conversation_id: room.to_string(),
             author_id: None,
+            attachments: Vec::new(),
         },
         &MessageSel::default(),
     )

@@ -77,9 +77,13 @@ impl MessageStore for DynamoStore {
             push_until: Some(push_until),
             ..MessageItem::from(message)
         };
+        let uploads = message.attachments.len();
+        let marker_at = 2 + uploads;
         let mut result = self.write_message(change, &item, true).await?;
         if let Err(err) = &result {
-            if failed_conditions(err).is_some_and(|r| !failed(&r, 0) && failed(&r, 2)) {
+            if failed_conditions(err).is_some_and(|r| {
+                !failed(&r, 0) && failed(&r, marker_at) && !(2..marker_at).any(|i| failed(&r, i))
+            }) {
                 // The author's marker is further already (another device
                 // read a later message meanwhile), or their link is gone:
                 // the message is stored all the same, the marker left.
@@ -94,6 +98,9 @@ impl MessageStore for DynamoStore {
             return Err(StoreError::from(err).into());
         };
         if !failed(&reasons, 0) {
+            if (2..marker_at).any(|i| failed(&reasons, i)) {
+                return Ok(PutMessageOutcome::UploadsMoved);
+            }
             // The log entry's key is a fresh ULID: it is never taken.
             return Err(StoreError::from(err).into());
         }
@@ -173,6 +180,7 @@ impl MessageStore for DynamoStore {
     async fn change_message(
         &self,
         change: &MessageChange,
+        released: &[String],
     ) -> chat_domain::error::Result<ChangeOutcome> {
         let message = &change.message;
         let previous = message.version.saturating_sub(1);
@@ -181,6 +189,7 @@ impl MessageStore for DynamoStore {
             "updatedAt = :updated",
             "version = :version",
             "reactions = :reactions",
+            "attachments = :attachments",
         ];
         let mut update = Update::builder()
             .table_name(&self.tables.messages)
@@ -197,6 +206,10 @@ impl MessageStore for DynamoStore {
                 ":reactions",
                 to_av(&MessageItem::from(message).reactions)?,
             )
+            .expression_attribute_values(
+                ":attachments",
+                to_av(&MessageItem::from(message).attachments)?,
+            )
             .expression_attribute_values(":previous", to_av(&previous)?);
         if let Some(at) = &message.edited_at {
             set.push("editedAt = :edited");
@@ -210,15 +223,21 @@ impl MessageStore for DynamoStore {
             .update_expression(format!("SET {}", set.join(", ")))
             .build()
             .map_err(StoreError::from)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.put(
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put(
                 &self.tables.messages,
                 to_attrs(&ChangeItem::new(change))?,
                 "attribute_not_exists(id)",
-            ))
+            ),
+        ];
+        for id in released {
+            items.push(self.release_upload(id)?);
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {

@@ -44,6 +44,7 @@ use crate::tables::{
 mod conversations;
 mod messages;
 mod push;
+mod uploads;
 mod users;
 
 type Attrs = HashMap<String, AttributeValue>;
@@ -183,6 +184,11 @@ impl DynamoStore {
                 "attribute_not_exists(id)",
             ),
         ];
+        // Items 2 to 1 + n: each attachment's upload, attached on the
+        // condition that it is as read (see `put_message`).
+        for a in &message.attachments {
+            items.push(self.attach_upload(change, a)?);
+        }
         if marker {
             items.push(
                 TransactWriteItem::builder()
@@ -257,6 +263,26 @@ impl DynamoStore {
             .send()
             .await?;
         out.item.map(from_attrs).transpose()
+    }
+
+    /// The items of one table at `keys`, in consistent batch reads; missing
+    /// ones are left out.
+    pub(super) async fn batch_items<K: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        keys: &[K],
+    ) -> Result<Vec<T>> {
+        let keys = keys
+            .iter()
+            .map(|key| Ok((table.to_string(), to_attrs(key)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut found = self.batch_get_raw(keys, true).await?;
+        found
+            .remove(table)
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect()
     }
 
     /// Reads `keys` (table, key) in batches of 100, retrying unprocessed keys.

@@ -27,26 +27,6 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
-    /// The items of one table at `keys`, in consistent batch reads; missing
-    /// ones are left out.
-    async fn batch_items<K: serde::Serialize, T: serde::de::DeserializeOwned>(
-        &self,
-        table: &str,
-        keys: &[K],
-    ) -> Result<Vec<T>> {
-        let keys = keys
-            .iter()
-            .map(|key| Ok((table.to_string(), to_attrs(key)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let mut found = self.batch_get_raw(keys, true).await?;
-        found
-            .remove(table)
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_attrs)
-            .collect()
-    }
-
     async fn push_row(&self, user_id: &str) -> Result<PushProfile> {
         let key = to_attrs(&IdKey {
             id: PushItem::id_of(user_id),
