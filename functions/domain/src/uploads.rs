@@ -268,6 +268,12 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         Ok(out)
     }
 
+    /// An upload, by id, for the functions that act on it for the system
+    /// (processing); no caller is checked.
+    pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+        Ok(self.store.uploads(&[id.to_string()]).await?.pop())
+    }
+
     /// Removes uploads and their files: those a message let go of, and
     /// those the sweeper found. Files first, so a row is never gone while
     /// its files stay.

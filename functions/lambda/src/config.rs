@@ -29,27 +29,42 @@ pub enum ConfigError {
 /// the page-token secret, and the AWS SDK's usual configuration chain
 /// (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn service_from_env() -> Result<Service, ConfigError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    service(&sdk)
+    service(&sdk_config().await)
 }
 
-fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
+/// The AWS SDK's configuration from its usual chain.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The service over `sdk`'s clients. With `MEDIA_BUCKET` set, messages'
+/// attachments are kept there and their links are signed by this
+/// function's role (see `chat_media::S3Media::from_env`).
+pub fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
     let secret = std::env::var(PAGE_TOKEN_SECRET_ENV).unwrap_or_default();
     if secret.len() < 32 {
         return Err(ConfigError::MissingSecret);
     }
     let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
-    Ok(ChatService::new(store, PageTokens::new(secret.as_bytes()))
-        .with_web_push_origins(web_push_origins()))
+    let service = ChatService::new(store, PageTokens::new(secret.as_bytes()))
+        .with_web_push_origins(web_push_origins());
+    Ok(match chat_media::S3Media::from_env(sdk) {
+        Some(media) => service.with_media(std::sync::Arc::new(media)),
+        None => service,
+    })
 }
 
 /// As [`service_from_env`], plus what pushing needs: `CONNECTIONS_TABLE`,
 /// `APIGW_MANAGEMENT_ENDPOINT`, and for large conversations `RELAY_FUNCTION`
 /// and `RELAY_ABOVE` (see `chat_realtime::relay`).
 pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let publisher = chat_realtime::config::writer_fan_out_from_env(&sdk).await?;
-    Ok(service(&sdk)?.with_publisher(publisher))
+    writer_service(&sdk_config().await).await
+}
+
+/// As [`writer_service_from_env`], over `sdk`'s clients.
+pub async fn writer_service(sdk: &aws_config::SdkConfig) -> Result<WriterService, ConfigError> {
+    let publisher = chat_realtime::config::writer_fan_out_from_env(sdk).await?;
+    Ok(service(sdk)?.with_publisher(publisher))
 }
 
 /// Environment variable listing further origins a Web Push endpoint may

@@ -24,7 +24,10 @@ use chat_domain::graph::{ConvoSel, LinkSel, ListSel, MessageSel, UserSel};
 use chat_domain::{Caller, ErrorKind, PageRequest};
 use chat_graphql::selection::{nested_arguments, NestedArguments};
 
-pub use config::{init_tracing, service_from_env, writer_service_from_env, Service, WriterService};
+pub use config::{
+    init_tracing, sdk_config, service, service_from_env, writer_service, writer_service_from_env,
+    Service, WriterService,
+};
 
 /// A resolver function's event: the shape of AppSync's Direct Lambda
 /// resolver event, which each resolver's request handler

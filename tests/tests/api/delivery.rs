@@ -165,6 +165,7 @@ fn message(id: &str, room: &str) -> NewMessage {
         content: "survives its writer".into(),
         conversation_id: room.into(),
         author_id: None,
+        attachments: Vec::new(),
     }
 }
 

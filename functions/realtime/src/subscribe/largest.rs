@@ -15,7 +15,8 @@ const LONGEST_TIME: &str = "2026-12-02T01:10:33.123456789+00:00";
 /// each put by every member.
 fn largest_message() -> chat_domain::Message {
     use chat_domain::limits::{
-        MAX_CONTENT_CHARS, MAX_MEMBERS, MAX_MENTIONS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
+        MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_FILE_NAME_CHARS, MAX_LINK_CHARS, MAX_MEMBERS,
+        MAX_MENTIONS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
     };
     let id = longest_id();
     let time = LONGEST_TIME.to_string();
@@ -37,6 +38,21 @@ fn largest_message() -> chat_domain::Message {
             })
             .collect(),
         mentions: vec![id.clone(); MAX_MENTIONS],
+        attachments: (0..MAX_ATTACHMENTS)
+            .map(|_| chat_domain::attachments::Attachment {
+                id: id.clone(),
+                name: "\u{1}".repeat(MAX_FILE_NAME_CHARS),
+                content_type: "application/pdf".into(),
+                size: u64::MAX,
+                state: chat_domain::attachments::AttachmentState::Failed,
+                error: Some("\u{1}".repeat(200)),
+                width: Some(u32::MAX),
+                height: Some(u32::MAX),
+                thumbnail: true,
+                url: Some("%".repeat(MAX_LINK_CHARS)),
+                thumbnail_url: Some("%".repeat(MAX_LINK_CHARS)),
+            })
+            .collect(),
     }
 }
 
