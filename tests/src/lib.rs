@@ -137,6 +137,7 @@ impl Stack {
         let running = chat_gateway::start(Config {
             http_addr: addr,
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            s3_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             embedded_dynamodb_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             runner: chat_gateway::Runner::InProcess,
             backend,

@@ -284,7 +284,12 @@ mod tests {
     fn upload_keys_parse_back_and_nothing_else_does() {
         let key = upload_key("c1", "u1");
         assert_eq!(parse_upload_key(&key), Some(("c1", "u1")));
-        for bad in ["media/c1/u1/full", "uploads/c1", "uploads//u1", "uploads/c1/u1/x"] {
+        for bad in [
+            "media/c1/u1/full",
+            "uploads/c1",
+            "uploads//u1",
+            "uploads/c1/u1/x",
+        ] {
             assert_eq!(parse_upload_key(bad), None, "{bad}");
         }
     }

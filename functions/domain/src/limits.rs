@@ -438,6 +438,64 @@ pub fn mentioned_usernames(content: &str) -> Vec<String> {
     found
 }
 
+/// `createUpload`'s file: a type of [`crate::attachments::FILE_TYPES`], a
+/// size of 1 byte to [`MAX_UPLOAD_BYTES`], and a name of 1 to
+/// [`MAX_FILE_NAME_CHARS`] characters with no control character or path.
+pub fn upload(
+    content_type: &str,
+    size: i64,
+    name: &str,
+) -> Result<(&'static crate::attachments::FileType, u64, String)> {
+    let Some(file_type) = crate::attachments::file_type(content_type) else {
+        let allowed: Vec<&str> = crate::attachments::FILE_TYPES
+            .iter()
+            .map(|t| t.mime)
+            .collect();
+        return Err(Error::validation(format!(
+            "contentType must be one of {}",
+            allowed.join(", ")
+        )));
+    };
+    let size = u64::try_from(size).unwrap_or(0);
+    if size == 0 || size > MAX_UPLOAD_BYTES {
+        return Err(Error::validation(format!(
+            "size must be 1 to {MAX_UPLOAD_BYTES} bytes"
+        )));
+    }
+    let n = char_count(name);
+    if name.trim().is_empty()
+        || n > MAX_FILE_NAME_CHARS
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(Error::validation(format!(
+            "name must be 1 to {MAX_FILE_NAME_CHARS} characters, without / \\ or control characters"
+        )));
+    }
+    Ok((file_type, size, name.to_string()))
+}
+
+/// A message's attachments: at most [`MAX_ATTACHMENTS`] upload ids, each
+/// once.
+pub fn attachments(raw: &[String]) -> Result<Vec<String>> {
+    if raw.len() > MAX_ATTACHMENTS {
+        return Err(Error::validation(format!(
+            "a message may have at most {MAX_ATTACHMENTS} attachments (got {})",
+            raw.len()
+        )));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for id in raw {
+        let id = self::id("attachments", id)?;
+        if ids.contains(&id) {
+            return Err(Error::validation(format!("attachment {id} is given twice")));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,60 +591,4 @@ mod tests {
         assert!(page_size("limit", Some(0)).is_err());
         assert!(page_size("limit", Some(-1)).is_err());
     }
-}
-
-/// `createUpload`'s file: a type of [`crate::attachments::FILE_TYPES`], a
-/// size of 1 byte to [`MAX_UPLOAD_BYTES`], and a name of 1 to
-/// [`MAX_FILE_NAME_CHARS`] characters with no control character or path.
-pub fn upload(
-    content_type: &str,
-    size: i64,
-    name: &str,
-) -> Result<(&'static crate::attachments::FileType, u64, String)> {
-    let Some(file_type) = crate::attachments::file_type(content_type) else {
-        let allowed: Vec<&str> = crate::attachments::FILE_TYPES
-            .iter()
-            .map(|t| t.mime)
-            .collect();
-        return Err(Error::validation(format!(
-            "contentType must be one of {}",
-            allowed.join(", ")
-        )));
-    };
-    let size = u64::try_from(size).unwrap_or(0);
-    if size == 0 || size > MAX_UPLOAD_BYTES {
-        return Err(Error::validation(format!(
-            "size must be 1 to {MAX_UPLOAD_BYTES} bytes"
-        )));
-    }
-    let n = char_count(name);
-    if name.trim().is_empty()
-        || n > MAX_FILE_NAME_CHARS
-        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
-    {
-        return Err(Error::validation(format!(
-            "name must be 1 to {MAX_FILE_NAME_CHARS} characters, without / \\ or control characters"
-        )));
-    }
-    Ok((file_type, size, name.to_string()))
-}
-
-/// A message's attachments: at most [`MAX_ATTACHMENTS`] upload ids, each
-/// once.
-pub fn attachments(raw: &[String]) -> Result<Vec<String>> {
-    if raw.len() > MAX_ATTACHMENTS {
-        return Err(Error::validation(format!(
-            "a message may have at most {MAX_ATTACHMENTS} attachments (got {})",
-            raw.len()
-        )));
-    }
-    let mut ids = Vec::with_capacity(raw.len());
-    for id in raw {
-        let id = self::id("attachments", id)?;
-        if ids.contains(&id) {
-            return Err(Error::validation(format!("attachment {id} is given twice")));
-        }
-        ids.push(id);
-    }
-    Ok(ids)
 }

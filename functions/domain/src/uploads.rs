@@ -25,8 +25,7 @@
 use tracing::instrument;
 
 use crate::attachments::{
-    file_key, thumbnail_key, Attachment, AttachmentState, Upload, UploadTicket,
-    SNIFF_BYTES,
+    file_key, thumbnail_key, Attachment, AttachmentState, Upload, UploadTicket, SNIFF_BYTES,
 };
 use crate::clock::{next_seq, now, now_ms};
 use crate::error::{Error, Result};
@@ -184,7 +183,8 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 limits::UPLOAD_URL_SECS,
             )
             .await?;
-        let expires = chrono::Utc::now() + chrono::Duration::seconds(limits::UPLOAD_URL_SECS as i64);
+        let expires =
+            chrono::Utc::now() + chrono::Duration::seconds(limits::UPLOAD_URL_SECS as i64);
         Ok(UploadTicket {
             id: upload.id,
             method: presigned.method,
@@ -241,7 +241,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 AttachmentState::Failed => {
                     return Err(Error::validation(format!(
                         "attachment {id} failed: {}",
-                        upload.error.as_deref().unwrap_or("it could not be processed")
+                        upload
+                            .error
+                            .as_deref()
+                            .unwrap_or("it could not be processed")
                     )))
                 }
                 AttachmentState::Pending => {
@@ -311,11 +314,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     /// how many.
     #[instrument(skip(self))]
     pub async fn sweep_uploads(&self, now_ms: i64, limit: usize) -> Result<usize> {
-        let before = chrono::DateTime::from_timestamp_millis(
-            now_ms - limits::UNATTACHED_UPLOAD_SECS * 1000,
-        )
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let before =
+            chrono::DateTime::from_timestamp_millis(now_ms - limits::UNATTACHED_UPLOAD_SECS * 1000)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let expired = self.store.expired_uploads(&before, limit).await?;
         self.discard_uploads(&expired).await?;
         Ok(expired.len())

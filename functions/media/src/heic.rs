@@ -37,7 +37,10 @@ impl<'a> Reader<'a> {
     }
 
     fn uint(&mut self, n: usize) -> Result<u64, HeicError> {
-        Ok(self.take(n)?.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |v, b| (v << 8) | u64::from(*b)))
     }
 
     fn u8(&mut self) -> Result<u8, HeicError> {
@@ -87,8 +90,11 @@ fn boxes(b: &[u8], start: usize, end: usize) -> Result<Vec<([u8; 4], usize, usiz
     Ok(out)
 }
 
+/// A picture's width and height.
+pub type Size = (u32, u32);
+
 /// The file with its Exif and XMP items zeroed, and the picture's size.
-pub fn strip(bytes: &[u8]) -> Result<(Vec<u8>, Option<(u32, u32)>), HeicError> {
+pub fn strip(bytes: &[u8]) -> Result<(Vec<u8>, Option<Size>), HeicError> {
     let top = boxes(bytes, 0, bytes.len())?;
     let (_, meta_start, meta_end) = *top
         .iter()
@@ -191,7 +197,9 @@ pub fn strip(bytes: &[u8]) -> Result<(Vec<u8>, Option<(u32, u32)>), HeicError> {
                     let mut r = Reader::new(&bytes[..e]);
                     r.at = s + 4;
                     let (w, h) = (r.u32()? as u32, r.u32()? as u32);
-                    if size.is_none_or(|(sw, sh): (u32, u32)| u64::from(w) * u64::from(h) > u64::from(sw) * u64::from(sh)) {
+                    if size.is_none_or(|(sw, sh): Size| {
+                        u64::from(w) * u64::from(h) > u64::from(sw) * u64::from(sh)
+                    }) {
                         size = Some((w, h));
                     }
                 }

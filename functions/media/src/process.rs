@@ -211,7 +211,8 @@ fn thumbnail(img: &DynamicImage) -> Result<Vec<u8>, Refusal> {
     let mut rgba = small.to_rgba8();
     for pixel in rgba.pixels_mut() {
         let [r, g, b, a] = pixel.0;
-        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        let over_white =
+            |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
         pixel.0 = [over_white(r), over_white(g), over_white(b), 255];
     }
     let rgb = DynamicImage::ImageRgba8(rgba).to_rgb8();
@@ -277,13 +278,18 @@ mod tests {
         assert!(contains(&photo, b"Exif\0\0"));
         let out = process(file_type("image/jpeg").unwrap(), &photo).unwrap();
         assert!(!contains(&out.file, b"Exif"), "no Exif segment is left");
-        assert!(!contains(&out.file, &[0x25, 0x88]), "no GPS pointer is left");
+        assert!(
+            !contains(&out.file, &[0x25, 0x88]),
+            "no GPS pointer is left"
+        );
         // Orientation 6: the 40 x 20 pixels are shown 20 x 40.
         assert_eq!((out.width, out.height), (Some(20), Some(40)));
         let decoded = image::load_from_memory(&out.file).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (20, 40));
         let thumb = image::load_from_memory(out.thumbnail.as_deref().unwrap()).unwrap();
-        assert!(thumb.width() <= limits::THUMBNAIL_SIDE && thumb.height() <= limits::THUMBNAIL_SIDE);
+        assert!(
+            thumb.width() <= limits::THUMBNAIL_SIDE && thumb.height() <= limits::THUMBNAIL_SIDE
+        );
     }
 
     #[test]
@@ -310,7 +316,11 @@ mod tests {
         for b in bytes {
             crc ^= u32::from(*b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -332,7 +342,10 @@ mod tests {
     fn a_decompression_bomb_is_refused_from_its_header() {
         let bomb = claiming(40_000, 40_000);
         let refused = process(file_type("image/png").unwrap(), &bomb).unwrap_err();
-        assert!(matches!(refused, Refusal::TooManyPixels { .. }), "{refused:?}");
+        assert!(
+            matches!(refused, Refusal::TooManyPixels { .. }),
+            "{refused:?}"
+        );
         // At the edge: as many pixels as are taken, on a side the limit
         // allows, is over the pixel count only when one more row is added.
         let side = limits::MAX_IMAGE_SIDE;

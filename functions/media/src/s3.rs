@@ -75,7 +75,14 @@ impl S3Media {
     /// The whole object at `key` (at most `max` bytes: a larger one is an
     /// error), or `None` if there is none.
     pub async fn get(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(err) if no_such_key(&err) => return Ok(None),
             Err(err) => return Err(Error::media(err)),

@@ -46,15 +46,13 @@ fn decoded_key(raw: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&raw[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -62,15 +60,31 @@ fn decoded_key(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What the processor works with: the service (store and pushes) and the
+/// bucket.
+#[derive(Debug)]
+pub struct Processor<S, P> {
+    pub service: std::sync::Arc<ChatService<S, P>>,
+    pub media: S3Media,
+}
+
+impl<S, P> Clone for Processor<S, P> {
+    fn clone(&self) -> Self {
+        Processor {
+            service: self.service.clone(),
+            media: self.media.clone(),
+        }
+    }
+}
+
 #[instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler<S: ChatStore, P: Publisher>(
-    service: &ChatService<S, P>,
-    media: &S3Media,
+    processor: &Processor<S, P>,
     event: LambdaEvent<S3Event>,
 ) -> Result<Value, ProcessError> {
     let mut outcomes = Vec::new();
     for record in &event.payload.records {
-        outcomes.push(process_record(service, media, record).await?);
+        outcomes.push(process_record(&processor.service, &processor.media, record).await?);
     }
     Ok(json!({ "processed": outcomes }))
 }
@@ -97,7 +111,7 @@ async fn process_record<S: ChatStore, P: Publisher>(
     else {
         // Nobody asked for it (or it was swept): it goes.
         tracing::warn!(key, "an object no upload names; deleted");
-        chat_domain::ports::Media::delete(media, &[key.clone()]).await?;
+        chat_domain::ports::Media::delete(media, std::slice::from_ref(&key)).await?;
         return Ok(json!({ "key": key, "state": "UNKNOWN" }));
     };
     if upload.state != AttachmentState::Pending {

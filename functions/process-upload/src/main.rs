@@ -10,8 +10,12 @@ async fn main() -> Result<(), Error> {
     let sdk = chat_lambda::sdk_config().await;
     let service = chat_lambda::writer_service(&sdk).await?;
     let media = chat_media::S3Media::from_env(&sdk).ok_or("MEDIA_BUCKET must be set")?;
+    let processor = process_upload::Processor {
+        service: std::sync::Arc::new(service),
+        media,
+    };
     run(service_fn(|event| {
-        process_upload::handler(&service, &media, event)
+        process_upload::handler(&processor, event)
     }))
     .await
 }

@@ -26,6 +26,8 @@
 //!   engine's stream records.
 //! - [`push`]: the push services the notifier calls (Secrets Manager,
 //!   APNs, FCM, a Web Push service), recording what they receive.
+//! - [`s3`]: the S3 stand-in (attachments' bucket), its SigV4 checks, CORS
+//!   and event notifications.
 //! - [`web`]: the web client's files, served at `/`.
 //!
 //! # Stopping
@@ -44,6 +46,7 @@ pub mod invoke;
 pub mod push;
 pub mod realtime;
 pub mod resolvers;
+pub mod s3;
 pub mod stream_records;
 pub mod streams;
 pub mod web;
@@ -84,6 +87,8 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// Where the WebSocket API and its `@connections` API are served.
     pub ws_addr: SocketAddr,
+    /// Where the S3 API (the attachments' bucket) is served.
+    pub s3_addr: SocketAddr,
     pub backend: Backend,
     /// Where the embedded DynamoDB engine listens (port 0: any free port).
     pub embedded_dynamodb_addr: SocketAddr,
@@ -164,6 +169,7 @@ impl Default for Config {
         Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
+            s3_addr: SocketAddr::from(([127, 0, 0, 1], 4002)),
             backend: Backend::Embedded { path: None },
             embedded_dynamodb_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             runner: Runner::InProcess,
@@ -225,6 +231,10 @@ pub struct Running {
     pub base_url: String,
     /// e.g. `ws://127.0.0.1:4001`
     pub ws_url: String,
+    /// e.g. `http://127.0.0.1:4002` (path-style; bucket [`s3::BUCKET`])
+    pub s3_url: String,
+    /// Where the S3 stand-in keeps its objects.
+    pub s3_root: PathBuf,
     pub dynamodb_endpoint: String,
     pub tables: TableNames,
     /// DynamoDB requests of the query and mutation functions.
@@ -382,6 +392,23 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             above,
         });
     }
+    // The attachments' bucket: the S3 stand-in, and the functions' client
+    // of it, addressed by path as a local endpoint must be.
+    let (s3_listener, s3_addr) = bind(config.s3_addr).await?;
+    let s3_url = format!("http://{s3_addr}");
+    let s3_root = match &config.data_dir {
+        Some(dir) => dir.join("s3"),
+        None => std::env::temp_dir().join(format!("chat-s3-{}", uuid::Uuid::new_v4())),
+    };
+    let media = chat_media::S3Media::new(
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&dynamo::sdk_config(&s3_url).await)
+                .endpoint_url(&s3_url)
+                .force_path_style(true)
+                .build(),
+        ),
+        s3::BUCKET,
+    );
     // Web Push subscriptions may point at this stack's push service.
     let origins = || [base_url.clone()];
     let services = resolvers::Services {
@@ -390,7 +417,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
                 DynamoStore::new(client.clone(), tables.clone()),
                 PageTokens::new(secret.as_bytes()),
             )
-            .with_web_push_origins(origins()),
+            .with_web_push_origins(origins())
+            .with_media(Arc::new(media.clone())),
         ),
         writer: Arc::new(
             ChatService::new(
@@ -398,9 +426,11 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
                 PageTokens::new(secret.as_bytes()),
             )
             .with_publisher(publisher)
-            .with_web_push_origins(origins()),
+            .with_web_push_origins(origins())
+            .with_media(Arc::new(media.clone())),
         ),
     };
+
     let push = Arc::new(push::PushServices::load_or_create(
         config.data_dir.as_ref(),
         &base_url,
@@ -421,6 +451,31 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     .map_err(|e| GatewayError::Push(Chain(&e).to_string()))?;
     let invocations = Invocations::default();
     let wiring = wiring::wiring()?;
+    let (s3_routes, upload_sweeper) =
+        resolvers::media_functions(wiring, &services, &media, &invocations);
+    let (_, s3_task) = s3::serve(
+        s3_listener,
+        &s3_root,
+        s3_routes,
+        shutdown_signal(&stop_http_rx),
+    )
+    .map_err(GatewayError::DataDir)?;
+    // The upload sweeper's schedule (the template's `rate(1 hour)`).
+    let sweeper_task = {
+        let mut stop = stop_http_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                let event = serde_json::json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+                if let Err(d) = upload_sweeper.invoke(event).await {
+                    tracing::warn!(error_type = %d.error_type, message = %d.error_message, "upload sweeper failed");
+                }
+            }
+        })
+    };
     let resolvers = Resolvers::new(wiring, &config.runner, services, &invocations)?;
     let idp = Arc::new(DevIdentityProvider::load_or_create(
         config.data_dir.as_ref(),
@@ -505,6 +560,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     Ok(Running {
         base_url,
         ws_url: format!("ws://{ws_addr}"),
+        s3_url,
+        s3_root,
         dynamodb_endpoint,
         tables,
         requests,
@@ -519,7 +576,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         http: Stage {
             name: "http",
             stop: stop_http,
-            tasks: vec![http_task],
+            tasks: vec![http_task, s3_task, sweeper_task],
         },
         streams: Stage {
             name: "streams",

@@ -28,6 +28,9 @@ struct Args {
     /// Where the WebSocket API (graphql-transport-ws) and `@connections` are served.
     #[arg(long, env = "CHAT_WS_ADDR", default_value = "127.0.0.1:4001")]
     ws_addr: SocketAddr,
+    /// Where the S3 API (the attachments' bucket, path-style) is served.
+    #[arg(long, env = "CHAT_S3_ADDR", default_value = "127.0.0.1:4002")]
+    s3_addr: SocketAddr,
     /// How often the stream mappings poll an idle DynamoDB stream, in milliseconds.
     #[arg(long, default_value_t = 50)]
     stream_poll_ms: u64,
@@ -114,6 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = chat_gateway::start(Config {
         http_addr: args.http_addr,
         ws_addr: args.ws_addr,
+        s3_addr: args.s3_addr,
         backend,
         embedded_dynamodb_addr: args.embedded_dynamodb_addr,
         runner: match args.lambda_endpoint {

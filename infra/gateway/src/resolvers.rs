@@ -196,6 +196,40 @@ macro_rules! in_process {
 }
 pub(crate) use in_process;
 
+/// The attachments' functions: what each S3 event route invokes (the
+/// processor, with the writers' service and the bucket), and the upload
+/// sweeper.
+pub fn media_functions(
+    wiring: &crate::wiring::Wiring,
+    services: &Services,
+    media: &chat_media::S3Media,
+    invocations: &Invocations,
+) -> (Vec<(String, Arc<Function>)>, Arc<Function>) {
+    let processor = process_upload::Processor {
+        service: services.writer.clone(),
+        media: media.clone(),
+    };
+    let process = Arc::new(in_process!(
+        invocations,
+        "process-upload",
+        processor,
+        process_upload
+    ));
+    let routes = wiring
+        .s3_events
+        .iter()
+        .filter(|(f, _)| f == "process-upload")
+        .map(|(_, prefix)| (prefix.clone(), process.clone()))
+        .collect();
+    let sweeper = Arc::new(in_process!(
+        invocations,
+        "upload-sweeper",
+        services.reader,
+        upload_sweeper
+    ));
+    (routes, sweeper)
+}
+
 /// The in-process handler of a resolver function crate.
 fn resolver_function(
     name: &str,
@@ -286,6 +320,13 @@ fn resolver_function(
             chat_lambda::answer
         ),
         "typing" => in_process!(invocations, "typing", writer, typing, chat_lambda::answer),
+        "create-upload" => in_process!(
+            invocations,
+            "create-upload",
+            service,
+            create_upload,
+            chat_lambda::answer
+        ),
         "register-device" => in_process!(
             invocations,
             "register-device",

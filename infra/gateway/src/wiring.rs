@@ -38,6 +38,9 @@ pub struct Wiring {
     pub mappings: Vec<StreamMapping>,
     /// Function crates run on a schedule.
     pub scheduled: Vec<String>,
+    /// S3 event notifications: the function crate each invokes, and the
+    /// key prefix it filters on.
+    pub s3_events: Vec<(String, String)>,
     /// Every function crate the template deploys.
     pub functions: Vec<String>,
     pub tables: Vec<DeclaredTable>,
@@ -229,6 +232,21 @@ impl Wiring {
                             Some("Schedule") | Some("ScheduleV2") => {
                                 wiring.scheduled.push(name.clone())
                             }
+                            Some("S3") => {
+                                let prefix = event
+                                    .get("Properties")
+                                    .and_then(|p| p.get("Filter"))
+                                    .and_then(|f| f.get("S3Key"))
+                                    .and_then(|k| k.get("Rules"))
+                                    .and_then(Value::as_sequence)
+                                    .into_iter()
+                                    .flatten()
+                                    .find(|r| str_at(r, &["Name"]) == Some("prefix"))
+                                    .and_then(|r| str_at(r, &["Value"]))
+                                    .unwrap_or_default()
+                                    .to_string();
+                                wiring.s3_events.push((name.clone(), prefix));
+                            }
                             _ => {}
                         }
                     }
@@ -375,7 +393,11 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 25);
+        assert_eq!(w.resolvers.len(), 26);
+        assert_eq!(
+            w.s3_events,
+            vec![("process-upload".to_string(), "uploads/".to_string())]
+        );
         assert_eq!(w.routes.len(), 7);
         assert_eq!(w.tables.len(), 5);
     }
@@ -437,7 +459,8 @@ mod tests {
             let triggered = w.resolvers.values().any(|r| r == f)
                 || w.routes.values().any(|r| r == f)
                 || w.mappings.iter().any(|m| &m.function == f)
-                || w.scheduled.contains(f);
+                || w.scheduled.contains(f)
+                || w.s3_events.iter().any(|(g, _)| g == f);
             assert!(triggered, "{f} is deployed but nothing invokes it");
         }
     }

@@ -321,6 +321,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
         version: None,
         reactions: Vec::new(),
         mentions: Vec::new(),
+        attachments: Vec::new(),
         push_until: None,
     };
     client

@@ -1,6 +1,7 @@
 //! The chat API over GraphQL/HTTP against the local stack. One binary, one
 //! module per concern; every test starts its own stack.
 
+mod attachments;
 mod caps;
 mod changes;
 mod chatt;

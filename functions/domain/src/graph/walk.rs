@@ -335,8 +335,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 let direction = SortDirection::parse(c.direction.as_deref())?;
                 let page = self.page(&Scope::Messages(&convo_id, direction), &c.page)?;
                 self.member(caller, known, &convo_id)?;
-                let (mut items, cursor) =
-                    self.store.messages(&convo_id, &page, direction).await?;
+                let (mut items, cursor) = self.store.messages(&convo_id, &page, direction).await?;
                 self.sign_attachments(&mut items).await?;
                 Ok(Done::Messages(c, key, Ok((items, cursor, direction))))
             }

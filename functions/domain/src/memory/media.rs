@@ -80,13 +80,7 @@ impl Media for MemoryMedia {
     }
 
     fn first_bytes<'a>(&'a self, key: &'a str, n: usize) -> BoxFuture<'a, Result<Option<Vec<u8>>>> {
-        async move {
-            Ok(self
-                .lock()
-                .get(key)
-                .map(|b| b[..b.len().min(n)].to_vec()))
-        }
-        .boxed()
+        async move { Ok(self.lock().get(key).map(|b| b[..b.len().min(n)].to_vec())) }.boxed()
     }
 
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<()>> {

@@ -72,7 +72,11 @@ async fn only_a_member_gets_an_upload_and_only_of_an_allowed_type_and_size() {
 
     let ticket = svc.create_upload(&alice, png_upload(&id)).await.unwrap();
     assert_eq!(ticket.method, "PUT");
-    assert!(ticket.url.contains(&upload_key(&id, &ticket.id)), "{}", ticket.url);
+    assert!(
+        ticket.url.contains(&upload_key(&id, &ticket.id)),
+        "{}",
+        ticket.url
+    );
     let signed: Vec<_> = ticket.headers.iter().map(|h| h.name.as_str()).collect();
     assert!(signed.contains(&"content-length") && signed.contains(&"content-type"));
 
@@ -143,15 +147,17 @@ async fn an_attachment_must_be_uploaded_and_begin_as_its_type() {
     let sel = MessageSel::default();
     let ticket = svc.create_upload(&alice, png_upload(&id)).await.unwrap();
 
-    let (kind, message) =
-        err(svc.create_message(&alice, with_files(&id, "m1", "", &[&ticket.id]), &sel).await);
+    let (kind, message) = err(svc
+        .create_message(&alice, with_files(&id, "m1", "", &[&ticket.id]), &sel)
+        .await);
     assert_eq!(kind, ErrorKind::Validation);
     assert!(message.contains("not been uploaded"), "{message}");
 
     // An executable named cat.png.
     media.put(&upload_key(&id, &ticket.id), EXE);
-    let (kind, message) =
-        err(svc.create_message(&alice, with_files(&id, "m1", "", &[&ticket.id]), &sel).await);
+    let (kind, message) = err(svc
+        .create_message(&alice, with_files(&id, "m1", "", &[&ticket.id]), &sel)
+        .await);
     assert_eq!(kind, ErrorKind::Validation);
     assert!(message.contains("is not a image/png"), "{message}");
     assert!(stored_upload(&svc, &ticket.id).await.message_id.is_none());
@@ -174,7 +180,10 @@ async fn an_attachment_must_be_uploaded_and_begin_as_its_type() {
 
     // No text and no attachment is still no message.
     assert_eq!(
-        err(svc.create_message(&alice, with_files(&id, "m2", "", &[]), &sel).await).0,
+        err(svc
+            .create_message(&alice, with_files(&id, "m2", "", &[]), &sel)
+            .await)
+        .0,
         ErrorKind::Validation
     );
 }
@@ -193,9 +202,19 @@ async fn nobody_attaches_an_upload_that_is_not_theirs_for_this_conversation() {
     // Bob, a member, with Alice's upload id; Alice in another conversation;
     // anyone with an id that does not exist: the same answer.
     let answers = [
-        err(svc.create_message(&bob, with_files(&one, "b1", "", &[&ticket.id]), &sel).await),
-        err(svc.create_message(&alice, with_files(&other, "a1", "", &[&ticket.id]), &sel).await),
-        err(svc.create_message(&alice, with_files(&one, "a2", "", &["01NOSUCHUPLOAD"]), &sel).await),
+        err(svc
+            .create_message(&bob, with_files(&one, "b1", "", &[&ticket.id]), &sel)
+            .await),
+        err(svc
+            .create_message(&alice, with_files(&other, "a1", "", &[&ticket.id]), &sel)
+            .await),
+        err(svc
+            .create_message(
+                &alice,
+                with_files(&one, "a2", "", &["01NOSUCHUPLOAD"]),
+                &sel,
+            )
+            .await),
     ];
     for (kind, message) in &answers {
         assert_eq!(*kind, ErrorKind::Validation);
@@ -205,14 +224,20 @@ async fn nobody_attaches_an_upload_that_is_not_theirs_for_this_conversation() {
     svc.create_message(&alice, with_files(&one, "a3", "first", &[&ticket.id]), &sel)
         .await
         .unwrap();
-    let (kind, _) =
-        err(svc.create_message(&alice, with_files(&one, "a4", "again", &[&ticket.id]), &sel).await);
-    assert_eq!(kind, ErrorKind::Conflict, "an upload is on one message only");
+    let (kind, _) = err(svc
+        .create_message(&alice, with_files(&one, "a4", "again", &[&ticket.id]), &sel)
+        .await);
+    assert_eq!(
+        kind,
+        ErrorKind::Conflict,
+        "an upload is on one message only"
+    );
 
     let eleven: Vec<String> = (0..11).map(|i| format!("u{i}")).collect();
     let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
-    let (kind, message) =
-        err(svc.create_message(&alice, with_files(&one, "a5", "x", &eleven), &sel).await);
+    let (kind, message) = err(svc
+        .create_message(&alice, with_files(&one, "a5", "x", &eleven), &sel)
+        .await);
     assert_eq!(kind, ErrorKind::Validation);
     assert!(message.contains("at most 10"), "{message}");
 }
@@ -226,7 +251,10 @@ async fn a_retry_with_attachments_returns_the_original_message() {
     let ticket = svc.create_upload(&alice, png_upload(&id)).await.unwrap();
     media.put(&upload_key(&id, &ticket.id), PNG);
     let input = with_files(&id, "m1", "look", &[&ticket.id]);
-    let first = svc.create_message(&alice, input.clone(), &sel).await.unwrap();
+    let first = svc
+        .create_message(&alice, input.clone(), &sel)
+        .await
+        .unwrap();
     let pushes = published(&svc).len();
     // Processed between the two tries: the retry still answers the message.
     let upload = stored_upload(&svc, &ticket.id).await;
@@ -273,7 +301,11 @@ async fn processing_updates_the_message_and_pushes_it_with_links() {
     assert_eq!(change.message.version, posted.message.version + 1);
     let a = &change.message.attachments[0];
     assert_eq!(a.state, AttachmentState::Ready);
-    assert!(a.url.as_deref().unwrap().contains(&file_key(&id, &ticket.id)));
+    assert!(a
+        .url
+        .as_deref()
+        .unwrap()
+        .contains(&file_key(&id, &ticket.id)));
     assert!(a
         .thumbnail_url
         .as_deref()
@@ -332,8 +364,18 @@ async fn deleting_a_message_removes_its_files_and_the_sweeper_removes_unattached
 
     // A day on, the sweeper takes the upload never attached, and only it.
     let day = crate::limits::UNATTACHED_UPLOAD_SECS * 1000;
-    assert_eq!(svc.sweep_uploads(crate::clock::now_ms() - 1000, 100).await.unwrap(), 0);
-    assert_eq!(svc.sweep_uploads(crate::clock::now_ms() + day + 1000, 100).await.unwrap(), 1);
+    assert_eq!(
+        svc.sweep_uploads(crate::clock::now_ms() - 1000, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        svc.sweep_uploads(crate::clock::now_ms() + day + 1000, 100)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         media.keys(),
         vec![file_key(&id, &kept.id), thumbnail_key(&id, &kept.id)]
@@ -353,5 +395,10 @@ async fn deleting_a_message_removes_its_files_and_the_sweeper_removes_unattached
     assert!(deleted.message.attachments.is_empty());
     assert!(media.keys().is_empty(), "{:?}", media.keys());
     use crate::ports::UploadStore;
-    assert!(svc.store.uploads(&[kept.id.clone()]).await.unwrap().is_empty());
+    assert!(svc
+        .store
+        .uploads(std::slice::from_ref(&kept.id))
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -84,9 +84,7 @@ impl UploadStore for DynamoStore {
                 id: UploadItem::id_of(id),
             })
             .collect();
-        let items: Vec<UploadItem> = self
-            .batch_items(&self.tables.conversations, &keys)
-            .await?;
+        let items: Vec<UploadItem> = self.batch_items(&self.tables.conversations, &keys).await?;
         Ok(items.into_iter().map(Upload::from).collect())
     }
 
@@ -151,7 +149,9 @@ impl UploadStore for DynamoStore {
                 match from_attrs::<UploadItem>(item) {
                     Ok(u) => out.push(Upload::from(u)),
                     // A release of a row removed meanwhile leaves a bare key.
-                    Err(err) => tracing::warn!(error = %chat_domain::Chain(&err), "skipped an upload row that is not whole"),
+                    Err(err) => {
+                        tracing::warn!(error = %chat_domain::Chain(&err), "skipped an upload row that is not whole")
+                    }
                 }
             }
         }

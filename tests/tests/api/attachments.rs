@@ -1,0 +1,321 @@
+//! Attachments end to end: a presigned upload straight to the S3 stand-in
+//! over raw HTTP (as a browser sends it), the S3 event that processes it,
+//! the message that carries it, links only members get, and every bad
+//! input the storage or the API must refuse. The bucket is also read with
+//! the unchanged `aws-sdk-s3`.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use chat_domain::attachments::{file_key, thumbnail_key, upload_key};
+use chat_tests::{convo, Client, Stack};
+use serde_json::{json, Value};
+
+const UPLOAD: &str = "mutation($i: CreateUploadInput!) { createUpload(input: $i) { id method url headers { name value } expiresAt maxBytes } }";
+const POST: &str = "mutation($i: CreateMessageInput!) { createMessage(input: $i) { id content attachments { id name state error width height url thumbnailUrl } } }";
+const HISTORY: &str = "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id attachments { id state error width height size url thumbnailUrl } } } }";
+const DELETE: &str = "mutation($i: DeleteMessageInput!) { deleteMessage(input: $i) { id deletedAt attachments { id } } }";
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// The stack's bucket through the unchanged SDK, with the local keys.
+async fn s3(stack: &Stack) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .endpoint_url(&stack.running.s3_url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+async fn exists(s3: &aws_sdk_s3::Client, key: &str) -> bool {
+    s3.head_object()
+        .bucket(chat_gateway::s3::BUCKET)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn ticket(who: &Client, room: &str, content_type: &str, size: usize) -> Value {
+    who.ok(
+        UPLOAD,
+        json!({ "i": { "conversationId": room, "contentType": content_type, "size": size, "name": "photo.png" } }),
+    )
+    .await["createUpload"]
+        .clone()
+}
+
+/// Sends `body` as the ticket says, as a browser's fetch would.
+async fn put(stack: &Stack, ticket: &Value, body: Vec<u8>) -> u16 {
+    let mut request = stack
+        .http
+        .put(ticket["url"].as_str().unwrap())
+        .header("origin", "http://127.0.0.1:4000");
+    for h in ticket["headers"].as_array().unwrap() {
+        let name = h["name"].as_str().unwrap();
+        // The client sets the length from the body, as browsers do.
+        if name != "content-length" && name != "host" {
+            request = request.header(name, h["value"].as_str().unwrap());
+        }
+    }
+    request.body(body).send().await.unwrap().status().as_u16()
+}
+
+/// The attachment as the history shows it, once processing is done.
+async fn processed(who: &Client, room: &str, message: &str) -> Value {
+    for _ in 0..200 {
+        let out = who.ok(HISTORY, json!({ "c": room })).await;
+        let m = out["allMessageConnection"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == message)
+            .cloned()
+            .unwrap();
+        if m["attachments"][0]["state"] != "PENDING" {
+            return m["attachments"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the upload was never processed");
+}
+
+#[tokio::test]
+async fn a_photo_goes_straight_to_the_bucket_is_processed_and_only_members_read_it() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "photos", &[&bob]).await;
+    let bytes = png(640, 320);
+
+    assert_eq!(
+        carol
+            .error_type(
+                UPLOAD,
+                json!({ "i": { "conversationId": room, "contentType": "image/png", "size": 10, "name": "x.png" } })
+            )
+            .await,
+        "Unauthorized"
+    );
+
+    let t = ticket(&alice, &room, "image/png", bytes.len()).await;
+    assert_eq!(t["method"], "PUT");
+    let id = t["id"].as_str().unwrap().to_string();
+    let names: Vec<&str> = t["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"content-type"), "{names:?}");
+    assert!(
+        t["url"].as_str().unwrap().contains("content-length"),
+        "the length is signed: {}",
+        t["url"]
+    );
+    assert_eq!(put(&stack, &t, bytes.clone()).await, 200);
+
+    let posted = alice
+        .ok(
+            POST,
+            json!({ "i": { "id": "m-photo", "content": "", "messageConversationId": room, "attachments": [id] } }),
+        )
+        .await;
+    assert_eq!(posted["createMessage"]["attachments"][0]["id"], id.as_str());
+
+    let a = processed(&bob, &room, "m-photo").await;
+    assert_eq!(a["state"], "READY", "{a:#}");
+    assert_eq!(
+        (a["width"].as_u64(), a["height"].as_u64()),
+        (Some(640), Some(320))
+    );
+    let file = stack
+        .http
+        .get(a["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status().as_u16(), 200);
+    let file = file.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&file).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (640, 320));
+    let thumb = stack
+        .http
+        .get(a["thumbnailUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let thumb = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 160));
+
+    // What the bucket holds, read with the unchanged SDK: the file and
+    // its thumbnail; the bytes as sent are gone.
+    let s3 = s3(&stack).await;
+    assert!(exists(&s3, &file_key(&room, &id)).await);
+    assert!(exists(&s3, &thumbnail_key(&room, &id)).await);
+    assert!(!exists(&s3, &upload_key(&room, &id)).await);
+
+    // Carol is no member: no history, so no link.
+    assert_eq!(
+        carol.error_type(HISTORY, json!({ "c": room })).await,
+        "Unauthorized"
+    );
+
+    // A link with one character of its signature changed is refused.
+    let url = a["url"].as_str().unwrap();
+    let at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let flipped = if &url[at..at + 1] == "0" { "1" } else { "0" };
+    let tampered = format!("{}{}{}", &url[..at], flipped, &url[at + 1..]);
+    let refused = stack.http.get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+
+    // Deleting the message deletes its files.
+    let deleted = alice
+        .ok(
+            DELETE,
+            json!({ "i": { "id": "m-photo", "messageConversationId": room } }),
+        )
+        .await;
+    assert_eq!(deleted["deleteMessage"]["attachments"], json!([]));
+    assert!(!exists(&s3, &file_key(&room, &id)).await);
+    assert!(!exists(&s3, &thumbnail_key(&room, &id)).await);
+    assert_eq!(
+        stack
+            .http
+            .get(a["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_storage_and_the_api_refuse_what_an_upload_may_not_be() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "files", &[&bob]).await;
+    let other = convo(&alice, "elsewhere", &[]).await;
+    let s3 = s3(&stack).await;
+    let bytes = png(20, 20);
+
+    // A type not allowed, and a size over the limit: no ticket.
+    for (content_type, size) in [("image/svg+xml", 100), ("image/png", 26_214_401)] {
+        assert_eq!(
+            alice
+                .error_type(
+                    UPLOAD,
+                    json!({ "i": { "conversationId": room, "contentType": content_type, "size": size, "name": "a" } })
+                )
+                .await,
+            "ValidationError"
+        );
+    }
+
+    // One byte more than signed, or another type: refused by the storage.
+    let t = ticket(&alice, &room, "image/png", bytes.len()).await;
+    let key = upload_key(&room, t["id"].as_str().unwrap());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(put(&stack, &t, longer).await, 403);
+    let mut retyped = t.clone();
+    for h in retyped["headers"].as_array_mut().unwrap() {
+        if h["name"] == "content-type" {
+            h["value"] = json!("text/html");
+        }
+    }
+    assert_eq!(put(&stack, &retyped, bytes.clone()).await, 403);
+    assert!(!exists(&s3, &key).await, "nothing was stored");
+
+    // An expired presigned PUT, made by the unchanged SDK.
+    let expired = s3
+        .put_object()
+        .bucket(chat_gateway::s3::BUCKET)
+        .key(&key)
+        .content_type("image/png")
+        .content_length(bytes.len() as i64)
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::builder()
+                .start_time(std::time::SystemTime::now() - Duration::from_secs(120))
+                .expires_in(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let sent = stack
+        .http
+        .put(expired.uri())
+        .header("content-type", "image/png")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status().as_u16(), 403);
+    assert!(!exists(&s3, &key).await);
+
+    // An executable named photo.png: sent, then refused on attach.
+    let exe =
+        b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0 this program cannot be run in DOS mode".to_vec();
+    let t_exe = ticket(&alice, &room, "image/png", exe.len()).await;
+    assert_eq!(put(&stack, &t_exe, exe).await, 200);
+    let attach = |id: &str, room: &str, msg: &str| json!({ "i": { "id": msg, "content": "", "messageConversationId": room, "attachments": [id] } });
+    assert_eq!(
+        alice
+            .error_type(POST, attach(t_exe["id"].as_str().unwrap(), &room, "m-exe"))
+            .await,
+        "ValidationError"
+    );
+
+    // A good upload: not Bob's to attach, not for another conversation.
+    let t_ok = ticket(&alice, &room, "image/png", bytes.len()).await;
+    assert_eq!(put(&stack, &t_ok, bytes).await, 200);
+    let id = t_ok["id"].as_str().unwrap();
+    assert_eq!(
+        bob.error_type(POST, attach(id, &room, "m-bob")).await,
+        "ValidationError"
+    );
+    assert_eq!(
+        alice.error_type(POST, attach(id, &other, "m-other")).await,
+        "ValidationError"
+    );
+
+    // Attached once; a retry of the same message is the same message, and
+    // another message cannot take it.
+    let first = alice.ok(POST, attach(id, &room, "m-1")).await;
+    let again = alice.ok(POST, attach(id, &room, "m-1")).await;
+    assert_eq!(first["createMessage"]["id"], again["createMessage"]["id"]);
+    assert_eq!(
+        alice.error_type(POST, attach(id, &room, "m-2")).await,
+        "Conflict"
+    );
+    let a = processed(&alice, &room, "m-1").await;
+    assert_eq!(a["state"], "READY");
+    let history = alice.ok(HISTORY, json!({ "c": room })).await;
+    let ids: Vec<&Value> = history["allMessageConnection"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!("m-1")], "one message, however often sent");
+}
