@@ -393,6 +393,11 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
             &bob,
         ),
         (
+            "mutation($c: ID!) { createUpload(input: {conversationId: $c, contentType: \"image/png\", size: 10, name: \"a.png\"}) { id method url headers { name value } expiresAt maxBytes } }".to_string(),
+            json!({ "c": room }),
+            &bob,
+        ),
+        (
             "mutation($t: String!) { registerDevice(input: {platform: APNS, token: $t, appId: \"com.example.chat\"}) { id platform token appId createdAt } }".to_string(),
             json!({ "t": device_token }),
             &bob,
