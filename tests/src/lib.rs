@@ -105,7 +105,30 @@ impl Stack {
         prefix: Option<String>,
     ) -> Stack {
         let backend = backend(data_dir.as_ref());
-        Self::start_full(addr, backend, data_dir, prefix, RealtimeConfig::default()).await
+        Self::start_full(
+            addr,
+            backend,
+            data_dir,
+            prefix,
+            RealtimeConfig::default(),
+            None,
+        )
+        .await
+    }
+
+    /// A fresh stack whose attachments' links last `secs` seconds.
+    pub async fn start_with_links(secs: u64) -> Stack {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let backend = backend(None);
+        Self::start_full(
+            addr,
+            backend,
+            None,
+            None,
+            RealtimeConfig::default(),
+            Some(secs),
+        )
+        .await
     }
 
     /// A stack on `backend`, with `realtime` settings over the test defaults.
@@ -116,7 +139,7 @@ impl Stack {
         realtime: RealtimeConfig,
     ) -> Stack {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self::start_full(addr, backend, data_dir, prefix, realtime).await
+        Self::start_full(addr, backend, data_dir, prefix, realtime, None).await
     }
 
     async fn start_full(
@@ -125,6 +148,7 @@ impl Stack {
         data_dir: Option<std::path::PathBuf>,
         prefix: Option<String>,
         realtime: RealtimeConfig,
+        link_secs: Option<u64>,
     ) -> Stack {
         // `CHAT_TEST_LOG=debug` (an EnvFilter) shows the stack's logs.
         if let Ok(filter) = std::env::var("CHAT_TEST_LOG") {
@@ -138,6 +162,13 @@ impl Stack {
             http_addr: addr,
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            link_lifetime: match link_secs {
+                Some(secs) => (secs, 1),
+                None => (
+                    chat_domain::limits::DOWNLOAD_URL_SECS,
+                    chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,
+                ),
+            },
             embedded_dynamodb_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             runner: chat_gateway::Runner::InProcess,
             backend,

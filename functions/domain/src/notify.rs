@@ -359,6 +359,25 @@ pub fn cut(text: &str, max: usize) -> String {
     out
 }
 
+/// A push's text for a message: its content, or, when it has none, what
+/// it carries ("Photo", "3 photos", "File", "2 files").
+fn body_of(message: &Message) -> String {
+    if !message.content.is_empty() || message.attachments.is_empty() {
+        return message.content.clone();
+    }
+    let n = message.attachments.len();
+    let photos = message
+        .attachments
+        .iter()
+        .all(|a| a.content_type.starts_with("image/"));
+    match (photos, n) {
+        (true, 1) => "Photo".to_string(),
+        (true, n) => format!("{n} photos"),
+        (false, 1) => "File".to_string(),
+        (false, n) => format!("{n} files"),
+    }
+}
+
 /// What a new message's push says to one recipient.
 pub fn compose(
     message: &Message,
@@ -377,7 +396,7 @@ pub fn compose(
         } else {
             format!("{author} in {}", convo.name)
         };
-        (title, cut(&message.content, limits::PUSH_BODY_CHARS))
+        (title, cut(&body_of(message), limits::PUSH_BODY_CHARS))
     };
     Notification {
         kind: NotificationKind::Message,

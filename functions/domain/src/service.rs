@@ -51,6 +51,9 @@ pub struct ChatService<S, P = Unpublished> {
     pub(crate) web_push_origins: std::sync::Arc<[String]>,
     /// Where attachments' files are kept; `None`: the stack takes none.
     pub(crate) media: Option<std::sync::Arc<dyn Media>>,
+    /// How long a download link is good for, and the window links are
+    /// signed as of (see [`crate::limits::DOWNLOAD_URL_SECS`]).
+    pub(crate) links: (u64, u64),
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -70,6 +73,10 @@ impl<S: ChatStore> ChatService<S> {
                 .map(|o| o.to_string())
                 .collect(),
             media: None,
+            links: (
+                crate::limits::DOWNLOAD_URL_SECS,
+                crate::limits::DOWNLOAD_URL_WINDOW_SECS,
+            ),
         }
     }
 }
@@ -84,7 +91,16 @@ impl<S, P> ChatService<S, P> {
             typing: self.typing,
             web_push_origins: self.web_push_origins,
             media: self.media,
+            links: self.links,
         }
+    }
+
+    /// Download links good for `secs`, signed as of windows of `window`
+    /// seconds (a test stack's short links; the stack's are
+    /// [`crate::limits::DOWNLOAD_URL_SECS`]).
+    pub fn with_link_lifetime(mut self, secs: u64, window: u64) -> Self {
+        self.links = (secs, window.clamp(1, secs.max(1)));
+        self
     }
 
     /// The same use-cases, with attachments' files kept in `media`.

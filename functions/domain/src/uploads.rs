@@ -69,8 +69,9 @@ impl<S, P> ChatService<S, P> {
         let Some(media) = self.media.as_deref() else {
             return Ok(());
         };
+        let (lifetime, window) = self.links;
         let now_secs = u64::try_from(now_ms() / 1000).unwrap_or(0);
-        let signed_at = now_secs - now_secs % limits::DOWNLOAD_URL_WINDOW_SECS;
+        let signed_at = now_secs - now_secs % window;
         for message in messages.iter_mut().filter(|m| m.deleted_at.is_none()) {
             let conversation = message.message_conversation_id.clone();
             for a in message
@@ -85,7 +86,7 @@ impl<S, P> ChatService<S, P> {
                             &file_key(&conversation, &a.id),
                             &disposition,
                             signed_at,
-                            limits::DOWNLOAD_URL_SECS,
+                            lifetime,
                         )
                         .await?,
                 );
@@ -96,7 +97,7 @@ impl<S, P> ChatService<S, P> {
                                 &thumbnail_key(&conversation, &a.id),
                                 "inline",
                                 signed_at,
-                                limits::DOWNLOAD_URL_SECS,
+                                lifetime,
                             )
                             .await?,
                     );

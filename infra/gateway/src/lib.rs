@@ -89,6 +89,10 @@ pub struct Config {
     pub ws_addr: SocketAddr,
     /// Where the S3 API (the attachments' bucket) is served.
     pub s3_addr: SocketAddr,
+    /// How long attachments' download links are good for, in seconds, and
+    /// the window they are signed as of (the template's functions use
+    /// `chat_domain::limits`' 900 and 300).
+    pub link_lifetime: (u64, u64),
     pub backend: Backend,
     /// Where the embedded DynamoDB engine listens (port 0: any free port).
     pub embedded_dynamodb_addr: SocketAddr,
@@ -170,6 +174,10 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], 4002)),
+            link_lifetime: (
+                chat_domain::limits::DOWNLOAD_URL_SECS,
+                chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,
+            ),
             backend: Backend::Embedded { path: None },
             embedded_dynamodb_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             runner: Runner::InProcess,
@@ -418,7 +426,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
                 PageTokens::new(secret.as_bytes()),
             )
             .with_web_push_origins(origins())
-            .with_media(Arc::new(media.clone())),
+            .with_media(Arc::new(media.clone()))
+            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1),
         ),
         writer: Arc::new(
             ChatService::new(
@@ -427,7 +436,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             )
             .with_publisher(publisher)
             .with_web_push_origins(origins())
-            .with_media(Arc::new(media.clone())),
+            .with_media(Arc::new(media.clone()))
+            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1),
         ),
     };
 

@@ -118,6 +118,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         http_addr: args.http_addr,
         ws_addr: args.ws_addr,
         s3_addr: args.s3_addr,
+        link_lifetime: (
+            chat_domain::limits::DOWNLOAD_URL_SECS,
+            chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,
+        ),
         backend,
         embedded_dynamodb_addr: args.embedded_dynamodb_addr,
         runner: match args.lambda_endpoint {

@@ -319,3 +319,230 @@ async fn the_storage_and_the_api_refuse_what_an_upload_may_not_be() {
         .collect();
     assert_eq!(ids, vec![&json!("m-1")], "one message, however often sent");
 }
+
+const ON_CHANGE: &str = "subscription($c: ID!) { onMessageChange(conversationId: $c) { kind message { id version attachments { id state url thumbnailUrl } } } }";
+
+/// Uploads `bytes` as a PNG to `room` and posts them as message `id`.
+async fn post_png(stack: &Stack, who: &Client, room: &str, id: &str, bytes: Vec<u8>) -> String {
+    let t = ticket(who, room, "image/png", bytes.len()).await;
+    assert_eq!(put(stack, &t, bytes).await, 200);
+    let upload = t["id"].as_str().unwrap().to_string();
+    who.ok(
+        POST,
+        json!({ "i": { "id": id, "content": "", "messageConversationId": room, "attachments": [upload] } }),
+    )
+    .await;
+    upload
+}
+
+#[tokio::test]
+async fn subscribers_get_the_message_again_when_its_photo_is_processed() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "live", &[&bob]).await;
+    let mut ws = stack.ws(&bob).await;
+    ws.subscribe("changes", ON_CHANGE, json!({ "c": room }))
+        .await;
+    ws.sync().await;
+    // A first message shows the subscription is live before the photo.
+    chat_tests::post(&alice, &room, "first").await;
+    match ws.next().await {
+        chat_tests::WsEvent::Message(m) => {
+            assert_eq!(m["payload"]["data"]["onMessageChange"]["kind"], "CREATED")
+        }
+        other => panic!("expected the first message, got {other:?}"),
+    }
+
+    post_png(&stack, &alice, &room, "m-live", png(100, 50)).await;
+    let mut kinds = Vec::new();
+    let ready = loop {
+        match ws.next().await {
+            chat_tests::WsEvent::Message(m) if m["id"] == "changes" => {
+                let change = m["payload"]["data"]["onMessageChange"].clone();
+                kinds.push(change["kind"].as_str().unwrap().to_string());
+                if change["message"]["attachments"][0]["state"] == "READY" {
+                    break change;
+                }
+            }
+            other => panic!("expected a change, got {other:?}"),
+        }
+    };
+    // The post with its photo still processing, then the processing's
+    // change; or, when processing ended before the post, the post ready.
+    assert!(
+        kinds == ["CREATED", "PROCESSED"] || kinds == ["CREATED"],
+        "{kinds:?}"
+    );
+    let a = &ready["message"]["attachments"][0];
+    assert_eq!(a["state"], "READY");
+    let thumb = stack
+        .http
+        .get(a["thumbnailUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_removed_members_links_stop_working_when_they_expire() {
+    let stack = Stack::start_with_links(2).await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let room = convo(&alice, "private", &[&bob]).await;
+    post_png(&stack, &alice, &room, "m-1", png(30, 30)).await;
+    let a = processed(&bob, &room, "m-1").await;
+    let url = a["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        stack.http.get(&url).send().await.unwrap().status().as_u16(),
+        200
+    );
+
+    alice
+        .ok(
+            "mutation($c: ID!, $u: ID!) { removeMember(conversationId: $c, userId: $u) { kind } }",
+            json!({ "c": room, "u": bob.id }),
+        )
+        .await;
+    // No new link for Bob, and the one he has runs out.
+    assert_eq!(
+        bob.error_type(HISTORY, json!({ "c": room })).await,
+        "Unauthorized"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.http.get(&url).send().await.unwrap().status().as_u16(),
+        403
+    );
+    // Alice, a member, gets a fresh one that works.
+    let fresh = processed(&alice, &room, "m-1").await;
+    let fresh = fresh["url"].as_str().unwrap();
+    assert_ne!(fresh, url);
+    assert_eq!(
+        stack
+            .http
+            .get(fresh)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+/// A PNG whose header claims 40,000 x 40,000 pixels (6.4 GB as RGBA) in a
+/// few dozen bytes, its header's CRC made right.
+fn bomb() -> Vec<u8> {
+    let mut png = png(1, 1);
+    png[16..20].copy_from_slice(&40_000u32.to_be_bytes());
+    png[20..24].copy_from_slice(&40_000u32.to_be_bytes());
+    let mut crc = !0u32;
+    for b in &png[12..29] {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    png[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    png
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_fails_its_attachment_and_nothing_of_it_is_kept() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let room = convo(&alice, "bombs", &[]).await;
+    let bytes = bomb();
+    let t = ticket(&alice, &room, "image/png", bytes.len()).await;
+    assert_eq!(put(&stack, &t, bytes).await, 200);
+    let upload = t["id"].as_str().unwrap().to_string();
+    let out = alice
+        .send(
+            POST,
+            json!({ "i": { "id": "m-bomb", "content": "", "messageConversationId": room, "attachments": [upload] } }),
+        )
+        .await;
+    // Processed before the post: the post is refused, with the reason;
+    // after: the message shows the attachment failed, with the reason.
+    let why = match out.get("errors") {
+        Some(errors) => {
+            assert_eq!(errors[0]["errorType"], "ValidationError", "{out:#}");
+            errors[0]["message"].as_str().unwrap().to_string()
+        }
+        None => {
+            let a = processed(&alice, &room, "m-bomb").await;
+            assert_eq!(a["state"], "FAILED");
+            assert_eq!(a["url"], Value::Null);
+            a["error"].as_str().unwrap().to_string()
+        }
+    };
+    assert!(why.contains("pixels"), "{why}");
+    let s3 = s3(&stack).await;
+    for key in [
+        upload_key(&room, &upload),
+        file_key(&room, &upload),
+        thumbnail_key(&room, &upload),
+    ] {
+        assert!(!exists(&s3, &key).await, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_uploads_never_attached_a_day_on_and_keeps_the_rest() {
+    use chat_domain::{ChatService, PageTokens};
+    use chat_store::{DynamoStore, RequestCounter};
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let room = convo(&alice, "sweep", &[]).await;
+    let kept = post_png(&stack, &alice, &room, "m-kept", png(10, 10)).await;
+    processed(&alice, &room, "m-kept").await;
+    let bytes = png(12, 12);
+    let left = ticket(&alice, &room, "image/png", bytes.len()).await;
+    assert_eq!(put(&stack, &left, bytes).await, 200);
+    let left = left["id"].as_str().unwrap().to_string();
+    let s3 = s3(&stack).await;
+    // Processed, never attached: its file waits for the sweeper.
+    for _ in 0..100 {
+        if exists(&s3, &file_key(&room, &left)).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(exists(&s3, &file_key(&room, &left)).await);
+
+    // The sweeper's use-case over the stack's own table and bucket.
+    let dynamodb = chat_gateway::dynamo::client(
+        &stack.running.dynamodb_endpoint,
+        RequestCounter::default(),
+        Default::default(),
+    )
+    .await;
+    let sweeper = ChatService::new(
+        DynamoStore::new(dynamodb, stack.running.tables.clone()),
+        PageTokens::new(b"the sweeper's own page token secret"),
+    )
+    .with_media(std::sync::Arc::new(chat_media::S3Media::new(
+        s3.clone(),
+        chat_gateway::s3::BUCKET,
+    )));
+    let now = chat_domain::clock::now_ms();
+    assert_eq!(
+        sweeper.sweep_uploads(now, 100).await.unwrap(),
+        0,
+        "not a day yet"
+    );
+    let day = chat_domain::limits::UNATTACHED_UPLOAD_SECS * 1000;
+    assert_eq!(
+        sweeper.sweep_uploads(now + day + 1000, 100).await.unwrap(),
+        1
+    );
+    assert!(!exists(&s3, &file_key(&room, &left)).await);
+    assert!(!exists(&s3, &thumbnail_key(&room, &left)).await);
+    assert!(exists(&s3, &file_key(&room, &kept)).await, "attached: kept");
+}

@@ -170,3 +170,48 @@ async fn a_gone_device_is_removed_a_failing_one_kept_and_a_delete_withdraws() {
     assert_eq!(report.sent, 1);
     assert_eq!(n.pusher().sent()[0].1.kind, NotificationKind::Withdraw);
 }
+
+#[test]
+fn a_message_of_attachments_only_says_what_it_carries() {
+    use crate::attachments::{Attachment, AttachmentState};
+    let file = |content_type: &str| Attachment {
+        id: "u".into(),
+        name: "f".into(),
+        content_type: content_type.into(),
+        size: 1,
+        state: AttachmentState::Pending,
+        error: None,
+        width: None,
+        height: None,
+        thumbnail: false,
+        url: None,
+        thumbnail_url: None,
+    };
+    let convo = crate::Conversation {
+        id: "c".into(),
+        name: "room".into(),
+        members: Vec::new(),
+        owners: Vec::new(),
+        created_at: String::new(),
+        updated_at: String::new(),
+        rev: 0,
+        activity_at: None,
+    };
+    let body = |content: &str, files: Vec<Attachment>| {
+        let message = crate::MessageChange::created("c", "m", "a", content, "s", "t")
+            .with_attachments(files)
+            .message;
+        crate::notify::compose(&message, &convo, Some("alice"), false, false, 0).body
+    };
+    assert_eq!(body("", vec![file("image/png")]), "Photo");
+    assert_eq!(
+        body("", vec![file("image/png"), file("image/jpeg")]),
+        "2 photos"
+    );
+    assert_eq!(body("", vec![file("application/pdf")]), "File");
+    assert_eq!(
+        body("", vec![file("image/png"), file("application/pdf")]),
+        "2 files"
+    );
+    assert_eq!(body("look", vec![file("image/png")]), "look");
+}
