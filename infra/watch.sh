@@ -3,13 +3,14 @@
 # runtime loop, rebuilt on every change), and the local gateway sends every
 # invocation to it through the Lambda Invoke API instead of calling handlers
 # in-process. Ports and the data directory can be overridden:
-#   HTTP_PORT (4000) WS_PORT (4001) DYNAMODB_PORT (4002) LAMBDA_PORT (9000) DATA_DIR (.local/watch)
+#   HTTP_PORT (4000) WS_PORT (4001) DYNAMODB_PORT (4002) S3_PORT (4003) LAMBDA_PORT (9000) DATA_DIR (.local/watch)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 http_port="${HTTP_PORT:-4000}"
 ws_port="${WS_PORT:-4001}"
 dynamodb_port="${DYNAMODB_PORT:-4002}"
+s3_port="${S3_PORT:-4003}"
 lambda_port="${LAMBDA_PORT:-9000}"
 data_dir="${DATA_DIR:-.local/watch}"
 mkdir -p "$data_dir"
@@ -20,6 +21,8 @@ AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=local
 AWS_SECRET_ACCESS_KEY=local
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3_port
+MEDIA_BUCKET=chat-media
 APIGW_MANAGEMENT_ENDPOINT=http://127.0.0.1:$ws_port
 AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$http_port
 RELAY_FUNCTION=fan-out
@@ -44,5 +47,6 @@ cargo build -p chat-gateway
     --http-addr "127.0.0.1:$http_port" \
     --ws-addr "127.0.0.1:$ws_port" \
     --embedded-dynamodb-addr "127.0.0.1:$dynamodb_port" \
+    --s3-addr "127.0.0.1:$s3_port" \
     --lambda-endpoint "http://127.0.0.1:$lambda_port" \
     --data-dir "$data_dir" "$@"

@@ -18,7 +18,7 @@ export CHAT_HTTP="http://127.0.0.1:$http_port" CHAT_WS="ws://127.0.0.1:$ws_port"
 fail() { echo "restart smoke: $1"; echo "--- gateway log"; tail -40 "$dir/gateway.log"; exit 1; }
 
 start() {
-    "$bin" --data-dir "$dir" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" \
+    "$bin" --data-dir "$dir" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" --s3-addr 127.0.0.1:0 \
         >"$dir/gateway.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do

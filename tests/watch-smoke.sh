@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export HTTP_PORT=4530 WS_PORT=4531 DYNAMODB_PORT=4532 LAMBDA_PORT=9030
+export HTTP_PORT=4530 WS_PORT=4531 DYNAMODB_PORT=4532 S3_PORT=4533 LAMBDA_PORT=9030
 export DATA_DIR="$(mktemp -d)"
 log="$DATA_DIR/watch.log"
 # The function binaries, built ahead so the first invocations do not wait on cargo.

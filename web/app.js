@@ -12,17 +12,18 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- documents
 
-const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version mentions reactions { emoji count reacted }`;
+const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version mentions reactions { emoji count reacted } attachments { id name contentType size state error width height url thumbnailUrl }`;
 const Q = {
   me: gql`query Me { me { id username } }`,
   createUser: gql`mutation CreateUser($u: String!) { createUser(input: { username: $u }) { id username } }`,
   users: gql`query Users($t: String) { listUsers(limit: 100, nextToken: $t) { items { id username online lastSeenAt } nextToken } }`,
   user: gql`query User($id: ID!) { getUser(id: $id) { id username online lastSeenAt } }`,
-  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt } unreadCount moreUnread lastReadMessageId notifications } } }`,
+  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt attachments { contentType } } unreadCount moreUnread lastReadMessageId notifications } } }`,
   createConvo: gql`mutation CreateConvo($n: String!, $m: [String!]!) { createConvo(input: { name: $n, members: $m }) { id } }`,
   history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ${MESSAGE} } nextToken } } }`,
   changes: gql`query Changes($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { ${MESSAGE} } } cursor nextToken } }`,
-  send: gql`mutation Send($id: ID!, $c: ID!, $content: String!) { createMessage(input: { id: $id, messageConversationId: $c, content: $content }) { ${MESSAGE} } }`,
+  send: gql`mutation Send($id: ID!, $c: ID!, $content: String!, $a: [ID!]) { createMessage(input: { id: $id, messageConversationId: $c, content: $content, attachments: $a }) { ${MESSAGE} } }`,
+  createUpload: gql`mutation CreateUpload($i: CreateUploadInput!) { createUpload(input: $i) { id method url headers { name value } expiresAt maxBytes } }`,
   edit: gql`mutation Edit($id: ID!, $c: ID!, $content: String!) { updateMessage(input: { id: $id, messageConversationId: $c, content: $content }) { ${MESSAGE} } }`,
   remove: gql`mutation Delete($id: ID!, $c: ID!) { deleteMessage(input: { id: $id, messageConversationId: $c }) { ${MESSAGE} } }`,
   react: gql`mutation React($c: ID!, $m: ID!, $e: String!) { addReaction(input: { messageConversationId: $c, messageId: $m, emoji: $e }) { ${MESSAGE} } }`,
@@ -42,6 +43,11 @@ const S = {
   links: gql`subscription OnCreateConvoLink($u: ID!) { onCreateConvoLink(convoLinkUserId: $u) { convoLinkConversationId } }`,
 };
 const REACTIONS = ['👍', '❤️', '😂', '🎉'];
+// What the server takes (README, "Attachments"): checked here too, so a
+// file it would refuse says why before any byte is sent.
+const FILE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/heic', 'application/pdf'];
+const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+const MAX_ATTACHMENTS = 10;
 // One typing signal per this long while the user types (the server's throttle).
 const TYPING_EVERY_MS = 2000;
 
@@ -57,6 +63,7 @@ const state = {
   open: null, // the open conversation (see openConversation)
   connection: 'connecting',
   subscriptions: new Map(), // key -> unsubscribe
+  tray: [], // files being sent with the next message (see addFiles)
 };
 let urql = null;
 let ws = null;
@@ -177,7 +184,8 @@ async function run(doc, variables = {}, mutation = false) {
   if (result.error) {
     const gqlError = result.error.graphQLErrors?.[0];
     const err = new Error(gqlError?.message || result.error.message);
-    err.type = gqlError?.extensions?.errorType || gqlError?.errorType || (result.error.networkError ? 'Network' : 'Error');
+    // AppSync puts errorType beside message; urql keeps the raw error as originalError.
+    err.type = gqlError?.extensions?.errorType || gqlError?.originalError?.errorType || gqlError?.errorType || (result.error.networkError ? 'Network' : 'Error');
     throw err;
   }
   return result.data;
@@ -360,7 +368,7 @@ function renderInbox() {
     const last = document.createElement('div');
     last.className = 'last';
     const m = entry.lastMessage;
-    last.textContent = !m ? 'No messages yet' : m.deletedAt ? 'Message deleted' : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content}`;
+    last.textContent = !m ? 'No messages yet' : m.deletedAt ? 'Message deleted' : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
     summary.append(title, last);
     li.append(summary);
     li.onclick = () => openConversation(entry.conversationId);
@@ -417,6 +425,8 @@ async function openConversation(id) {
     cursor: null, typing: new Map(), markers: new Map(), historyDone: false,
   };
   state.open = room;
+  state.tray = [];
+  renderTray();
   closeMentions();
   $('room-notify').value = state.inbox.find((e) => e.conversationId === id)?.notifications || 'ALL';
   $('empty').hidden = true;
@@ -558,8 +568,9 @@ function messageItem(room, m, seen) {
   const bubble = document.createElement('div');
   bubble.className = 'bubble';
   if (m.deletedAt) bubble.textContent = 'Message deleted';
-  else bubble.append(...contentNodes(m));
-  li.append(bubble);
+  else if (m.content) bubble.append(...contentNodes(m));
+  if (m.deletedAt || m.content) li.append(bubble);
+  if (!m.deletedAt && m.attachments?.length) li.append(attachmentsOf(m));
 
   if (!m.deletedAt && m.reactions?.length) {
     const reactions = document.createElement('div');
@@ -580,16 +591,22 @@ function messageItem(room, m, seen) {
   const status = document.createElement('span');
   status.className = 'status';
   if (m.pending) status.textContent = 'sending…';
-  else if (m.failed) status.textContent = 'not sent';
+  else if (m.failed) status.textContent = m.reason ? `not sent: ${m.reason}` : 'not sent';
   else if (mine) status.textContent = seen ? '✓✓ seen' : '✓ sent';
   if (m.editedAt && !m.deletedAt) status.textContent += (status.textContent ? ' · ' : '') + 'edited';
   if (m.createdAt) status.title = new Date(m.createdAt).toLocaleString();
   meta.append(status);
-  if (m.failed) {
+  if (m.failed && m.refused) {
+    const discard = document.createElement('button');
+    discard.textContent = 'Remove';
+    discard.className = 'retry';
+    discard.onclick = () => { room.messages.delete(m.id); renderMessages(room); };
+    meta.append(discard);
+  } else if (m.failed) {
     const retry = document.createElement('button');
     retry.textContent = 'Retry';
     retry.className = 'retry';
-    retry.onclick = () => sendMessage(room, m.content, m.id);
+    retry.onclick = () => sendMessage(room, m.content, m.id, m.files || []);
     meta.append(retry);
   }
   if (!m.pending && !m.failed && !m.deletedAt) {
@@ -618,6 +635,156 @@ function messageItem(room, m, seen) {
   }
   li.append(meta);
   return li;
+}
+
+/** A message's files: thumbnails that open the full photo, file cards, and
+ * what is still processing or failed (with the reason). */
+function attachmentsOf(m) {
+  const box = document.createElement('div');
+  box.className = 'files';
+  for (const a of m.attachments) {
+    if (a.state === 'READY' && a.thumbnailUrl) {
+      const open = document.createElement('button');
+      open.className = 'thumb';
+      open.title = `Open ${a.name}`;
+      const img = document.createElement('img');
+      img.src = a.thumbnailUrl;
+      img.alt = a.name;
+      if (a.width && a.height) img.style.aspectRatio = `${a.width} / ${a.height}`;
+      open.append(img);
+      open.onclick = () => showPhoto(a);
+      box.append(open);
+    } else if (a.state === 'READY') {
+      const card = document.createElement('a');
+      card.className = 'file-card';
+      card.href = a.url;
+      card.download = a.name;
+      card.textContent = `📄 ${a.name} · ${sizeOf(a.size)}`;
+      box.append(card);
+    } else {
+      const note = document.createElement('div');
+      note.className = a.state === 'FAILED' ? 'file-card file-failed' : 'file-card file-pending';
+      note.textContent = a.state !== 'FAILED' ? `Processing ${a.name}…` : a.error ? `⚠ ${a.name}: ${a.error}` : `⚠ ${a.name}`;
+      box.append(note);
+    }
+  }
+  return box;
+}
+
+/** What a message of files only carries, as the push says it. */
+function filesSummary(files = []) {
+  const photos = files.every((f) => f.contentType?.startsWith('image/'));
+  const n = files.length;
+  return photos ? (n === 1 ? 'Photo' : `${n} photos`) : (n === 1 ? 'File' : `${n} files`);
+}
+
+function sizeOf(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function showPhoto(a) {
+  $('viewer-img').src = a.url;
+  $('viewer-img').alt = a.name;
+  $('viewer').showModal();
+}
+
+// ------------------------------------------------------------- attachments
+
+/** Files chosen, dropped or pasted: each checked, then sent to the bucket. */
+function addFiles(files) {
+  if (!state.open) return;
+  for (const file of files) {
+    if (state.tray.length >= MAX_ATTACHMENTS) break;
+    const item = { key: crypto.randomUUID(), file, name: file.name || 'pasted image', status: 'uploading', progress: 0 };
+    state.tray.push(item);
+    if (!FILE_TYPES.includes(file.type)) fail(item, `${file.type || 'this type'} cannot be sent; photos (JPEG, PNG, WebP, GIF, HEIC) and PDFs can`);
+    else if (file.size > MAX_UPLOAD_BYTES) fail(item, `${sizeOf(file.size)} is over the 25 MB limit`);
+    else if (file.size === 0) fail(item, 'the file is empty');
+    else upload(item);
+  }
+  renderTray();
+}
+
+function fail(item, why) {
+  item.status = 'failed';
+  item.error = why;
+}
+
+async function upload(item) {
+  Object.assign(item, { status: 'uploading', progress: 0, error: null });
+  renderTray();
+  try {
+    const { createUpload: ticket } = await mutate(Q.createUpload, {
+      i: { conversationId: state.open.id, contentType: item.file.type, size: item.file.size, name: item.name },
+    });
+    await putFile(ticket, item.file, (p) => { item.progress = p; renderTray(); });
+    Object.assign(item, { status: 'ready', id: ticket.id, progress: 1 });
+  } catch (err) {
+    fail(item, err.message);
+  }
+  renderTray();
+}
+
+/** The bytes straight to the bucket, with the signed headers as given (the
+ * browser sets Content-Length from the body itself). */
+function putFile(ticket, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(ticket.method, ticket.url);
+    for (const h of ticket.headers) {
+      if (!['content-length', 'host'].includes(h.name.toLowerCase())) xhr.setRequestHeader(h.name, h.value);
+    }
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(`the storage refused the file (HTTP ${xhr.status})`)));
+    xhr.onerror = () => reject(new Error('the upload failed: no connection'));
+    xhr.send(file);
+  });
+}
+
+function renderTray() {
+  const tray = $('tray');
+  tray.hidden = state.tray.length === 0;
+  tray.replaceChildren(...state.tray.map((item) => {
+    const li = document.createElement('li');
+    li.className = `tray-item ${item.status}`;
+    const name = document.createElement('span');
+    name.className = 'tray-name';
+    name.textContent = item.name;
+    li.append(name);
+    if (item.status === 'uploading') {
+      const bar = document.createElement('progress');
+      bar.max = 1;
+      bar.value = item.progress;
+      bar.setAttribute('aria-label', `Uploading ${item.name}`);
+      li.append(bar);
+    } else if (item.status === 'failed') {
+      const why = document.createElement('span');
+      why.className = 'error';
+      why.textContent = item.error;
+      li.append(why);
+      if (FILE_TYPES.includes(item.file.type) && item.file.size <= MAX_UPLOAD_BYTES && item.file.size > 0) {
+        const retry = document.createElement('button');
+        retry.type = 'button';
+        retry.textContent = 'Retry';
+        retry.onclick = () => upload(item);
+        li.append(retry);
+      }
+    } else {
+      const done = document.createElement('span');
+      done.className = 'muted';
+      done.textContent = 'ready';
+      li.append(done);
+    }
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.textContent = 'Remove';
+    remove.setAttribute('aria-label', `Remove ${item.name}`);
+    remove.onclick = () => { state.tray = state.tray.filter((i) => i !== item); renderTray(); };
+    li.append(remove);
+    return li;
+  }));
 }
 
 /**
@@ -800,19 +967,24 @@ async function enableWebPush() {
   }
 }
 
-async function sendMessage(room, content, id = crypto.randomUUID()) {
+async function sendMessage(room, content, id = crypto.randomUUID(), files = []) {
   // Optimistic: shown at once as pending; a retry sends the same id, so
   // the server stores and pushes it once however many tries it takes.
-  room.messages.set(id, { id, authorId: state.me.id, content, pending: true, version: 0, reactions: [] });
+  const attachments = files.map((f) => ({ id: f.id, name: f.name, state: 'PENDING' }));
+  room.messages.set(id, { id, authorId: state.me.id, content, pending: true, version: 0, reactions: [], attachments, files });
   stickToBottom(() => renderMessages(room));
   $('messages').scrollTop = $('messages').scrollHeight;
   try {
-    const { createMessage } = await mutate(Q.send, { id, c: room.id, content });
+    const { createMessage } = await mutate(Q.send, { id, c: room.id, content, a: files.length ? files.map((f) => f.id) : null });
     room.messages.delete(id);
     upsert(room, createMessage);
   } catch (err) {
     console.warn('send failed', err.message);
-    room.messages.set(id, { id, authorId: state.me.id, content, failed: true, version: 0, reactions: [] });
+    // A refusal (bad input) says why and cannot be fixed by sending again;
+    // anything else (the network, the server) can.
+    const refused = ['ValidationError', 'Conflict', 'Unauthorized', 'LimitExceeded'].includes(err.type);
+    const failedFiles = attachments.map((a) => ({ ...a, state: 'FAILED', error: refused ? null : 'not sent yet' }));
+    room.messages.set(id, { id, authorId: state.me.id, content, failed: true, reason: err.message, refused, version: 0, reactions: [], attachments: failedFiles, files });
   }
   room.lastTyping = 0;
   renderMessages(room);
@@ -926,9 +1098,32 @@ function wire() {
     e.preventDefault();
     const input = $('message-input');
     const content = input.value.trim();
-    if (!content || !state.open) return;
+    if (!state.open) return;
+    if (state.tray.some((i) => i.status === 'uploading')) {
+      $('tray').dataset.note = 'Waiting for the files to finish uploading';
+      return;
+    }
+    if (state.tray.some((i) => i.status === 'failed')) return;
+    const files = state.tray.filter((i) => i.status === 'ready').map((i) => ({ id: i.id, name: i.name }));
+    if (!content && !files.length) return;
     input.value = '';
-    sendMessage(state.open, content);
+    state.tray = [];
+    renderTray();
+    sendMessage(state.open, content, crypto.randomUUID(), files);
+  };
+  $('file-input').onchange = (e) => { addFiles([...e.target.files]); e.target.value = ''; };
+  $('message-input').onpaste = (e) => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (files.length) { e.preventDefault(); addFiles(files); }
+  };
+  const pane = $('conversation');
+  pane.ondragover = (e) => { if (state.open && e.dataTransfer?.types?.includes('Files')) { e.preventDefault(); pane.classList.add('dropping'); } };
+  pane.ondragleave = () => pane.classList.remove('dropping');
+  pane.ondrop = (e) => {
+    pane.classList.remove('dropping');
+    if (!e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    addFiles([...e.dataTransfer.files]);
   };
   $('messages').onscroll = () => {
     if ($('messages').scrollTop < 40 && state.open) loadOlder(state.open);

@@ -81,6 +81,7 @@ impl Gateway {
             .args(["--http-addr", &format!("127.0.0.1:{http}")])
             .args(["--ws-addr", &format!("127.0.0.1:{ws}")])
             .args(["--embedded-dynamodb-addr", &format!("127.0.0.1:{dynamodb}")])
+            .args(["--s3-addr", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)

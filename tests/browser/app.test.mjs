@@ -300,3 +300,132 @@ test('a socket closed at its token\'s expiry subscribes again with a fresh token
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+/** A JPEG photo drawn in `page` (a sunset over the sea), as a File. */
+async function photoIn(page, name, width, height) {
+  return page.evaluateHandle(async ([name, width, height]) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const g = canvas.getContext('2d');
+    const sky = g.createLinearGradient(0, 0, 0, height);
+    sky.addColorStop(0, '#1e3c72');
+    sky.addColorStop(0.6, '#f8a35b');
+    sky.addColorStop(1, '#16507a');
+    g.fillStyle = sky;
+    g.fillRect(0, 0, width, height);
+    g.fillStyle = '#ffd86b';
+    g.beginPath();
+    g.arc(width / 2, height * 0.62, height / 8, 0, Math.PI * 2);
+    g.fill();
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([blob], name, { type: 'image/jpeg' }));
+    return transfer;
+  }, [name, width, height]);
+}
+
+test('photos and files: dropped, pasted and picked, uploaded with progress, arriving live as thumbnails that open full size; a file that cannot go says why', async () => {
+  // Ben first: Ann's people picker lists who had signed in before her.
+  const ben = await signIn('ben');
+  const ann = await signIn('ann');
+  await startConversation(ann.page, 'Holiday', 'ben');
+  await conversation(ben.page, 'Holiday').click();
+  await ben.page.locator('#room-name', { hasText: 'Holiday' }).waitFor({ timeout: WAIT });
+
+  // Dropped on the conversation: uploaded straight to the bucket.
+  // The bucket is held back a moment, as a phone's network would, so the
+  // progress bar shows.
+  await ann.context.route('**/uploads/**', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await route.continue();
+  });
+  const dropped = await photoIn(ann.page, 'sunset.jpg', 800, 600);
+  await ann.page.dispatchEvent('#conversation', 'drop', { dataTransfer: dropped });
+  await ann.page.locator('.tray-item.uploading progress[aria-label="Uploading sunset.jpg"]').waitFor({ timeout: WAIT });
+  await ann.page.locator('.tray-item.ready', { hasText: 'sunset.jpg' }).waitFor({ timeout: WAIT });
+  await ann.context.unroute('**/uploads/**');
+  await ann.page.fill('#message-input', 'Look at this');
+  await ann.page.press('#message-input', 'Enter');
+
+  // Ben sees it arrive live: the thumbnail, once processed.
+  const thumb = ben.page.locator('#messages .message', { hasText: 'Look at this' }).locator('.thumb img');
+  await thumb.waitFor({ timeout: WAIT });
+  await ben.page.waitForFunction(
+    () => [...document.querySelectorAll('#messages .thumb img')].some((i) => i.complete && i.naturalWidth > 0),
+    null, { timeout: WAIT },
+  );
+  const size = await thumb.evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+  assert.deepEqual(size, [320, 240], 'a thumbnail 320 px on its longer side');
+  await ben.page.mouse.move(0, 0);
+  await ben.page.screenshot({ path: `${SHOTS}/6-photo.png` });
+
+  // The full photo opens in the viewer.
+  await thumb.click();
+  await ben.page.waitForFunction(() => {
+    const img = document.getElementById('viewer-img');
+    return document.getElementById('viewer').open && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: WAIT });
+  assert.deepEqual(await ben.page.locator('#viewer-img').evaluate((img) => [img.naturalWidth, img.naturalHeight]), [800, 600]);
+  await ben.page.screenshot({ path: `${SHOTS}/7-photo-full.png` });
+  await ben.page.click('#viewer button');
+
+  // Pasted into the composer, sent with no text.
+  const pasted = await photoIn(ann.page, 'pasted.jpg', 300, 400);
+  await ann.page.evaluate((transfer) => {
+    document.getElementById('message-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }, pasted);
+  await ann.page.locator('.tray-item.ready', { hasText: 'pasted.jpg' }).waitFor({ timeout: WAIT });
+  await ann.page.click('#composer button[type=submit]');
+  await ben.page.waitForFunction(
+    () => document.querySelectorAll('#messages .thumb img').length === 2,
+    null, { timeout: WAIT },
+  );
+  await ben.page.locator('#inbox li', { hasText: 'Holiday' }).locator('.last', { hasText: 'Photo' }).waitFor({ timeout: WAIT });
+
+  // An upload the network loses says so, and Retry sends it again.
+  await ann.context.route('**/uploads/**', (route) => route.abort('connectionfailed'));
+  await ann.page.setInputFiles('#file-input', {
+    name: 'menu.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n'),
+  });
+  const lost = ann.page.locator('.tray-item.failed', { hasText: 'menu.pdf' });
+  await lost.locator('.error', { hasText: 'no connection' }).waitFor({ timeout: WAIT });
+  await ann.context.unroute('**/uploads/**');
+  await lost.locator('button', { hasText: 'Retry' }).click();
+  await ann.page.locator('.tray-item.ready', { hasText: 'menu.pdf' }).waitFor({ timeout: WAIT });
+  await ann.page.click('.tray-item.ready button[aria-label="Remove menu.pdf"]');
+
+  // Picked with the button: a PDF, shown as a file card.
+  await ann.page.setInputFiles('#file-input', {
+    name: 'tickets.pdf', mimeType: 'application/pdf',
+    buffer: Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n'),
+  });
+  await ann.page.locator('.tray-item.ready', { hasText: 'tickets.pdf' }).waitFor({ timeout: WAIT });
+  await ann.page.click('#composer button[type=submit]');
+  const card = ben.page.locator('#messages a.file-card', { hasText: 'tickets.pdf' });
+  await card.waitFor({ timeout: WAIT });
+  assert.equal(await card.getAttribute('download'), 'tickets.pdf');
+
+  // A file that cannot be sent says why, and nothing is uploaded.
+  await ann.page.setInputFiles('#file-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await ann.page.locator('.tray-item.failed', { hasText: 'cannot be sent' }).waitFor({ timeout: WAIT });
+  await ann.page.click('.tray-item.failed button[aria-label="Remove notes.txt"]');
+  assert.equal(await ann.page.locator('.tray-item').count(), 0);
+
+  // An executable named photo.jpg is refused by the server: its reason shows.
+  await ann.page.setInputFiles('#file-input', {
+    name: 'photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('MZ\x90\x00 this program cannot be run in DOS mode'),
+  });
+  await ann.page.locator('.tray-item.ready', { hasText: 'photo.jpg' }).waitFor({ timeout: WAIT });
+  await ann.page.click('#composer button[type=submit]');
+  const refused = ann.page.locator('#messages .message.failed');
+  await refused.locator('.status', { hasText: /not sent: .*bytes are not image\/jpeg/ }).waitFor({ timeout: WAIT });
+  assert.equal(await refused.locator('button', { hasText: 'Retry' }).count(), 0, 'sending again cannot fix it');
+  await ann.page.mouse.move(0, 0);
+  await ann.page.screenshot({ path: `${SHOTS}/8-files.png` });
+
+  assert.deepEqual(ann.errors, []);
+  assert.deepEqual(ben.errors, []);
+  await ann.context.close();
+  await ben.context.close();
+});

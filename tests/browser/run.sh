@@ -9,7 +9,8 @@ ws_port="${BROWSER_TEST_WS_PORT:-4521}"
 dir="$(mktemp -d)"
 . "$root/tests/gateway.sh"
 RUST_LOG="${RUST_LOG:-warn}" NO_COLOR=1 start_gateway "$dir" --in-memory --data-dir "$dir" \
-    --web-dir "$root/web" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port"
+    --web-dir "$root/web" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" \
+    --s3-addr "127.0.0.1:${BROWSER_TEST_S3_PORT:-4522}"
 mkdir -p "$root/target/screenshots"
 cd "$root/tests"
 CHAT_APP="http://127.0.0.1:$http_port/" SCREENSHOTS="$root/target/screenshots" \

@@ -11,7 +11,7 @@ dir="$(mktemp -d)"
 # to the fan-out function, so every test with two subscribers crosses both
 # paths (a large conversation's, at a size a test can hold).
 start_gateway "$dir" --in-memory --data-dir "$dir" --relay-above 1 \
-    --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port"
+    --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" --s3-addr 127.0.0.1:0
 # The stack's DynamoDB, for the test that writes as a dead writer would.
 dynamodb=""
 for _ in $(seq 1 50); do

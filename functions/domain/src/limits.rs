@@ -92,9 +92,9 @@ pub const MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
 /// An upload's file name (shown, never part of a key), at most.
 pub const MAX_FILE_NAME_CHARS: usize = 100;
 /// A download link, as budgeted in a live message's largest payload: a
-/// presigned GET with a Lambda role's session token and the file's name
-/// is about 2,000 to 3,000 characters.
-pub const MAX_LINK_CHARS: usize = 4000;
+/// presigned GET with a Lambda role's session token (about 1,200
+/// characters encoded) and the file's ASCII name is under 2,000.
+pub const MAX_LINK_CHARS: usize = 3000;
 /// How long a presigned upload is good for.
 pub const UPLOAD_URL_SECS: u64 = 300;
 /// How long a download link is good for at most. Links are signed as of

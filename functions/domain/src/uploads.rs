@@ -117,7 +117,9 @@ fn disposition(a: &Attachment) -> String {
     } else {
         "attachment"
     };
-    // RFC 6266 / RFC 5987: an ASCII fallback and the UTF-8 name.
+    // The name in ASCII only (RFC 6266's `filename`; anything else
+    // becomes `_`): it is part of the signed link, whose length a live
+    // message's payload budgets (see `limits::MAX_LINK_CHARS`).
     let ascii: String = a
         .name
         .chars()
@@ -129,18 +131,7 @@ fn disposition(a: &Attachment) -> String {
             }
         })
         .collect();
-    let encoded: String = a
-        .name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    format!("{kind}; filename=\"{ascii}\"")
 }
 
 impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
@@ -260,7 +251,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                     let declared = crate::attachments::file_type(&upload.content_type);
                     if !declared.is_some_and(|t| t.matches(&head)) {
                         return Err(Error::validation(format!(
-                            "attachment {id} is not a {} file",
+                            "attachment {id}'s bytes are not {}",
                             upload.content_type
                         )));
                     }

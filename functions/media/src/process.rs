@@ -49,7 +49,7 @@ pub struct Processed {
 /// Why an upload is refused: said to its sender on the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the file is not a {0} file")]
+    #[error("the file's bytes are not {0}")]
     NotItsType(&'static str),
     #[error("the image is {width} x {height} pixels; at most {max_side} on a side and {max_pixels} in all are taken")]
     TooManyPixels {

@@ -173,7 +173,7 @@ impl Default for Config {
         Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
-            s3_addr: SocketAddr::from(([127, 0, 0, 1], 4002)),
+            s3_addr: SocketAddr::from(([127, 0, 0, 1], 4003)),
             link_lifetime: (
                 chat_domain::limits::DOWNLOAD_URL_SECS,
                 chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,
@@ -239,7 +239,7 @@ pub struct Running {
     pub base_url: String,
     /// e.g. `ws://127.0.0.1:4001`
     pub ws_url: String,
-    /// e.g. `http://127.0.0.1:4002` (path-style; bucket [`s3::BUCKET`])
+    /// e.g. `http://127.0.0.1:4003` (path-style; bucket [`s3::BUCKET`])
     pub s3_url: String,
     /// Where the S3 stand-in keeps its objects.
     pub s3_root: PathBuf,
@@ -462,7 +462,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let invocations = Invocations::default();
     let wiring = wiring::wiring()?;
     let (s3_routes, upload_sweeper) =
-        resolvers::media_functions(wiring, &services, &media, &invocations);
+        resolvers::media_functions(wiring, &config.runner, &services, &media, &invocations);
     let (_, s3_task) = s3::serve(
         s3_listener,
         &s3_root,

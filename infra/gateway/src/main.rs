@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, env = "CHAT_WS_ADDR", default_value = "127.0.0.1:4001")]
     ws_addr: SocketAddr,
     /// Where the S3 API (the attachments' bucket, path-style) is served.
-    #[arg(long, env = "CHAT_S3_ADDR", default_value = "127.0.0.1:4002")]
+    #[arg(long, env = "CHAT_S3_ADDR", default_value = "127.0.0.1:4003")]
     s3_addr: SocketAddr,
     /// How often the stream mappings poll an idle DynamoDB stream, in milliseconds.
     #[arg(long, default_value_t = 50)]

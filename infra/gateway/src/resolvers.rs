@@ -201,6 +201,7 @@ pub(crate) use in_process;
 /// sweeper.
 pub fn media_functions(
     wiring: &crate::wiring::Wiring,
+    runner: &Runner,
     services: &Services,
     media: &chat_media::S3Media,
     invocations: &Invocations,
@@ -209,25 +210,31 @@ pub fn media_functions(
         service: services.writer.clone(),
         media: media.clone(),
     };
-    let process = Arc::new(in_process!(
+    let local_process = in_process!(invocations, "process-upload", processor, process_upload);
+    let local_sweeper = in_process!(
         invocations,
-        "process-upload",
-        processor,
-        process_upload
-    ));
+        "upload-sweeper",
+        services.reader,
+        upload_sweeper
+    );
+    let (process, sweeper) = match runner {
+        Runner::InProcess => (local_process, local_sweeper),
+        Runner::Remote { endpoint } => {
+            let http = reqwest::Client::new();
+            (
+                Function::remote(local_process.name, endpoint, http.clone(), invocations),
+                Function::remote(local_sweeper.name, endpoint, http, invocations),
+            )
+        }
+    };
+    let process = Arc::new(process);
     let routes = wiring
         .s3_events
         .iter()
         .filter(|(f, _)| f == "process-upload")
         .map(|(_, prefix)| (prefix.clone(), process.clone()))
         .collect();
-    let sweeper = Arc::new(in_process!(
-        invocations,
-        "upload-sweeper",
-        services.reader,
-        upload_sweeper
-    ));
-    (routes, sweeper)
+    (routes, Arc::new(sweeper))
 }
 
 /// The in-process handler of a resolver function crate.

@@ -159,7 +159,7 @@ async fn an_attachment_must_be_uploaded_and_begin_as_its_type() {
         .create_message(&alice, with_files(&id, "m1", "", &[&ticket.id]), &sel)
         .await);
     assert_eq!(kind, ErrorKind::Validation);
-    assert!(message.contains("is not a image/png"), "{message}");
+    assert!(message.contains("bytes are not image/png"), "{message}");
     assert!(stored_upload(&svc, &ticket.id).await.message_id.is_none());
 
     media.put(&upload_key(&id, &ticket.id), PNG);

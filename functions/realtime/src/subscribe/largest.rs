@@ -45,7 +45,8 @@ fn largest_message() -> chat_domain::Message {
                 content_type: "application/pdf".into(),
                 size: u64::MAX,
                 state: chat_domain::attachments::AttachmentState::Failed,
-                error: Some("\u{1}".repeat(200)),
+                // Made by the processor, cut to 200 characters.
+                error: Some("\"".repeat(200)),
                 width: Some(u32::MAX),
                 height: Some(u32::MAX),
                 thumbnail: true,

@@ -434,6 +434,26 @@ mod tests {
         }
     }
 
+    /// A client that selects every field of a message, its attachments and
+    /// their links included (the web client does), stays within the cap.
+    #[test]
+    fn a_change_with_every_message_field_fits_the_cap() {
+        let every = "id authorId content seq createdAt updatedAt editedAt deletedAt version \
+            conversationId messageConversationId sender isSent mentions \
+            reactions { emoji count reacted } \
+            attachments { id name contentType size state error width height url thumbnailUrl }";
+        let query = format!(
+            "subscription($c: ID!) {{ onMessageChange(conversationId: $c) {{ kind conversationId message {{ {every} }} }} }}"
+        );
+        let prepared = Prepared::new(&query, None, &vars(json!({"c": "c1"}))).unwrap();
+        let topic = Topic::Messages {
+            conversation_id: "c1".into(),
+        };
+        assert_eq!(prepared.within_payload_cap(&topic), Ok(()));
+        let bytes = prepared.payload_bytes(largest_payloads(&topic)).unwrap();
+        assert!(bytes < MAX_PAYLOAD_BYTES, "{bytes}");
+    }
+
     #[test]
     fn shapes_to_the_selection_with_aliases() {
         let payload = shape(
