@@ -244,6 +244,12 @@ async fn the_storage_and_the_api_refuse_what_an_upload_may_not_be() {
         }
     }
     assert_eq!(put(&stack, &retyped, bytes.clone()).await, 403);
+    // The same ticket aimed at a key of another conversation: the key is
+    // signed, so the storage refuses it.
+    let mut elsewhere = t.clone();
+    elsewhere["url"] = json!(t["url"].as_str().unwrap().replace(&room, &other));
+    assert_eq!(put(&stack, &elsewhere, bytes.clone()).await, 403);
+    assert!(!exists(&s3, &upload_key(&other, t["id"].as_str().unwrap())).await);
     assert!(!exists(&s3, &key).await, "nothing was stored");
 
     // An expired presigned PUT, made by the unchanged SDK.
