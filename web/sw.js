@@ -13,6 +13,8 @@ self.addEventListener('push', (event) => {
     }
     await self.registration.showNotification(push.title || 'New message', {
       body: push.body || '',
+      // A processed photo's thumbnail (a short-lived link), when there is one.
+      ...(push.image ? { image: push.image } : {}),
       tag: push.tag,
       renotify: true,
       data: { conversationId: push.conversationId, messageId: push.messageId },

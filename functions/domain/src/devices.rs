@@ -107,6 +107,11 @@ pub struct Notification {
     pub badge: u32,
     /// Whether the recipient is mentioned.
     pub mention: bool,
+    /// A link to the message's first photo's thumbnail, when it is
+    /// processed by the time of the push and content is not hidden: shown
+    /// by the device (APNs through a notification service extension). Good
+    /// for [`crate::limits::DOWNLOAD_URL_SECS`].
+    pub image: Option<String>,
 }
 
 impl Notification {

@@ -68,6 +68,8 @@ pub struct Notifier<S, X> {
     store: S,
     pusher: X,
     interval_ms: i64,
+    /// Signs the thumbnail link a push shows (see [`Notification::image`]).
+    media: Option<std::sync::Arc<dyn crate::ports::Media>>,
 }
 
 /// A member who may get the push, with what deciding needs.
@@ -83,12 +85,41 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
             store,
             pusher,
             interval_ms: limits::PUSH_INTERVAL_MS,
+            media: None,
         }
     }
 
     /// What it sends pushes with.
     pub fn pusher(&self) -> &X {
         &self.pusher
+    }
+
+    /// The same notifier, with pushes showing a processed photo's
+    /// thumbnail from `media`.
+    pub fn with_media(mut self, media: std::sync::Arc<dyn crate::ports::Media>) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    /// A link to the first processed photo's thumbnail of `message`, if any.
+    async fn thumbnail_link(&self, message: &Message) -> Result<Option<String>> {
+        let Some(media) = self.media.as_deref() else {
+            return Ok(None);
+        };
+        let Some(photo) = message
+            .attachments
+            .iter()
+            .find(|a| a.state == crate::attachments::AttachmentState::Ready && a.thumbnail)
+        else {
+            return Ok(None);
+        };
+        let now_secs = u64::try_from(now_ms() / 1000).unwrap_or(0);
+        let key = crate::attachments::thumbnail_key(&message.message_conversation_id, &photo.id);
+        Ok(Some(
+            media
+                .presign_download(&key, "inline", now_secs, limits::DOWNLOAD_URL_SECS)
+                .await?,
+        ))
     }
 
     /// The same notifier, coalescing over `interval_ms` instead.
@@ -108,6 +139,14 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
         };
         let now = now_ms();
         let author = author.as_deref();
+        // One link for every recipient (a push is signed once, not per device).
+        let mut message = message.clone();
+        if let Some(link) = self.thumbnail_link(&message).await? {
+            if let Some(photo) = message.attachments.iter_mut().find(|a| a.thumbnail) {
+                photo.thumbnail_url = Some(link);
+            }
+        }
+        let message = &message;
         // Made first, then run: a stream of futures that borrow the
         // recipients keeps the whole future `Send`.
         let pushes: Vec<_> = recipients
@@ -207,6 +246,7 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
                 body: String::new(),
                 badge,
                 mention: false,
+                image: None,
             };
             total.add(self.send_all(&r.profile, &withdraw).await?);
         }
@@ -398,6 +438,14 @@ pub fn compose(
         };
         (title, cut(&body_of(message), limits::PUSH_BODY_CHARS))
     };
+    let image = (!hide_content)
+        .then(|| {
+            message
+                .attachments
+                .iter()
+                .find_map(|a| a.thumbnail_url.clone())
+        })
+        .flatten();
     Notification {
         kind: NotificationKind::Message,
         conversation_id: message.message_conversation_id.clone(),
@@ -406,5 +454,6 @@ pub fn compose(
         body,
         badge,
         mention,
+        image,
     }
 }

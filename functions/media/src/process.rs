@@ -207,7 +207,13 @@ fn gif(bytes: &[u8], width: u32, height: u32) -> Result<Processed, Refusal> {
 /// A JPEG of `img` at most [`limits::THUMBNAIL_SIDE`] on its longer side,
 /// transparency laid on white.
 fn thumbnail(img: &DynamicImage) -> Result<Vec<u8>, Refusal> {
-    let small = img.thumbnail(limits::THUMBNAIL_SIDE, limits::THUMBNAIL_SIDE);
+    let side = limits::THUMBNAIL_SIDE;
+    // Never larger than the image itself.
+    let small = if img.width() <= side && img.height() <= side {
+        img.clone()
+    } else {
+        img.thumbnail(side, side)
+    };
     let mut rgba = small.to_rgba8();
     for pixel in rgba.pixels_mut() {
         let [r, g, b, a] = pixel.0;
@@ -298,6 +304,10 @@ mod tests {
         let thumb = image::load_from_memory(out.thumbnail.as_deref().unwrap()).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (320, 160));
         assert_eq!(image::guess_format(&out.file).unwrap(), ImageFormat::Png);
+        // A small image's thumbnail is its own size, never blown up.
+        let out = process(file_type("image/png").unwrap(), &png_of(120, 40)).unwrap();
+        let thumb = image::load_from_memory(out.thumbnail.as_deref().unwrap()).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (120, 40));
     }
 
     #[test]

@@ -13,6 +13,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), TableNames::from_env());
     let pusher = PushService::new(CredentialsSource::from_env(&sdk), Endpoints::from_env())?;
-    let notifier = Notifier::new(store, pusher);
+    let mut notifier = Notifier::new(store, pusher);
+    // Pushes show a processed photo's thumbnail (MEDIA_BUCKET).
+    if let Some(media) = chat_media::S3Media::from_env(&sdk) {
+        notifier = notifier.with_media(std::sync::Arc::new(media));
+    }
     run(service_fn(|event| notifier::handler(&notifier, event))).await
 }

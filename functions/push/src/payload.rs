@@ -32,9 +32,13 @@ fn kind(n: &Notification) -> &'static str {
     }
 }
 
-/// Shrinks `n`'s body, then its title, until `size(n)` fits in `max`.
+/// Shrinks `n` until `size(n)` fits in `max`: its image link goes first,
+/// then its body is cut, then its title.
 fn fit(n: &Notification, max: usize, size: impl Fn(&Notification) -> usize) -> Notification {
     let mut n = n.clone();
+    if size(&n) > max {
+        n.image = None;
+    }
     while size(&n) > max {
         let body = n.body.chars().count();
         let title = n.title.chars().count();
@@ -63,16 +67,24 @@ pub fn apns(n: &Notification) -> (Value, bool) {
                 }
                 aps["alert"] = alert;
                 aps["sound"] = json!("default");
+                if n.image.is_some() {
+                    // The app's notification service extension fetches it.
+                    aps["mutable-content"] = json!(1);
+                }
             }
             NotificationKind::Withdraw => aps["content-available"] = json!(1),
         }
-        json!({
+        let mut body = json!({
             "aps": aps,
             "kind": kind(n),
             "conversationId": n.conversation_id,
             "messageId": n.message_id,
             "mention": n.mention,
-        })
+        });
+        if let Some(image) = &n.image {
+            body["image"] = json!(image);
+        }
+        body
     };
     let fitted = fit(n, APNS_MAX_BYTES, |n| build(n).to_string().len());
     (build(&fitted), n.kind == NotificationKind::Message)
@@ -97,6 +109,9 @@ pub fn fcm(n: &Notification) -> Value {
             let mut notification = json!({ "title": n.title });
             if !n.body.is_empty() {
                 notification["body"] = json!(n.body);
+            }
+            if let Some(image) = &n.image {
+                notification["image"] = json!(image);
             }
             message["notification"] = notification;
             message["android"]["notification"] =
@@ -125,6 +140,7 @@ pub fn web_push(n: &Notification) -> Vec<u8> {
             "badge": n.badge,
             "mention": n.mention,
             "tag": n.collapse_id(),
+            "image": n.image,
         })
         .to_string()
     };
@@ -156,6 +172,7 @@ mod tests {
             body: cut(&"\u{1}".repeat(PUSH_BODY_CHARS * 2), PUSH_BODY_CHARS),
             badge: u32::MAX,
             mention: true,
+            image: None,
         }
     }
 
@@ -198,6 +215,41 @@ mod tests {
             "{}",
             plain.len()
         );
+    }
+
+    /// A photo's link rides along when it fits beside the text; a link
+    /// that would not is left out, and the text stays whole.
+    #[test]
+    fn a_photos_link_goes_when_it_fits_and_the_text_comes_first() {
+        let link = format!(
+            "https://bucket.s3.amazonaws.com/media/c/u/thumb?{}",
+            "x".repeat(1500)
+        );
+        let n = Notification {
+            title: "alice in room".into(),
+            body: "Photo".into(),
+            image: Some(link.clone()),
+            ..largest()
+        };
+        let (body, _) = apns(&n);
+        assert_eq!(body["image"], link.as_str());
+        assert_eq!(body["aps"]["mutable-content"], 1);
+        assert_eq!(fcm(&n)["notification"]["image"], link.as_str());
+        let plain: Value = serde_json::from_slice(&web_push(&n)).unwrap();
+        assert_eq!(plain["image"], link.as_str());
+
+        let too_long = Notification {
+            image: Some("x".repeat(chat_domain::limits::MAX_LINK_CHARS + 2000)),
+            ..largest()
+        };
+        let (body, _) = apns(&too_long);
+        assert!(body.get("image").is_none());
+        assert_eq!(
+            body["aps"]["alert"]["body"],
+            largest().body,
+            "the text is whole"
+        );
+        assert!(body["aps"].get("mutable-content").is_none());
     }
 
     #[test]

@@ -507,6 +507,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         writes: &writes,
         notifier,
         pusher,
+        media: &media,
         stop_streams: &stop_streams_rx,
         stop_ws: &stop_ws_rx,
     })

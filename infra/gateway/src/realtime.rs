@@ -44,6 +44,8 @@ pub struct Setup<'a> {
     pub notifier: ApiGatewayNotifier,
     /// What the notifier function sends pushes with.
     pub pusher: chat_push::PushService,
+    /// The attachments' bucket: pushes show a processed photo's thumbnail.
+    pub media: &'a chat_media::S3Media,
     /// Stops the stream mappings (they drain first) and the schedule.
     pub stop_streams: &'a watch::Receiver<bool>,
     /// Stops the WebSocket server, after its connections are closed.
@@ -86,6 +88,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         writes,
         notifier,
         pusher,
+        media,
         stop_streams,
         stop_ws,
     } = setup;
@@ -159,10 +162,13 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         ws_connection
     );
     let fan_out_fn = Arc::new(in_process!(invocations, "fan-out", fan_out, fan_out));
-    let notifier_service = Arc::new(chat_domain::notify::Notifier::new(
-        DynamoStore::new(client.clone(), tables.clone()),
-        pusher,
-    ));
+    let notifier_service = Arc::new(
+        chat_domain::notify::Notifier::new(
+            DynamoStore::new(client.clone(), tables.clone()),
+            pusher,
+        )
+        .with_media(Arc::new(media.clone())),
+    );
     let notifier_fn = Arc::new(in_process!(
         invocations,
         "notifier",

@@ -552,3 +552,71 @@ async fn the_sweeper_removes_uploads_never_attached_a_day_on_and_keeps_the_rest(
     assert!(!exists(&s3, &thumbnail_key(&room, &left)).await);
     assert!(exists(&s3, &file_key(&room, &kept)).await, "attached: kept");
 }
+
+#[tokio::test]
+async fn an_offline_members_push_shows_the_processed_photo() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let token = format!("{:0<64}", "b0b");
+    bob.ok(
+        "mutation($t: String!) { registerDevice(input: {platform: APNS, token: $t, appId: \"com.example.chat\"}) { id } }",
+        json!({ "t": token }),
+    )
+    .await;
+    let room = convo(&alice, "trip", &[&bob]).await;
+    // Uploaded, and processed before it is posted (as when its sender
+    // writes a caption meanwhile).
+    let bytes = png(200, 100);
+    let t = ticket(&alice, &room, "image/png", bytes.len()).await;
+    assert_eq!(put(&stack, &t, bytes).await, 200);
+    let id = t["id"].as_str().unwrap().to_string();
+    let s3 = s3(&stack).await;
+    for _ in 0..200 {
+        if exists(&s3, &thumbnail_key(&room, &id)).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    alice
+        .ok(
+            POST,
+            json!({ "i": { "id": "m-trip", "content": "", "messageConversationId": room, "attachments": [id] } }),
+        )
+        .await;
+    let push = 'found: {
+        for _ in 0..200 {
+            let got: Value = stack
+                .http
+                .get(format!("{}/local/push", stack.running.base_url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(p) = got["received"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["token"] == token.as_str())
+            {
+                break 'found p.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("bob's phone got no push");
+    };
+    let payload = &push["payload"];
+    assert_eq!(payload["aps"]["alert"]["body"], "Photo");
+    assert_eq!(payload["aps"]["mutable-content"], 1);
+    let image = payload["image"].as_str().expect("the thumbnail's link");
+    let thumb = stack.http.get(image).send().await.unwrap();
+    assert_eq!(thumb.status().as_u16(), 200);
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        (thumb.width(), thumb.height()),
+        (200, 100),
+        "never blown up"
+    );
+}
