@@ -240,14 +240,29 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                     )))
                 }
                 AttachmentState::Pending => {
-                    let head = media
-                        .first_bytes(&upload.upload_key(), SNIFF_BYTES)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::validation(format!(
-                                "attachment {id} has not been uploaded yet: send its bytes to its upload url first"
-                            ))
-                        })?;
+                    let Some(head) = media.first_bytes(&upload.upload_key(), SNIFF_BYTES).await?
+                    else {
+                        // Processing deletes the bytes once it has recorded
+                        // its end: an upload gone since the read may be done.
+                        let now = self.store.uploads(std::slice::from_ref(id)).await?.pop();
+                        match now {
+                            Some(done) if done.state == AttachmentState::Ready => {
+                                out.push(done.attachment());
+                                continue;
+                            }
+                            Some(done) if done.state == AttachmentState::Failed => {
+                                return Err(Error::validation(format!(
+                                    "attachment {id} failed: {}",
+                                    done.error.as_deref().unwrap_or("it could not be processed")
+                                )))
+                            }
+                            _ => {
+                                return Err(Error::validation(format!(
+                                    "attachment {id} has not been uploaded yet: send its bytes to its upload url first"
+                                )))
+                            }
+                        }
+                    };
                     let declared = crate::attachments::file_type(&upload.content_type);
                     if !declared.is_some_and(|t| t.matches(&head)) {
                         return Err(Error::validation(format!(
