@@ -14,7 +14,7 @@
 //!   asynchronously, after the write is answered.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -198,12 +198,6 @@ async fn cors(request: Request, next: Next) -> Response {
         );
     }
     response
-}
-
-/// The running stand-in.
-pub struct S3Stand {
-    pub addr: SocketAddr,
-    pub root: PathBuf,
 }
 
 /// Where the routed functions are: (key prefix, function).
