@@ -404,9 +404,13 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // of it, addressed by path as a local endpoint must be.
     let (s3_listener, s3_addr) = bind(config.s3_addr).await?;
     let s3_url = format!("http://{s3_addr}");
-    let s3_root = match &config.data_dir {
-        Some(dir) => dir.join("s3"),
-        None => std::env::temp_dir().join(format!("chat-s3-{}", uuid::Uuid::new_v4())),
+    // Objects live as long as the rows that name them: beside a database
+    // kept on disk, or for this run only beside one kept in memory.
+    let s3_root = match (&config.data_dir, &config.backend) {
+        (Some(dir), backend) if !matches!(backend, Backend::Embedded { path: None }) => {
+            dir.join("s3")
+        }
+        _ => std::env::temp_dir().join(format!("chat-s3-{}", uuid::Uuid::new_v4())),
     };
     let media = chat_media::S3Media::new(
         aws_sdk_s3::Client::from_conf(

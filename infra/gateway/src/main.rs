@@ -159,6 +159,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         running.ws_url.replacen("ws://", "http://", 1)
     );
     println!("  DynamoDB  {} ({storage})", running.dynamodb_endpoint);
+    println!(
+        "  S3        {}/{}  (path-style; objects in {})",
+        running.s3_url,
+        chat_gateway::s3::BUCKET,
+        running.s3_root.display()
+    );
 
     if running.stale_connections > 0 {
         println!(
