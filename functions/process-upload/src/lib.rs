@@ -164,8 +164,10 @@ async fn process_record<S: ChatStore, P: Publisher>(
     };
     let recorded = service.upload_processed(&done).await?;
     let mut gone = vec![key.clone()];
-    if recorded.is_none() {
-        // Finished or removed meanwhile: what this run made goes too.
+    // Not pending any more: another delivery of this event finished it
+    // (its files are these keys: they stay), or it was removed meanwhile
+    // (what this run made goes too).
+    if recorded.is_none() && service.upload(upload_id).await?.is_none() {
         gone.push(file_key(conversation_id, upload_id));
         gone.push(thumbnail_key(conversation_id, upload_id));
     }
