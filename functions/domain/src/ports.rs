@@ -471,6 +471,10 @@ pub trait UploadStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Upload>>> + Send;
 
+    /// Claims those of `ids` still in the sweeper's index for removal: a
+    /// claimed upload can no longer be attached. Returns the ids claimed.
+    fn claim_uploads(&self, ids: &[String]) -> impl Future<Output = Result<Vec<String>>> + Send;
+
     /// Removes upload rows.
     fn delete_uploads(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
 }

@@ -285,17 +285,25 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     }
 
     /// Removes uploads and their files: those a message let go of, and
-    /// those the sweeper found. Files first, so a row is never gone while
-    /// its files stay.
+    /// those the sweeper found. Each is claimed first, on the condition that
+    /// it is still in the sweeper's index, and a claimed upload can no longer
+    /// be attached: so a message never gets an upload whose files are going.
+    /// Then its files go, and its row last, so a failure leaves the upload
+    /// to the next sweep rather than files without a row.
     pub(crate) async fn discard_uploads(&self, uploads: &[Upload]) -> Result<()> {
         if uploads.is_empty() {
             return Ok(());
         }
         let media = self.media()?;
-        let keys: Vec<String> = uploads.iter().flat_map(object_keys).collect();
-        media.delete(&keys).await?;
         let ids: Vec<String> = uploads.iter().map(|u| u.id.clone()).collect();
-        self.store.delete_uploads(&ids).await
+        let claimed = self.store.claim_uploads(&ids).await?;
+        let keys: Vec<String> = uploads
+            .iter()
+            .filter(|u| claimed.contains(&u.id))
+            .flat_map(object_keys)
+            .collect();
+        media.delete(&keys).await?;
+        self.store.delete_uploads(&claimed).await
     }
 
     /// Removes the uploads a change took off their message, with their

@@ -50,12 +50,13 @@ impl MessageStore for MemoryStore {
             // Each upload as read: the author's, for this conversation, in
             // the state the message carries, and free or on this message.
             let as_read = message.attachments.iter().all(|a| {
-                t.uploads.get(&a.id).is_some_and(|(u, _)| {
-                    u.owner_id == message.author_id
-                        && u.conversation_id == change.conversation_id
-                        && u.state == a.state
-                        && u.message_id.as_ref().is_none_or(|m| *m == message.id)
-                })
+                !t.claimed.contains(&a.id)
+                    && t.uploads.get(&a.id).is_some_and(|(u, _)| {
+                        u.owner_id == message.author_id
+                            && u.conversation_id == change.conversation_id
+                            && u.state == a.state
+                            && u.message_id.as_ref().is_none_or(|m| *m == message.id)
+                    })
             });
             if !as_read {
                 return PutMessageOutcome::UploadsMoved;
@@ -245,10 +246,23 @@ impl UploadStore for MemoryStore {
         }))
     }
 
+    async fn claim_uploads(&self, ids: &[String]) -> Result<Vec<String>> {
+        Ok(self.with(|t| {
+            let claimable: Vec<String> = ids
+                .iter()
+                .filter(|id| t.uploads.get(*id).is_some_and(|(_, since)| since.is_some()))
+                .cloned()
+                .collect();
+            t.claimed.extend(claimable.iter().cloned());
+            claimable
+        }))
+    }
+
     async fn delete_uploads(&self, ids: &[String]) -> Result<()> {
         self.with(|t| {
             for id in ids {
                 t.uploads.remove(id);
+                t.claimed.remove(id);
             }
         });
         Ok(())

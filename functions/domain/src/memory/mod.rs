@@ -60,6 +60,8 @@ struct Tables {
     /// Uploads by id, each with when it entered the sweeper's index
     /// (`None`: attached).
     uploads: BTreeMap<String, (Upload, Option<String>)>,
+    /// Uploads the sweeper claimed: no longer attachable.
+    claimed: std::collections::HashSet<String>,
 }
 
 /// The store ports over maps in memory. Clones share the tables, as two

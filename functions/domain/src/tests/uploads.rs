@@ -402,3 +402,46 @@ async fn deleting_a_message_removes_its_files_and_the_sweeper_removes_unattached
         .unwrap()
         .is_empty());
 }
+
+/// The sweeper claims an upload before it deletes its files: from then on
+/// no message can take it, so no message is left with files that went.
+#[tokio::test]
+async fn an_upload_the_sweeper_has_claimed_cannot_be_attached() {
+    use crate::ports::UploadStore;
+    let (svc, media) = with_media();
+    let alice = user(&svc, "alice").await;
+    let id = room(&svc, &alice, &[]).await;
+    let ticket = svc.create_upload(&alice, png_upload(&id)).await.unwrap();
+    media.put(&upload_key(&id, &ticket.id), PNG);
+    let claimed = svc
+        .store
+        .claim_uploads(std::slice::from_ref(&ticket.id))
+        .await
+        .unwrap();
+    assert_eq!(claimed, vec![ticket.id.clone()]);
+    let refused = svc
+        .create_message(
+            &alice,
+            with_files(&id, "m1", "", &[&ticket.id]),
+            &MessageSel::default(),
+        )
+        .await;
+    assert_eq!(err(refused).0, ErrorKind::Conflict);
+    assert!(stored_upload(&svc, &ticket.id).await.message_id.is_none());
+    // An attached upload is not the sweeper's: it cannot be claimed.
+    let kept = svc.create_upload(&alice, png_upload(&id)).await.unwrap();
+    media.put(&upload_key(&id, &kept.id), PNG);
+    svc.create_message(
+        &alice,
+        with_files(&id, "m2", "", &[&kept.id]),
+        &MessageSel::default(),
+    )
+    .await
+    .unwrap();
+    assert!(svc
+        .store
+        .claim_uploads(std::slice::from_ref(&kept.id))
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -39,7 +39,8 @@ impl DynamoStore {
             .update_expression("SET messageId = :m REMOVE pendingShard, pendingSince")
             .condition_expression(
                 "ownerId = :owner AND conversationId = :c AND #s = :state \
-                 AND (attribute_not_exists(messageId) OR messageId = :m)",
+                 AND (attribute_not_exists(messageId) OR messageId = :m) \
+                 AND attribute_not_exists(sweeping)",
             )
             .expression_attribute_names("#s", "state")
             .expression_attribute_values(":m", to_av(&change.message.id)?)
@@ -129,6 +130,7 @@ impl UploadStore for DynamoStore {
         limit: usize,
     ) -> chat_domain::error::Result<Vec<Upload>> {
         let mut out = Vec::new();
+        let mut bare = Vec::new();
         for shard in 0..UPLOAD_SHARDS {
             if out.len() >= limit {
                 break;
@@ -146,16 +148,40 @@ impl UploadStore for DynamoStore {
                 .await
                 .map_err(StoreError::from)?;
             for item in page.items.unwrap_or_default() {
+                let id = item.get("id").and_then(|v| v.as_s().ok()).cloned();
                 match from_attrs::<UploadItem>(item) {
                     Ok(u) => out.push(Upload::from(u)),
-                    // A release of a row removed meanwhile leaves a bare key.
-                    Err(err) => {
-                        tracing::warn!(error = %chat_domain::Chain(&err), "skipped an upload row that is not whole")
-                    }
+                    // A release of a row removed meanwhile leaves a bare
+                    // key in the index, with nothing to remove but itself.
+                    Err(_) => bare.extend(
+                        id.and_then(|i| i.strip_prefix(UploadItem::PREFIX).map(str::to_string)),
+                    ),
                 }
             }
         }
+        if !bare.is_empty() {
+            tracing::info!(rows = bare.len(), "removed bare upload rows");
+            self.delete_uploads(&bare).await?;
+        }
         Ok(out)
+    }
+
+    async fn claim_uploads(&self, ids: &[String]) -> chat_domain::error::Result<Vec<String>> {
+        let claims = ids.iter().map(|id| async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.tables.conversations)
+                .set_key(Some(Self::upload_key(id)?))
+                .update_expression("SET sweeping = :t")
+                .condition_expression("attribute_exists(pendingSince)")
+                .expression_attribute_values(":t", to_av(&true)?)
+                .send()
+                .await;
+            Ok::<_, StoreError>(updated(result)?.then(|| id.clone()))
+        });
+        let claimed = futures::future::try_join_all(claims).await?;
+        Ok(claimed.into_iter().flatten().collect())
     }
 
     async fn delete_uploads(&self, ids: &[String]) -> chat_domain::error::Result<()> {
