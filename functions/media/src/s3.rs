@@ -50,14 +50,6 @@ impl S3Media {
         Some(S3Media::new(Client::from_conf(config), bucket))
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Stores `bytes` at `key` as `content_type`.
     pub async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<()> {
         self.client
