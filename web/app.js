@@ -379,21 +379,30 @@ function renderInbox() {
 // ---------------------------------------------------------- new conversation
 
 function showNewConversation() {
+  renderPeople();
+  $('new-convo-form').hidden = false;
+  $('new-convo').hidden = true;
+  $('new-convo-name').focus();
+  // Whoever signed up since the last listing shows up once it is read.
+  refreshUsers().then(() => { if (!$('new-convo-form').hidden) renderPeople(); }, (err) => console.warn(err));
+}
+
+/** The people picker, keeping what is already ticked. */
+function renderPeople() {
   const people = $('new-convo-people');
+  const ticked = new Set([...people.querySelectorAll('input:checked')].map((b) => b.value));
   const others = [...state.users.values()].filter((u) => u.id !== state.me.id);
   people.replaceChildren(...others.map((u) => {
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.value = u.id;
+    box.checked = ticked.has(u.id);
     box.dataset.username = u.username;
     label.append(box, document.createTextNode(u.username));
     return label;
   }));
   if (!others.length) people.textContent = 'No one else has signed in yet.';
-  $('new-convo-form').hidden = false;
-  $('new-convo').hidden = true;
-  $('new-convo-name').focus();
 }
 
 async function startConversation(event) {

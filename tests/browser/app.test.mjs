@@ -326,9 +326,9 @@ async function photoIn(page, name, width, height) {
 }
 
 test('photos and files: dropped, pasted and picked, uploaded with progress, arriving live as thumbnails that open full size; a file that cannot go says why', async () => {
-  // Ben first: Ann's people picker lists who had signed in before her.
-  const ben = await signIn('ben');
+  // Ben signs up after Ann: her people picker reads who is here when it opens.
   const ann = await signIn('ann');
+  const ben = await signIn('ben');
   await startConversation(ann.page, 'Holiday', 'ben');
   await conversation(ben.page, 'Holiday').click();
   await ben.page.locator('#room-name', { hasText: 'Holiday' }).waitFor({ timeout: WAIT });
