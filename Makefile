@@ -51,7 +51,8 @@ build: $(VENV)/.installed-build
 ## Build with SAM (rust-cargolambda) and deploy, asking for the stack settings.
 deploy: $(VENV)/.installed-deploy
 	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build --beta-features
-	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --guided --capabilities CAPABILITY_IAM
+	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --guided --capabilities CAPABILITY_IAM \
+		--parameter-overrides "ContentFilter=\"$$(grep -v '^[[:space:]]*#' content-filter.txt | sed '/^[[:space:]]*$$/d' | paste -sd, -)\""
 
 ## Benchmarks (never part of `make test`): fan-out against an Apollo Server
 ## peer, API latency and cost, cold start and footprint, growth curves.

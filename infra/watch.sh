@@ -15,6 +15,9 @@ lambda_port="${LAMBDA_PORT:-9000}"
 data_dir="${DATA_DIR:-.local/watch}"
 mkdir -p "$data_dir"
 
+# The word filter's list, as the template's ContentFilter parameter holds it.
+content_filter="$(grep -v '^[[:space:]]*#' infra/content-filter.txt | sed '/^[[:space:]]*$/d' | paste -sd, -)"
+
 # What each function reads in production, pointed at the local stack.
 cat >"$data_dir/functions.env" <<ENV
 AWS_REGION=us-east-1
@@ -36,6 +39,8 @@ APNS_ENDPOINT=http://127.0.0.1:$http_port
 APNS_SANDBOX_ENDPOINT=http://127.0.0.1:$http_port/apns-sandbox
 FCM_ENDPOINT=http://127.0.0.1:$http_port
 WEB_PUSH_ORIGINS=http://127.0.0.1:$http_port
+CONTENT_FILTER='$content_filter'
+CONTENT_FILTER_ACTION=${CONTENT_FILTER_ACTION:-refuse}
 ENV
 
 cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$data_dir/functions.env" &

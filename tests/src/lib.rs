@@ -72,6 +72,14 @@ impl Drop for TempDir {
     }
 }
 
+/// What a test stack may set besides the defaults.
+#[derive(Default)]
+struct Tweaks {
+    /// How long attachments' links last; `None`: the stack's default.
+    link_secs: Option<u64>,
+    content_filter: chat_domain::filter::ContentFilter,
+}
+
 pub struct Stack {
     pub running: Running,
     pub http: reqwest::Client,
@@ -111,22 +119,38 @@ impl Stack {
             data_dir,
             prefix,
             RealtimeConfig::default(),
-            None,
+            Tweaks::default(),
         )
         .await
     }
 
     /// A fresh stack whose attachments' links last `secs` seconds.
     pub async fn start_with_links(secs: u64) -> Stack {
+        Self::start_tweaked(Tweaks {
+            link_secs: Some(secs),
+            ..Tweaks::default()
+        })
+        .await
+    }
+
+    /// A fresh stack whose messages go through `filter`.
+    pub async fn start_with_filter(filter: chat_domain::filter::ContentFilter) -> Stack {
+        Self::start_tweaked(Tweaks {
+            content_filter: filter,
+            ..Tweaks::default()
+        })
+        .await
+    }
+
+    async fn start_tweaked(tweaks: Tweaks) -> Stack {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let backend = backend(None);
         Self::start_full(
             addr,
-            backend,
+            backend(None),
             None,
             None,
             RealtimeConfig::default(),
-            Some(secs),
+            tweaks,
         )
         .await
     }
@@ -139,7 +163,7 @@ impl Stack {
         realtime: RealtimeConfig,
     ) -> Stack {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self::start_full(addr, backend, data_dir, prefix, realtime, None).await
+        Self::start_full(addr, backend, data_dir, prefix, realtime, Tweaks::default()).await
     }
 
     async fn start_full(
@@ -148,7 +172,7 @@ impl Stack {
         data_dir: Option<std::path::PathBuf>,
         prefix: Option<String>,
         realtime: RealtimeConfig,
-        link_secs: Option<u64>,
+        tweaks: Tweaks,
     ) -> Stack {
         // `CHAT_TEST_LOG=debug` (an EnvFilter) shows the stack's logs.
         if let Ok(filter) = std::env::var("CHAT_TEST_LOG") {
@@ -162,7 +186,7 @@ impl Stack {
             http_addr: addr,
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            link_lifetime: match link_secs {
+            link_lifetime: match tweaks.link_secs {
                 Some(secs) => (secs, 1),
                 None => (
                     chat_domain::limits::DOWNLOAD_URL_SECS,
@@ -181,6 +205,7 @@ impl Stack {
                 ..realtime
             },
             web_dir: None,
+            content_filter: std::sync::Arc::new(tweaks.content_filter),
         })
         .await
         .expect("the local stack starts");

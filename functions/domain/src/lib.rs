@@ -12,6 +12,7 @@
 //!
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
+//! - [`filter`]: the stack's word filter, Unicode-aware, on what messages say.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
 //!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the
@@ -43,6 +44,7 @@ pub mod clock;
 pub mod conversations;
 pub mod devices;
 pub mod error;
+pub mod filter;
 pub mod graph;
 pub mod inbox;
 pub mod lease;

@@ -53,6 +53,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     ) -> Result<MessageView> {
         let attachment_ids = limits::attachments(&input.attachments)?;
         let content = limits::content_with(&input.content, !attachment_ids.is_empty())?;
+        let content = self.filter.apply(&content)?;
         let conversation_id = limits::id("messageConversationId", &input.conversation_id)?;
         let client_id = input
             .id
@@ -165,7 +166,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         input: MessageEdit,
         sel: &MessageSel,
     ) -> Result<MessageView> {
-        let content = limits::content(&input.content)?;
+        let content = self.filter.apply(&limits::content(&input.content)?)?;
         let named = self.named_users(&content).await?;
         self.change_own_message(
             caller,

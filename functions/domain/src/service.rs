@@ -3,6 +3,7 @@
 //! `impl ChatService` block of its own module (see the crate's layout).
 
 use crate::error::{Error, Result};
+use crate::filter::ContentFilter;
 use crate::model::{Caller, Conversation};
 use crate::page::PageTokens;
 use crate::ports::{Change, ChatStore, Media, Publisher};
@@ -54,6 +55,8 @@ pub struct ChatService<S, P = Unpublished> {
     /// How long a download link is good for, and the window links are
     /// signed as of (see [`crate::limits::DOWNLOAD_URL_SECS`]).
     pub(crate) links: (u64, u64),
+    /// The stack's word filter on what messages say (see [`crate::filter`]).
+    pub(crate) filter: std::sync::Arc<ContentFilter>,
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -77,6 +80,7 @@ impl<S: ChatStore> ChatService<S> {
                 crate::limits::DOWNLOAD_URL_SECS,
                 crate::limits::DOWNLOAD_URL_WINDOW_SECS,
             ),
+            filter: std::sync::Arc::new(ContentFilter::none()),
         }
     }
 }
@@ -92,6 +96,7 @@ impl<S, P> ChatService<S, P> {
             web_push_origins: self.web_push_origins,
             media: self.media,
             links: self.links,
+            filter: self.filter,
         }
     }
 
@@ -100,6 +105,12 @@ impl<S, P> ChatService<S, P> {
     /// [`crate::limits::DOWNLOAD_URL_SECS`]).
     pub fn with_link_lifetime(mut self, secs: u64, window: u64) -> Self {
         self.links = (secs, window.clamp(1, secs.max(1)));
+        self
+    }
+
+    /// The same use-cases, with messages checked against `filter`.
+    pub fn with_filter(mut self, filter: std::sync::Arc<ContentFilter>) -> Self {
+        self.filter = filter;
         self
     }
 

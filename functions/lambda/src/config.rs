@@ -2,6 +2,7 @@
 //! execution environment, then shared by every invocation.
 
 use aws_sdk_dynamodb::Client;
+use chat_domain::filter::ContentFilter;
 use chat_domain::{ChatService, PageTokens};
 use chat_realtime::config::FanOutService;
 use chat_store::{DynamoStore, TableNames};
@@ -23,6 +24,9 @@ pub enum ConfigError {
     /// write push to subscribers).
     #[error("the push configuration is incomplete")]
     Push(#[from] chat_realtime::config::ConfigError),
+    /// `CONTENT_FILTER` or `CONTENT_FILTER_ACTION` cannot be used.
+    #[error("the word filter cannot be used")]
+    Filter(#[from] chat_domain::filter::FilterError),
 }
 
 /// Builds the service from the environment: table names (`USERS_TABLE`, ...),
@@ -47,7 +51,8 @@ pub fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
     }
     let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
     let service = ChatService::new(store, PageTokens::new(secret.as_bytes()))
-        .with_web_push_origins(web_push_origins());
+        .with_web_push_origins(web_push_origins())
+        .with_filter(std::sync::Arc::new(content_filter()?));
     Ok(match chat_media::S3Media::from_env(sdk) {
         Some(media) => service.with_media(std::sync::Arc::new(media)),
         None => service,
@@ -65,6 +70,26 @@ pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
 pub async fn writer_service(sdk: &aws_config::SdkConfig) -> Result<WriterService, ConfigError> {
     let publisher = chat_realtime::config::writer_fan_out_from_env(sdk).await?;
     Ok(service(sdk)?.with_publisher(publisher))
+}
+
+/// Environment variable holding the stack's word filter: entries separated
+/// by commas or new lines (see `chat_domain::filter`).
+pub const CONTENT_FILTER_ENV: &str = "CONTENT_FILTER";
+/// Environment variable holding what a match does: `refuse` (the default)
+/// or `mask`.
+pub const CONTENT_FILTER_ACTION_ENV: &str = "CONTENT_FILTER_ACTION";
+
+/// The word filter from `CONTENT_FILTER` and `CONTENT_FILTER_ACTION`; a
+/// list that cannot be used stops the cold start, so a mistyped list is
+/// seen at once, not as messages let through.
+pub fn content_filter() -> Result<ContentFilter, ConfigError> {
+    let action = std::env::var(CONTENT_FILTER_ACTION_ENV)
+        .unwrap_or_default()
+        .parse()?;
+    Ok(ContentFilter::parse(
+        &std::env::var(CONTENT_FILTER_ENV).unwrap_or_default(),
+        action,
+    )?)
 }
 
 /// Environment variable listing further origins a Web Push endpoint may

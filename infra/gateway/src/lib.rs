@@ -106,6 +106,9 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     /// The web client's directory (`web/`), served at `/`; `None`: no app.
     pub web_dir: Option<PathBuf>,
+    /// The word filter the message functions apply (`CONTENT_FILTER` on
+    /// AWS; `infra/content-filter.txt` for `make dev`).
+    pub content_filter: Arc<chat_domain::filter::ContentFilter>,
 }
 
 /// A GET the routes do not know: a file of the web client, if it has one;
@@ -185,6 +188,7 @@ impl Default for Config {
             data_dir: None,
             realtime: RealtimeConfig::default(),
             web_dir: None,
+            content_filter: Arc::default(),
         }
     }
 }
@@ -431,7 +435,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             )
             .with_web_push_origins(origins())
             .with_media(Arc::new(media.clone()))
-            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1),
+            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1)
+            .with_filter(config.content_filter.clone()),
         ),
         writer: Arc::new(
             ChatService::new(
@@ -441,7 +446,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             .with_publisher(publisher)
             .with_web_push_origins(origins())
             .with_media(Arc::new(media.clone()))
-            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1),
+            .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1)
+            .with_filter(config.content_filter.clone()),
         ),
     };
 

@@ -75,10 +75,21 @@ struct Args {
     /// The web client's directory, served at `/` (`none`: no web client).
     #[arg(long, env = "CHAT_WEB_DIR", default_value = "web")]
     web_dir: PathBuf,
+    /// The word filter on messages: a file of entries, one per line (see
+    /// README, "Word filter"); `none`: no filter. Default:
+    /// `infra/content-filter.txt` when there is one.
+    #[arg(long, env = "CHAT_CONTENT_FILTER")]
+    content_filter: Option<PathBuf>,
+    /// What a filtered word does: `refuse` the message or `mask` the word.
+    #[arg(long, env = "CONTENT_FILTER_ACTION", default_value = "refuse")]
+    content_filter_action: chat_domain::filter::FilterAction,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
 }
+
+/// The stack's word filter list, when `make dev` runs from the project.
+const DEFAULT_FILTER: &str = "infra/content-filter.txt";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -114,6 +125,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         relay_above: (args.relay_above > 0).then_some(args.relay_above),
         ..RealtimeConfig::default()
     };
+    let filter_file = match args.content_filter {
+        Some(path) if path == std::path::Path::new("none") => None,
+        Some(path) => Some(path),
+        None => Some(PathBuf::from(DEFAULT_FILTER)).filter(|p| p.exists()),
+    };
+    let content_filter = match &filter_file {
+        None => chat_domain::filter::ContentFilter::none(),
+        Some(path) => {
+            let list = std::fs::read_to_string(path)
+                .map_err(|e| format!("the word filter {}: {e}", path.display()))?;
+            chat_domain::filter::ContentFilter::parse(&list, args.content_filter_action)?
+        }
+    };
+    let filter_line = match &filter_file {
+        None => "none".to_string(),
+        Some(path) => format!(
+            "{} entries from {} ({})",
+            content_filter.len(),
+            path.display(),
+            content_filter.action()
+        ),
+    };
     let running = chat_gateway::start(Config {
         http_addr: args.http_addr,
         ws_addr: args.ws_addr,
@@ -132,6 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: Some(args.data_dir),
         realtime,
         web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),
+        content_filter: std::sync::Arc::new(content_filter),
     })
     .await?;
     println!("chat stack ready (Ctrl-C stops it)");
@@ -165,6 +199,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         chat_gateway::s3::BUCKET,
         running.s3_root.display()
     );
+    println!("  filter    {filter_line}");
 
     if running.stale_connections > 0 {
         println!(

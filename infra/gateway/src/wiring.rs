@@ -701,4 +701,73 @@ mod tests {
             );
         }
     }
+
+    /// The functions that take a message's words are the ones that filter
+    /// them, from the stack's parameters, whose actions the code reads.
+    #[test]
+    fn the_message_functions_filter_with_the_stacks_list() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_mapping().unwrap();
+        let mut filtering: Vec<String> = resources
+            .iter()
+            .filter(|(_, r)| {
+                !r["Properties"]["Environment"]["Variables"]["CONTENT_FILTER"].is_null()
+            })
+            .map(|(name, r)| {
+                let vars = &r["Properties"]["Environment"]["Variables"];
+                assert_eq!(
+                    serde_yaml::to_string(&vars["CONTENT_FILTER"])
+                        .unwrap()
+                        .trim(),
+                    "!Ref ContentFilter"
+                );
+                assert_eq!(
+                    serde_yaml::to_string(&vars["CONTENT_FILTER_ACTION"])
+                        .unwrap()
+                        .trim(),
+                    "!Ref ContentFilterAction"
+                );
+                name.as_str().unwrap().to_string()
+            })
+            .collect();
+        filtering.sort();
+        assert_eq!(
+            filtering,
+            ["CreateMessageFunction", "UpdateMessageFunction"]
+        );
+        let parameter = &template["Parameters"]["ContentFilterAction"];
+        for action in parameter["AllowedValues"].as_sequence().unwrap() {
+            let parsed: Result<chat_domain::filter::FilterAction, _> =
+                action.as_str().unwrap().parse();
+            assert!(parsed.is_ok(), "{action:?}");
+        }
+        assert_eq!(
+            parameter["Default"]
+                .as_str()
+                .unwrap()
+                .parse::<chat_domain::filter::FilterAction>(),
+            Ok(chat_domain::filter::FilterAction::default())
+        );
+        // The stack's own list, as `make dev` reads it, is a list the code takes.
+        let list = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../content-filter.txt"
+        ))
+        .unwrap();
+        let filter = chat_domain::filter::ContentFilter::parse(&list, Default::default()).unwrap();
+        assert!(!filter.is_empty());
+        let joined: String = list
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(
+            joined.len() <= parameter_max(&template, "ContentFilter"),
+            "the list fits the parameter"
+        );
+    }
+
+    fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
+        template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
+    }
 }

@@ -18,4 +18,5 @@ mod push;
 mod reactions;
 mod realtime;
 mod rules;
+mod safety;
 mod security;

@@ -11,6 +11,7 @@ use crate::{ChatService, ErrorKind, PageTokens};
 
 mod changes;
 mod conversations;
+mod filter;
 mod inbox;
 mod members;
 mod messages;
@@ -52,6 +53,17 @@ pub(crate) async fn room(svc: &Service, owner: &Caller, members: &[&Caller]) -> 
     svc.create_convo(owner, "room", &ids).await.unwrap().0.id
 }
 
+/// `createMessage`'s input: `text` with the client id `id`.
+pub(crate) fn message_with_id(room: &str, id: &str, text: &str) -> NewMessage {
+    NewMessage {
+        id: Some(id.to_string()),
+        content: text.to_string(),
+        conversation_id: room.to_string(),
+        author_id: None,
+        attachments: Vec::new(),
+    }
+}
+
 /// Posts `text` with the client id `id`.
 pub(crate) async fn post(
     svc: &Service,
@@ -60,19 +72,9 @@ pub(crate) async fn post(
     id: &str,
     text: &str,
 ) -> MessageView {
-    svc.create_message(
-        who,
-        NewMessage {
-            id: Some(id.to_string()),
-            content: text.to_string(),
-            conversation_id: room.to_string(),
-            author_id: None,
-            attachments: Vec::new(),
-        },
-        &MessageSel::default(),
-    )
-    .await
-    .unwrap()
+    svc.create_message(who, message_with_id(room, id, text), &MessageSel::default())
+        .await
+        .unwrap()
 }
 
 /// What the service's publisher was asked to push, in order.
