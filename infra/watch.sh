@@ -42,6 +42,10 @@ WEB_PUSH_ORIGINS=http://127.0.0.1:$http_port
 CONTENT_FILTER='$content_filter'
 CONTENT_FILTER_ACTION=${CONTENT_FILTER_ACTION:-refuse}
 ENV
+# Per-user rate limits the environment sets, else the functions' defaults.
+for name in MESSAGES_PER_10_SECONDS MESSAGES_PER_MINUTE CONVERSATIONS_PER_HOUR INVITES_PER_HOUR; do
+    if [ -n "${!name:-}" ]; then echo "$name=${!name}" >>"$data_dir/functions.env"; fi
+done
 
 cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$data_dir/functions.env" &
 watch_pid=$!

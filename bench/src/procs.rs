@@ -66,6 +66,9 @@ pub struct Gateway {
     _proc: Proc,
 }
 
+/// A rate cap no benchmark reaches.
+const UNREACHED: &str = "1000000";
+
 impl Gateway {
     /// Starts the gateway with a fresh data dir under `work`; `extra` adds flags.
     pub async fn start(root: &Path, work: &Path, name: &str, extra: &[String]) -> Result<Gateway> {
@@ -84,6 +87,20 @@ impl Gateway {
             .args(["--s3-addr", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&data_dir)
+            // Each user's rate counts are made, as a deployed stack makes
+            // them, with caps no benchmark's users reach.
+            .args([
+                "--messages-per-10-seconds",
+                UNREACHED,
+                "--messages-per-minute",
+                UNREACHED,
+            ])
+            .args([
+                "--conversations-per-hour",
+                UNREACHED,
+                "--invites-per-hour",
+                UNREACHED,
+            ])
             .args(extra)
             // Warnings, and one timing line per push (see `profile`);
             // `CHAT_BENCH_GATEWAY_LOG` sets another filter.

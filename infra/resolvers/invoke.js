@@ -45,7 +45,8 @@ export function response(ctx) {
   }
   const refused = ctx.result && ctx.result[FIELD_ERROR_KEY];
   if (refused) {
-    util.error(refused.message, refused.errorType);
+    // errorInfo: a rate limit's retryAfterSeconds.
+    util.error(refused.message, refused.errorType, null, refused.errorInfo || null);
   }
   return ctx.result;
 }

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
+use chat_domain::rates::RateLimits;
 use chat_gateway::{Backend, Config, RealtimeConfig, Running};
 
 pub use chat_gateway::DevIdentityProvider;
@@ -73,11 +74,33 @@ impl Drop for TempDir {
 }
 
 /// What a test stack may set besides the defaults.
-#[derive(Default)]
 struct Tweaks {
     /// How long attachments' links last; `None`: the stack's default.
     link_secs: Option<u64>,
     content_filter: chat_domain::filter::ContentFilter,
+    rate_limits: RateLimits,
+}
+
+impl Default for Tweaks {
+    fn default() -> Self {
+        Tweaks {
+            link_secs: None,
+            content_filter: Default::default(),
+            rate_limits: counted_never_reached(),
+        }
+    }
+}
+
+/// A test stack's rate limits: every count is made, as on AWS (so request
+/// counts are a deployed stack's), and no test that posts fast meets one.
+pub fn counted_never_reached() -> RateLimits {
+    RateLimits {
+        message_burst: 1_000_000,
+        message_sustained: 1_000_000,
+        conversations_per_hour: 1_000_000,
+        invites_per_hour: 1_000_000,
+        ..RateLimits::default()
+    }
 }
 
 pub struct Stack {
@@ -137,6 +160,15 @@ impl Stack {
     pub async fn start_with_filter(filter: chat_domain::filter::ContentFilter) -> Stack {
         Self::start_tweaked(Tweaks {
             content_filter: filter,
+            ..Tweaks::default()
+        })
+        .await
+    }
+
+    /// A fresh stack with these per-user rate limits.
+    pub async fn start_with_rates(rate_limits: RateLimits) -> Stack {
+        Self::start_tweaked(Tweaks {
+            rate_limits,
             ..Tweaks::default()
         })
         .await
@@ -206,6 +238,7 @@ impl Stack {
             },
             web_dir: None,
             content_filter: std::sync::Arc::new(tweaks.content_filter),
+            rate_limits: tweaks.rate_limits,
         })
         .await
         .expect("the local stack starts");

@@ -12,6 +12,7 @@ use crate::graph::{ConversationView, ConvoSel};
 use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink};
 use crate::ports::{Change, ChatStore, Publisher};
+use crate::rates::Action;
 use crate::service::ChatService;
 
 /// Creating a conversation.
@@ -41,7 +42,16 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 ids.len()
             )));
         }
-        let found = self.store.batch_get(&ids, &[]).await?;
+        let invites = (ids.len() - 1) as u32;
+        self.rate_fits(Action::Invite, invites)?;
+        let (found, conversations, invited) = futures::join!(
+            self.store.batch_get(&ids, &[]),
+            self.take_rate(caller, Action::Conversation, 1),
+            self.take_rate(caller, Action::Invite, invites)
+        );
+        let found = found?;
+        conversations?;
+        invited?;
         let found: BTreeSet<&str> = found.users.iter().map(|u| u.id.as_str()).collect();
         if !found.contains(caller.id.as_str()) {
             return Err(Error::NotFound(

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Conflict,
     /// A limit on stored state was reached (members per conversation).
     LimitExceeded,
+    /// The caller did this too often; `errorInfo.retryAfterSeconds` says
+    /// when it will go through.
+    RateLimited,
     /// Something failed on our side; details are in the logs only.
     Internal,
 }
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "NotFound",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::LimitExceeded => "LimitExceeded",
+            ErrorKind::RateLimited => "RateLimited",
             ErrorKind::Internal => "InternalFailure",
         }
     }
@@ -72,6 +76,10 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// Over a per-user rate (see [`crate::rates`]): the same request goes
+    /// through after `retry_after_secs`.
+    #[error("{what}; try again in {retry_after_secs} s")]
+    RateLimited { what: String, retry_after_secs: u64 },
     /// A storage failure. The source is kept for the logs; the client sees only
     /// that the request failed.
     #[error("storage failure")]
@@ -92,6 +100,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::Store(_) | Error::Push(_) | Error::Media(_) => ErrorKind::Internal,
         }
     }
@@ -106,6 +115,17 @@ impl Error {
                 "stored, but not yet pushed to subscribers; retry with the same id".to_string()
             }
             other => other.to_string(),
+        }
+    }
+
+    /// What a client is told besides the message (GraphQL's `errorInfo`):
+    /// when a rate-limited request will go through.
+    pub fn info(&self) -> Option<serde_json::Value> {
+        match self {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => Some(serde_json::json!({ "retryAfterSeconds": retry_after_secs })),
+            _ => None,
         }
     }
 

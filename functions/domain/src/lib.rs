@@ -13,6 +13,7 @@
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`filter`]: the stack's word filter, Unicode-aware, on what messages say.
+//! - [`rates`]: per-user rate limits, counted in the store.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
 //!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the
@@ -58,6 +59,7 @@ pub mod page;
 pub mod ports;
 pub mod presence;
 pub mod push;
+pub mod rates;
 pub mod reactions;
 pub mod reads;
 pub mod service;
@@ -74,7 +76,7 @@ pub use model::{
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{
     Change, ChatStore, ConversationStore, Media, MessageStore, Publisher, PushStore, Pushed,
-    Pusher, UploadStore, UserStore,
+    Pusher, RateStore, UploadStore, UserStore,
 };
 pub use service::{ChatService, Unpublished};
 

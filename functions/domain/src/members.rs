@@ -10,6 +10,7 @@ use crate::graph::{LinkSel, LinkView};
 use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink, MemberChange, MemberChangeKind};
 use crate::ports::{AddMemberOutcome, Change, ChatStore, Publisher};
+use crate::rates::Action;
 use crate::service::{contended, owner_only, without, ChatService};
 
 /// Changing who is in a conversation.
@@ -30,6 +31,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             // Nobody can join on their own: this only confirms a membership.
             self.existing_link(&caller.id, &conversation_id).await?
         } else {
+            self.take_rate(caller, Action::Invite, 1).await?;
             let now = now();
             let link = ConvoLink::new(&conversation_id, &user_id, &now);
             match self

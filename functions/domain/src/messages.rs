@@ -12,6 +12,7 @@ use crate::limits;
 use crate::model::{Caller, ChangeKind, Conversation, Message, MessageChange};
 use crate::page::{Page, PageRequest, Scope, SortDirection};
 use crate::ports::{Change, ChangeOutcome, ChatStore, Publisher, PushState, PutMessageOutcome};
+use crate::rates::Action;
 use crate::service::{contended, ChatService};
 
 /// `createMessage`'s input, as the client sent it.
@@ -69,13 +70,16 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         }
         // The conversation comes with the membership (one request): its
         // members' inboxes move it up.
-        let (link, convo) = self
-            .store
-            .membership(&caller.id, &conversation_id, true)
-            .await?;
-        let (Some(_), Some(convo)) = (link, convo) else {
+        // The caller's count is taken beside the read: both come before
+        // any write.
+        let (membership, counted) = futures::join!(
+            self.store.membership(&caller.id, &conversation_id, true),
+            self.take_rate(caller, Action::Message, 1)
+        );
+        let (Some(_), Some(convo)) = membership? else {
             return Err(Error::not_member());
         };
+        counted?;
         // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
         let mut seq = next_seq();
         let id = client_id.unwrap_or_else(|| seq.clone());

@@ -16,6 +16,7 @@ use crate::model::{
     User,
 };
 use crate::page::{Cursor, PageQuery, SortDirection};
+use crate::rates::{Counted, RateCount};
 
 /// How an attempt to create a user profile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,9 +445,21 @@ pub trait Pusher: Send + Sync {
 /// All the storage the use-cases need: every aggregate's store. A reader
 /// of a whole selection (see [`crate::graph`]) needs all three; a feature
 /// that touches less asks for less.
-pub trait ChatStore: UserStore + ConversationStore + MessageStore + UploadStore {}
+pub trait ChatStore:
+    UserStore + ConversationStore + MessageStore + UploadStore + RateStore
+{
+}
 
-impl<T: UserStore + ConversationStore + MessageStore + UploadStore> ChatStore for T {}
+impl<T: UserStore + ConversationStore + MessageStore + UploadStore + RateStore> ChatStore for T {}
+
+/// Per-user rate counts (see [`crate::rates`]), kept beside the
+/// conversations.
+pub trait RateStore: Send + Sync {
+    /// Adds `count.cost` to the user's count for its action and window if
+    /// the window stays within `max` (and the slot within its cap); one
+    /// conditional write.
+    fn count_rate(&self, count: &RateCount) -> impl Future<Output = Result<Counted>> + Send;
+}
 
 /// Uploads (see [`crate::attachments`]), kept beside the conversations.
 /// A message's write attaches its uploads (see [`MessageStore::put_message`]).

@@ -7,6 +7,7 @@ use crate::filter::ContentFilter;
 use crate::model::{Caller, Conversation};
 use crate::page::PageTokens;
 use crate::ports::{Change, ChatStore, Media, Publisher};
+use crate::rates::RateLimits;
 use crate::throttle::Throttle;
 
 /// A changed message whose write lost a race with another change to it
@@ -57,6 +58,8 @@ pub struct ChatService<S, P = Unpublished> {
     pub(crate) links: (u64, u64),
     /// The stack's word filter on what messages say (see [`crate::filter`]).
     pub(crate) filter: std::sync::Arc<ContentFilter>,
+    /// Per-user rate caps (see [`crate::rates`]).
+    pub(crate) rates: RateLimits,
 }
 
 /// The publisher of a service that only reads: it cannot run a use-case that
@@ -81,6 +84,7 @@ impl<S: ChatStore> ChatService<S> {
                 crate::limits::DOWNLOAD_URL_WINDOW_SECS,
             ),
             filter: std::sync::Arc::new(ContentFilter::none()),
+            rates: RateLimits::default(),
         }
     }
 }
@@ -97,6 +101,7 @@ impl<S, P> ChatService<S, P> {
             media: self.media,
             links: self.links,
             filter: self.filter,
+            rates: self.rates,
         }
     }
 
@@ -111,6 +116,12 @@ impl<S, P> ChatService<S, P> {
     /// The same use-cases, with messages checked against `filter`.
     pub fn with_filter(mut self, filter: std::sync::Arc<ContentFilter>) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// The same use-cases, with these per-user rate caps.
+    pub fn with_rate_limits(mut self, rates: RateLimits) -> Self {
+        self.rates = rates;
         self
     }
 

@@ -30,15 +30,24 @@ pub struct AppSyncError {
 /// [`AppSyncError::from_graphql`] takes it back out.
 const TYPE_MARK: char = '\u{1f}';
 
-/// The message of an execution error that carries `error_type`.
-pub fn typed_message(error_type: &str, message: &str) -> String {
-    format!("{TYPE_MARK}{error_type}{TYPE_MARK}{message}")
+/// The message of an execution error that carries `error_type`, and
+/// `errorInfo` when it has one (JSON, after a third mark).
+pub fn typed_message(error_type: &str, message: &str, info: Option<&Value>) -> String {
+    match info {
+        Some(info) => format!("{TYPE_MARK}{error_type}{TYPE_MARK}{message}{TYPE_MARK}{info}"),
+        None => format!("{TYPE_MARK}{error_type}{TYPE_MARK}{message}"),
+    }
 }
 
-fn split_typed(message: &str) -> Option<(String, String)> {
+/// `(errorType, message, errorInfo)` of a typed message.
+fn split_typed(message: &str) -> Option<(String, String, Option<Value>)> {
     let (_, rest) = message.split_once(TYPE_MARK)?;
-    let (error_type, message) = rest.split_once(TYPE_MARK)?;
-    Some((error_type.to_string(), message.to_string()))
+    let (error_type, rest) = rest.split_once(TYPE_MARK)?;
+    let (message, info) = match rest.split_once(TYPE_MARK) {
+        Some((message, info)) => (message, serde_json::from_str(info).ok()),
+        None => (rest, None),
+    };
+    Some((error_type.to_string(), message.to_string(), info))
 }
 
 impl AppSyncError {
@@ -66,10 +75,10 @@ impl AppSyncError {
                 source_name: None,
             })
             .collect();
-        let (error_type, message) = match split_typed(&err.message) {
+        let (error_type, message, error_info) = match split_typed(&err.message) {
             Some(typed) => typed,
-            None if err.path.is_empty() => ("ValidationError".to_string(), err.message),
-            None => ("ExecutionError".to_string(), err.message),
+            None if err.path.is_empty() => ("ValidationError".to_string(), err.message, None),
+            None => ("ExecutionError".to_string(), err.message, None),
         };
         let path = (!err.path.is_empty()).then(|| {
             err.path
@@ -84,7 +93,7 @@ impl AppSyncError {
             path,
             data: None,
             error_type,
-            error_info: None,
+            error_info,
             locations,
             message,
         }

@@ -60,20 +60,49 @@ impl ObjectValue for JsonObject {
 /// AppSync's pass-through resolver on the field makes it (infra/template.yaml).
 pub const FIELD_ERROR_KEY: &str = "__error";
 
-/// The `(errorType, message)` a refused field carries, if `value` is one.
-pub fn refusal(value: &Value) -> Option<(String, String)> {
+/// What a function refused a field with: its `errorType`, message and
+/// `errorInfo`, as AppSync's `util.error` takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub error_type: String,
+    pub message: String,
+    pub info: Option<Value>,
+}
+
+impl Refused {
+    pub fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Refused {
+            error_type: error_type.into(),
+            message: message.into(),
+            info: None,
+        }
+    }
+
+    fn field_error(&self) -> FieldError {
+        FieldError {
+            message: crate::error::typed_message(
+                &self.error_type,
+                &self.message,
+                self.info.as_ref(),
+            ),
+        }
+    }
+}
+
+/// What a refused field carries, if `value` is one.
+pub fn refusal(value: &Value) -> Option<Refused> {
     let error = value.as_object()?.get(FIELD_ERROR_KEY)?;
     let error_type = error.get("errorType")?.as_str()?;
     let message = error.get("message")?.as_str()?;
-    Some((error_type.to_string(), message.to_string()))
+    Some(Refused {
+        info: error.get("errorInfo").filter(|i| !i.is_null()).cloned(),
+        ..Refused::new(error_type, message)
+    })
 }
 
 /// The error a refused nested field carries, if `value` is one.
 fn refused(value: &Value) -> Option<FieldError> {
-    let (error_type, message) = refusal(value)?;
-    Some(FieldError {
-        message: crate::error::typed_message(&error_type, &message),
-    })
+    Some(refusal(value)?.field_error())
 }
 
 /// Turns `value` into a resolved value of type `ty`: objects become
@@ -127,8 +156,8 @@ pub fn from_response_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("JSON converts to JSON")
 }
 
-/// A root field's outcome: its value, or an `(errorType, message)` pair.
-pub type FieldResult = Result<Value, (String, String)>;
+/// A root field's outcome: its value, or what it was refused with.
+pub type FieldResult = Result<Value, Refused>;
 
 enum RootSource {
     /// Results by response key (alias or field name).
@@ -182,19 +211,16 @@ impl ObjectValue for RootValues {
             RootSource::Single(value) => resolve_json(info.schema(), ty, value.clone()),
             RootSource::Keyed(results) => match results.get(&response_key(info)) {
                 Some(Ok(value)) => resolve_json(info.schema(), ty, value.clone()),
-                Some(Err((error_type, message))) => Err(FieldError {
-                    message: crate::error::typed_message(error_type, message),
-                }),
-                None => Err(FieldError {
-                    message: crate::error::typed_message(
-                        "NotImplemented",
-                        &format!(
-                            "no resolver is wired to {}.{}",
-                            self.type_name,
-                            info.field_name()
-                        ),
+                Some(Err(refused)) => Err(refused.field_error()),
+                None => Err(Refused::new(
+                    "NotImplemented",
+                    format!(
+                        "no resolver is wired to {}.{}",
+                        self.type_name,
+                        info.field_name()
                     ),
-                }),
+                )
+                .field_error()),
             },
         }
     }

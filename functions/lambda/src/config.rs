@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::Client;
 use chat_domain::filter::ContentFilter;
+use chat_domain::rates::RateLimits;
 use chat_domain::{ChatService, PageTokens};
 use chat_realtime::config::FanOutService;
 use chat_store::{DynamoStore, TableNames};
@@ -24,6 +25,9 @@ pub enum ConfigError {
     /// write push to subscribers).
     #[error("the push configuration is incomplete")]
     Push(#[from] chat_realtime::config::ConfigError),
+    /// A rate limit's variable is not a whole number.
+    #[error("{0} must be a whole number (0: no limit)")]
+    RateLimit(&'static str),
     /// `CONTENT_FILTER` or `CONTENT_FILTER_ACTION` cannot be used.
     #[error("the word filter cannot be used")]
     Filter(#[from] chat_domain::filter::FilterError),
@@ -52,7 +56,8 @@ pub fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
     let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
     let service = ChatService::new(store, PageTokens::new(secret.as_bytes()))
         .with_web_push_origins(web_push_origins())
-        .with_filter(std::sync::Arc::new(content_filter()?));
+        .with_filter(std::sync::Arc::new(content_filter()?))
+        .with_rate_limits(rate_limits()?);
     Ok(match chat_media::S3Media::from_env(sdk) {
         Some(media) => service.with_media(std::sync::Arc::new(media)),
         None => service,
@@ -90,6 +95,36 @@ pub fn content_filter() -> Result<ContentFilter, ConfigError> {
         &std::env::var(CONTENT_FILTER_ENV).unwrap_or_default(),
         action,
     )?)
+}
+
+/// Variables that change a per-user rate limit from the stack's default
+/// (`chat_domain::rates::RateLimits`); 0 turns it off.
+pub const RATE_LIMIT_ENV: [&str; 4] = [
+    "MESSAGES_PER_10_SECONDS",
+    "MESSAGES_PER_MINUTE",
+    "CONVERSATIONS_PER_HOUR",
+    "INVITES_PER_HOUR",
+];
+
+/// The per-user rate limits: the stack's defaults, or what the
+/// environment sets.
+pub fn rate_limits() -> Result<RateLimits, ConfigError> {
+    let mut limits = RateLimits::default();
+    let fields = [
+        &mut limits.message_burst,
+        &mut limits.message_sustained,
+        &mut limits.conversations_per_hour,
+        &mut limits.invites_per_hour,
+    ];
+    for (name, field) in RATE_LIMIT_ENV.into_iter().zip(fields) {
+        if let Ok(value) = std::env::var(name) {
+            *field = value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::RateLimit(name))?;
+        }
+    }
+    Ok(limits)
 }
 
 /// Environment variable listing further origins a Web Push endpoint may

@@ -261,6 +261,10 @@ pub async fn answer(
                 error: chat_domain::graph::FieldError {
                     error_type: err.kind().error_type().to_string(),
                     message: client_message(&err),
+                    error_info: match &err {
+                        ResolverError::Domain(e) => e.info(),
+                        _ => None,
+                    },
                 },
             };
             serde_json::to_value(refusal).map_err(|e| ResolverError::Output(e).into())

@@ -501,6 +501,44 @@ pub struct UploadItem {
     pub pending_since: Option<String>,
 }
 
+/// A user's rate count for one action and window, in the Conversations
+/// table: `{id: "RATE#<user>#<action>#<window start>", n, s<slot>...,
+/// expiresAt}`. `n` counts the window, `s<i>` its burst slot `i`; the row
+/// expires (TTL) a minute after its window. User ids hold no `#`, so the
+/// key never meets a conversation's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RateItem {
+    pub id: String,
+    #[serde(default)]
+    pub n: u32,
+    #[serde(flatten)]
+    pub slots: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl RateItem {
+    pub const PREFIX: &'static str = "RATE#";
+    /// The TTL attribute: the table's, shared with nothing else in it.
+    pub const EXPIRES: &'static str = "expiresAt";
+
+    pub fn id_of(user_id: &str, action: &str, window_start: i64) -> String {
+        format!("{}{user_id}#{action}#{window_start}", Self::PREFIX)
+    }
+
+    /// The attribute counting burst slot `index`.
+    pub fn slot_attribute(index: u32) -> String {
+        format!("s{index}")
+    }
+
+    /// The count in slot `index`.
+    pub fn in_slot(&self, index: u32) -> u32 {
+        self.slots
+            .get(&Self::slot_attribute(index))
+            .and_then(serde_json::Value::as_u64)
+            .map_or(0, |n| n as u32)
+    }
+}
+
 impl UploadItem {
     pub const PREFIX: &'static str = "UPLOAD#";
 

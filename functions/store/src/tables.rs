@@ -94,7 +94,8 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
         keys_only: false,
     }],
     stream: false,
-    ttl: None,
+    // Per-user rate counts expire (see `items::RateItem`).
+    ttl: Some("expiresAt"),
 };
 
 pub const MESSAGES: TableSpec = TableSpec {

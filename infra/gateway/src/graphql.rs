@@ -15,6 +15,7 @@
 //! 3. *project*: a second synchronous pass shapes each result to its selection
 //!    set and answers introspection.
 
+use chat_graphql::project::Refused;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -343,10 +344,10 @@ async fn execute(
                     Some(refused) => Err(refused),
                     None => Ok(value),
                 },
-                Some(Err(d)) => Err((d.error_type, d.error_message)),
-                None => Err((
-                    "NotImplemented".to_string(),
-                    "no resolver is wired to this field".to_string(),
+                Some(Err(d)) => Err(Refused::new(d.error_type, d.error_message)),
+                None => Err(Refused::new(
+                    "NotImplemented",
+                    "no resolver is wired to this field",
                 )),
             };
             (key, result)

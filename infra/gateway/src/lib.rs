@@ -109,6 +109,8 @@ pub struct Config {
     /// The word filter the message functions apply (`CONTENT_FILTER` on
     /// AWS; `infra/content-filter.txt` for `make dev`).
     pub content_filter: Arc<chat_domain::filter::ContentFilter>,
+    /// Per-user rate limits (the functions' defaults unless set).
+    pub rate_limits: chat_domain::rates::RateLimits,
 }
 
 /// A GET the routes do not know: a file of the web client, if it has one;
@@ -189,6 +191,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             web_dir: None,
             content_filter: Arc::default(),
+            rate_limits: Default::default(),
         }
     }
 }
@@ -436,7 +439,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             .with_web_push_origins(origins())
             .with_media(Arc::new(media.clone()))
             .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1)
-            .with_filter(config.content_filter.clone()),
+            .with_filter(config.content_filter.clone())
+            .with_rate_limits(config.rate_limits),
         ),
         writer: Arc::new(
             ChatService::new(
@@ -447,7 +451,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             .with_web_push_origins(origins())
             .with_media(Arc::new(media.clone()))
             .with_link_lifetime(config.link_lifetime.0, config.link_lifetime.1)
-            .with_filter(config.content_filter.clone()),
+            .with_filter(config.content_filter.clone())
+            .with_rate_limits(config.rate_limits),
         ),
     };
 

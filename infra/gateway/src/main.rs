@@ -83,6 +83,18 @@ struct Args {
     /// What a filtered word does: `refuse` the message or `mask` the word.
     #[arg(long, env = "CONTENT_FILTER_ACTION", default_value = "refuse")]
     content_filter_action: chat_domain::filter::FilterAction,
+    /// Messages per user per 10 seconds (0: no limit).
+    #[arg(long, env = "MESSAGES_PER_10_SECONDS", default_value_t = chat_domain::rates::RateLimits::default().message_burst)]
+    messages_per_10_seconds: u32,
+    /// Messages per user per minute (0: no limit).
+    #[arg(long, env = "MESSAGES_PER_MINUTE", default_value_t = chat_domain::rates::RateLimits::default().message_sustained)]
+    messages_per_minute: u32,
+    /// Conversations created per user per hour (0: no limit).
+    #[arg(long, env = "CONVERSATIONS_PER_HOUR", default_value_t = chat_domain::rates::RateLimits::default().conversations_per_hour)]
+    conversations_per_hour: u32,
+    /// Users added to conversations per user per hour (0: no limit).
+    #[arg(long, env = "INVITES_PER_HOUR", default_value_t = chat_domain::rates::RateLimits::default().invites_per_hour)]
+    invites_per_hour: u32,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
@@ -166,6 +178,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         realtime,
         web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),
         content_filter: std::sync::Arc::new(content_filter),
+        rate_limits: chat_domain::rates::RateLimits {
+            message_burst: args.messages_per_10_seconds,
+            message_sustained: args.messages_per_minute,
+            conversations_per_hour: args.conversations_per_hour,
+            invites_per_hour: args.invites_per_hour,
+            ..Default::default()
+        },
     })
     .await?;
     println!("chat stack ready (Ctrl-C stops it)");

@@ -533,6 +533,7 @@ mod tests {
         let code = &w.pass_through["User.conversations"];
         let key = chat_graphql::project::FIELD_ERROR_KEY;
         assert!(code.contains(&format!("value.{key}.errorType")), "{code}");
+        assert!(code.contains(&format!("value.{key}.errorInfo")), "{code}");
         assert!(code.contains("util.error"), "{code}");
         assert!(code.contains("ctx.source.conversations"), "{code}");
     }
@@ -566,7 +567,10 @@ mod tests {
             "const FIELD_ERROR_KEY = '{}';",
             chat_graphql::project::FIELD_ERROR_KEY
         )));
-        assert!(js.contains("util.error(refused.message, refused.errorType)"));
+        // errorInfo too: a rate limit's retryAfterSeconds.
+        assert!(js.contains(
+            "util.error(refused.message, refused.errorType, null, refused.errorInfo || null)"
+        ));
     }
 
     /// Both sides refuse tokens another app client of the pool issued.

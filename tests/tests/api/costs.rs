@@ -38,10 +38,10 @@ async fn invocations_and_dynamodb_requests_per_operation() {
     let cases: Vec<(&str, &chat_tests::Client, &str, serde_json::Value, u64)> = vec![
         ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 3),
         ("createUser (retry)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 1),
-        ("createConvo", &alice, "mutation($m: [String!]!) { createConvo(input: {name: \"n\", members: $m}) { id } }", json!({ "m": [bob.id, carol.id] }), 5),
-        ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 3),
-        ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 4),
-        ("createMessage (retry, same id)", &alice, retried, json!({ "c": id }), 2),
+        ("createConvo", &alice, "mutation($m: [String!]!) { createConvo(input: {name: \"n\", members: $m}) { id } }", json!({ "m": [bob.id, carol.id] }), 7),
+        ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 4),
+        ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 5),
+        ("createMessage (retry, same id)", &alice, retried, json!({ "c": id }), 3),
         ("getUser", &alice, "query($u: ID!) { getUser(id: $u) { username } }", json!({ "u": bob.id }), 1),
         ("getUser + conversations", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { id } } } }", json!({ "u": alice.id }), 2),
         ("getUser + conversations + names", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { conversation { name } } } } }", json!({ "u": alice.id }), 3),
@@ -65,24 +65,25 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         assert_eq!(requests, expected_requests, "{name}: DynamoDB requests");
     }
 
-    // A message: BatchGetItem + TransactWriteItems + Query (subscribers),
-    // and with anyone subscribed, UpdateItem (the push done). The one before
+    // A message: BatchGetItem + UpdateItem (the author's rate count, beside
+    // it) + TransactWriteItems + Query (subscribers), and with anyone
+    // subscribed, UpdateItem (the push done). The one before
     // claims the inbox window, so neither of these moves the inboxes.
     post(&alice, &id, "claims the window").await;
     let message = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
-    assert_eq!(requests, 3, "createMessage, nobody subscribed");
+    assert_eq!(requests, 4, "createMessage, nobody subscribed");
     let mut ws = stack.ws(&bob).await;
     crate::realtime::watch_room(&mut ws, "1", &id).await;
     // The first push to a document new to the function reads the topic's
     // subscribers again, whole (schema/TABLES.md, *Pushing*).
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
     assert_eq!(
-        requests, 5,
+        requests, 6,
         "createMessage, a subscription new to the writer"
     );
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
-    assert_eq!(requests, 4, "createMessage, a subscriber");
+    assert_eq!(requests, 5, "createMessage, a subscriber");
     ws.close().await;
 }
 

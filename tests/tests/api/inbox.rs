@@ -227,17 +227,17 @@ async fn an_inbox_page_and_a_message_cost_what_the_table_says() {
     let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     // The first message of a window moves the conversation up in its three
     // members' inboxes: BatchGetItem (membership + conversation) +
-    // TransactWriteItems (the message, its change-log entry, the author's
+    // UpdateItem (the author's rate count) + TransactWriteItems (the message, its change-log entry, the author's
     // read marker) + Query (subscribers; nobody is, so there is no push to
     // record done) + UpdateItem (the window's claim) + 3 UpdateItems (the
     // links).
     let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-    assert_eq!(first, 7);
+    assert_eq!(first, 8);
     // The next ones within the window: the conversation as read shows the
     // window claimed, so no claim and no link.
     for _ in 0..2 {
         let (_, _, requests) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-        assert_eq!(requests, 3);
+        assert_eq!(requests, 4);
     }
     convo(&alice, "two", &[&bob]).await;
     convo(&alice, "three", &[&bob]).await;
@@ -274,9 +274,9 @@ async fn a_conversation_moves_up_once_per_window_and_a_page_is_exact() {
     let members = refs.len() as u64 + 1;
     let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     // The first: + UpdateItem (the window's claim) + one per member (with
-    // nobody subscribed, a message alone is 3).
+    // nobody subscribed, a message alone is 4).
     let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
-    assert_eq!(first, 3 + 1 + members);
+    assert_eq!(first, 4 + 1 + members);
     assert_eq!(ids(&inbox(&alice).await), [big.clone(), small.clone()]);
     post(&alice, &small, "small").await;
     assert_eq!(ids(&inbox(&alice).await), [small.clone(), big.clone()]);
@@ -284,7 +284,7 @@ async fn a_conversation_moves_up_once_per_window_and_a_page_is_exact() {
     // index keeps the big conversation below the small one for up to
     // 10 s ...
     let (_, _, next) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
-    assert_eq!(next, 3);
+    assert_eq!(next, 4);
     let page = |t: Value| {
         let alice = &alice;
         async move { alice.ok(INBOX, json!({ "l": 1, "t": t })).await["inbox"].clone() }

@@ -15,6 +15,7 @@ mod live;
 mod members;
 mod nested;
 mod push;
+mod rates;
 mod reactions;
 mod realtime;
 mod rules;

@@ -104,6 +104,9 @@ pub struct Refusal {
 pub struct FieldError {
     pub error_type: String,
     pub message: String,
+    /// GraphQL's `errorInfo` (a rate limit's `retryAfterSeconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_info: Option<serde_json::Value>,
 }
 
 impl From<&Error> for Refusal {
@@ -112,6 +115,7 @@ impl From<&Error> for Refusal {
             error: FieldError {
                 error_type: err.kind().error_type().to_string(),
                 message: err.client_message(),
+                error_info: err.info(),
             },
         }
     }

@@ -484,6 +484,7 @@ fn unread() -> Refusal {
         error: FieldError {
             error_type: crate::ErrorKind::Internal.error_type().to_string(),
             message: "internal failure; the field was not read".into(),
+            error_info: None,
         },
     }
 }

@@ -25,9 +25,10 @@ use crate::model::{
 use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
-    MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome,
+    MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome, RateStore,
     RegisterDeviceOutcome, UploadStore, UserStore,
 };
+use crate::rates::{Counted, RateCount};
 
 /// A request the memory store refuses as DynamoDB would fail it (a
 /// transaction whose condition failed where the port has no outcome for
@@ -62,7 +63,12 @@ struct Tables {
     uploads: BTreeMap<String, (Upload, Option<String>)>,
     /// Uploads the sweeper claimed: no longer attachable.
     claimed: std::collections::HashSet<String>,
+    /// Rate counts by (user, action, window start).
+    rates: HashMap<(String, &'static str, i64), RateRow>,
 }
+
+/// One rate count's row: the window's count, and each burst slot's.
+type RateRow = (u32, HashMap<u32, u32>);
 
 /// The store ports over maps in memory. Clones share the tables, as two
 /// functions share one database.
@@ -102,6 +108,29 @@ impl MemoryStore {
                 .map(|(_, change)| change.clone())
                 .collect()
         })
+    }
+}
+
+impl RateStore for MemoryStore {
+    async fn count_rate(&self, count: &RateCount) -> Result<Counted> {
+        Ok(self.with(|t| {
+            let key = (count.user_id.clone(), count.action, count.window_start);
+            let (in_window, slots) = t.rates.entry(key).or_default();
+            let in_slot = count
+                .slot
+                .map_or(0, |(i, _)| slots.get(&i).copied().unwrap_or(0));
+            let over_slot = count
+                .slot
+                .is_some_and(|(_, max)| in_slot + count.cost > max);
+            if *in_window + count.cost > count.max || over_slot {
+                return Counted::Refused(Some((*in_window, in_slot)));
+            }
+            *in_window += count.cost;
+            if let Some((i, _)) = count.slot {
+                *slots.entry(i).or_default() += count.cost;
+            }
+            Counted::Taken
+        }))
     }
 }
 

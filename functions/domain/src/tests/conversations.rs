@@ -47,18 +47,7 @@ async fn create_convo_refuses_unknown_members_a_caller_without_profile_and_too_m
         ErrorKind::Validation
     );
     // Nothing half-made: no conversation was stored.
-    let links = svc
-        .store
-        .links_of_user(
-            &alice.id,
-            &crate::page::PageQuery {
-                limit: 10,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(links.0.is_empty());
+    assert!(stored_links(&svc, &alice).await.is_empty());
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod inbox;
 mod members;
 mod messages;
 mod push;
+mod rates;
 mod reactions;
 mod reads;
 mod typing;
@@ -75,6 +76,16 @@ pub(crate) async fn post(
     svc.create_message(who, message_with_id(room, id, text), &MessageSel::default())
         .await
         .unwrap()
+}
+
+/// The first links of `user`, read from the store.
+pub(crate) async fn stored_links(svc: &Service, user: &Caller) -> Vec<crate::model::ConvoLink> {
+    use crate::ports::ConversationStore;
+    let page = crate::page::PageQuery {
+        limit: 10,
+        after: None,
+    };
+    svc.store.links_of_user(&user.id, &page).await.unwrap().0
 }
 
 /// What the service's publisher was asked to push, in order.

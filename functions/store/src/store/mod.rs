@@ -44,6 +44,7 @@ use crate::tables::{
 mod conversations;
 mod messages;
 mod push;
+mod rates;
 mod uploads;
 mod users;
 
