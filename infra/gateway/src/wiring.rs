@@ -771,6 +771,38 @@ mod tests {
         );
     }
 
+    /// A flood from one address is stopped in front of the API, by a WAF
+    /// rate-based rule on it.
+    #[test]
+    fn the_api_has_a_per_ip_rate_rule_in_front() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = &template["Resources"];
+        let association = &resources["GraphQLWebAclAssociation"]["Properties"];
+        assert_eq!(
+            serde_yaml::to_string(&association["ResourceArn"])
+                .unwrap()
+                .trim(),
+            "!GetAtt GraphQLApi.Arn"
+        );
+        assert_eq!(
+            serde_yaml::to_string(&association["WebACLArn"])
+                .unwrap()
+                .trim(),
+            "!GetAtt GraphQLWebAcl.Arn"
+        );
+        let rule = &resources["GraphQLWebAcl"]["Properties"]["Rules"][0];
+        let statement = &rule["Statement"]["RateBasedStatement"];
+        assert_eq!(statement["AggregateKeyType"].as_str(), Some("IP"));
+        assert_eq!(
+            serde_yaml::to_string(&statement["Limit"]).unwrap().trim(),
+            "!Ref RequestsPerIpPer5Minutes"
+        );
+        assert_eq!(
+            rule["Action"]["Block"]["CustomResponse"]["ResponseCode"].as_u64(),
+            Some(429)
+        );
+    }
+
     fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }
