@@ -43,7 +43,7 @@ CONTENT_FILTER='$content_filter'
 CONTENT_FILTER_ACTION=${CONTENT_FILTER_ACTION:-refuse}
 ENV
 # Per-user rate limits the environment sets, else the functions' defaults.
-for name in MESSAGES_PER_10_SECONDS MESSAGES_PER_MINUTE CONVERSATIONS_PER_HOUR INVITES_PER_HOUR; do
+for name in MESSAGES_PER_10_SECONDS MESSAGES_PER_MINUTE CONVERSATIONS_PER_HOUR INVITES_PER_HOUR REPORTS_PER_HOUR; do
     if [ -n "${!name:-}" ]; then echo "$name=${!name}" >>"$data_dir/functions.env"; fi
 done
 

@@ -12,7 +12,7 @@ log="$DATA_DIR/watch.log"
 cargo build --bins --workspace --quiet
 # Rate counts made, caps never reached (as tests/gateway.sh sets them).
 export MESSAGES_PER_10_SECONDS=1000000 MESSAGES_PER_MINUTE=1000000
-export CONVERSATIONS_PER_HOUR=1000000 INVITES_PER_HOUR=1000000
+export CONVERSATIONS_PER_HOUR=1000000 INVITES_PER_HOUR=1000000 REPORTS_PER_HOUR=1000000
 setsid infra/watch.sh --in-memory >"$log" 2>&1 &
 pid=$!
 trap 'kill -- -$pid 2>/dev/null || kill $pid 2>/dev/null || true; sleep 1; rm -rf "$DATA_DIR"' EXIT

@@ -99,6 +99,7 @@ pub fn counted_never_reached() -> RateLimits {
         message_sustained: 1_000_000,
         conversations_per_hour: 1_000_000,
         invites_per_hour: 1_000_000,
+        reports_per_hour: 1_000_000,
         ..RateLimits::default()
     }
 }
@@ -265,6 +266,32 @@ impl Stack {
             .await
             .expect("token JSON");
         resp["token"].as_str().expect("a token").to_string()
+    }
+
+    /// A client for `username` whose token says it is in the `moderators`
+    /// group, with a profile.
+    pub async fn moderator(&self, username: &str) -> Client {
+        let resp: Value = self
+            .http
+            .post(format!("{}/auth/token", self.running.base_url))
+            .json(&json!({ "username": username, "groups": ["moderators"] }))
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token JSON");
+        let client = Client {
+            token: resp["token"].as_str().expect("a token").to_string(),
+            ..self.client(username).await
+        };
+        client
+            .ok(
+                "mutation($u: String!) { createUser(input: {username: $u}) { id } }",
+                json!({ "u": username }),
+            )
+            .await;
+        client
     }
 
     /// A client for `username`, without a profile yet.

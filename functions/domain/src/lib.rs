@@ -13,7 +13,9 @@
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`filter`]: the stack's word filter, Unicode-aware, on what messages say.
-//! - [`rates`]: per-user rate limits, counted in the store.
+//! - [`rate_limits`] and [`moderation`]: the types of per-user rate limits
+//!   and of reports, leaves that the ports use; [`rates`] counts, as every
+//!   use-case that is capped asks it to.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
 //!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the
@@ -28,8 +30,9 @@
 //! - One module per feature, each an `impl ChatService` block with that
 //!   feature's root fields and their authorization rules: [`users`],
 //!   [`conversations`], [`members`], [`messages`], [`reactions`],
-//!   [`reads`], [`changes`], [`inbox`], [`typing`], [`presence`] and
-//!   [`push`] (devices and settings).
+//!   [`reads`], [`changes`], [`inbox`], [`typing`], [`presence`],
+//!   [`push`] (devices and settings) and [`reports`] (reports and their
+//!   moderation).
 //! - [`notify`]: the notifier's use-cases (who gets a push for a message,
 //!   and what it says), over the store and the [`Pusher`] port.
 //! - [`graph`]: what a request selects below its root object, read level by
@@ -54,14 +57,17 @@ pub mod members;
 pub mod memory;
 pub mod messages;
 pub mod model;
+pub mod moderation;
 pub mod notify;
 pub mod page;
 pub mod ports;
 pub mod presence;
 pub mod push;
+pub mod rate_limits;
 pub mod rates;
 pub mod reactions;
 pub mod reads;
+pub mod reports;
 pub mod service;
 pub mod throttle;
 pub mod typing;
@@ -76,7 +82,7 @@ pub use model::{
 pub use page::{Page, PageRequest, PageTokens, SortDirection};
 pub use ports::{
     Change, ChatStore, ConversationStore, Media, MessageStore, Publisher, PushStore, Pushed,
-    Pusher, RateStore, UploadStore, UserStore,
+    Pusher, RateStore, ReportStore, UploadStore, UserStore,
 };
 pub use service::{ChatService, Unpublished};
 

@@ -19,6 +19,15 @@ pub const MAX_INITIAL_MEMBERS: usize = 50;
 /// Longest message, in characters (at most 4 bytes each, so a message with its
 /// envelope stays well inside API Gateway's 32 KB WebSocket frame).
 pub const MAX_CONTENT_CHARS: usize = 4000;
+/// Characters in a report's note (`reportMessage`, `reportUser`).
+pub const MAX_REPORT_NOTE_CHARS: usize = 500;
+/// Reporters whose entries (reason, note, snapshot) a report keeps; later
+/// ones are counted. 20 entries of a 4,000-character message and a note
+/// stay inside DynamoDB's 400 KB item.
+pub const MAX_REPORT_ENTRIES: usize = 20;
+/// Reporters a report tells apart, so that each counts once; later ones
+/// are counted without that check.
+pub const MAX_REPORTERS: usize = 1_000;
 /// Longest id accepted anywhere (user, conversation, client message id).
 pub const MAX_ID_CHARS: usize = 128;
 /// Largest page (`limit`, `first`).
@@ -173,6 +182,20 @@ pub fn convo_name(raw: &str) -> Result<String> {
 /// Message content: 1 to 4,000 characters, not blank.
 pub fn content(raw: &str) -> Result<String> {
     content_with(raw, false)
+}
+
+/// A report's note, trimmed: none, or up to [`MAX_REPORT_NOTE_CHARS`].
+pub fn report_note(raw: Option<&str>) -> Result<Option<String>> {
+    let Some(note) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let n = char_count(note);
+    if n > MAX_REPORT_NOTE_CHARS || note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::validation(format!(
+            "a report's note is at most {MAX_REPORT_NOTE_CHARS} characters, without control characters (got {n})"
+        )));
+    }
+    Ok(Some(note.to_string()))
 }
 
 /// Message content, which may be empty when the message has attachments.

@@ -12,6 +12,8 @@ pub struct Caller {
     pub id: String,
     /// The token's `cognito:username`.
     pub username: String,
+    /// The token's `cognito:groups` (`moderators`, say).
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,6 +88,8 @@ pub enum Scope<'a> {
     Inbox(&'a str),
     /// A conversation's change log: `messageChanges` cursors and tokens.
     Changes(&'a str),
+    /// The open reports moderators read.
+    Reports,
 }
 
 impl Scope<'_> {
@@ -99,6 +101,7 @@ impl Scope<'_> {
             Scope::Messages(convo, dir) => format!("messages:{convo}:{}", dir.as_str()),
             Scope::Inbox(user) => format!("inbox:{user}"),
             Scope::Changes(convo) => format!("changes:{convo}"),
+            Scope::Reports => "reports".to_string(),
         }
     }
 }

@@ -15,8 +15,9 @@ use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
     User,
 };
+use crate::moderation::{Filed, Report, ReportEntry, ReportTarget};
 use crate::page::{Cursor, PageQuery, SortDirection};
-use crate::rates::{Counted, RateCount};
+use crate::rate_limits::{Counted, RateCount};
 
 /// How an attempt to create a user profile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -446,11 +447,40 @@ pub trait Pusher: Send + Sync {
 /// of a whole selection (see [`crate::graph`]) needs all three; a feature
 /// that touches less asks for less.
 pub trait ChatStore:
-    UserStore + ConversationStore + MessageStore + UploadStore + RateStore
+    UserStore + ConversationStore + MessageStore + UploadStore + RateStore + ReportStore
 {
 }
 
-impl<T: UserStore + ConversationStore + MessageStore + UploadStore + RateStore> ChatStore for T {}
+impl<T> ChatStore for T where
+    T: UserStore + ConversationStore + MessageStore + UploadStore + RateStore + ReportStore
+{
+}
+
+/// Reports, kept beside the conversations (see [`crate::reports`]).
+pub trait ReportStore: Send + Sync {
+    /// Adds `entry` to the report of `target` (made, or opened again after
+    /// a dismissal) unless its reporter's entry is there already; one
+    /// conditional write.
+    fn file_report(
+        &self,
+        target: &ReportTarget,
+        entry: &ReportEntry,
+    ) -> impl Future<Output = Result<Filed>> + Send;
+
+    /// The open reports, the longest open first.
+    fn open_reports(
+        &self,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<Report>, Option<Cursor>)>> + Send;
+
+    /// Closes a report, dismissed by `by` at `at`; `None` if there is none.
+    fn resolve_report(
+        &self,
+        id: &str,
+        by: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<Option<Report>>> + Send;
+}
 
 /// Per-user rate counts (see [`crate::rates`]), kept beside the
 /// conversations.

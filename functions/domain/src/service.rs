@@ -7,7 +7,7 @@ use crate::filter::ContentFilter;
 use crate::model::{Caller, Conversation};
 use crate::page::PageTokens;
 use crate::ports::{Change, ChatStore, Media, Publisher};
-use crate::rates::RateLimits;
+use crate::rate_limits::RateLimits;
 use crate::throttle::Throttle;
 
 /// A changed message whose write lost a race with another change to it

@@ -99,11 +99,12 @@ pub fn content_filter() -> Result<ContentFilter, ConfigError> {
 
 /// Variables that change a per-user rate limit from the stack's default
 /// (`chat_domain::rates::RateLimits`); 0 turns it off.
-pub const RATE_LIMIT_ENV: [&str; 4] = [
+pub const RATE_LIMIT_ENV: [&str; 5] = [
     "MESSAGES_PER_10_SECONDS",
     "MESSAGES_PER_MINUTE",
     "CONVERSATIONS_PER_HOUR",
     "INVITES_PER_HOUR",
+    "REPORTS_PER_HOUR",
 ];
 
 /// The per-user rate limits: the stack's defaults, or what the
@@ -115,6 +116,7 @@ pub fn rate_limits() -> Result<RateLimits, ConfigError> {
         &mut limits.message_sustained,
         &mut limits.conversations_per_hour,
         &mut limits.invites_per_hour,
+        &mut limits.reports_per_hour,
     ];
     for (name, field) in RATE_LIMIT_ENV.into_iter().zip(fields) {
         if let Ok(value) = std::env::var(name) {

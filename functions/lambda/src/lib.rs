@@ -66,6 +66,20 @@ impl ResolverEvent {
             (Some(id), Some(username)) => Ok(Caller {
                 id: chat_domain::limits::id("the token's sub", &id)?,
                 username,
+                // Cognito's groups (moderators): a claim of the verified
+                // token, as AppSync passes every claim.
+                groups: identity
+                    .claims
+                    .get("cognito:groups")
+                    .and_then(Value::as_array)
+                    .map(|groups| {
+                        groups
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }),
             _ => Err(ResolverError::NoIdentity),
         }
@@ -330,7 +344,8 @@ mod tests {
             event.caller().unwrap(),
             Caller {
                 id: "u-1".into(),
-                username: "alice".into()
+                username: "alice".into(),
+                groups: Vec::new(),
             }
         );
         assert!(event.selects("messages/items"));

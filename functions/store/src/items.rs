@@ -2,6 +2,7 @@
 //! types so a schema change and a storage change never have to move together.
 //! Every attribute map is produced by `serde_dynamo` from these types.
 
+use chat_domain::reports::{Report, ReportEntry, ReportKind, ReportStatus};
 use serde::{Deserialize, Serialize};
 
 use chat_domain::attachments::{Attachment, AttachmentState, Upload};
@@ -536,6 +537,70 @@ impl RateItem {
             .get(&Self::slot_attribute(index))
             .and_then(serde_json::Value::as_u64)
             .map_or(0, |n| n as u32)
+    }
+}
+
+/// A report in the Conversations table (see `chat_domain::reports`): one
+/// row per reported thing, `id: REPORT#<report id>`. `reporters` holds the
+/// first `MAX_REPORTERS` who reported it, so a repeat counts once (later
+/// ones are counted in `moreReporters`); `entries` the first
+/// `MAX_REPORT_ENTRIES` reporters' entries. While it
+/// is open it has `reportShard` (`open`), which with `openedAt` (its first
+/// report) keys the sparse `openReports` index moderators read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportItem {
+    pub id: String,
+    pub kind: ReportKind,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    pub status: ReportStatus,
+    pub opened_at: String,
+    #[serde(default)]
+    pub entries: Vec<ReportEntry>,
+    #[serde(default)]
+    pub reporters: Vec<String>,
+    /// Reporters past `MAX_REPORTERS`, counted only.
+    #[serde(default)]
+    pub more_reporters: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+}
+
+impl ReportItem {
+    pub const PREFIX: &'static str = "REPORT#";
+    /// `reportShard` while open.
+    pub const OPEN: &'static str = "open";
+
+    pub fn id_of(report_id: &str) -> String {
+        format!("{}{report_id}", Self::PREFIX)
+    }
+}
+
+impl From<ReportItem> for Report {
+    fn from(r: ReportItem) -> Self {
+        Report {
+            id: r
+                .id
+                .strip_prefix(ReportItem::PREFIX)
+                .unwrap_or(&r.id)
+                .to_string(),
+            kind: r.kind,
+            user_id: r.user_id,
+            conversation_id: r.conversation_id,
+            message_id: r.message_id,
+            status: r.status,
+            opened_at: r.opened_at,
+            entries: r.entries,
+            reporters: r.reporters.len() as u32 + r.more_reporters,
+            resolved_by: r.resolved_by,
+            resolved_at: r.resolved_at,
+        }
     }
 }
 

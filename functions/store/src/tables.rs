@@ -54,6 +54,7 @@ pub const LINKS_BY_CONVERSATION: &str = "byConversation";
 pub const LINKS_BY_ACTIVITY: &str = "byActivity";
 pub const MESSAGES_BY_ORDER: &str = "byOrder";
 pub const PENDING_UPLOADS: &str = "pendingUploads";
+pub const OPEN_REPORTS: &str = "openReports";
 
 pub const USERS: TableSpec = TableSpec {
     logical: "Users",
@@ -82,17 +83,30 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
         hash: "id",
         range: None,
     },
-    // Uploads in the sweeper's hands (see `items::UploadItem`): sparse, so
-    // conversations and attached uploads are not in it.
-    indexes: &[IndexSpec {
-        name: PENDING_UPLOADS,
-        kind: IndexKind::Global,
-        key: KeySpec {
-            hash: "pendingShard",
-            range: Some("pendingSince"),
+    indexes: &[
+        // Uploads in the sweeper's hands (see `items::UploadItem`): sparse,
+        // so conversations and attached uploads are not in it.
+        IndexSpec {
+            name: PENDING_UPLOADS,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "pendingShard",
+                range: Some("pendingSince"),
+            },
+            keys_only: false,
         },
-        keys_only: false,
-    }],
+        // Open reports, which moderators read (see `items::ReportItem`):
+        // sparse, so nothing else is in it.
+        IndexSpec {
+            name: OPEN_REPORTS,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "reportShard",
+                range: Some("openedAt"),
+            },
+            keys_only: false,
+        },
+    ],
     stream: false,
     // Per-user rate counts expire (see `items::RateItem`).
     ttl: Some("expiresAt"),

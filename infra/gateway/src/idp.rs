@@ -147,6 +147,15 @@ impl DevIdentityProvider {
         self.sign(&self.claims_lasting(username, lifetime))
     }
 
+    /// A fresh token for `username` in Cognito `groups`.
+    pub fn token_in_groups(&self, username: &str, lifetime: u64, groups: &[String]) -> String {
+        let mut claims = self.claims_lasting(username, lifetime);
+        if !groups.is_empty() {
+            claims.insert("cognito:groups".into(), json!(groups));
+        }
+        self.sign(&claims)
+    }
+
     pub fn jwks(&self) -> &Value {
         &self.jwks
     }
@@ -158,6 +167,10 @@ pub struct TokenRequest {
     username: String,
     /// A shorter lifetime (seconds), to try what happens at expiry.
     expires_in: Option<u64>,
+    /// Cognito groups the token says its user is in (`moderators`), as
+    /// `cognito:groups`.
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// `POST /auth/token {"username": "alice"}` → `{"token": "<JWT>", ...}`.
@@ -190,8 +203,21 @@ pub async fn token_endpoint(
         )
             .into_response();
     }
+    // Cognito's group names: 1 to 128 of letters, digits and `_ + = , . @ -`.
+    let group_name = |g: &String| {
+        (1..=128).contains(&g.len())
+            && g.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    };
+    if request.groups.len() > 10 || !request.groups.iter().all(group_name) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "groups: at most 10 Cognito group names"})),
+        )
+            .into_response();
+    }
     Json(json!({
-        "token": state.idp.token_lasting(&request.username, lifetime),
+        "token": state.idp.token_in_groups(&request.username, lifetime, &request.groups),
         "sub": DevIdentityProvider::sub_for(&request.username),
         "username": request.username,
         "expiresIn": lifetime,

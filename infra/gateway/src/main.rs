@@ -95,6 +95,9 @@ struct Args {
     /// Users added to conversations per user per hour (0: no limit).
     #[arg(long, env = "INVITES_PER_HOUR", default_value_t = chat_domain::rates::RateLimits::default().invites_per_hour)]
     invites_per_hour: u32,
+    /// Reports per user per hour (0: no limit).
+    #[arg(long, env = "REPORTS_PER_HOUR", default_value_t = chat_domain::rates::RateLimits::default().reports_per_hour)]
+    reports_per_hour: u32,
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
@@ -183,6 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             message_sustained: args.messages_per_minute,
             conversations_per_hour: args.conversations_per_hour,
             invites_per_hour: args.invites_per_hour,
+            reports_per_hour: args.reports_per_hour,
             ..Default::default()
         },
     })

@@ -327,6 +327,34 @@ fn resolver_function(
             chat_lambda::answer
         ),
         "typing" => in_process!(invocations, "typing", writer, typing, chat_lambda::answer),
+        "report-message" => in_process!(
+            invocations,
+            "report-message",
+            service,
+            report_message,
+            chat_lambda::answer
+        ),
+        "report-user" => in_process!(
+            invocations,
+            "report-user",
+            service,
+            report_user,
+            chat_lambda::answer
+        ),
+        "open-reports" => in_process!(
+            invocations,
+            "open-reports",
+            service,
+            open_reports,
+            chat_lambda::answer
+        ),
+        "dismiss-report" => in_process!(
+            invocations,
+            "dismiss-report",
+            service,
+            dismiss_report,
+            chat_lambda::answer
+        ),
         "create-upload" => in_process!(
             invocations,
             "create-upload",

@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 26);
+        assert_eq!(w.resolvers.len(), 30);
         assert_eq!(
             w.s3_events,
             vec![("process-upload".to_string(), "uploads/".to_string())]

@@ -87,6 +87,32 @@ async fn invocations_and_dynamodb_requests_per_operation() {
     ws.close().await;
 }
 
+/// Reports: a reporter's request is its read, its rate count and one
+/// write; a moderator's are one request each.
+#[tokio::test]
+async fn reports_cost_what_the_table_says() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let mo = stack.moderator("mo").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let id = post(&bob, &room, "reported").await;
+    let cases = [
+        // BatchGetItem (link, conversation, message) + UpdateItem (rate) + UpdateItem (the report).
+        (&alice, "mutation($c: ID!, $m: ID!) { reportMessage(input: {messageConversationId: $c, messageId: $m, reason: SPAM}) { reportId } }", json!({ "c": room, "m": id }), 3),
+        // GetItem (the user) + UpdateItem (rate) + UpdateItem (the report).
+        (&alice, "mutation($u: ID!) { reportUser(input: {userId: $u, reason: SPAM}) { reportId } }", json!({ "u": bob.id }), 3),
+        // Query (the open reports' index).
+        (&mo, "{ openReports { items { id } } }", json!({}), 1),
+        // UpdateItem.
+        (&mo, "mutation($r: ID!) { dismissReport(reportId: $r) { id } }", json!({ "r": format!("user:{}", bob.id) }), 1),
+    ];
+    for (client, doc, vars, expected) in cases {
+        let (_, invocations, requests) = stack.cost(client.ok(doc, vars)).await;
+        assert_eq!((invocations, requests), (1, expected), "{doc}");
+    }
+}
+
 /// `GET /local/stats` (what `make bench` reads) counts both sides: the query
 /// and mutation functions, and the real-time ones.
 #[tokio::test]

@@ -183,6 +183,7 @@ fn caller(client: &Client) -> Caller {
     Caller {
         id: client.id.clone(),
         username: client.username.clone(),
+        groups: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ mod push;
 mod rates;
 mod reactions;
 mod realtime;
+mod reports;
 mod rules;
 mod safety;
 mod security;

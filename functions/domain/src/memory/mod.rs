@@ -22,13 +22,14 @@ use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
     User,
 };
+use crate::moderation::{Filed, Report, ReportEntry, ReportStatus, ReportTarget};
 use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
     MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome, RateStore,
-    RegisterDeviceOutcome, UploadStore, UserStore,
+    RegisterDeviceOutcome, ReportStore, UploadStore, UserStore,
 };
-use crate::rates::{Counted, RateCount};
+use crate::rate_limits::{Counted, RateCount};
 
 /// A request the memory store refuses as DynamoDB would fail it (a
 /// transaction whose condition failed where the port has no outcome for
@@ -65,6 +66,9 @@ struct Tables {
     claimed: std::collections::HashSet<String>,
     /// Rate counts by (user, action, window start).
     rates: HashMap<(String, &'static str, i64), RateRow>,
+    /// Reports by id, and who reported each, when.
+    reports: BTreeMap<String, Report>,
+    reporters: HashMap<String, std::collections::HashSet<String>>,
 }
 
 /// One rate count's row: the window's count, and each burst slot's.
@@ -130,6 +134,72 @@ impl RateStore for MemoryStore {
                 *slots.entry(i).or_default() += count.cost;
             }
             Counted::Taken
+        }))
+    }
+}
+
+impl ReportStore for MemoryStore {
+    async fn file_report(&self, target: &ReportTarget, entry: &ReportEntry) -> Result<Filed> {
+        Ok(self.with(|t| {
+            let id = target.report_id();
+            let report = t.reports.entry(id.clone()).or_insert_with(|| Report {
+                id,
+                kind: target.kind(),
+                user_id: target.user_id().to_string(),
+                conversation_id: None,
+                message_id: None,
+                status: ReportStatus::Open,
+                opened_at: entry.reported_at.clone(),
+                entries: Vec::new(),
+                reporters: 0,
+                resolved_by: None,
+                resolved_at: None,
+            });
+            if let ReportTarget::Message {
+                conversation_id,
+                message_id,
+                ..
+            } = target
+            {
+                report.conversation_id = Some(conversation_id.clone());
+                report.message_id = Some(message_id.clone());
+            }
+            let reporters = t.reporters.entry(report.id.clone()).or_default();
+            if !reporters.insert(entry.reporter_id.clone()) {
+                return Filed::Duplicate;
+            }
+            if report.status != ReportStatus::Open {
+                report.status = ReportStatus::Open;
+                report.resolved_by = None;
+                report.resolved_at = None;
+            }
+            if report.entries.len() < crate::limits::MAX_REPORT_ENTRIES {
+                report.entries.push(entry.clone());
+            }
+            report.reporters += 1;
+            Filed::Added
+        }))
+    }
+
+    async fn open_reports(&self, page: &PageQuery) -> Result<(Vec<Report>, Option<Cursor>)> {
+        Ok(self.with(|t| {
+            let rows = t
+                .reports
+                .values()
+                .filter(|r| r.status == ReportStatus::Open)
+                .map(|r| (format!("{}#{}", r.opened_at, r.id), r.clone()))
+                .collect();
+            page_of(rows, page, SortDirection::Asc)
+        }))
+    }
+
+    async fn resolve_report(&self, id: &str, by: &str, at: &str) -> Result<Option<Report>> {
+        Ok(self.with(|t| {
+            let report = t.reports.get_mut(id)?;
+            report.status = ReportStatus::Dismissed;
+            report.resolved_by = Some(by.to_string());
+            report.resolved_at = Some(at.to_string());
+            Some(report.clone())
         }))
     }
 }

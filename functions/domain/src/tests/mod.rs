@@ -19,6 +19,7 @@ mod push;
 mod rates;
 mod reactions;
 mod reads;
+mod reports;
 mod typing;
 mod uploads;
 mod users;
@@ -38,7 +39,18 @@ pub(crate) fn caller(name: &str) -> Caller {
     Caller {
         id: format!("id-{name}"),
         username: name.to_string(),
+        groups: Vec::new(),
     }
+}
+
+/// A moderator with a profile.
+pub(crate) async fn moderator(svc: &Service, name: &str) -> Caller {
+    let who = Caller {
+        groups: vec![crate::reports::MODERATORS.to_string()],
+        ..caller(name)
+    };
+    svc.create_user(&who, name).await.unwrap();
+    who
 }
 
 /// A caller with a profile.

@@ -45,6 +45,7 @@ mod conversations;
 mod messages;
 mod push;
 mod rates;
+mod reports;
 mod uploads;
 mod users;
 

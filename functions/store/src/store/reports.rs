@@ -1,0 +1,194 @@
+//! Reports in the Conversations table, and the moderators' index of the
+//! open ones (`openReports`).
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chat_domain::limits::{MAX_REPORTERS, MAX_REPORT_ENTRIES};
+use chat_domain::ports::ReportStore;
+use chat_domain::reports::{Filed, Report, ReportEntry, ReportStatus, ReportTarget};
+
+use super::*;
+use crate::items::ReportItem;
+use crate::tables::OPEN_REPORTS;
+
+/// What one write of a report keeps of its reporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Their entry (reason, note, snapshot) and their id.
+    Entry,
+    /// Their id: the entries are full.
+    Id,
+    /// A count: the ids are full too.
+    Count,
+}
+
+impl DynamoStore {
+    fn report_key(report_id: &str) -> Result<Attrs> {
+        to_attrs(&IdKey {
+            id: ReportItem::id_of(report_id),
+        })
+    }
+
+    /// One write of a report's row: open, its reporter kept as `keep`
+    /// says, on the condition that they are not in it already and that
+    /// what keeps them has room.
+    async fn file(
+        &self,
+        target: &ReportTarget,
+        entry: &ReportEntry,
+        keep: Keep,
+    ) -> Result<Result<UpdateItemOutput, SdkError<UpdateItemError>>> {
+        let mut set = vec![
+            "kind = :kind",
+            "userId = :user",
+            "#st = :open",
+            "reportShard = :shard",
+            "openedAt = if_not_exists(openedAt, :at)",
+        ];
+        let mut add = "";
+        let mut condition = String::from("NOT contains(reporters, :reporter)");
+        match keep {
+            Keep::Entry => {
+                set.push("entries = list_append(if_not_exists(entries, :none), :entry)");
+                condition.push_str(" AND (attribute_not_exists(entries) OR size(entries) < :max)");
+            }
+            Keep::Id => {}
+            Keep::Count => add = " ADD moreReporters :one",
+        }
+        if keep != Keep::Count {
+            set.push("reporters = list_append(if_not_exists(reporters, :none), :me)");
+            condition
+                .push_str(" AND (attribute_not_exists(reporters) OR size(reporters) < :maxIds)");
+        }
+        if matches!(target, ReportTarget::Message { .. }) {
+            set.extend(["conversationId = :c", "messageId = :m"]);
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(Self::report_key(&target.report_id())?))
+            .update_expression(format!(
+                "SET {}{add} REMOVE resolvedBy, resolvedAt",
+                set.join(", ")
+            ))
+            .condition_expression(condition)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":kind", to_av(&target.kind())?)
+            .expression_attribute_values(":user", to_av(&target.user_id())?)
+            .expression_attribute_values(":open", to_av(&ReportStatus::Open)?)
+            .expression_attribute_values(":shard", to_av(&ReportItem::OPEN)?)
+            .expression_attribute_values(":at", to_av(&entry.reported_at)?)
+            .expression_attribute_values(":reporter", to_av(&entry.reporter_id)?)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if keep != Keep::Count {
+            update = update
+                .expression_attribute_values(":none", to_av(&Vec::<String>::new())?)
+                .expression_attribute_values(":me", to_av(&[&entry.reporter_id])?)
+                .expression_attribute_values(":maxIds", to_av(&MAX_REPORTERS)?);
+        } else {
+            update = update.expression_attribute_values(":one", to_av(&1)?);
+        }
+        if keep == Keep::Entry {
+            update = update
+                .expression_attribute_values(":entry", to_av(&[entry])?)
+                .expression_attribute_values(":max", to_av(&MAX_REPORT_ENTRIES)?);
+        }
+        if let ReportTarget::Message {
+            conversation_id,
+            message_id,
+            ..
+        } = target
+        {
+            update = update
+                .expression_attribute_values(":c", to_av(conversation_id)?)
+                .expression_attribute_values(":m", to_av(message_id)?);
+        }
+        Ok(update.send().await)
+    }
+}
+
+impl ReportStore for DynamoStore {
+    async fn file_report(
+        &self,
+        target: &ReportTarget,
+        entry: &ReportEntry,
+    ) -> chat_domain::error::Result<Filed> {
+        for keep in [Keep::Entry, Keep::Id, Keep::Count] {
+            let err = match self.file(target, entry, keep).await? {
+                Ok(_) => return Ok(Filed::Added),
+                Err(err) => err,
+            };
+            let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
+                err.as_service_error()
+            else {
+                return Err(StoreError::from(err).into());
+            };
+            let row: Option<ReportItem> = failed.item().cloned().map(from_attrs).transpose()?;
+            if row.is_some_and(|row| row.reporters.contains(&entry.reporter_id)) {
+                return Ok(Filed::Duplicate);
+            }
+            // Else what keeps this reporter is full: keep less of them.
+        }
+        Err(StoreError::Contended("report").into())
+    }
+
+    async fn open_reports(
+        &self,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<Report>, Option<Cursor>)> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.conversations)
+            .index_name(OPEN_REPORTS)
+            .key_condition_expression("reportShard = :shard")
+            .expression_attribute_values(":shard", to_av(&ReportItem::OPEN)?)
+            .limit(page.limit as i32)
+            .set_exclusive_start_key(cursor_in(&page.after)?)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|attrs| from_attrs::<ReportItem>(attrs).map(Report::from))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, cursor_out(out.last_evaluated_key)?))
+    }
+
+    async fn resolve_report(
+        &self,
+        id: &str,
+        by: &str,
+        at: &str,
+    ) -> chat_domain::error::Result<Option<Report>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(Self::report_key(id)?))
+            .update_expression(
+                "SET #st = :dismissed, resolvedBy = :by, resolvedAt = :at REMOVE reportShard",
+            )
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":dismissed", to_av(&ReportStatus::Dismissed)?)
+            .expression_attribute_values(":by", to_av(&by)?)
+            .expression_attribute_values(":at", to_av(&at)?)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item: ReportItem = from_attrs(out.attributes.unwrap_or_default())?;
+                Ok(Some(item.into()))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::from(err).into()),
+            },
+        }
+    }
+}
