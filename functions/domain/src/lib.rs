@@ -14,8 +14,8 @@
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`filter`]: the stack's word filter, Unicode-aware, on what messages say.
 //! - [`rate_limits`] and [`moderation`]: the types of per-user rate limits
-//!   and of reports, leaves that the ports use; [`rates`] counts, as every
-//!   use-case that is capped asks it to.
+//!   and of reports and moderators' actions, leaves that the ports use;
+//!   [`rates`] counts, as every use-case that is capped asks it to.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
 //!   [`ConversationStore`], [`MessageStore`], together [`ChatStore`]), the

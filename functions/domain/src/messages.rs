@@ -26,6 +26,16 @@ pub struct NewMessage {
     pub attachments: Vec<String>,
 }
 
+/// Who may change a message through [`ChatService::change_own_message`].
+pub(crate) enum Editor<'a> {
+    /// Any member of its conversation (a reaction).
+    Member,
+    /// Its author (an edit, a delete).
+    Author,
+    /// A moderator, member or not, whose change is logged (a removal).
+    Moderator(crate::moderation::Removal<'a>),
+}
+
 /// `updateMessage`'s input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageEdit {
@@ -177,7 +187,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             &input.conversation_id,
             &input.id,
             sel,
-            true,
+            Editor::Author,
             |convo, message| {
                 if message.deleted_at.is_some() {
                     return Err(Error::Conflict("a deleted message cannot be edited".into()));
@@ -217,7 +227,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             &input.conversation_id,
             &input.id,
             sel,
-            true,
+            Editor::Author,
             |_, message| {
                 if message.deleted_at.is_some() {
                     return Ok(None);
@@ -242,15 +252,15 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     }
 
     /// Applies `change` (given the stored message: the new state, or `None`
-    /// for no change) to a message in a conversation the caller belongs to
-    /// (and wrote, when `author_only`), logs it, and pushes it.
+    /// for no change) to a message the caller may change as `editor` says,
+    /// logs it, and pushes it.
     pub(crate) async fn change_own_message(
         &self,
         caller: &Caller,
         conversation_id: &str,
         message_id: &str,
         sel: &MessageSel,
-        author_only: bool,
+        editor: Editor<'_>,
         change: impl Fn(&Conversation, &Message) -> Result<Option<(ChangeKind, Message)>>,
     ) -> Result<MessageView> {
         let conversation_id = limits::id("messageConversationId", conversation_id)?;
@@ -261,12 +271,16 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 .store
                 .message_context(&caller.id, &conversation_id, &message_id)
                 .await?;
-            let (Some(_), Some(convo)) = (link, convo) else {
-                return Err(Error::not_member());
+            let convo = match (link, convo, &editor) {
+                (Some(_), Some(convo), _) | (_, Some(convo), Editor::Moderator(_)) => convo,
+                (_, None, Editor::Moderator(_)) => {
+                    return Err(Error::NotFound("no such conversation".into()))
+                }
+                _ => return Err(Error::not_member()),
             };
             let message = message
                 .ok_or_else(|| Error::NotFound("no such message in this conversation".into()))?;
-            if author_only && message.author_id != caller.id {
+            if matches!(editor, Editor::Author) && message.author_id != caller.id {
                 return Err(Error::Unauthorized(
                     "only its author can change a message".into(),
                 ));
@@ -288,7 +302,16 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 .filter(|a| !entry.message.attachments.iter().any(|b| b.id == a.id))
                 .map(|a| a.id.clone())
                 .collect();
-            match self.store.change_message(&entry, &released).await? {
+            let outcome = match &editor {
+                Editor::Moderator(removal) => {
+                    let audit = removal.audit(caller, &message);
+                    self.store
+                        .remove_message(&entry, &released, &audit, removal.report_id)
+                        .await?
+                }
+                _ => self.store.change_message(&entry, &released).await?,
+            };
+            match outcome {
                 ChangeOutcome::Changed => {
                     let mut pushed = entry;
                     self.sign_attachments(std::slice::from_mut(&mut pushed.message))

@@ -169,6 +169,9 @@ pub struct Message {
     /// links in them are made for each read, never stored.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// A tombstone a moderator made (see [`crate::reports`]), not its author.
+    #[serde(default)]
+    pub removed_by_moderator: bool,
 }
 
 /// One reaction on a message and the users who put it, in order.
@@ -305,6 +308,7 @@ impl MessageChange {
                 reactions: Vec::new(),
                 mentions: Vec::new(),
                 attachments: Vec::new(),
+                removed_by_moderator: false,
             },
         }
     }
@@ -341,6 +345,7 @@ struct MessageJson {
     version: u32,
     mentions: Vec<String>,
     attachments: Vec<Attachment>,
+    removed_by_moderator: bool,
     conversation_id: String,
     sender: String,
     is_sent: bool,
@@ -364,6 +369,7 @@ impl From<Message> for MessageJson {
             version: m.version,
             mentions: m.mentions,
             attachments: m.attachments,
+            removed_by_moderator: m.removed_by_moderator,
         }
     }
 }

@@ -1,8 +1,11 @@
-//! Reports' types: what is reported, why, by whom, and what a reporter and
-//! a moderator are told. A leaf: it imports nothing of the crate; the
-//! use-cases are [`crate::reports`].
+//! Reports' types: what is reported, why, by whom, what a reporter and a
+//! moderator are told, and the audit log's entries. A leaf: it imports only
+//! the leaves `clock` and `model`; the use-cases are [`crate::reports`].
 
 use serde::{Deserialize, Serialize};
+
+use crate::clock::{next_seq, now};
+use crate::model::{Caller, Message};
 
 /// The Cognito group whose members are moderators (the template's
 /// `ModeratorsGroup`; the dev identity provider's `groups`).
@@ -34,7 +37,10 @@ pub enum ReportKind {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReportStatus {
     Open,
+    /// Closed without action.
     Dismissed,
+    /// Closed by an action: the message removed.
+    Actioned,
 }
 
 /// What a report is about: a message, or a user.
@@ -152,4 +158,64 @@ pub enum Filed {
     Added,
     /// This reporter had reported it already.
     Duplicate,
+}
+
+/// What a moderator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ModerationAction {
+    DismissReport,
+    RemoveMessage,
+}
+
+/// One moderator action, as the audit log keeps it: written in the same
+/// transaction as the action, so no action goes unlogged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// A ULID: the log's order.
+    pub id: String,
+    pub at: String,
+    pub moderator_id: String,
+    pub action: ModerationAction,
+    #[serde(default)]
+    pub report_id: Option<String>,
+    /// Whom it concerned: the message's author.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
+/// A moderator's removal of a message, as the change of it carries it.
+pub(crate) struct Removal<'a> {
+    pub(crate) report_id: Option<&'a str>,
+}
+
+impl Removal<'_> {
+    /// The audit log's entry for removing `message`.
+    pub(crate) fn audit(&self, caller: &Caller, message: &Message) -> AuditEntry {
+        AuditEntry {
+            report_id: self.report_id.map(str::to_string),
+            user_id: Some(message.author_id.clone()),
+            conversation_id: Some(message.message_conversation_id.clone()),
+            message_id: Some(message.id.clone()),
+            ..audit_entry(caller, ModerationAction::RemoveMessage)
+        }
+    }
+}
+
+pub(crate) fn audit_entry(caller: &Caller, action: ModerationAction) -> AuditEntry {
+    AuditEntry {
+        id: next_seq(),
+        at: now(),
+        moderator_id: caller.id.clone(),
+        action,
+        report_id: None,
+        user_id: None,
+        conversation_id: None,
+        message_id: None,
+    }
 }

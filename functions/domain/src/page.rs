@@ -90,6 +90,8 @@ pub enum Scope<'a> {
     Changes(&'a str),
     /// The open reports moderators read.
     Reports,
+    /// The moderators' audit log.
+    Audit,
 }
 
 impl Scope<'_> {
@@ -102,6 +104,7 @@ impl Scope<'_> {
             Scope::Inbox(user) => format!("inbox:{user}"),
             Scope::Changes(convo) => format!("changes:{convo}"),
             Scope::Reports => "reports".to_string(),
+            Scope::Audit => "audit".to_string(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
     User,
 };
-use crate::moderation::{Filed, Report, ReportEntry, ReportTarget};
+use crate::moderation::{AuditEntry, Filed, Report, ReportEntry, ReportTarget};
 use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::rate_limits::{Counted, RateCount};
 
@@ -473,13 +473,30 @@ pub trait ReportStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<Report>, Option<Cursor>)>> + Send;
 
-    /// Closes a report, dismissed by `by` at `at`; `None` if there is none.
-    fn resolve_report(
+    /// Closes a report as `audit` says (dismissed, by its moderator, at its
+    /// time) and logs it, in one write; `None` if there is no such report.
+    fn dismiss_report(
         &self,
         id: &str,
-        by: &str,
-        at: &str,
+        audit: &AuditEntry,
     ) -> impl Future<Output = Result<Option<Report>>> + Send;
+
+    /// A moderator's removal: `change` as [`MessageStore::change_message`]
+    /// writes it, with `audit` logged and the report `report_id` (if any,
+    /// and if it exists) closed as actioned, all in one write.
+    fn remove_message(
+        &self,
+        change: &MessageChange,
+        released: &[String],
+        audit: &AuditEntry,
+        report_id: Option<&str>,
+    ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
+
+    /// The moderators' audit log, newest first.
+    fn audit_log(
+        &self,
+        page: &PageQuery,
+    ) -> impl Future<Output = Result<(Vec<AuditEntry>, Option<Cursor>)>> + Send;
 }
 
 /// Per-user rate counts (see [`crate::rates`]), kept beside the

@@ -6,7 +6,7 @@ use tracing::instrument;
 use crate::error::{Error, Result};
 use crate::graph::{MessageSel, MessageView};
 use crate::limits;
-use crate::messages::MessageRef;
+use crate::messages::{Editor, MessageRef};
 use crate::model::{Caller, ChangeKind, Message};
 use crate::ports::{ChatStore, Publisher};
 use crate::service::ChatService;
@@ -28,7 +28,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         sel: &MessageSel,
     ) -> Result<MessageView> {
         let emoji = limits::reaction(emoji)?;
-        self.change_own_message(caller, &target.conversation_id, &target.id, sel, false, |_, message| {
+        self.change_own_message(caller, &target.conversation_id, &target.id, sel, Editor::Member, |_, message| {
             if message.deleted_at.is_some() {
                 return Err(Error::Conflict("a deleted message takes no reactions".into()));
             }

@@ -3,6 +3,10 @@
 //! note; moderators list the open reports (`openReports`) and dismiss them
 //! (`dismissReport`).
 //!
+//! Moderators also remove a message (`removeMessage`: a tombstone that
+//! says so), and every moderator action goes to an audit log they read
+//! (`auditLog`).
+//!
 //! A report is one row per reported thing: each user's report of it is an
 //! entry of that row, so one user's repeated reports count once and a
 //! moderator sees everyone's reasons together. Each entry keeps a snapshot
@@ -14,16 +18,19 @@ use tracing::instrument;
 
 use crate::clock::now;
 use crate::error::{Error, Result};
+use crate::graph::{MessageSel, MessageView};
 use crate::limits;
-use crate::model::Caller;
+use crate::messages::{Editor, MessageRef};
+use crate::model::{Caller, ChangeKind, Message};
 use crate::page::{Page, PageRequest, Scope};
-use crate::ports::{ChatStore, ReportStore};
+use crate::ports::{ChatStore, Publisher, ReportStore};
 use crate::rates::Action;
 use crate::service::ChatService;
 
+use crate::moderation::{audit_entry, Removal};
 pub use crate::moderation::{
-    Filed, Report, ReportEntry, ReportKind, ReportReason, ReportReceipt, ReportStatus,
-    ReportTarget, Snapshot, MODERATORS,
+    AuditEntry, Filed, ModerationAction, Report, ReportEntry, ReportKind, ReportReason,
+    ReportReceipt, ReportStatus, ReportTarget, Snapshot, MODERATORS,
 };
 
 /// Reporting.
@@ -147,17 +154,101 @@ impl<S: ReportStore, P> ChatService<S, P> {
     }
 
     /// Closes a report without action; reporting it again opens it again.
+    /// Logged.
     #[instrument(skip(self), fields(caller = %caller.id))]
     pub async fn dismiss_report(&self, caller: &Caller, report_id: &str) -> Result<Report> {
         moderator_only(caller)?;
-        if report_id.is_empty() || report_id.len() > 2 * limits::MAX_ID_CHARS + 16 {
-            return Err(Error::validation("reportId is not a report's id"));
-        }
+        let report_id = report_id_of(report_id)?;
+        let audit = AuditEntry {
+            report_id: Some(report_id.clone()),
+            ..audit_entry(caller, ModerationAction::DismissReport)
+        };
         self.store
-            .resolve_report(report_id, &caller.id, &now())
+            .dismiss_report(&report_id, &audit)
             .await?
             .ok_or_else(|| Error::NotFound("no such report".into()))
     }
+
+    /// The moderators' audit log, newest first: moderators only.
+    #[instrument(skip(self, page), fields(caller = %caller.id))]
+    pub async fn audit_log(&self, caller: &Caller, page: PageRequest) -> Result<Page<AuditEntry>> {
+        moderator_only(caller)?;
+        let scope = Scope::Audit;
+        let query = self.tokens.open(&scope, &page, "limit")?;
+        let (items, cursor) = self.store.audit_log(&query).await?;
+        Ok(Page {
+            items,
+            next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),
+        })
+    }
+}
+
+/// Removing messages.
+impl<S: ChatStore, P: Publisher> ChatService<S, P> {
+    /// A moderator removes a message from any conversation: a tombstone
+    /// that says a moderator removed it, pushed to the members as a delete,
+    /// logged, and closing `report_id` as actioned when given. Removing a
+    /// tombstone again changes nothing.
+    #[instrument(skip(self, sel), fields(caller = %caller.id))]
+    pub async fn remove_message(
+        &self,
+        caller: &Caller,
+        target: MessageRef,
+        report_id: Option<&str>,
+        sel: &MessageSel,
+    ) -> Result<MessageView> {
+        moderator_only(caller)?;
+        let report_id = report_id.map(report_id_of).transpose()?;
+        let removal = Removal {
+            report_id: report_id.as_deref(),
+        };
+        self.change_own_message(
+            caller,
+            &target.conversation_id,
+            &target.id,
+            sel,
+            Editor::Moderator(removal),
+            |_, message| {
+                if message.removed_by_moderator {
+                    return Ok(None);
+                }
+                let now = now();
+                Ok(Some((
+                    ChangeKind::Deleted,
+                    Message {
+                        content: String::new(),
+                        reactions: Vec::new(),
+                        mentions: Vec::new(),
+                        attachments: Vec::new(),
+                        deleted_at: Some(message.deleted_at.clone().unwrap_or_else(|| now.clone())),
+                        removed_by_moderator: true,
+                        updated_at: now,
+                        version: message.version + 1,
+                        ..message.clone()
+                    },
+                )))
+            },
+        )
+        .await
+    }
+}
+
+/// A report id as [`ReportTarget::report_id`] makes them.
+fn report_id_of(raw: &str) -> Result<String> {
+    let ids: Vec<&str> = match raw.split_once(':') {
+        Some(("message", rest)) => rest.split(':').collect(),
+        Some(("user", rest)) => vec![rest],
+        _ => Vec::new(),
+    };
+    let shaped = match ids.as_slice() {
+        [user] => raw.starts_with("user:") && limits::id("reportId", user).is_ok(),
+        [c, m] => limits::id("reportId", c).is_ok() && limits::id("reportId", m).is_ok(),
+        _ => false,
+    };
+    if !shaped {
+        return Err(Error::validation("reportId is not a report's id"));
+    }
+    Ok(raw.to_string())
 }
 
 /// Refuses a caller outside the moderators' group.

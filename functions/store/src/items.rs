@@ -2,7 +2,9 @@
 //! types so a schema change and a storage change never have to move together.
 //! Every attribute map is produced by `serde_dynamo` from these types.
 
-use chat_domain::reports::{Report, ReportEntry, ReportKind, ReportStatus};
+use chat_domain::reports::{
+    AuditEntry, ModerationAction, Report, ReportEntry, ReportKind, ReportStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use chat_domain::attachments::{Attachment, AttachmentState, Upload};
@@ -171,6 +173,9 @@ pub struct MessageItem {
     /// The user ids it mentions (absent: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// A moderator's tombstone (absent: not one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed_by_moderator: bool,
     /// Its files (absent: none), without links: those are made per read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentItem>,
@@ -380,6 +385,7 @@ impl From<&Message> for MessageItem {
                 .collect(),
             mentions: m.mentions.clone(),
             attachments: m.attachments.iter().map(AttachmentItem::from).collect(),
+            removed_by_moderator: m.removed_by_moderator,
             push_until: None,
         }
     }
@@ -408,6 +414,7 @@ impl From<MessageItem> for Message {
                 .collect(),
             mentions: m.mentions,
             attachments: m.attachments.into_iter().map(Attachment::from).collect(),
+            removed_by_moderator: m.removed_by_moderator,
         }
     }
 }
@@ -600,6 +607,65 @@ impl From<ReportItem> for Report {
             reporters: r.reporters.len() as u32 + r.more_reporters,
             resolved_by: r.resolved_by,
             resolved_at: r.resolved_at,
+        }
+    }
+}
+
+/// One moderator action in the Conversations table: `id: AUDIT#<ULID>`,
+/// and `auditShard: "audit"`, which with `id` keys the `auditLog` index,
+/// newest first when read backwards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditItem {
+    pub id: String,
+    pub audit_shard: String,
+    pub at: String,
+    pub moderator_id: String,
+    pub action: ModerationAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+impl AuditItem {
+    pub const PREFIX: &'static str = "AUDIT#";
+    pub const SHARD: &'static str = "audit";
+
+    pub fn new(e: &AuditEntry) -> Self {
+        AuditItem {
+            id: format!("{}{}", Self::PREFIX, e.id),
+            audit_shard: Self::SHARD.to_string(),
+            at: e.at.clone(),
+            moderator_id: e.moderator_id.clone(),
+            action: e.action,
+            report_id: e.report_id.clone(),
+            user_id: e.user_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            message_id: e.message_id.clone(),
+        }
+    }
+}
+
+impl From<AuditItem> for AuditEntry {
+    fn from(a: AuditItem) -> Self {
+        AuditEntry {
+            id: a
+                .id
+                .strip_prefix(AuditItem::PREFIX)
+                .unwrap_or(&a.id)
+                .to_string(),
+            at: a.at,
+            moderator_id: a.moderator_id,
+            action: a.action,
+            report_id: a.report_id,
+            user_id: a.user_id,
+            conversation_id: a.conversation_id,
+            message_id: a.message_id,
         }
     }
 }

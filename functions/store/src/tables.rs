@@ -55,6 +55,7 @@ pub const LINKS_BY_ACTIVITY: &str = "byActivity";
 pub const MESSAGES_BY_ORDER: &str = "byOrder";
 pub const PENDING_UPLOADS: &str = "pendingUploads";
 pub const OPEN_REPORTS: &str = "openReports";
+pub const AUDIT_LOG: &str = "auditLog";
 
 pub const USERS: TableSpec = TableSpec {
     logical: "Users",
@@ -103,6 +104,16 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
             key: KeySpec {
                 hash: "reportShard",
                 range: Some("openedAt"),
+            },
+            keys_only: false,
+        },
+        // The moderators' audit log (see `items::AuditItem`): sparse.
+        IndexSpec {
+            name: AUDIT_LOG,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "auditShard",
+                range: Some("id"),
             },
             keys_only: false,
         },

@@ -355,6 +355,20 @@ fn resolver_function(
             dismiss_report,
             chat_lambda::answer
         ),
+        "remove-message" => in_process!(
+            invocations,
+            "remove-message",
+            writer,
+            remove_message,
+            chat_lambda::answer
+        ),
+        "audit-log" => in_process!(
+            invocations,
+            "audit-log",
+            service,
+            audit_log,
+            chat_lambda::answer
+        ),
         "create-upload" => in_process!(
             invocations,
             "create-upload",

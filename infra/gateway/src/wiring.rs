@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 30);
+        assert_eq!(w.resolvers.len(), 32);
         assert_eq!(
             w.s3_events,
             vec![("process-upload".to_string(), "uploads/".to_string())]
@@ -622,6 +622,7 @@ mod tests {
                 "create-message",
                 "update-message",
                 "delete-message",
+                "remove-message",
                 "leave-convo",
                 "remove-member",
                 "promote-member",
@@ -682,7 +683,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(writers, 12);
+        assert_eq!(writers, 13);
     }
 
     /// The connection routes and the sweeper agree on when a silent

@@ -104,8 +104,13 @@ async fn reports_cost_what_the_table_says() {
         (&alice, "mutation($u: ID!) { reportUser(input: {userId: $u, reason: SPAM}) { reportId } }", json!({ "u": bob.id }), 3),
         // Query (the open reports' index).
         (&mo, "{ openReports { items { id } } }", json!({}), 1),
-        // UpdateItem.
-        (&mo, "mutation($r: ID!) { dismissReport(reportId: $r) { id } }", json!({ "r": format!("user:{}", bob.id) }), 1),
+        // TransactWriteItems (the report closed, the audit log's entry) + GetItem (the report).
+        (&mo, "mutation($r: ID!) { dismissReport(reportId: $r) { id } }", json!({ "r": format!("user:{}", bob.id) }), 2),
+        // BatchGetItem (conversation, message) + TransactWriteItems (the
+        // tombstone, its change-log and audit-log entries) + Query (subscribers).
+        (&mo, "mutation($c: ID!, $m: ID!) { removeMessage(input: {id: $m, messageConversationId: $c}) { id } }", json!({ "c": room, "m": id }), 3),
+        // Query (the audit log's index).
+        (&mo, "{ auditLog { items { id } } }", json!({}), 1),
     ];
     for (client, doc, vars, expected) in cases {
         let (_, invocations, requests) = stack.cost(client.ok(doc, vars)).await;

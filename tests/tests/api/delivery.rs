@@ -323,6 +323,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
         reactions: Vec::new(),
         mentions: Vec::new(),
         attachments: Vec::new(),
+        removed_by_moderator: false,
         push_until: None,
     };
     client

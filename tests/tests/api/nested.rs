@@ -260,6 +260,8 @@ const USER: &str = "id username createdAt updatedAt";
 const CONVO: &str = "id name members createdAt updatedAt";
 const MESSAGE: &str = "id authorId content messageConversationId seq createdAt updatedAt conversationId sender isSent";
 const LINK: &str = "id convoLinkUserId convoLinkConversationId createdAt updatedAt";
+/// A message's report, every field that is set once it is dismissed.
+const REPORT: &str = "id kind userId conversationId messageId status openedAt reporters resolvedBy resolvedAt entries { reporterId reason note reportedAt snapshot { content createdAt } }";
 
 /// Fails with the path of the first `null` in `value`.
 fn assert_no_nulls(value: &Value, path: &str) {
@@ -333,6 +335,8 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
     let kept = chat_tests::post(&alice, &room, "kept").await;
     let edited = chat_tests::post(&alice, &room, "to edit").await;
     let deleted = chat_tests::post(&alice, &room, "to delete").await;
+    let reported = chat_tests::post(&alice, &room, "to report").await;
+    let mo = stack.moderator("mo").await;
     let member_change = "kind conversationId userId by";
     let device_token = "ab".repeat(32);
     // (document, variables, the caller): each a valid call, in order.
@@ -416,6 +420,26 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
             "mutation($c: ID!) { setConversationNotifications(conversationId: $c, level: MENTIONS) { conversationId level } }".to_string(),
             json!({ "c": room }),
             &bob,
+        ),
+        (
+            "mutation($c: ID!, $m: ID!) { reportMessage(input: {messageConversationId: $c, messageId: $m, reason: SPAM, note: \"n\"}) { reportId receivedAt duplicate } }".to_string(),
+            json!({ "c": room, "m": reported }),
+            &bob,
+        ),
+        (
+            "mutation($u: ID!) { reportUser(input: {userId: $u, reason: HATE}) { reportId receivedAt duplicate } }".to_string(),
+            json!({ "u": alice.id }),
+            &bob,
+        ),
+        (
+            format!("mutation($r: ID!) {{ dismissReport(reportId: $r) {{ {REPORT} }} }}"),
+            json!({ "r": format!("message:{room}:{reported}") }),
+            &mo,
+        ),
+        (
+            format!("mutation($c: ID!, $m: ID!, $r: ID!) {{ removeMessage(input: {{id: $m, messageConversationId: $c}}, reportId: $r) {{ {MESSAGE} deletedAt removedByModerator version }} }}"),
+            json!({ "c": room, "m": reported, "r": format!("user:{}", alice.id) }),
+            &mo,
         ),
         (
             format!("mutation($c: ID!, $u: ID!) {{ promoteMember(conversationId: $c, userId: $u) {{ {member_change} }} }}"),

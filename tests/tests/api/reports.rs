@@ -194,3 +194,114 @@ async fn users_are_reported_once_per_reporter_paged_for_moderators_and_reporting
         .await;
     assert_eq!(out["errors"][0]["errorType"], "ValidationError", "{out}");
 }
+
+const ON_CHANGE: &str = "subscription($c: ID!) { onMessageChange(conversationId: $c) { kind message { id content deletedAt removedByModerator } } }";
+const REMOVE: &str = "mutation($c: ID!, $m: ID!, $r: ID) { removeMessage(input: {id: $m, messageConversationId: $c}, reportId: $r) { id content deletedAt removedByModerator } }";
+const AUDIT: &str = "query($l: Int, $t: String) { auditLog(limit: $l, nextToken: $t) { items { id at moderatorId action reportId userId conversationId messageId } nextToken } }";
+
+#[tokio::test]
+async fn a_moderator_removes_a_reported_message_live_and_the_audit_log_keeps_every_action() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let mo = stack.moderator("mo").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let spam = post(&bob, &room, "buy my stuff").await;
+    let other = post(&bob, &room, "hello").await;
+    let report = alice
+        .ok(REPORT_MESSAGE, json!({ "c": room, "m": spam, "r": "SPAM" }))
+        .await["reportMessage"]["reportId"]
+        .clone();
+    alice
+        .ok(REPORT_USER, json!({ "u": bob.id, "r": "SPAM" }))
+        .await;
+    let mut alice_ws = stack.ws(&alice).await;
+    alice_ws
+        .subscribe("c", ON_CHANGE, json!({ "c": room }))
+        .await;
+    alice_ws.sync().await;
+
+    // Members cannot remove others' messages this way.
+    let out = alice.send(REMOVE, json!({ "c": room, "m": other })).await;
+    assert_eq!(out["errors"][0]["errorType"], "Unauthorized", "{out}");
+    // The moderator, who is no member, removes the reported one.
+    let removed = mo
+        .ok(REMOVE, json!({ "c": room, "m": spam, "r": report }))
+        .await["removeMessage"]
+        .clone();
+    assert_eq!(removed["removedByModerator"], true);
+    assert_eq!(removed["content"], "");
+    assert!(removed["deletedAt"].is_string());
+    // Alice sees it go, live, as a delete that says who.
+    let pushed = loop {
+        match alice_ws.next().await {
+            chat_tests::WsEvent::Message(m) if m["type"] == "next" => {
+                break m["payload"]["data"]["onMessageChange"].clone()
+            }
+            chat_tests::WsEvent::Message(_) => continue,
+            other => panic!("expected the removal, got {other:?}"),
+        }
+    };
+    assert_eq!(pushed["kind"], "DELETED");
+    assert_eq!(pushed["message"]["id"], spam.as_str());
+    assert_eq!(pushed["message"]["removedByModerator"], true);
+    // The history keeps the tombstone; the report is closed as actioned.
+    let history = alice
+        .ok(
+            "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id content removedByModerator } } }",
+            json!({ "c": room }),
+        )
+        .await;
+    let messages = history["allMessageConnection"]["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let tomb = messages.iter().find(|m| m["id"] == spam.as_str()).unwrap();
+    assert_eq!(
+        (
+            tomb["content"].as_str(),
+            tomb["removedByModerator"].as_bool()
+        ),
+        (Some(""), Some(true))
+    );
+    let open = items(&mo.ok(OPEN, json!({})).await);
+    assert_eq!(open.len(), 1, "only the user report is left: {open:?}");
+    assert_eq!(open[0]["kind"], "USER");
+    // A removal naming a report that does not exist changes nothing.
+    let out = mo
+        .send(REMOVE, json!({ "c": room, "m": other, "r": "user:nobody" }))
+        .await;
+    assert_eq!(out["errors"][0]["errorType"], "NotFound", "{out}");
+    // Dismissing the other report; then the log, newest first, two a page.
+    mo.ok(DISMISS, json!({ "id": open[0]["id"] })).await;
+    let first = mo.ok(AUDIT, json!({ "l": 1 })).await;
+    let newest = &first["auditLog"]["items"][0];
+    assert_eq!(newest["action"], "DISMISS_REPORT");
+    assert_eq!(newest["moderatorId"], mo.id.as_str());
+    let second = mo
+        .ok(
+            AUDIT,
+            json!({ "l": 1, "t": first["auditLog"]["nextToken"] }),
+        )
+        .await;
+    let older = &second["auditLog"]["items"][0];
+    assert_eq!(older["action"], "REMOVE_MESSAGE");
+    assert_eq!(older["messageId"], spam.as_str());
+    assert_eq!(older["userId"], bob.id.as_str());
+    assert_eq!(older["reportId"], report);
+    let rest = mo
+        .ok(
+            AUDIT,
+            json!({ "l": 5, "t": second["auditLog"]["nextToken"] }),
+        )
+        .await;
+    assert!(
+        rest["auditLog"]["items"].as_array().unwrap().is_empty(),
+        "{rest}"
+    );
+    for who in [&alice, &bob] {
+        let out = who.send(AUDIT, json!({})).await;
+        assert_eq!(out["errors"][0]["errorType"], "Unauthorized");
+    }
+    alice_ws.close().await;
+}

@@ -22,7 +22,7 @@ use crate::model::{
     Conversation, ConvoLink, MemberChange, Message, MessageChange, Presence, ReadMarker, Typing,
     User,
 };
-use crate::moderation::{Filed, Report, ReportEntry, ReportStatus, ReportTarget};
+use crate::moderation::{AuditEntry, Filed, Report, ReportEntry, ReportStatus, ReportTarget};
 use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
@@ -69,6 +69,8 @@ struct Tables {
     /// Reports by id, and who reported each, when.
     reports: BTreeMap<String, Report>,
     reporters: HashMap<String, std::collections::HashSet<String>>,
+    /// The moderators' audit log, by entry id.
+    audit: BTreeMap<String, AuditEntry>,
 }
 
 /// One rate count's row: the window's count, and each burst slot's.
@@ -193,13 +195,53 @@ impl ReportStore for MemoryStore {
         }))
     }
 
-    async fn resolve_report(&self, id: &str, by: &str, at: &str) -> Result<Option<Report>> {
+    async fn dismiss_report(&self, id: &str, audit: &AuditEntry) -> Result<Option<Report>> {
         Ok(self.with(|t| {
             let report = t.reports.get_mut(id)?;
             report.status = ReportStatus::Dismissed;
-            report.resolved_by = Some(by.to_string());
-            report.resolved_at = Some(at.to_string());
-            Some(report.clone())
+            report.resolved_by = Some(audit.moderator_id.clone());
+            report.resolved_at = Some(audit.at.clone());
+            let report = report.clone();
+            t.audit.insert(audit.id.clone(), audit.clone());
+            Some(report)
+        }))
+    }
+
+    async fn remove_message(
+        &self,
+        change: &MessageChange,
+        released: &[String],
+        audit: &AuditEntry,
+        report_id: Option<&str>,
+    ) -> Result<ChangeOutcome> {
+        let outcome = self.change_message(change, released).await?;
+        if outcome == ChangeOutcome::Changed {
+            self.with(|t| {
+                if let Some((stored, _)) = t
+                    .messages
+                    .get_mut(&(change.conversation_id.clone(), change.message.id.clone()))
+                {
+                    stored.removed_by_moderator = change.message.removed_by_moderator;
+                }
+                if let Some(report) = report_id.and_then(|id| t.reports.get_mut(id)) {
+                    report.status = ReportStatus::Actioned;
+                    report.resolved_by = Some(audit.moderator_id.clone());
+                    report.resolved_at = Some(audit.at.clone());
+                }
+                t.audit.insert(audit.id.clone(), audit.clone());
+            });
+        }
+        Ok(outcome)
+    }
+
+    async fn audit_log(&self, page: &PageQuery) -> Result<(Vec<AuditEntry>, Option<Cursor>)> {
+        Ok(self.with(|t| {
+            let rows = t
+                .audit
+                .values()
+                .map(|a| (a.id.clone(), a.clone()))
+                .collect();
+            page_of(rows, page, SortDirection::Desc)
         }))
     }
 }

@@ -186,3 +186,76 @@ async fn reporting_is_rate_limited_per_user() {
         .await;
     assert_eq!(kind(over), ErrorKind::RateLimited);
 }
+
+#[tokio::test]
+async fn a_moderator_removes_a_message_anywhere_closing_its_report_and_every_action_is_logged() {
+    use crate::reports::ModerationAction;
+    let svc = service();
+    let alice = user(&svc, "alice").await;
+    let bob = user(&svc, "bob").await;
+    let moderator = moderator(&svc, "mo").await;
+    let id = room(&svc, &alice, &[&bob]).await;
+    post(&svc, &bob, &id, "m1", "spam spam").await;
+    post(&svc, &bob, &id, "m2", "more spam").await;
+    let receipt = svc
+        .report_message(&alice, &id, "m1", ReportReason::Spam, None)
+        .await
+        .unwrap();
+    let sel = MessageSel::default();
+    let target = |m: &str| MessageRef {
+        id: m.into(),
+        conversation_id: id.clone(),
+    };
+    // Only moderators remove; a member, even the conversation's owner, cannot.
+    let refused = svc.remove_message(&alice, target("m1"), None, &sel).await;
+    assert_eq!(kind(refused), ErrorKind::Unauthorized);
+    let before = published(&svc).len();
+    let removed = svc
+        .remove_message(&moderator, target("m1"), Some(&receipt.report_id), &sel)
+        .await
+        .unwrap();
+    assert!(removed.message.removed_by_moderator);
+    assert!(removed.message.deleted_at.is_some() && removed.message.content.is_empty());
+    assert_eq!(published(&svc).len(), before + 1, "pushed as a delete");
+    // Again: nothing changes, nothing more is pushed or logged.
+    svc.remove_message(&moderator, target("m1"), None, &sel)
+        .await
+        .unwrap();
+    assert_eq!(published(&svc).len(), before + 1);
+    // The members' history shows the tombstone.
+    let history = svc
+        .message_history(&alice, &id, Default::default(), &sel)
+        .await
+        .unwrap();
+    let m1 = history.items.iter().find(|v| v.message.id == "m1").unwrap();
+    assert!(m1.message.removed_by_moderator && m1.message.content.is_empty());
+    // The report is closed as actioned; a missing report refuses the removal.
+    assert!(svc
+        .open_reports(&moderator, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    svc.dismiss_report(&moderator, &format!("user:{}", bob.id))
+        .await
+        .unwrap_err();
+    // The log, newest first: the removal (a failed dismissal logs nothing).
+    let log = svc
+        .audit_log(&moderator, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1, "{:?}", log.items);
+    let entry = &log.items[0];
+    assert_eq!(entry.action, ModerationAction::RemoveMessage);
+    assert_eq!(entry.moderator_id, moderator.id);
+    assert_eq!(entry.user_id.as_deref(), Some(bob.id.as_str()));
+    assert_eq!(entry.report_id.as_deref(), Some(receipt.report_id.as_str()));
+    assert_eq!(
+        kind(svc.audit_log(&alice, PageRequest::default()).await),
+        ErrorKind::Unauthorized
+    );
+    let bad = svc
+        .remove_message(&moderator, target("m2"), Some("nonsense"), &sel)
+        .await;
+    assert_eq!(kind(bad), ErrorKind::Validation);
+}

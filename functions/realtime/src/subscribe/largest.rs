@@ -54,6 +54,7 @@ fn largest_message() -> chat_domain::Message {
                 thumbnail_url: Some("%".repeat(MAX_LINK_CHARS)),
             })
             .collect(),
+        removed_by_moderator: true,
     }
 }
 

@@ -182,69 +182,8 @@ impl MessageStore for DynamoStore {
         change: &MessageChange,
         released: &[String],
     ) -> chat_domain::error::Result<ChangeOutcome> {
-        let message = &change.message;
-        let previous = message.version.saturating_sub(1);
-        let mut set = vec![
-            "content = :content",
-            "updatedAt = :updated",
-            "version = :version",
-            "reactions = :reactions",
-            "attachments = :attachments",
-        ];
-        let mut update = Update::builder()
-            .table_name(&self.tables.messages)
-            .set_key(Some(message_key(message)?))
-            .condition_expression(if previous <= 1 {
-                "attribute_exists(id) AND (attribute_not_exists(version) OR version = :previous)"
-            } else {
-                "version = :previous"
-            })
-            .expression_attribute_values(":content", to_av(&message.content)?)
-            .expression_attribute_values(":updated", to_av(&message.updated_at)?)
-            .expression_attribute_values(":version", to_av(&message.version)?)
-            .expression_attribute_values(
-                ":reactions",
-                to_av(&MessageItem::from(message).reactions)?,
-            )
-            .expression_attribute_values(
-                ":attachments",
-                to_av(&MessageItem::from(message).attachments)?,
-            )
-            .expression_attribute_values(":previous", to_av(&previous)?);
-        if let Some(at) = &message.edited_at {
-            set.push("editedAt = :edited");
-            update = update.expression_attribute_values(":edited", to_av(at)?);
-        }
-        if let Some(at) = &message.deleted_at {
-            set.push("deletedAt = :deleted");
-            update = update.expression_attribute_values(":deleted", to_av(at)?);
-        }
-        let update = update
-            .update_expression(format!("SET {}", set.join(", ")))
-            .build()
-            .map_err(StoreError::from)?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.put(
-                &self.tables.messages,
-                to_attrs(&ChangeItem::new(change))?,
-                "attribute_not_exists(id)",
-            ),
-        ];
-        for id in released {
-            items.push(self.release_upload(id)?);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(ChangeOutcome::Changed),
-            Err(err) if failed_conditions(&err).is_some() => Ok(ChangeOutcome::Moved),
-            Err(err) => Err(StoreError::from(err).into()),
-        }
+        let items = self.change_items(change, released)?;
+        self.write_change(items).await
     }
 
     async fn changes(
@@ -324,5 +263,92 @@ impl MessageStore for DynamoStore {
             )
             .await?;
         Ok((items.into_iter().map(Message::from).collect(), cursor))
+    }
+}
+
+impl DynamoStore {
+    /// A change's writes: the message over the version read, its change-log
+    /// entry, and the uploads it released.
+    pub(super) fn change_items(
+        &self,
+        change: &MessageChange,
+        released: &[String],
+    ) -> Result<Vec<TransactWriteItem>> {
+        let message = &change.message;
+        let previous = message.version.saturating_sub(1);
+        let mut set = vec![
+            "content = :content",
+            "updatedAt = :updated",
+            "version = :version",
+            "reactions = :reactions",
+            "attachments = :attachments",
+        ];
+        let mut update = Update::builder()
+            .table_name(&self.tables.messages)
+            .set_key(Some(message_key(message)?))
+            .condition_expression(if previous <= 1 {
+                "attribute_exists(id) AND (attribute_not_exists(version) OR version = :previous)"
+            } else {
+                "version = :previous"
+            })
+            .expression_attribute_values(":content", to_av(&message.content)?)
+            .expression_attribute_values(":updated", to_av(&message.updated_at)?)
+            .expression_attribute_values(":version", to_av(&message.version)?)
+            .expression_attribute_values(
+                ":reactions",
+                to_av(&MessageItem::from(message).reactions)?,
+            )
+            .expression_attribute_values(
+                ":attachments",
+                to_av(&MessageItem::from(message).attachments)?,
+            )
+            .expression_attribute_values(":previous", to_av(&previous)?);
+        if let Some(at) = &message.edited_at {
+            set.push("editedAt = :edited");
+            update = update.expression_attribute_values(":edited", to_av(at)?);
+        }
+        if let Some(at) = &message.deleted_at {
+            set.push("deletedAt = :deleted");
+            update = update.expression_attribute_values(":deleted", to_av(at)?);
+        }
+        if message.removed_by_moderator {
+            set.push("removedByModerator = :removed");
+            update = update.expression_attribute_values(":removed", to_av(&true)?);
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build()
+            .map_err(StoreError::from)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put(
+                &self.tables.messages,
+                to_attrs(&ChangeItem::new(change))?,
+                "attribute_not_exists(id)",
+            ),
+        ];
+        for id in released {
+            items.push(self.release_upload(id)?);
+        }
+        Ok(items)
+    }
+
+    /// Writes a change's items in one transaction: `Moved` when the
+    /// message was not at the version read.
+    pub(super) async fn write_change(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> chat_domain::error::Result<ChangeOutcome> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ChangeOutcome::Changed),
+            Err(err) if failed_conditions(&err).is_some() => Ok(ChangeOutcome::Moved),
+            Err(err) => Err(StoreError::from(err).into()),
+        }
     }
 }

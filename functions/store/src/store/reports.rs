@@ -1,15 +1,15 @@
-//! Reports in the Conversations table, and the moderators' index of the
-//! open ones (`openReports`).
+//! Reports in the Conversations table, the moderators' index of the open
+//! ones (`openReports`), their actions' audit log (`auditLog`), and a
+//! moderator's removal of a message in one write with its log entry.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
-use aws_sdk_dynamodb::types::ReturnValue;
 use chat_domain::limits::{MAX_REPORTERS, MAX_REPORT_ENTRIES};
-use chat_domain::ports::ReportStore;
-use chat_domain::reports::{Filed, Report, ReportEntry, ReportStatus, ReportTarget};
+use chat_domain::ports::{ChangeOutcome, ReportStore};
+use chat_domain::reports::{AuditEntry, Filed, Report, ReportEntry, ReportStatus, ReportTarget};
 
 use super::*;
-use crate::items::ReportItem;
-use crate::tables::OPEN_REPORTS;
+use crate::items::{AuditItem, ReportItem};
+use crate::tables::{AUDIT_LOG, OPEN_REPORTS};
 
 /// What one write of a report keeps of its reporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,38 @@ enum Keep {
 }
 
 impl DynamoStore {
+    /// A report closed as `status` by `audit`'s moderator, out of the
+    /// open reports' index; refused if there is no such report.
+    fn close_report(
+        &self,
+        id: &str,
+        status: ReportStatus,
+        audit: &AuditEntry,
+    ) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(Self::report_key(id)?))
+            .update_expression(
+                "SET #st = :status, resolvedBy = :by, resolvedAt = :at REMOVE reportShard",
+            )
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":status", to_av(&status)?)
+            .expression_attribute_values(":by", to_av(&audit.moderator_id)?)
+            .expression_attribute_values(":at", to_av(&audit.at)?)
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The audit log's row of a moderator action.
+    fn log_action(&self, audit: &AuditEntry) -> Result<TransactWriteItem> {
+        Ok(self.put(
+            &self.tables.conversations,
+            to_attrs(&AuditItem::new(audit))?,
+            "attribute_not_exists(id)",
+        ))
+    }
+
     fn report_key(report_id: &str) -> Result<Attrs> {
         to_attrs(&IdKey {
             id: ReportItem::id_of(report_id),
@@ -158,37 +190,86 @@ impl ReportStore for DynamoStore {
         Ok((items, cursor_out(out.last_evaluated_key)?))
     }
 
-    async fn resolve_report(
+    async fn dismiss_report(
         &self,
         id: &str,
-        by: &str,
-        at: &str,
+        audit: &AuditEntry,
     ) -> chat_domain::error::Result<Option<Report>> {
+        let items = vec![
+            self.close_report(id, ReportStatus::Dismissed, audit)?,
+            self.log_action(audit)?,
+        ];
         let result = self
             .client
-            .update_item()
-            .table_name(&self.tables.conversations)
-            .set_key(Some(Self::report_key(id)?))
-            .update_expression(
-                "SET #st = :dismissed, resolvedBy = :by, resolvedAt = :at REMOVE reportShard",
-            )
-            .condition_expression("attribute_exists(id)")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":dismissed", to_av(&ReportStatus::Dismissed)?)
-            .expression_attribute_values(":by", to_av(&by)?)
-            .expression_attribute_values(":at", to_av(&at)?)
-            .return_values(ReturnValue::AllNew)
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
-            Ok(out) => {
-                let item: ReportItem = from_attrs(out.attributes.unwrap_or_default())?;
-                Ok(Some(item.into()))
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
-                _ => Err(StoreError::from(err).into()),
+            Ok(_) => {}
+            Err(err) if failed_conditions(&err).is_some_and(|f| failed(&f, 0)) => return Ok(None),
+            Err(err) => return Err(StoreError::from(err).into()),
+        }
+        let row: Option<ReportItem> = self
+            .get(&self.tables.conversations, Self::report_key(id)?)
+            .await?;
+        Ok(row.map(Report::from))
+    }
+
+    async fn remove_message(
+        &self,
+        change: &MessageChange,
+        released: &[String],
+        audit: &AuditEntry,
+        report_id: Option<&str>,
+    ) -> chat_domain::error::Result<ChangeOutcome> {
+        let mut items = self.change_items(change, released)?;
+        items.push(self.log_action(audit)?);
+        if let Some(id) = report_id {
+            items.push(self.close_report(id, ReportStatus::Actioned, audit)?);
+        }
+        let report_at = items.len() - 1;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ChangeOutcome::Changed),
+            Err(err) => match failed_conditions(&err) {
+                Some(f) if report_id.is_some() && failed(&f, report_at) => {
+                    Err(chat_domain::Error::NotFound("no such report".into()))
+                }
+                Some(_) => Ok(ChangeOutcome::Moved),
+                None => Err(StoreError::from(err).into()),
             },
         }
+    }
+
+    async fn audit_log(
+        &self,
+        page: &PageQuery,
+    ) -> chat_domain::error::Result<(Vec<AuditEntry>, Option<Cursor>)> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.conversations)
+            .index_name(AUDIT_LOG)
+            .key_condition_expression("auditShard = :shard")
+            .expression_attribute_values(":shard", to_av(&AuditItem::SHARD)?)
+            .scan_index_forward(false)
+            .limit(page.limit as i32)
+            .set_exclusive_start_key(cursor_in(&page.after)?)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|attrs| from_attrs::<AuditItem>(attrs).map(AuditEntry::from))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, cursor_out(out.last_evaluated_key)?))
     }
 }

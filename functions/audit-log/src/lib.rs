@@ -1,0 +1,20 @@
+//! `Query.auditLog`: every moderator action, newest first; moderators only.
+//!
+//! A thin Lambda function: `main` builds the service once per cold start and
+//! [`handler`] maps the AppSync event onto one use-case of `chat-domain`.
+
+use chat_domain::{ChatService, ChatStore};
+use chat_lambda::{output, PageArgs, ResolverError, ResolverEvent};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tracing::instrument;
+
+#[instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handler<S: ChatStore, P: Send + Sync>(
+    service: &ChatService<S, P>,
+    event: LambdaEvent<ResolverEvent>,
+) -> Result<Value, ResolverError> {
+    let caller = event.payload.caller()?;
+    let page: PageArgs = event.payload.arguments()?;
+    output(&service.audit_log(&caller, page.into()).await?)
+}
