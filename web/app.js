@@ -12,13 +12,13 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- documents
 
-const MESSAGE = `id authorId content seq createdAt editedAt deletedAt version mentions reactions { emoji count reacted } attachments { id name contentType size state error width height url thumbnailUrl }`;
+const MESSAGE = `id authorId content seq createdAt editedAt deletedAt removedByModerator version mentions reactions { emoji count reacted } attachments { id name contentType size state error width height url thumbnailUrl }`;
 const Q = {
   me: gql`query Me { me { id username } }`,
   createUser: gql`mutation CreateUser($u: String!) { createUser(input: { username: $u }) { id username } }`,
   users: gql`query Users($t: String) { listUsers(limit: 100, nextToken: $t) { items { id username online lastSeenAt } nextToken } }`,
   user: gql`query User($id: ID!) { getUser(id: $id) { id username online lastSeenAt } }`,
-  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt attachments { contentType } } unreadCount moreUnread lastReadMessageId notifications } } }`,
+  inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt removedByModerator attachments { contentType } } unreadCount moreUnread lastReadMessageId notifications } } }`,
   createConvo: gql`mutation CreateConvo($n: String!, $m: [String!]!) { createConvo(input: { name: $n, members: $m }) { id } }`,
   history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ${MESSAGE} } nextToken } } }`,
   changes: gql`query Changes($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { ${MESSAGE} } } cursor nextToken } }`,
@@ -34,6 +34,10 @@ const Q = {
   updatePush: gql`mutation UpdatePush($i: PushSettingsInput!) { updatePushSettings(input: $i) { dndUntil hideContent mentions } }`,
   setLevel: gql`mutation SetLevel($c: ID!, $l: NotifyLevel!) { setConversationNotifications(conversationId: $c, level: $l) { conversationId level } }`,
   registerDevice: gql`mutation RegisterDevice($i: RegisterDeviceInput!) { registerDevice(input: $i) { id } }`,
+  reportMessage: gql`mutation ReportMessage($i: ReportMessageInput!) { reportMessage(input: $i) { reportId duplicate } }`,
+  openReports: gql`query OpenReports { openReports(limit: 50) { items { id kind userId conversationId messageId reporters entries { reporterId reason note reportedAt snapshot { content attachments } } } } }`,
+  dismissReport: gql`mutation DismissReport($r: ID!) { dismissReport(reportId: $r) { id status } }`,
+  removeMessage: gql`mutation RemoveMessage($c: ID!, $m: ID!, $r: ID) { removeMessage(input: { id: $m, messageConversationId: $c }, reportId: $r) { id removedByModerator } }`,
 };
 const S = {
   changes: gql`subscription OnMessageChange($c: ID!) { onMessageChange(conversationId: $c) { kind conversationId message { ${MESSAGE} } } }`,
@@ -74,11 +78,11 @@ let networkGate = null;
 
 // --------------------------------------------------------------------- auth
 
-async function devToken(username) {
+async function devToken(username, groups = state.groups || []) {
   const res = await fetch(state.config.auth.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username }),
+    body: JSON.stringify({ username, groups }),
   });
   if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || `sign-in failed (${res.status})`);
   return (await res.json()).token;
@@ -368,7 +372,7 @@ function renderInbox() {
     const last = document.createElement('div');
     last.className = 'last';
     const m = entry.lastMessage;
-    last.textContent = !m ? 'No messages yet' : m.deletedAt ? 'Message deleted' : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
+    last.textContent = !m ? 'No messages yet' : m.deletedAt ? (m.removedByModerator ? 'Removed by a moderator' : 'Message deleted') : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
     summary.append(title, last);
     li.append(summary);
     li.onclick = () => openConversation(entry.conversationId);
@@ -576,7 +580,7 @@ function messageItem(room, m, seen) {
   }
   const bubble = document.createElement('div');
   bubble.className = 'bubble';
-  if (m.deletedAt) bubble.textContent = 'Message deleted';
+  if (m.deletedAt) bubble.textContent = m.removedByModerator ? 'Removed by a moderator' : 'Message deleted';
   else if (m.content) bubble.append(...contentNodes(m));
   if (m.deletedAt || m.content) li.append(bubble);
   if (!m.deletedAt && m.attachments?.length) li.append(attachmentsOf(m));
@@ -639,6 +643,13 @@ function messageItem(room, m, seen) {
       del.className = 'delete';
       del.onclick = () => deleteMessage(room, m);
       actions.append(edit, del);
+    } else {
+      const report = document.createElement('button');
+      report.textContent = 'Report';
+      report.className = 'report-message';
+      report.title = 'Report this message to the moderators';
+      report.onclick = () => openReport(room, m);
+      actions.append(report);
     }
     meta.append(actions);
   }
@@ -1025,6 +1036,115 @@ async function deleteMessage(room, m) {
   renderMessages(room);
 }
 
+// ------------------------------------------------------------------- safety
+
+/** A short message at the bottom of the screen, read out by screen readers. */
+function notice(text) {
+  const el = $('notice');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => { el.hidden = true; }, 4000);
+}
+
+function openReport(room, m) {
+  const dialog = $('report-dialog');
+  $('report-form').reset();
+  $('report-error').textContent = '';
+  $('report-quote').textContent = m.content || filesSummary(m.attachments);
+  dialog.dataset.conversation = room.id;
+  dialog.dataset.message = m.id;
+  dialog.showModal();
+  $('report-reason').focus();
+}
+
+async function sendReport(e) {
+  e.preventDefault();
+  const dialog = $('report-dialog');
+  const input = {
+    messageConversationId: dialog.dataset.conversation,
+    messageId: dialog.dataset.message,
+    reason: $('report-reason').value,
+    note: $('report-note').value.trim() || null,
+  };
+  try {
+    await mutate(Q.reportMessage, { i: input });
+    dialog.close();
+    notice('Reported. Thank you: the moderators will review it.');
+  } catch (err) {
+    $('report-error').textContent = err.message;
+  }
+}
+
+const isModerator = () => {
+  try {
+    return (claimsOf(state.token)['cognito:groups'] || []).includes('moderators');
+  } catch {
+    return false;
+  }
+};
+
+const REASONS = Object.fromEntries([...document.querySelectorAll('#report-reason option')].map((o) => [o.value, o.textContent]));
+
+async function openModeration() {
+  $('moderation').showModal();
+  await renderReports();
+}
+
+async function renderReports() {
+  $('moderation-error').textContent = '';
+  let reports;
+  try {
+    ({ openReports: { items: reports } } = await run(Q.openReports));
+  } catch (err) {
+    $('moderation-error').textContent = err.message;
+    return;
+  }
+  await Promise.all([...new Set(reports.map((r) => r.userId))].map(userOf));
+  $('reports').replaceChildren(...reports.map((r) => {
+    const li = document.createElement('li');
+    li.className = 'report';
+    li.dataset.report = r.id;
+    const head = document.createElement('div');
+    head.className = 'report-head';
+    head.textContent = `${r.kind === 'MESSAGE' ? 'A message by' : 'The user'} ${nameOf(r.userId)} · ${r.reporters} report${r.reporters === 1 ? '' : 's'}`;
+    const quote = document.createElement('blockquote');
+    quote.className = 'quote';
+    quote.textContent = r.entries[0]?.snapshot.content || '(no text)';
+    const why = document.createElement('div');
+    why.className = 'muted';
+    why.textContent = r.entries.map((e) => REASONS[e.reason] + (e.note ? `: “${e.note}”` : '')).join(' · ');
+    const row = document.createElement('div');
+    row.className = 'row';
+    const dismiss = document.createElement('button');
+    dismiss.textContent = 'Dismiss';
+    dismiss.onclick = () => act(() => mutate(Q.dismissReport, { r: r.id }), 'Report dismissed');
+    row.append(dismiss);
+    if (r.kind === 'MESSAGE') {
+      const remove = document.createElement('button');
+      remove.textContent = 'Remove message';
+      remove.className = 'danger';
+      remove.onclick = () => act(
+        () => mutate(Q.removeMessage, { c: r.conversationId, m: r.messageId, r: r.id }),
+        'Message removed',
+      );
+      row.append(remove);
+    }
+    li.append(head, quote, why, row);
+    return li;
+  }));
+}
+
+async function act(action, done) {
+  try {
+    await action();
+    notice(done);
+  } catch (err) {
+    $('moderation-error').textContent = err.message;
+  }
+  await renderReports();
+}
+
 async function toggleReaction(room, m, emoji, reacted) {
   const data = await mutate(reacted ? Q.unreact : Q.react, { c: room.id, m: m.id, e: emoji });
   upsert(room, data.addReaction || data.removeReaction);
@@ -1067,6 +1187,7 @@ async function signedIn() {
   $('signin').hidden = true;
   $('app').hidden = false;
   $('me-name').textContent = me.username;
+  $('moderation-open').hidden = !isModerator();
   $('me-avatar').textContent = me.username.slice(0, 1);
   listen('links', S.links, { u: me.id }, () => refreshInboxSoon());
   await refreshUsers();
@@ -1083,8 +1204,10 @@ function wire() {
     $('signin-error').textContent = '';
     try {
       state.username = $('username').value.trim();
+      state.groups = $('as-moderator').checked ? ['moderators'] : [];
       state.token = await devToken(state.username);
       sessionStorage.setItem('username', state.username);
+      sessionStorage.setItem('groups', JSON.stringify(state.groups));
       sessionStorage.setItem('token', state.token);
       await signedIn();
     } catch (err) {
@@ -1103,6 +1226,11 @@ function wire() {
     $(id).onchange = () => saveNotifySettings().catch((err) => console.warn(err));
   }
   $('web-push').onclick = enableWebPush;
+  $('report-form').onsubmit = sendReport;
+  $('report-cancel').onclick = () => $('report-dialog').close();
+  // What was reported does not stay in the page once the dialog is done.
+  $('report-dialog').onclose = () => { $('report-quote').textContent = ''; };
+  $('moderation-open').onclick = () => openModeration().catch((err) => console.warn(err));
   $('composer').onsubmit = (e) => {
     e.preventDefault();
     const input = $('message-input');
@@ -1148,6 +1276,7 @@ async function main() {
     return signedIn();
   }
   state.username = sessionStorage.getItem('username');
+  state.groups = JSON.parse(sessionStorage.getItem('groups') || '[]');
   state.token = sessionStorage.getItem('token');
   if (state.username && state.token) return signedIn();
   $('signin').hidden = false;

@@ -19,13 +19,14 @@ before(async () => {
 });
 after(async () => browser?.close());
 
-async function signIn(username) {
+async function signIn(username, { moderator = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(APP);
   await page.fill('#username', username);
+  if (moderator) await page.check('#as-moderator');
   await page.click('#signin-form button[type=submit]');
   await page.locator('#me-name', { hasText: username }).waitFor({ timeout: WAIT });
   await page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
@@ -428,4 +429,54 @@ test('photos and files: dropped, pasted and picked, uploaded with progress, arri
   assert.deepEqual(ben.errors, []);
   await ann.context.close();
   await ben.context.close();
+});
+
+test('a member reports a message from its menu; a moderator reviews it and removes it, and the members see it go live', async () => {
+  const cara = await signIn('cara');
+  const dan = await signIn('dan');
+  await startConversation(cara.page, 'Book club', 'dan');
+  await send(cara.page, 'Chapter 3 tonight?');
+  await conversation(dan.page, 'Book club').click();
+  await dan.page.locator('#room-name', { hasText: 'Book club' }).waitFor({ timeout: WAIT });
+  await message(dan.page, 'Chapter 3 tonight?').waitFor({ timeout: WAIT });
+  await send(dan.page, 'Buy cheap followers at spam.example');
+
+  // Cara reports Dan's message from its menu: a reason and a note.
+  const spam = message(cara.page, 'Buy cheap followers');
+  await spam.waitFor({ timeout: WAIT });
+  await spam.hover();
+  await spam.locator('button.report-message').click();
+  await cara.page.locator('#report-dialog[open]').waitFor({ timeout: WAIT });
+  assert.equal(await textOf(cara.page.locator('#report-quote')), 'Buy cheap followers at spam.example');
+  await cara.page.selectOption('#report-reason', 'SPAM');
+  await cara.page.fill('#report-note', 'He posts this everywhere');
+  await cara.page.click('#report-form button[type=submit]');
+  await cara.page.locator('#notice', { hasText: 'Reported' }).waitFor({ timeout: WAIT });
+  assert.equal(await cara.page.locator('#report-dialog[open]').count(), 0);
+  // Nobody but a moderator has the review.
+  assert.equal(await cara.page.locator('#moderation-open').isVisible(), false);
+  // Her own message has no Report button.
+  assert.equal(await message(cara.page, 'Chapter 3 tonight?').locator('button.report-message').count(), 0);
+
+  // A moderator signs in, reads the report as Cara made it, and removes the message.
+  const mod = await signIn('moddy', { moderator: true });
+  await mod.page.click('#moderation-open');
+  const report = mod.page.locator('#reports .report', { hasText: 'Buy cheap followers' });
+  await report.waitFor({ timeout: WAIT });
+  assert.match(await textOf(report), /A message by dan · 1 report/);
+  assert.match(await textOf(report), /Spam: “He posts this everywhere”/);
+  await mod.page.screenshot({ path: `${SHOTS}/9-moderation.png` });
+  await report.locator('button', { hasText: 'Remove message' }).click();
+  await mod.page.locator('#notice', { hasText: 'Message removed' }).waitFor({ timeout: WAIT });
+  await mod.page.waitForFunction(() => document.querySelectorAll('#reports .report').length === 0, null, { timeout: WAIT });
+
+  // Both members see it go, live, and why.
+  for (const who of [cara, dan]) {
+    await who.page.locator('#messages .message.deleted .bubble', { hasText: 'Removed by a moderator' }).waitFor({ timeout: WAIT });
+    await conversation(who.page, 'Book club').locator('.last', { hasText: 'Removed by a moderator' }).waitFor({ timeout: WAIT });
+    assert.equal(await who.page.getByText('Buy cheap followers').count(), 0, 'gone from the page');
+  }
+  await cara.page.screenshot({ path: `${SHOTS}/10-removed.png` });
+  for (const who of [cara, dan, mod]) assert.deepEqual(who.errors, []);
+  for (const who of [cara, dan, mod]) await who.context.close();
 });
