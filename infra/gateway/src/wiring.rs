@@ -804,6 +804,41 @@ mod tests {
         );
     }
 
+    /// The functions whose requests are rate-limited may write the count
+    /// (an UpdateItem of the Conversations table, `chat_store`'s rates).
+    #[test]
+    fn the_rate_limited_functions_may_count() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_mapping().unwrap();
+        for name in [
+            "create-message",
+            "create-convo",
+            "create-convo-link",
+            "report-message",
+            "report-user",
+        ] {
+            let function = resources
+                .values()
+                .find(|r| {
+                    str_at(r, &["Properties", "CodeUri"])
+                        .is_some_and(|c| c.ends_with(&format!("/{name}")))
+                })
+                .unwrap_or_else(|| panic!("{name} is in the template"));
+            let statements = function["Properties"]["Policies"][0]["Statement"]
+                .as_sequence()
+                .unwrap();
+            let may = statements.iter().any(|st| {
+                serde_yaml::to_string(&st["Action"])
+                    .unwrap()
+                    .contains("dynamodb:UpdateItem")
+                    && serde_yaml::to_string(&st["Resource"])
+                        .unwrap()
+                        .contains("ConversationsTable.Arn")
+            });
+            assert!(may, "{name} may UpdateItem the Conversations table");
+        }
+    }
+
     fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }
