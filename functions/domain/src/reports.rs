@@ -34,7 +34,7 @@ pub use crate::moderation::{
 };
 
 /// Reporting.
-impl<S: ChatStore + ReportStore, P> ChatService<S, P> {
+impl<S: ChatStore, P> ChatService<S, P> {
     /// Reports a message of a conversation the caller belongs to.
     #[instrument(skip(self, note), fields(caller = %caller.id))]
     pub async fn report_message(

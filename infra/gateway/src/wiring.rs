@@ -839,6 +839,62 @@ mod tests {
         }
     }
 
+    /// What an operator needs from the template: tables that survive
+    /// `sam delete` and can be restored to any second of the last 35 days,
+    /// logs that are kept for a stated time, and traces.
+    #[test]
+    fn tables_are_retained_and_recoverable_and_logs_and_traces_are_on() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_mapping().unwrap();
+        let tables: Vec<&serde_yaml::Value> = resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+            .collect();
+        assert_eq!(tables.len(), ALL.len());
+        for table in tables {
+            assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+            assert_eq!(table["UpdateReplacePolicy"].as_str(), Some("Retain"));
+            assert_eq!(
+                table["Properties"]["PointInTimeRecoverySpecification"]
+                    ["PointInTimeRecoveryEnabled"]
+                    .as_bool(),
+                Some(true)
+            );
+        }
+        let globals = &template["Globals"]["Function"];
+        assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+        assert_eq!(
+            serde_yaml::to_string(&globals["LoggingConfig"]["LogGroup"])
+                .unwrap()
+                .trim(),
+            "!Ref FunctionLogs"
+        );
+        for (name, r) in resources {
+            let props = &r["Properties"];
+            assert!(
+                props.get("LoggingConfig").is_none(),
+                "{name:?} logs to the shared group"
+            );
+        }
+        for group in ["FunctionLogs", "AppSyncLogs"] {
+            assert_eq!(
+                serde_yaml::to_string(
+                    &template["Resources"][group]["Properties"]["RetentionInDays"]
+                )
+                .unwrap()
+                .trim(),
+                "!Ref LogRetentionDays"
+            );
+        }
+        let api = &template["Resources"]["GraphQLApi"]["Properties"];
+        assert_eq!(api["XrayEnabled"].as_bool(), Some(true));
+        assert_eq!(api["LogConfig"]["FieldLogLevel"].as_str(), Some("ERROR"));
+        assert_eq!(
+            api["LogConfig"]["ExcludeVerboseContent"].as_bool(),
+            Some(true)
+        );
+    }
+
     fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }
