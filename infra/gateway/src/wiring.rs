@@ -895,6 +895,69 @@ mod tests {
         );
     }
 
+    /// What goes wrong unseen otherwise raises an alarm, sent to the
+    /// deployer's topic: every failure queue's depth, the API's 5xx,
+    /// functions' errors and throttles, and every table's throttling.
+    #[test]
+    fn failures_raise_alarms_to_the_deployers_topic() {
+        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_mapping().unwrap();
+        let alarms: Vec<(&str, &serde_yaml::Value)> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+            .map(|(name, r)| (name.as_str().unwrap(), &r["Properties"]))
+            .collect();
+        for (name, alarm) in &alarms {
+            assert_eq!(
+                serde_yaml::to_string(&alarm["AlarmActions"])
+                    .unwrap()
+                    .trim(),
+                "!If\n- HasAlarmTopic\n- - !Ref AlarmTopicArn\n- !Ref AWS::NoValue",
+                "{name}"
+            );
+        }
+        let text = |v: &serde_yaml::Value| serde_yaml::to_string(v).unwrap();
+        // Every queue that collects what was given up on is watched.
+        for (queue, r) in resources {
+            if r["Type"].as_str() != Some("AWS::SQS::Queue") {
+                continue;
+            }
+            let queue = queue.as_str().unwrap();
+            assert!(
+                alarms.iter().any(|(_, a)| {
+                    a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                        && text(&a["Dimensions"]).contains(&format!("{queue}.QueueName"))
+                }),
+                "{queue} has an alarm on its depth"
+            );
+        }
+        let metric = |namespace: &str, name: &str| {
+            alarms.iter().any(|(_, a)| {
+                a["Namespace"].as_str() == Some(namespace) && a["MetricName"].as_str() == Some(name)
+            })
+        };
+        assert!(metric("AWS/AppSync", "5XXError"));
+        assert!(metric("AWS/Lambda", "Errors"));
+        assert!(metric("AWS/Lambda", "Throttles"));
+        // Both kinds of throttling of every table, in one sum.
+        let throttles = alarms
+            .iter()
+            .find(|(name, _)| *name == "TableThrottlesAlarm")
+            .expect("a table throttling alarm")
+            .1;
+        let all = text(&throttles["Metrics"]);
+        for table in ALL {
+            for kind in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+                assert!(
+                    all.contains(&format!("!Ref {}Table", table.logical)),
+                    "{} is watched",
+                    table.logical
+                );
+                assert!(all.contains(kind));
+            }
+        }
+    }
+
     fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }
