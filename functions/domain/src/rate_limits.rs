@@ -2,8 +2,8 @@
 //! one count as the store takes it. A leaf: it imports nothing of the
 //! crate; the counting is [`crate::rates`].
 //!
-//! Per-user rate limits: how many messages, conversations, invites and
-//! reports one user may make in a time, counted in the store so that every
+//! A rate limit caps how many messages, conversations, invites and reports
+//! one user makes in a time. It is counted in the store, so that every
 //! function instance sees the same count (on AWS, every concurrent
 //! execution environment of a function).
 //!
@@ -81,7 +81,7 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
-    /// The stack's caps (README, "Rate limits"): a person typing fast
+    /// The stack's caps (README, "Safety: rate limits"): a person typing fast
     /// never meets them; a script does within seconds.
     fn default() -> Self {
         RateLimits {
@@ -99,7 +99,7 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// No caps, and no counting: a test or benchmark stack's.
+    /// No caps, and no counting (a test stack sets only the caps it tests).
     pub fn off() -> Self {
         RateLimits {
             message_burst: 0,
