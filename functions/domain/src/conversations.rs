@@ -26,7 +26,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         name: &str,
         members: &[String],
     ) -> Result<(Conversation, Vec<ConvoLink>)> {
-        let name = limits::convo_name(name)?;
+        let name = self.filter.apply(&limits::convo_name(name)?)?;
         let mut ids = vec![limits::id("caller id", &caller.id)?];
         let mut seen: BTreeSet<String> = ids.iter().cloned().collect();
         for m in members {

@@ -1,5 +1,7 @@
 //! The stack's word filter: a list of words, phrases and patterns that
-//! messages may not carry, applied to `createMessage` and `updateMessage`.
+//! messages may not carry, applied to `createMessage` and `updateMessage`,
+//! and to new conversations' names (`createConvo`) and new usernames
+//! (`createUser`, which refuses whatever the action).
 //!
 //! The list is the stack's own (README, "Word filter"): the template's
 //! `ContentFilter` parameter on AWS, `infra/content-filter.txt` locally,

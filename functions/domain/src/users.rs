@@ -23,6 +23,13 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         if let Some(existing) = self.store.get_user(&id).await? {
             return same_username(existing, &username);
         }
+        // A name is shown everywhere its user goes: one the word filter
+        // matches is refused, whatever the filter's action for messages.
+        if !self.filter.find(&username).is_empty() {
+            return Err(Error::Validation(
+                "this username has words this chat does not allow".into(),
+            ));
+        }
         let now = now();
         let user = User {
             id,

@@ -158,4 +158,21 @@ async fn masking_stores_and_pushes_stars_in_place_of_the_words() {
         history["allMessageConnection"]["messages"][0]["content"],
         "****"
     );
+    // A new conversation's name is masked as a message is; a new username
+    // the list matches is refused.
+    let named = alice
+        .ok(
+            "mutation { createConvo(input: {name: \"scam alerts\", members: []}) { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(named["createConvo"]["name"], "**** alerts");
+    let scammer = stack.client("scammer").await;
+    let out = scammer
+        .send(
+            "mutation { createUser(input: {username: \"scammer\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["errors"][0]["errorType"], "ValidationError", "{out}");
 }

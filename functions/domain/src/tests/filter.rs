@@ -65,3 +65,37 @@ async fn masking_stores_and_pushes_the_masked_text_on_create_and_on_edit() {
         .unwrap();
     assert_eq!(edited.message.content, "* * * *, I said");
 }
+
+#[tokio::test]
+async fn new_usernames_are_refused_and_conversation_names_filtered_as_messages() {
+    let svc = filtered(FilterAction::Mask);
+    let darn = caller("darn");
+    assert_eq!(
+        kind(svc.create_user(&darn, "DARN").await),
+        ErrorKind::Validation
+    );
+    assert_eq!(
+        kind(svc.create_user(&darn, "d4rn").await),
+        ErrorKind::Validation
+    );
+    let alice = user(&svc, "alice").await;
+    let (convo, _) = svc.create_convo(&alice, "darn plans", &[]).await.unwrap();
+    assert_eq!(convo.name, "**** plans");
+    let refusing = filtered(FilterAction::Refuse);
+    let bob = user(&refusing, "bob").await;
+    assert_eq!(
+        kind(refusing.create_convo(&bob, "d a r n", &[]).await),
+        ErrorKind::Validation
+    );
+    // A profile made before the word was listed still signs in.
+    let plain = service();
+    let early = caller("darnell");
+    plain.create_user(&early, "darn").await.unwrap();
+    let later = plain.with_filter(Arc::new(
+        ContentFilter::parse("darn", FilterAction::Refuse).unwrap(),
+    ));
+    assert_eq!(
+        later.create_user(&early, "darn").await.unwrap().username,
+        "darn"
+    );
+}
