@@ -35,6 +35,7 @@ const Q = {
   setLevel: gql`mutation SetLevel($c: ID!, $l: NotifyLevel!) { setConversationNotifications(conversationId: $c, level: $l) { conversationId level } }`,
   registerDevice: gql`mutation RegisterDevice($i: RegisterDeviceInput!) { registerDevice(input: $i) { id } }`,
   reportMessage: gql`mutation ReportMessage($i: ReportMessageInput!) { reportMessage(input: $i) { reportId duplicate } }`,
+  reportUser: gql`mutation ReportUser($i: ReportUserInput!) { reportUser(input: $i) { reportId duplicate } }`,
   openReports: gql`query OpenReports { openReports(limit: 50) { items { id kind userId conversationId messageId reporters entries { reporterId reason note reportedAt snapshot { content attachments } } } } }`,
   dismissReport: gql`mutation DismissReport($r: ID!) { dismissReport(reportId: $r) { id status } }`,
   removeMessage: gql`mutation RemoveMessage($c: ID!, $m: ID!, $r: ID) { removeMessage(input: { id: $m, messageConversationId: $c }, reportId: $r) { id removedByModerator } }`,
@@ -546,7 +547,18 @@ function renderMembers() {
     dot.className = 'presence-dot' + (online ? ' online' : '');
     dot.dataset.presence = id;
     dot.title = online ? 'online' : user?.lastSeenAt ? `last seen ${new Date(user.lastSeenAt).toLocaleString()}` : 'offline';
-    span.append(dot, document.createTextNode(id === state.me.id ? `${nameOf(id)} (you)` : nameOf(id)));
+    if (id === state.me.id) {
+      span.append(dot, document.createTextNode(`${nameOf(id)} (you)`));
+    } else {
+      // Another member's name opens what can be done about them: a report.
+      const name = document.createElement('button');
+      name.className = 'member-name';
+      name.textContent = nameOf(id);
+      name.title = `Report ${nameOf(id)}`;
+      name.setAttribute('aria-haspopup', 'dialog');
+      name.onclick = () => openReportUser(id);
+      span.append(dot, name);
+    }
     return span;
   }));
 }
@@ -1048,12 +1060,20 @@ function notice(text) {
 }
 
 function openReport(room, m) {
+  showReport({ kind: 'message', conversation: room.id, message: m.id }, 'Report this message', m.content || filesSummary(m.attachments));
+}
+
+function openReportUser(userId) {
+  showReport({ kind: 'user', user: userId }, `Report ${nameOf(userId)}`, nameOf(userId));
+}
+
+function showReport(target, title, quote) {
   const dialog = $('report-dialog');
   $('report-form').reset();
   $('report-error').textContent = '';
-  $('report-quote').textContent = m.content || filesSummary(m.attachments);
-  dialog.dataset.conversation = room.id;
-  dialog.dataset.message = m.id;
+  $('report-title').textContent = title;
+  $('report-quote').textContent = quote;
+  Object.assign(dialog.dataset, target);
   dialog.showModal();
   $('report-reason').focus();
 }
@@ -1061,14 +1081,15 @@ function openReport(room, m) {
 async function sendReport(e) {
   e.preventDefault();
   const dialog = $('report-dialog');
-  const input = {
-    messageConversationId: dialog.dataset.conversation,
-    messageId: dialog.dataset.message,
-    reason: $('report-reason').value,
-    note: $('report-note').value.trim() || null,
-  };
+  const why = { reason: $('report-reason').value, note: $('report-note').value.trim() || null };
   try {
-    await mutate(Q.reportMessage, { i: input });
+    if (dialog.dataset.kind === 'user') {
+      await mutate(Q.reportUser, { i: { userId: dialog.dataset.user, ...why } });
+    } else {
+      await mutate(Q.reportMessage, {
+        i: { messageConversationId: dialog.dataset.conversation, messageId: dialog.dataset.message, ...why },
+      });
+    }
     dialog.close();
     notice('Reported. Thank you: the moderators will review it.');
   } catch (err) {

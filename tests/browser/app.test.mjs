@@ -431,7 +431,7 @@ test('photos and files: dropped, pasted and picked, uploaded with progress, arri
   await ben.context.close();
 });
 
-test('a member reports a message from its menu; a moderator reviews it and removes it, and the members see it go live', async () => {
+test('a member reports a message and its author from their menus; a moderator reviews them, removes the message and dismisses the other, and the members see it go live', async () => {
   const cara = await signIn('cara');
   const dan = await signIn('dan');
   await startConversation(cara.page, 'Book club', 'dan');
@@ -457,6 +457,12 @@ test('a member reports a message from its menu; a moderator reviews it and remov
   assert.equal(await cara.page.locator('#moderation-open').isVisible(), false);
   // Her own message has no Report button.
   assert.equal(await message(cara.page, 'Chapter 3 tonight?').locator('button.report-message').count(), 0);
+  // Dan himself, from his name in the conversation's header.
+  await cara.page.locator('#room-members button.member-name', { hasText: 'dan' }).click();
+  await cara.page.locator('#report-dialog[open] #report-title', { hasText: 'Report dan' }).waitFor({ timeout: WAIT });
+  await cara.page.selectOption('#report-reason', 'HARASSMENT');
+  await cara.page.click('#report-form button[type=submit]');
+  await cara.page.waitForFunction(() => !document.getElementById('report-dialog').open, null, { timeout: WAIT });
 
   // A moderator signs in, reads the report as Cara made it, and removes the message.
   const mod = await signIn('moddy', { moderator: true });
@@ -468,6 +474,12 @@ test('a member reports a message from its menu; a moderator reviews it and remov
   await mod.page.screenshot({ path: `${SHOTS}/9-moderation.png` });
   await report.locator('button', { hasText: 'Remove message' }).click();
   await mod.page.locator('#notice', { hasText: 'Message removed' }).waitFor({ timeout: WAIT });
+  // Left: the report of Dan himself, which the moderator dismisses.
+  const user = mod.page.locator('#reports .report', { hasText: 'The user dan' });
+  await user.waitFor({ timeout: WAIT });
+  assert.match(await textOf(user), /Harassment or bullying/);
+  assert.equal(await mod.page.locator('#reports .report').count(), 1);
+  await user.locator('button', { hasText: 'Dismiss' }).click();
   await mod.page.waitForFunction(() => document.querySelectorAll('#reports .report').length === 0, null, { timeout: WAIT });
 
   // Both members see it go, live, and why.
