@@ -9,7 +9,7 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
 
 help:
 	@echo "make dev     build and run the local stack (the web app on http://127.0.0.1:4000/, GraphQL on /graphql)"
@@ -80,7 +80,7 @@ bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/p
 	cd bench/peer && npm ci --no-audit --no-fund
 
 ## Everything CI runs.
-test: deps fmt-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
+test: deps fmt-check rust-version clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
 
 ## The web client's packages (urql, graphql-ws), served as they are: no build.
 web: web/node_modules/.package-lock.json
@@ -106,6 +106,10 @@ lint-template: $(VENV)/.installed
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+## The workspace's rust-version is what the locked dependencies need.
+rust-version:
+	python3 tests/tools/rust-version.py
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
