@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 
 const APP = process.env.CHAT_APP ?? 'http://127.0.0.1:4000/';
@@ -491,4 +492,33 @@ test('a member reports a message and its author from their menus; a moderator re
   await cara.page.screenshot({ path: `${SHOTS}/10-removed.png` });
   for (const who of [cara, dan, mod]) assert.deepEqual(who.errors, []);
   for (const who of [cara, dan, mod]) await who.context.close();
+});
+
+test('a front end served from another origin signs in and calls GraphQL, as it would call AppSync', async () => {
+  // A page on another port: what Vite, Expo web or a query explorer serves.
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>Elsewhere</title>');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    const answer = await page.evaluate(async (app) => {
+      const { token } = await (await fetch(new URL('auth/token', app), {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'elsewhere' }),
+      })).json();
+      const res = await fetch(new URL('graphql', app), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: token },
+        body: JSON.stringify({ query: 'mutation { createUser(input: {username: "elsewhere"}) { username } }' }),
+      });
+      return res.json();
+    }, APP);
+    assert.deepEqual(answer, { data: { createUser: { username: 'elsewhere' } } });
+  } finally {
+    await context.close();
+    server.close();
+  }
 });

@@ -130,6 +130,66 @@ pub async fn not_found() -> Response {
     )
 }
 
+/// How long a browser may keep a preflight's answer, as AppSync says.
+const PREFLIGHT_MAX_AGE_SECS: &str = "172800";
+/// The response headers a page may read, as AppSync exposes them.
+const EXPOSED_HEADERS: &str =
+    "x-amzn-RequestId,x-amzn-ErrorType,x-amz-user-agent,x-amzn-ErrorMessage,Date,x-amz-schema-version";
+/// The request headers a page may send when its preflight names none.
+const ALLOWED_HEADERS: &str =
+    "authorization,content-type,x-api-key,x-amz-date,x-amz-security-token,x-amz-user-agent";
+
+/// `OPTIONS /graphql`: a browser's preflight. AppSync lets any origin call
+/// its endpoint (the token, not the origin, is what authorizes), and so
+/// does the local stack, so a front end served from another port or host
+/// (Vite, Expo web, a query explorer) calls it as it would call AppSync.
+pub async fn preflight(headers: HeaderMap) -> Response {
+    // The headers the page asks to send, when they are header names.
+    let asked = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.split(',').all(|name| {
+                let name = name.trim();
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+        })
+        .unwrap_or(ALLOWED_HEADERS)
+        .to_string();
+    let mut response = StatusCode::OK.into_response();
+    let out = response.headers_mut();
+    out.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST,OPTIONS"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&asked) {
+        out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
+    }
+    out.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECS),
+    );
+    response
+}
+
+/// Every `/graphql` answer, the preflight's included, may be read by a
+/// page of any origin.
+pub async fn cors(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+    response
+}
+
 /// `/graphql` with a method other than POST.
 pub async fn method_not_allowed() -> Response {
     let mut response = errors_only(

@@ -549,9 +549,19 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let app = Router::new()
         .route(
             "/graphql",
-            post(graphql::handle).fallback(graphql::method_not_allowed),
+            post(graphql::handle)
+                .options(graphql::preflight)
+                .fallback(graphql::method_not_allowed)
+                .layer(axum::middleware::map_response(graphql::cors)),
         )
-        .route("/auth/token", post(idp::token_endpoint))
+        // A front end on another origin signs in locally as it calls
+        // /graphql (Cognito's own endpoints answer any origin too).
+        .route(
+            "/auth/token",
+            post(idp::token_endpoint)
+                .options(graphql::preflight)
+                .layer(axum::middleware::map_response(graphql::cors)),
+        )
         .route("/.well-known/jwks.json", get(idp::jwks_endpoint))
         .route(
             "/2015-03-31/functions/{name}/invocations",

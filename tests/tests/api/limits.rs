@@ -301,6 +301,73 @@ async fn other_paths_and_methods_get_appsync_errors() {
     assert_eq!(body["errors"][0]["errorType"], "NotFoundException");
 }
 
+/// A page of another origin calls `/graphql` as it calls AppSync: the
+/// preflight allows what it asks to send, and every answer, an error's
+/// too, may be read by any origin. The token, not the origin, authorizes.
+#[tokio::test]
+async fn graphql_answers_pages_of_any_origin_as_appsync_does() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let preflight = stack
+        .http
+        .request(reqwest::Method::OPTIONS, stack.graphql_url())
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization,content-type"
+    );
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    assert_eq!(h["access-control-max-age"], "172800");
+    // Asked for something that is not a header name: the usual list.
+    let odd = stack
+        .http
+        .request(reqwest::Method::OPTIONS, stack.graphql_url())
+        .header(
+            "access-control-request-headers",
+            "authorization, not a name;",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        odd.headers()["access-control-allow-headers"],
+        "authorization,content-type,x-api-key,x-amz-date,x-amz-security-token,x-amz-user-agent"
+    );
+    for (doc, auth) in [
+        ("{ me { id } }", Some(alice.token.as_str())),
+        ("{ me { id } }", None),
+    ] {
+        let mut req = stack
+            .http
+            .post(stack.graphql_url())
+            .header("origin", "http://localhost:5173")
+            .json(&serde_json::json!({ "query": doc }));
+        if let Some(token) = auth {
+            req = req.header("authorization", token);
+        }
+        let answer = req.send().await.unwrap();
+        assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+        assert!(answer.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-amzn-ErrorType"));
+    }
+}
+
 /// `{ a0: me { id } a1: me { id } ... }` with `n` aliases.
 fn aliases_of_me(n: usize) -> String {
     let fields: Vec<String> = (0..n).map(|i| format!("a{i}: me {{ id }}")).collect();
