@@ -10,7 +10,9 @@ port="${SMOKE_PORT:-4400}"
 dir="$(mktemp -d)"
 log="$dir/gateway.log"
 
-"$bin" --http-addr "127.0.0.1:$port" --data-dir "$dir" >"$log" 2>&1 &
+# The domain's debug lines too, so that the log below holds some.
+RUST_LOG="${RUST_LOG:-info,chat_domain=debug}" \
+    "$bin" --http-addr "127.0.0.1:$port" --data-dir "$dir" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do
@@ -28,6 +30,11 @@ grep -q 'resent' <<<"$out" && fail "the retry stored its new content"
 grep -q '"messages":\[{"content":"hello!","author":{"username":"bob"}},{"content":"hi #3"' <<<"$out" || fail "history is not newest first"
 grep -q '"messages":\[{"content":"hi #2".*{"content":"hi #1"' <<<"$out" || fail "the second page is wrong"
 grep -q '"errorType":"Unauthorized"' <<<"$out" || fail "a non-member was not refused"
+
+# Its log, written to a file, is plain text: at least one line came
+# through tracing, and none has a colour code.
+grep -q 'DEBUG' "$log" || fail "nothing was logged"
+if grep -q $'\x1b\[' "$log"; then fail "the log has terminal colour codes though it is a file"; fi
 
 # The web client, as `make dev` serves it.
 base="http://127.0.0.1:$port"

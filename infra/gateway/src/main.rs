@@ -112,6 +112,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        // Colours for a terminal only: a log redirected to a file, or one a
+        // NO_COLOR environment asks for, is plain text.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let args = Args::parse();
     let backend = match (&args.dynamodb_endpoint, args.in_memory) {
