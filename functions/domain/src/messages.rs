@@ -26,6 +26,24 @@ pub struct NewMessage {
     pub attachments: Vec<String>,
 }
 
+/// `message` as a tombstone, one version on: no content, reactions,
+/// mentions or files; its id and place kept; deleted now, or when its
+/// author deleted it already; made by a moderator when `by_moderator`.
+pub(crate) fn tombstone(message: &Message, by_moderator: bool) -> Message {
+    let now = now();
+    Message {
+        content: String::new(),
+        reactions: Vec::new(),
+        mentions: Vec::new(),
+        attachments: Vec::new(),
+        deleted_at: Some(message.deleted_at.clone().unwrap_or_else(|| now.clone())),
+        removed_by_moderator: message.removed_by_moderator || by_moderator,
+        updated_at: now,
+        version: message.version + 1,
+        ..message.clone()
+    }
+}
+
 /// Who may change a message through [`ChatService::change_own_message`].
 pub(crate) enum Editor<'a> {
     /// Any member of its conversation (a reaction).
@@ -232,20 +250,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 if message.deleted_at.is_some() {
                     return Ok(None);
                 }
-                let now = now();
-                Ok(Some((
-                    ChangeKind::Deleted,
-                    Message {
-                        content: String::new(),
-                        reactions: Vec::new(),
-                        mentions: Vec::new(),
-                        attachments: Vec::new(),
-                        deleted_at: Some(now.clone()),
-                        updated_at: now,
-                        version: message.version + 1,
-                        ..message.clone()
-                    },
-                )))
+                Ok(Some((ChangeKind::Deleted, tombstone(message, false))))
             },
         )
         .await

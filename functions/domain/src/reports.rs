@@ -20,8 +20,8 @@ use crate::clock::now;
 use crate::error::{Error, Result};
 use crate::graph::{MessageSel, MessageView};
 use crate::limits;
-use crate::messages::{Editor, MessageRef};
-use crate::model::{Caller, ChangeKind, Message};
+use crate::messages::{tombstone, Editor, MessageRef};
+use crate::model::{Caller, ChangeKind};
 use crate::page::{Page, PageRequest, Scope};
 use crate::ports::{ChatStore, Publisher, ReportStore};
 use crate::rates::Action;
@@ -212,21 +212,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 if message.removed_by_moderator {
                     return Ok(None);
                 }
-                let now = now();
-                Ok(Some((
-                    ChangeKind::Deleted,
-                    Message {
-                        content: String::new(),
-                        reactions: Vec::new(),
-                        mentions: Vec::new(),
-                        attachments: Vec::new(),
-                        deleted_at: Some(message.deleted_at.clone().unwrap_or_else(|| now.clone())),
-                        removed_by_moderator: true,
-                        updated_at: now,
-                        version: message.version + 1,
-                        ..message.clone()
-                    },
-                )))
+                Ok(Some((ChangeKind::Deleted, tombstone(message, true))))
             },
         )
         .await

@@ -169,25 +169,18 @@ impl ReportStore for DynamoStore {
         &self,
         page: &PageQuery,
     ) -> chat_domain::error::Result<(Vec<Report>, Option<Cursor>)> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.conversations)
-            .index_name(OPEN_REPORTS)
-            .key_condition_expression("reportShard = :shard")
-            .expression_attribute_values(":shard", to_av(&ReportItem::OPEN)?)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(cursor_in(&page.after)?)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|attrs| from_attrs::<ReportItem>(attrs).map(Report::from))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((items, cursor_out(out.last_evaluated_key)?))
+        let (items, cursor) = self
+            .query::<ReportItem>(
+                &self.tables.conversations,
+                Some(OPEN_REPORTS),
+                "reportShard",
+                ReportItem::OPEN,
+                page,
+                true,
+                false,
+            )
+            .await?;
+        Ok((items.into_iter().map(Report::from).collect(), cursor))
     }
 
     async fn dismiss_report(
@@ -251,25 +244,18 @@ impl ReportStore for DynamoStore {
         &self,
         page: &PageQuery,
     ) -> chat_domain::error::Result<(Vec<AuditEntry>, Option<Cursor>)> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.conversations)
-            .index_name(AUDIT_LOG)
-            .key_condition_expression("auditShard = :shard")
-            .expression_attribute_values(":shard", to_av(&AuditItem::SHARD)?)
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(cursor_in(&page.after)?)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|attrs| from_attrs::<AuditItem>(attrs).map(AuditEntry::from))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((items, cursor_out(out.last_evaluated_key)?))
+        // Newest first: the index is read backwards.
+        let (items, cursor) = self
+            .query::<AuditItem>(
+                &self.tables.conversations,
+                Some(AUDIT_LOG),
+                "auditShard",
+                AuditItem::SHARD,
+                page,
+                false,
+                false,
+            )
+            .await?;
+        Ok((items.into_iter().map(AuditEntry::from).collect(), cursor))
     }
 }
