@@ -150,10 +150,12 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let (link, convo, current) = self
-            .store
-            .messages_context(&caller.id, &id, &ids, sel.conversation.is_some())
-            .await?;
+        let (context, hidden) = futures::join!(
+            self.store
+                .messages_context(&caller.id, &id, &ids, sel.conversation.is_some()),
+            self.hidden_for(&caller.id)
+        );
+        let ((link, convo, current), hidden) = (context?, hidden?);
         if link.is_none() {
             return Err(Error::not_member());
         }
@@ -185,6 +187,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 // A log entry is written with its message, which is never
                 // removed: one missing is skipped, never shown as logged.
                 let message = now.get(c.message.id.as_str())?;
+                // Nor are messages by users the caller blocks.
+                if hidden.contains(&message.author_id) {
+                    return None;
+                }
                 Some(((c.kind, c.conversation_id), Message::clone(message)))
             })
             .unzip();

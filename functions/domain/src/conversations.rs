@@ -18,7 +18,8 @@ use crate::service::ChatService;
 /// Creating a conversation.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     /// Creates a conversation with the caller and `members`, and every
-    /// member's link, in one transaction.
+    /// member's link, in one transaction. Nobody who blocks the caller can
+    /// be among them.
     #[instrument(skip(self, members), fields(caller = %caller.id, members = members.len()))]
     pub async fn create_convo(
         &self,
@@ -44,14 +45,16 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         }
         let invites = (ids.len() - 1) as u32;
         self.rate_fits(Action::Invite, invites)?;
-        let (found, conversations, invited) = futures::join!(
+        let (found, conversations, invited, blocked) = futures::join!(
             self.store.batch_get(&ids, &[]),
             self.take_rate(caller, Action::Conversation, 1),
-            self.take_rate(caller, Action::Invite, invites)
+            self.take_rate(caller, Action::Invite, invites),
+            self.refuse_blockers(&caller.id, &ids)
         );
         let found = found?;
         conversations?;
         invited?;
+        blocked?;
         let found: BTreeSet<&str> = found.users.iter().map(|u| u.id.as_str()).collect();
         if !found.contains(caller.id.as_str()) {
             return Err(Error::NotFound(

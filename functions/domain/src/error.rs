@@ -22,6 +22,8 @@ pub enum ErrorKind {
     /// The caller did this too often; `errorInfo.retryAfterSeconds` says
     /// when it will go through.
     RateLimited,
+    /// The caller is suspended or banned; `errorInfo` says until when.
+    Suspended,
     /// Something failed on our side; details are in the logs only.
     Internal,
 }
@@ -52,6 +54,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "Conflict",
             ErrorKind::LimitExceeded => "LimitExceeded",
             ErrorKind::RateLimited => "RateLimited",
+            ErrorKind::Suspended => "UserSuspended",
             ErrorKind::Internal => "InternalFailure",
         }
     }
@@ -80,6 +83,10 @@ pub enum Error {
     /// through after `retry_after_secs`.
     #[error("{what}; try again in {retry_after_secs} s")]
     RateLimited { what: String, retry_after_secs: u64 },
+    /// A moderator suspended the caller until `until`, or banned them
+    /// (`None`): every request is refused (see [`crate::standing`]).
+    #[error("{}", suspended_message(.until.as_deref()))]
+    Suspended { until: Option<String> },
     /// A storage failure. The source is kept for the logs; the client sees only
     /// that the request failed.
     #[error("storage failure")]
@@ -101,6 +108,7 @@ impl Error {
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Suspended { .. } => ErrorKind::Suspended,
             Error::Store(_) | Error::Push(_) | Error::Media(_) => ErrorKind::Internal,
         }
     }
@@ -125,6 +133,10 @@ impl Error {
             Error::RateLimited {
                 retry_after_secs, ..
             } => Some(serde_json::json!({ "retryAfterSeconds": retry_after_secs })),
+            Error::Suspended { until } => Some(serde_json::json!({
+                "banned": until.is_none(),
+                "suspendedUntil": until,
+            })),
             _ => None,
         }
     }
@@ -147,6 +159,13 @@ impl Error {
 
     pub(crate) fn not_member() -> Self {
         Error::Unauthorized("you are not a member of this conversation".to_string())
+    }
+}
+
+fn suspended_message(until: Option<&str>) -> String {
+    match until {
+        Some(until) => format!("your account is suspended until {until}"),
+        None => "your account is banned".to_string(),
     }
 }
 

@@ -19,10 +19,11 @@ pub struct InboxEntry {
     pub name: String,
     pub members: Vec<String>,
     pub owners: Vec<String>,
-    /// Its newest message (a tombstone when deleted), if any.
+    /// Its newest message (a tombstone when deleted), if any, leaving out
+    /// users the caller blocks.
     pub last_message: Option<MessageView>,
-    /// Messages by others after the caller's read marker, not deleted, up
-    /// to [`limits::MAX_UNREAD_COUNT`].
+    /// Messages by others after the caller's read marker, not deleted and
+    /// not by users the caller blocks, up to [`limits::MAX_UNREAD_COUNT`].
     pub unread_count: usize,
     /// Whether there are more unread than `unread_count` says ("99+").
     pub more_unread: bool,
@@ -43,7 +44,7 @@ pub struct InboxPage {
 impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
     /// The caller's conversations, most recently active first, each with
     /// its newest message and the caller's unread count. A page of n costs
-    /// 2 + 2n requests, whatever the conversations' lengths: the links by
+    /// 3 + 2n requests (the third: the caller's block list), whatever the conversations' lengths: the links by
     /// activity, their conversations in one batch, then per conversation
     /// its newest message and its unread count (concurrently).
     #[instrument(skip(self, sel), fields(caller = %caller.id))]
@@ -59,7 +60,12 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         };
         let scope = Scope::Inbox(&caller.id);
         let query = self.tokens.open(&scope, &page, "limit")?;
-        let (links, cursor) = self.store.inbox(&caller.id, &query).await?;
+        let (inbox, hidden) = futures::join!(
+            self.store.inbox(&caller.id, &query),
+            self.hidden_for(&caller.id)
+        );
+        let ((links, cursor), hidden) = (inbox?, hidden?);
+        let hidden = &hidden;
         let ids: Vec<String> = links
             .iter()
             .map(|l| l.convo_link_conversation_id.clone())
@@ -73,9 +79,9 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             let convo = &link.convo_link_conversation_id;
             let after = link.last_read.as_ref().map(|(seq, _)| seq.as_str());
             futures::try_join!(
-                self.store.latest_message(convo),
+                self.store.latest_message(convo, hidden),
                 self.store
-                    .count_unread(convo, &caller.id, after, limits::MAX_UNREAD_COUNT)
+                    .count_unread(convo, &caller.id, after, limits::MAX_UNREAD_COUNT, hidden)
             )
         });
         let read = futures::future::try_join_all(reads).await?;

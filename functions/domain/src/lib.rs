@@ -13,8 +13,9 @@
 //! - [`model`]: the domain types, shaped as the GraphQL schema names them.
 //! - [`limits`]: every input limit, in one place, with its validation.
 //! - [`filter`]: the stack's word filter, Unicode-aware, on what messages say.
-//! - [`rate_limits`] and [`moderation`]: the types of per-user rate limits
-//!   and of reports and moderators' actions, leaves that the ports use;
+//! - [`rate_limits`], [`moderation`] and [`safety`]: the types of per-user
+//!   rate limits, of reports and moderators' actions, and of blocks and
+//!   suspensions, leaves that the ports use;
 //!   [`rates`] counts, as every use-case that is capped asks it to.
 //! - [`page`]: page requests and the signed, scope-bound `nextToken`.
 //! - [`ports`]: the store ports by aggregate ([`UserStore`],
@@ -31,8 +32,9 @@
 //!   feature's root fields and their authorization rules: [`users`],
 //!   [`conversations`], [`members`], [`messages`], [`reactions`],
 //!   [`reads`], [`changes`], [`inbox`], [`typing`], [`presence`],
-//!   [`push`] (devices and settings) and [`reports`] (reports and their
-//!   moderation).
+//!   [`push`] (devices and settings), [`reports`] (reports and their
+//!   moderation), [`blocks`] and [`standing`] (suspensions and bans, and
+//!   the admission every request passes).
 //! - [`notify`]: the notifier's use-cases (who gets a push for a message,
 //!   and what it says), over the store and the [`Pusher`] port.
 //! - [`graph`]: what a request selects below its root object, read level by
@@ -43,6 +45,7 @@
 //! - [`error`]: [`Error`], the one error enum, and its client-facing kind.
 
 pub mod attachments;
+pub mod blocks;
 pub mod changes;
 pub mod clock;
 pub mod conversations;
@@ -68,7 +71,9 @@ pub mod rates;
 pub mod reactions;
 pub mod reads;
 pub mod reports;
+pub mod safety;
 pub mod service;
+pub mod standing;
 pub mod throttle;
 pub mod typing;
 pub mod uploads;

@@ -28,6 +28,15 @@ pub const MAX_REPORT_ENTRIES: usize = 20;
 /// Reporters a report tells apart, so that each counts once; later ones
 /// are counted without that check.
 pub const MAX_REPORTERS: usize = 1_000;
+/// Users one user may block. The list is one row that every read of
+/// messages by its owner reads (100 entries are about 8 KB: two read units
+/// strongly consistent), and a DynamoDB filter's `IN` takes 100 values.
+pub const MAX_BLOCKED_USERS: usize = 100;
+/// Longest suspension a moderator may set (`suspendUser`), in hours: a
+/// year. Longer is a ban.
+pub const MAX_SUSPENSION_HOURS: i64 = 24 * 366;
+/// Characters in a moderator's reason for a suspension or ban.
+pub const MAX_SANCTION_REASON_CHARS: usize = 500;
 /// Longest id accepted anywhere (user, conversation, client message id).
 pub const MAX_ID_CHARS: usize = 128;
 /// Largest page (`limit`, `first`).

@@ -16,7 +16,8 @@ use crate::service::{contended, owner_only, without, ChatService};
 /// Changing who is in a conversation.
 impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     /// Adds a member (by default the caller) to a conversation the caller is in.
-    /// Idempotent: adding a member again returns the existing link.
+    /// Idempotent: adding a member again returns the existing link. Nobody
+    /// can add someone who blocks them.
     #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn create_convo_link(
         &self,
@@ -31,7 +32,12 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             // Nobody can join on their own: this only confirms a membership.
             self.existing_link(&caller.id, &conversation_id).await?
         } else {
-            self.take_rate(caller, Action::Invite, 1).await?;
+            let (counted, blocked) = futures::join!(
+                self.take_rate(caller, Action::Invite, 1),
+                self.refuse_blockers(&caller.id, std::slice::from_ref(&user_id))
+            );
+            counted?;
+            blocked?;
             let now = now();
             let link = ConvoLink::new(&conversation_id, &user_id, &now);
             match self

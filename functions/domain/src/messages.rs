@@ -100,14 +100,17 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         // members' inboxes move it up.
         // The caller's count is taken beside the read: both come before
         // any write.
-        let (membership, counted) = futures::join!(
+        // So are those who block the caller, whom its push leaves out.
+        let (membership, counted, blockers) = futures::join!(
             self.store.membership(&caller.id, &conversation_id, true),
-            self.take_rate(caller, Action::Message, 1)
+            self.take_rate(caller, Action::Message, 1),
+            self.store.blockers_of(&caller.id)
         );
         let (Some(_), Some(convo)) = membership? else {
             return Err(Error::not_member());
         };
         counted?;
+        let blockers = blockers?;
         // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
         let mut seq = next_seq();
         let id = client_id.unwrap_or_else(|| seq.clone());
@@ -126,6 +129,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             match self.store.put_message(&change, lease).await? {
                 PutMessageOutcome::Created => {
                     let mut pushed = change;
+                    pushed.hidden_from = blockers;
                     self.sign_attachments(std::slice::from_mut(&mut pushed.message))
                         .await?;
                     let (pushed_result, ()) = futures::join!(
@@ -148,6 +152,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                                 conversation_id: conversation_id.clone(),
                                 key: original.seq.clone(),
                                 message: (*original).clone(),
+                                hidden_from: blockers,
                             };
                             self.sign_attachments(std::slice::from_mut(&mut retried.message))
                                 .await?;
@@ -299,6 +304,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 // Taken just before the write: see [`crate::changes::CHANGE_SETTLE_MS`].
                 key: next_seq(),
                 message: changed,
+                hidden_from: Vec::new(),
             };
             // Attachments the change takes off (a delete takes them all).
             let released: Vec<String> = message
@@ -321,7 +327,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     let mut pushed = entry;
                     self.sign_attachments(std::slice::from_mut(&mut pushed.message))
                         .await?;
-                    self.push(Change::Message(&pushed)).await;
+                    self.push_change(&mut pushed).await;
                     self.release_uploads(&released).await;
                     break (convo, pushed.message);
                 }
@@ -333,6 +339,22 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         };
         let known = Known::default().with_conversation(convo);
         self.expand_message(caller, known, message, sel).await
+    }
+
+    /// Pushes a change of a message (an edit, a delete, a removal, an
+    /// attachment processed), leaving out whoever blocks its author. It is
+    /// stored already: should they not be read, nobody gets it live, and
+    /// everyone gets it on catch-up.
+    pub(crate) async fn push_change(&self, change: &mut MessageChange) {
+        match self.store.blockers_of(&change.message.author_id).await {
+            Ok(blockers) => {
+                change.hidden_from = blockers;
+                self.push(Change::Message(change)).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %crate::Chain(&err), "change stored, not pushed: who blocks its author could not be read");
+            }
+        }
     }
 
     /// Pushes a message whose push this writer holds until `lease`, then
@@ -430,17 +452,21 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         let id = limits::id("conversationId", conversation_id)?;
         let scope = Scope::Messages(&id, SortDirection::Desc);
         let query = self.tokens.open(&scope, &page, "first")?;
-        let (link, convo) = self
-            .store
-            .membership(&caller.id, &id, sel.conversation.is_some())
-            .await?;
+        let (membership, hidden) = futures::join!(
+            self.store
+                .membership(&caller.id, &id, sel.conversation.is_some()),
+            self.hidden_for(&caller.id)
+        );
+        let ((link, convo), hidden) = (membership?, hidden?);
         if link.is_none() {
             return Err(Error::not_member());
         }
-        let (messages, cursor) = self
+        let (mut messages, cursor) = self
             .store
             .messages(&id, &query, SortDirection::Desc)
             .await?;
+        // A page may come out shorter than asked; its token goes on.
+        messages.retain(|m| !hidden.contains(&m.author_id));
         let known = convo.map_or_else(Known::default, |c| Known::default().with_conversation(c));
         Ok(Page {
             next_token: cursor.map(|c| self.tokens.seal(&scope, &c)),

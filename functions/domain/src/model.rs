@@ -276,6 +276,10 @@ pub struct MessageChange {
     #[serde(skip)]
     pub key: String,
     pub message: Message,
+    /// Users who block the message's author: its push leaves them out
+    /// (see [`crate::blocks`]). Filled just before the push; never stored.
+    #[serde(skip)]
+    pub hidden_from: Vec<String>,
 }
 
 impl MessageChange {
@@ -310,6 +314,7 @@ impl MessageChange {
                 attachments: Vec::new(),
                 removed_by_moderator: false,
             },
+            hidden_from: Vec::new(),
         }
     }
 

@@ -166,6 +166,9 @@ pub enum Filed {
 pub enum ModerationAction {
     DismissReport,
     RemoveMessage,
+    SuspendUser,
+    BanUser,
+    ReinstateUser,
 }
 
 /// One moderator action, as the audit log keeps it: written in the same
@@ -187,6 +190,12 @@ pub struct AuditEntry {
     pub conversation_id: Option<String>,
     #[serde(default)]
     pub message_id: Option<String>,
+    /// A suspension's end.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// The moderator's reason for a suspension or ban.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// A moderator's removal of a message, as the change of it carries it.
@@ -217,5 +226,7 @@ pub(crate) fn audit_entry(caller: &Caller, action: ModerationAction) -> AuditEnt
         user_id: None,
         conversation_id: None,
         message_id: None,
+        until: None,
+        reason: None,
     }
 }

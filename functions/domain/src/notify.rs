@@ -254,10 +254,11 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
     }
 
     /// The conversation, the author's username, and the members (not the
-    /// author) who have a device and are not in do-not-disturb, each with
-    /// their profile and link: two batch reads (the conversation, the
-    /// others' push rows), and two more (their links; their profiles and
-    /// the author's) only when someone has a device.
+    /// author, nor anyone who blocks them) who have a device and are not in
+    /// do-not-disturb, each with their profile and link: two batch reads
+    /// (the conversation, the others' push rows), and three more (who of
+    /// them blocks the author; their links; their profiles and the
+    /// author's) only when someone has a device.
     async fn recipients(
         &self,
         message: &Message,
@@ -283,6 +284,16 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
             .await?
             .into_iter()
             .filter(|p| !p.devices.is_empty() && !in_dnd(p, now))
+            .collect();
+        if profiles.is_empty() {
+            return Ok(None);
+        }
+        // Nobody hears of a message by someone they block.
+        let ids: Vec<String> = profiles.iter().map(|p| p.user_id.clone()).collect();
+        let blockers = self.store.who_block(&message.author_id, &ids).await?;
+        let profiles: Vec<PushProfile> = profiles
+            .into_iter()
+            .filter(|p| !blockers.contains(&p.user_id))
             .collect();
         if profiles.is_empty() {
             return Ok(None);
@@ -347,14 +358,20 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
 
     /// The user's total unread, as their inbox counts it: over their
     /// [`limits::BADGE_CONVERSATIONS`] most recently active conversations,
-    /// each to [`limits::MAX_UNREAD_COUNT`]. One Query of the inbox, and one
-    /// count per conversation with something after the read marker.
+    /// each to [`limits::MAX_UNREAD_COUNT`]. One Query of the inbox with a
+    /// read of the user's block list, and one count per conversation with
+    /// something after the read marker.
     async fn badge(&self, user_id: &str, conversation_id: &str) -> Result<u32> {
         let page = PageQuery {
             limit: limits::BADGE_CONVERSATIONS,
             after: None,
         };
-        let (links, _) = self.store.inbox(user_id, &page).await?;
+        let (links, hidden) = futures::try_join!(
+            self.store.inbox(user_id, &page),
+            self.store.block_list(user_id)
+        )?;
+        let (links, _) = links;
+        let hidden = &hidden.ids();
         let counts = links
             .iter()
             .filter(|l| {
@@ -370,6 +387,7 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
                     user_id,
                     after,
                     limits::MAX_UNREAD_COUNT,
+                    hidden,
                 )
             });
         let counts = futures::future::try_join_all(counts).await?;

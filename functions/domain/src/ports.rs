@@ -18,6 +18,7 @@ use crate::model::{
 use crate::moderation::{AuditEntry, Filed, Report, ReportEntry, ReportTarget};
 use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::rate_limits::{Counted, RateCount};
+use crate::safety::{BlockChange, BlockList, Saved, Standing};
 
 /// How an attempt to create a user profile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +129,10 @@ pub trait Publisher: Send + Sync {
         conversation_id: &str,
         user_id: &str,
     ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// Closes every open socket of `user_id` (suspended or banned) with
+    /// 4403 "Forbidden" and forgets its subscriptions; returns how many.
+    fn disconnect(&self, user_id: &str) -> impl Future<Output = Result<usize>> + Send;
 }
 
 /// Items fetched together in one batch read.
@@ -253,21 +258,24 @@ pub trait ConversationStore: Send + Sync {
 
 /// The Messages table: messages, their pushes, and the conversations' change logs.
 pub trait MessageStore: Send + Sync {
-    /// A conversation's newest message, if any.
+    /// A conversation's newest message by anyone but `hidden` (the
+    /// reader's blocked users), if any among its newest 75.
     fn latest_message(
         &self,
         conversation_id: &str,
+        hidden: &[String],
     ) -> impl Future<Output = Result<Option<Message>>> + Send;
 
     /// How many messages of a conversation after `after` (a `seq`; `None`:
-    /// all) are by someone other than `user_id` and not deleted, counting
-    /// no further than `cap + 1`.
+    /// all) are by someone other than `user_id` and `hidden`, and not
+    /// deleted, counting no further than `cap + 1`.
     fn count_unread(
         &self,
         conversation_id: &str,
         user_id: &str,
         after: Option<&str>,
         cap: usize,
+        hidden: &[String],
     ) -> impl Future<Output = Result<usize>> + Send;
 
     /// Stores a new message, unless its id is taken in its conversation,
@@ -447,13 +455,66 @@ pub trait Pusher: Send + Sync {
 /// of a whole selection (see [`crate::graph`]) needs all three; a feature
 /// that touches less asks for less.
 pub trait ChatStore:
-    UserStore + ConversationStore + MessageStore + UploadStore + RateStore + ReportStore
+    UserStore + ConversationStore + MessageStore + UploadStore + RateStore + ReportStore + SafetyStore
 {
 }
 
 impl<T> ChatStore for T where
-    T: UserStore + ConversationStore + MessageStore + UploadStore + RateStore + ReportStore
+    T: UserStore
+        + ConversationStore
+        + MessageStore
+        + UploadStore
+        + RateStore
+        + ReportStore
+        + SafetyStore
 {
+}
+
+/// Blocks and users' standing (see [`crate::blocks`] and
+/// [`crate::standing`]), kept beside the conversations.
+pub trait SafetyStore: Send + Sync {
+    /// The user's block list, strongly consistent: what they blocked a
+    /// moment ago is in it.
+    fn block_list(&self, user_id: &str) -> impl Future<Output = Result<BlockList>> + Send;
+
+    /// Writes `list` (its version one past the one read) if the stored
+    /// list is still at `list.version - 1`, with `change`'s pair row, in
+    /// one transaction.
+    fn save_block_list(
+        &self,
+        user_id: &str,
+        list: &BlockList,
+        change: BlockChange<'_>,
+    ) -> impl Future<Output = Result<Saved>> + Send;
+
+    /// Everyone who blocks `user_id`, from the reverse index (eventually
+    /// consistent: a block is in it within about a second).
+    fn blockers_of(&self, user_id: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// Of `users`, those who block `user_id`, strongly consistent.
+    fn who_block(
+        &self,
+        user_id: &str,
+        users: &[String],
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// What stands against the user, if anything (it may have ended).
+    fn standing(&self, user_id: &str) -> impl Future<Output = Result<Option<Standing>>> + Send;
+
+    /// Records `standing` (replacing any) and logs `audit`, in one write.
+    fn set_standing(
+        &self,
+        standing: &Standing,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Lifts what stands against the user and logs `audit`, in one write;
+    /// the standing lifted, or `None` if there was none.
+    fn clear_standing(
+        &self,
+        user_id: &str,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<Option<Standing>>> + Send;
 }
 
 /// Reports, kept beside the conversations (see [`crate::reports`]).

@@ -220,7 +220,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
 }
 
 /// A report id as [`ReportTarget::report_id`] makes them.
-fn report_id_of(raw: &str) -> Result<String> {
+pub(crate) fn report_id_of(raw: &str) -> Result<String> {
     let ids: Vec<&str> = match raw.split_once(':') {
         Some(("message", rest)) => rest.split(':').collect(),
         Some(("user", rest)) => vec![rest],

@@ -31,7 +31,7 @@ use crate::clock::{next_seq, now, now_ms};
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{Caller, ChangeKind, Message, MessageChange};
-use crate::ports::{Change, ChangeOutcome, ChatStore, Media, Publisher};
+use crate::ports::{ChangeOutcome, ChatStore, Media, Publisher};
 use crate::service::{contended, ChatService};
 
 /// `createUpload`'s input.
@@ -396,13 +396,14 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     updated_at: now(),
                     ..message
                 },
+                hidden_from: Vec::new(),
             };
             match self.store.change_message(&entry, &[]).await? {
                 ChangeOutcome::Changed => {
                     let mut pushed = entry;
                     self.sign_attachments(std::slice::from_mut(&mut pushed.message))
                         .await?;
-                    self.push(Change::Message(&pushed)).await;
+                    self.push_change(&mut pushed).await;
                     return Ok(());
                 }
                 ChangeOutcome::Moved => {

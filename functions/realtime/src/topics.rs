@@ -210,6 +210,7 @@ mod tests {
             conversation_id: "c".into(),
             key: "k".into(),
             message,
+            hidden_from: Vec::new(),
         };
         let user: chat_domain::User = json(serde_json::json!({
             "id": "u", "username": "n", "createdAt": "t", "updatedAt": "t"

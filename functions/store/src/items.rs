@@ -244,6 +244,7 @@ impl From<ChangeItem> for MessageChange {
                 .unwrap_or(&c.id)
                 .to_string(),
             message: c.message.into(),
+            hidden_from: Vec::new(),
         }
     }
 }
@@ -630,6 +631,10 @@ pub struct AuditItem {
     pub conversation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl AuditItem {
@@ -647,6 +652,8 @@ impl AuditItem {
             user_id: e.user_id.clone(),
             conversation_id: e.conversation_id.clone(),
             message_id: e.message_id.clone(),
+            until: e.until.clone(),
+            reason: e.reason.clone(),
         }
     }
 }
@@ -666,6 +673,8 @@ impl From<AuditItem> for AuditEntry {
             user_id: a.user_id,
             conversation_id: a.conversation_id,
             message_id: a.message_id,
+            until: a.until,
+            reason: a.reason,
         }
     }
 }

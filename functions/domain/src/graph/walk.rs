@@ -335,7 +335,13 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 let direction = SortDirection::parse(c.direction.as_deref())?;
                 let page = self.page(&Scope::Messages(&convo_id, direction), &c.page)?;
                 self.member(caller, known, &convo_id)?;
-                let (mut items, cursor) = self.store.messages(&convo_id, &page, direction).await?;
+                let (read, hidden) = futures::join!(
+                    self.store.messages(&convo_id, &page, direction),
+                    self.hidden_for(&caller.id)
+                );
+                let ((mut items, cursor), hidden) = (read?, hidden?);
+                // Users the caller blocks: a page may come out shorter.
+                items.retain(|m| !hidden.contains(&m.author_id));
                 self.sign_attachments(&mut items).await?;
                 Ok(Done::Messages(c, key, Ok((items, cursor, direction))))
             }

@@ -3,13 +3,23 @@
 use super::*;
 
 impl MessageStore for MemoryStore {
-    async fn latest_message(&self, conversation_id: &str) -> Result<Option<Message>> {
+    async fn latest_message(
+        &self,
+        conversation_id: &str,
+        hidden: &[String],
+    ) -> Result<Option<Message>> {
         Ok(self.with(|t| {
-            t.messages
+            let mut newest: Vec<&Message> = t
+                .messages
                 .iter()
                 .filter(|((c, _), _)| c == conversation_id)
                 .map(|(_, (m, _))| m)
-                .max_by(|a, b| a.seq.cmp(&b.seq))
+                .collect();
+            newest.sort_by(|a, b| b.seq.cmp(&a.seq));
+            newest
+                .into_iter()
+                .take(75)
+                .find(|m| !hidden.contains(&m.author_id))
                 .cloned()
         }))
     }
@@ -20,6 +30,7 @@ impl MessageStore for MemoryStore {
         user_id: &str,
         after: Option<&str>,
         cap: usize,
+        hidden: &[String],
     ) -> Result<usize> {
         Ok(self.with(|t| {
             t.messages
@@ -28,6 +39,7 @@ impl MessageStore for MemoryStore {
                     c == conversation_id
                         && after.is_none_or(|a| m.seq.as_str() > a)
                         && m.author_id != user_id
+                        && !hidden.contains(&m.author_id)
                         && m.deleted_at.is_none()
                 })
                 .count()

@@ -27,9 +27,10 @@ use crate::page::{Cursor, PageQuery, SortDirection};
 use crate::ports::{
     AddMemberOutcome, Batch, Change, ChangeOutcome, ConversationStore, CreateUserOutcome,
     MessageStore, Publisher, PushState, PushStore, Pushed, Pusher, PutMessageOutcome, RateStore,
-    RegisterDeviceOutcome, ReportStore, UploadStore, UserStore,
+    RegisterDeviceOutcome, ReportStore, SafetyStore, UploadStore, UserStore,
 };
 use crate::rate_limits::{Counted, RateCount};
+use crate::safety::{BlockChange, BlockList, Saved, Standing};
 
 /// A request the memory store refuses as DynamoDB would fail it (a
 /// transaction whose condition failed where the port has no outcome for
@@ -71,6 +72,10 @@ struct Tables {
     reporters: HashMap<String, std::collections::HashSet<String>>,
     /// The moderators' audit log, by entry id.
     audit: BTreeMap<String, AuditEntry>,
+    /// Block lists, by their owner.
+    blocks: HashMap<String, BlockList>,
+    /// Suspensions and bans, by user.
+    standing: HashMap<String, Standing>,
 }
 
 /// One rate count's row: the window's count, and each burst slot's.
@@ -322,6 +327,7 @@ mod media;
 mod messages;
 mod publisher;
 mod push;
+mod safety;
 mod users;
 
 pub use media::MemoryMedia;

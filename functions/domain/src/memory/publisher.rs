@@ -17,6 +17,8 @@ pub enum Published {
         conversation_id: String,
         user_id: String,
     },
+    /// A user's sockets were closed.
+    Disconnected(String),
 }
 
 /// A publisher that records every push and revocation. Each push reaches
@@ -88,6 +90,14 @@ impl Publisher for MemoryPublisher {
             conversation_id: conversation_id.to_string(),
             user_id: user_id.to_string(),
         });
+        Ok(0)
+    }
+
+    async fn disconnect(&self, user_id: &str) -> Result<usize> {
+        if self.failing {
+            return Err(Error::push(Refused("the connections cannot be read")));
+        }
+        self.record(Published::Disconnected(user_id.to_string()));
         Ok(0)
     }
 }

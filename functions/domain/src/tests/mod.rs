@@ -20,6 +20,7 @@ mod rates;
 mod reactions;
 mod reads;
 mod reports;
+mod safety;
 mod typing;
 mod uploads;
 mod users;

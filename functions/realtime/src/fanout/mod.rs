@@ -115,6 +115,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 conversation_id: message.message_conversation_id.clone(),
                 key: message.seq.clone(),
                 message,
+                hidden_from: Vec::new(),
             }))
         } else if table == self.tables.users {
             // Username claims share the table and are not users.

@@ -84,6 +84,7 @@ fn build_largest_payloads(topic: &Topic) -> Payloads {
         conversation_id: id.clone(),
         key: String::new(),
         message: message.clone(),
+        hidden_from: Vec::new(),
     };
     let values = match topic {
         Topic::Messages { .. } => json!({

@@ -3,27 +3,77 @@
 
 use super::*;
 
+/// Messages a filtered read of the newest takes per page.
+const LATEST_SCAN: i32 = 25;
+
+/// A filter that leaves out messages by `hidden` (at most
+/// `MAX_BLOCKED_USERS`, which is what one `IN` takes), and its values.
+fn not_by(hidden: &[String]) -> Result<(String, Attrs)> {
+    let mut values = Attrs::new();
+    let mut names = Vec::with_capacity(hidden.len());
+    for (i, id) in hidden.iter().enumerate() {
+        let name = format!(":h{i}");
+        values.insert(name.clone(), to_av(id)?);
+        names.push(name);
+    }
+    Ok((format!("NOT (authorId IN ({}))", names.join(", ")), values))
+}
+
 impl MessageStore for DynamoStore {
     async fn latest_message(
         &self,
         conversation_id: &str,
+        hidden: &[String],
     ) -> chat_domain::error::Result<Option<Message>> {
-        let page = PageQuery {
-            limit: 1,
-            after: None,
-        };
-        let (items, _) = self
-            .query::<MessageItem>(
-                &self.tables.messages,
-                Some(MESSAGES_BY_ORDER),
-                "messageConversationId",
-                conversation_id,
-                &page,
-                false,
-                true,
-            )
-            .await?;
-        Ok(items.into_iter().next().map(Message::from))
+        if hidden.is_empty() {
+            let page = PageQuery {
+                limit: 1,
+                after: None,
+            };
+            let (items, _) = self
+                .query::<MessageItem>(
+                    &self.tables.messages,
+                    Some(MESSAGES_BY_ORDER),
+                    "messageConversationId",
+                    conversation_id,
+                    &page,
+                    false,
+                    true,
+                )
+                .await?;
+            return Ok(items.into_iter().next().map(Message::from));
+        }
+        // The newest message by someone not hidden: a filtered read, newest
+        // first, of at most three pages of `LATEST_SCAN` messages; a
+        // preview further back than that is not shown.
+        let (filter, values) = not_by(hidden)?;
+        let mut start: Option<Attrs> = None;
+        for _ in 0..3 {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.messages)
+                .index_name(MESSAGES_BY_ORDER)
+                .key_condition_expression("messageConversationId = :c")
+                .filter_expression(&filter)
+                .set_expression_attribute_values(Some(values.clone()))
+                .expression_attribute_values(":c", to_av(&conversation_id)?)
+                .scan_index_forward(false)
+                .limit(LATEST_SCAN)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::from)?;
+            if let Some(item) = out.items.unwrap_or_default().into_iter().next() {
+                return Ok(Some(from_attrs::<MessageItem>(item)?.into()));
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(None)
     }
 
     async fn count_unread(
@@ -32,10 +82,17 @@ impl MessageStore for DynamoStore {
         user_id: &str,
         after: Option<&str>,
         cap: usize,
+        hidden: &[String],
     ) -> chat_domain::error::Result<usize> {
         // The filter applies after the read: a page holds up to cap + 1
         // messages, and a few more pages may be needed when many of them
-        // are the reader's own or deleted; three pages bound it.
+        // are the reader's own, deleted or hidden; three pages bound it.
+        let (not_hidden, values) = not_by(hidden)?;
+        let mut filter = String::from("authorId <> :me AND attribute_not_exists(deletedAt)");
+        if !hidden.is_empty() {
+            filter.push_str(" AND ");
+            filter.push_str(&not_hidden);
+        }
         let mut count = 0;
         let mut start: Option<Attrs> = None;
         for _ in 0..3 {
@@ -44,7 +101,8 @@ impl MessageStore for DynamoStore {
                 .query()
                 .table_name(&self.tables.messages)
                 .index_name(MESSAGES_BY_ORDER)
-                .filter_expression("authorId <> :me AND attribute_not_exists(deletedAt)")
+                .filter_expression(&filter)
+                .set_expression_attribute_values(Some(values.clone()))
                 .expression_attribute_values(":c", to_av(&conversation_id)?)
                 .expression_attribute_values(":me", to_av(&user_id)?)
                 .select(aws_sdk_dynamodb::types::Select::Count)
