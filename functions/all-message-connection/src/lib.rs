@@ -25,7 +25,7 @@ pub async fn handler<S: ChatStore>(
     service: &ChatService<S>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let sel = event.payload.message_sel("messages/");
     let page = PageRequest {

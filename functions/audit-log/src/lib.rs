@@ -14,7 +14,7 @@ pub async fn handler<S: ChatStore, P: Send + Sync>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let page: PageArgs = event.payload.arguments()?;
     output(&service.audit_log(&caller, page.into()).await?)
 }

@@ -27,7 +27,7 @@ pub async fn handler<S: ChatStore, P: Publisher>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let sel = event.payload.link_sel("");
     let link = service

@@ -26,7 +26,7 @@ pub async fn handler<S: ChatStore, P: Publisher>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let (conversation, _links) = service
         .create_convo(&caller, &args.input.name, &args.input.members)

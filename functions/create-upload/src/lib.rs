@@ -30,7 +30,7 @@ pub async fn handler<S: ChatStore, P: Send + Sync>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let input = NewUpload {
         conversation_id: args.input.conversation_id,

@@ -25,7 +25,7 @@ pub async fn handler<S: ChatStore, P: Publisher>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let user = service.create_user(&caller, &args.input.username).await?;
     // Whatever is selected below the profile is read as for `me`: a retry

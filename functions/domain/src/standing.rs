@@ -35,15 +35,22 @@ pub enum Sanction {
     Ban,
 }
 
+/// Refuses `user_id` with `UserSuspended` while a suspension or ban bars
+/// them: one read. The WebSocket API asks it of a store directly.
+pub async fn admitted<S: SafetyStore>(store: &S, user_id: &str) -> Result<()> {
+    match store.standing(user_id).await? {
+        Some(standing) if standing.bars(&now()) => Err(Error::Suspended {
+            until: standing.suspended_until,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl<S: SafetyStore, P> ChatService<S, P> {
     /// Lets the caller through unless a suspension or ban bars them now.
     pub async fn admit(&self, caller: Caller) -> Result<Caller> {
-        match self.store.standing(&caller.id).await? {
-            Some(standing) if standing.bars(&now()) => Err(Error::Suspended {
-                until: standing.suspended_until,
-            }),
-            _ => Ok(caller),
-        }
+        admitted(&self.store, &caller.id).await?;
+        Ok(caller)
     }
 }
 
@@ -108,7 +115,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
         tracing::info!(closed, "sockets closed");
         Ok(standing)
     }
+}
 
+impl<S: ChatStore, P> ChatService<S, P> {
     /// Lifts a suspension or ban: the lifted standing, or `None` if none
     /// stood. Moderators only; logged.
     #[instrument(skip(self), fields(caller = %caller.id))]

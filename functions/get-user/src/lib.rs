@@ -20,7 +20,7 @@ pub async fn handler<S: ChatStore>(
     service: &ChatService<S>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let sel = event.payload.user_sel("");
     let user = service.get_user(&caller, &args.id, &sel).await?;

@@ -17,7 +17,7 @@ pub async fn handler<S: ChatStore>(
     service: &ChatService<S>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let page: PageArgs = event.payload.arguments()?;
     let sel = event.payload.user_sel("items/");
     let users = service.list_users(&caller, page.into(), &sel).await?;

@@ -15,7 +15,7 @@ pub async fn handler<S: ChatStore>(
     service: &ChatService<S>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let user = service.me(&caller, &event.payload.user_sel("")).await?;
     output(&user)
 }

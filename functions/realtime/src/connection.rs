@@ -186,6 +186,10 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
                 if user.expired() {
                     return self.close(connection_id, &Close::token_expired()).await;
                 }
+                // Suspended or banned since the connection began.
+                if !self.admitted(&user).await? {
+                    return self.close(connection_id, &Close::forbidden()).await;
+                }
                 let variables = payload.variables.clone().unwrap_or_default();
                 let topic = match subscribe::requested_topic(
                     &payload.query,
@@ -289,6 +293,9 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
         let Some(user) = user else {
             return self.close(connection_id, &Close::forbidden()).await;
         };
+        if !self.admitted(&user).await? {
+            return self.close(connection_id, &Close::forbidden()).await;
+        }
         if self.connections.user_connections(&user.id).await? >= MAX_CONNECTIONS_PER_USER {
             return self
                 .close(connection_id, &Close::too_many_connections())
@@ -301,6 +308,19 @@ impl<C: Connections, N: Notifier, S: ChatStore, P: Publisher> ConnectionService<
             .await?;
         presence::refresh(&self.connections, &self.chat, &self.publisher, &user.id).await;
         Ok(())
+    }
+
+    /// Whether no suspension or ban bars `user`; a store failure is an
+    /// error, never an admission.
+    async fn admitted(&self, user: &ConnectedUser) -> Result<bool, RealtimeError> {
+        match chat_domain::standing::admitted(&self.chat, &user.id).await {
+            Ok(()) => Ok(true),
+            Err(chat_domain::Error::Suspended { .. }) => {
+                info!(user = %user.id, "suspended or banned; closing");
+                Ok(false)
+            }
+            Err(err) => Err(RealtimeError::from(err)),
+        }
     }
 
     /// Removes a connection's rows and updates its user's presence.

@@ -97,6 +97,8 @@ pub struct Push {
     /// A user whose own subscriptions do not get it (a typing signal's
     /// sender).
     pub skip_user: Option<String>,
+    /// Users who do not get it either: those who block a message's author.
+    pub hidden_from: Vec<String>,
 }
 
 impl Push {
@@ -133,9 +135,11 @@ pub fn of_change(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error>
     let mut values = Payloads::new();
     let mut reactions = None;
     let mut skip_user = None;
+    let mut hidden_from = Vec::new();
     let topic = match change {
         Change::Message(m) => {
             reactions = Some(m.message.reactions.clone());
+            hidden_from = m.hidden_from.clone();
             if m.kind == ChangeKind::Created {
                 values.insert("onCreateMessage".into(), serde_json::to_value(&m.message)?);
             }
@@ -186,6 +190,7 @@ pub fn of_change(change: Change<'_>) -> Result<(Topic, Push), serde_json::Error>
             values,
             reactions,
             skip_user,
+            hidden_from,
         },
     ))
 }

@@ -33,7 +33,7 @@ pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     let input = args.input;
     let device = NewDevice {

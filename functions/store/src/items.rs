@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use chat_domain::attachments::{Attachment, AttachmentState, Upload};
 use chat_domain::push::{Device, NotifyLevel, Platform, PushProfile, PushSettings};
+use chat_domain::safety::{BlockList, Blocked, Standing};
 use chat_domain::{ChangeKind, Conversation, ConvoLink, Message, MessageChange, User};
 
 /// The partition of the `byUsername` index that lists every user.
@@ -856,6 +857,136 @@ impl From<DeviceItem> for Device {
             p256dh: d.p256dh,
             auth: d.auth,
             created_at: d.created_at,
+        }
+    }
+}
+
+/// A user's block list in the Conversations table: `id: BLOCKS#<user id>`,
+/// its entries and the version every write of it checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockListItem {
+    pub id: String,
+    #[serde(default)]
+    pub entries: Vec<BlockedEntry>,
+    pub version: u64,
+}
+
+/// One entry of a block list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedEntry {
+    pub user_id: String,
+    pub blocked_at: String,
+}
+
+impl BlockListItem {
+    pub const PREFIX: &'static str = "BLOCKS#";
+
+    pub fn id_of(user_id: &str) -> String {
+        format!("{}{user_id}", Self::PREFIX)
+    }
+
+    pub fn new(user_id: &str, list: &BlockList) -> Self {
+        BlockListItem {
+            id: Self::id_of(user_id),
+            entries: list
+                .entries
+                .iter()
+                .map(|b| BlockedEntry {
+                    user_id: b.user_id.clone(),
+                    blocked_at: b.blocked_at.clone(),
+                })
+                .collect(),
+            version: list.version,
+        }
+    }
+}
+
+impl From<BlockListItem> for BlockList {
+    fn from(item: BlockListItem) -> Self {
+        BlockList {
+            entries: item
+                .entries
+                .into_iter()
+                .map(|e| Blocked {
+                    user_id: e.user_id,
+                    blocked_at: e.blocked_at,
+                })
+                .collect(),
+            version: item.version,
+        }
+    }
+}
+
+/// One block in the Conversations table: `id: BLOCK#<blocker>#<blocked>`,
+/// keyed again by the sparse `blockers` index (`blockedId` / `blockerId`)
+/// so the writers of a message find who blocks its author.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockItem {
+    pub id: String,
+    pub blocker_id: String,
+    pub blocked_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<String>,
+}
+
+impl BlockItem {
+    pub const PREFIX: &'static str = "BLOCK#";
+
+    pub fn id_of(blocker: &str, blocked: &str) -> String {
+        format!("{}{blocker}#{blocked}", Self::PREFIX)
+    }
+}
+
+/// A suspension or ban in the Conversations table: `id: STANDING#<user id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StandingItem {
+    pub id: String,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub banned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<String>,
+    pub by: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl StandingItem {
+    pub const PREFIX: &'static str = "STANDING#";
+
+    pub fn id_of(user_id: &str) -> String {
+        format!("{}{user_id}", Self::PREFIX)
+    }
+}
+
+impl From<&Standing> for StandingItem {
+    fn from(s: &Standing) -> Self {
+        StandingItem {
+            id: Self::id_of(&s.user_id),
+            user_id: s.user_id.clone(),
+            banned: s.banned,
+            suspended_until: s.suspended_until.clone(),
+            by: s.by.clone(),
+            at: s.at.clone(),
+            reason: s.reason.clone(),
+        }
+    }
+}
+
+impl From<StandingItem> for Standing {
+    fn from(s: StandingItem) -> Self {
+        Standing {
+            user_id: s.user_id,
+            banned: s.banned,
+            suspended_until: s.suspended_until,
+            by: s.by,
+            at: s.at,
+            reason: s.reason,
         }
     }
 }

@@ -56,6 +56,7 @@ pub const MESSAGES_BY_ORDER: &str = "byOrder";
 pub const PENDING_UPLOADS: &str = "pendingUploads";
 pub const OPEN_REPORTS: &str = "openReports";
 pub const AUDIT_LOG: &str = "auditLog";
+pub const BLOCKERS: &str = "blockers";
 
 pub const USERS: TableSpec = TableSpec {
     logical: "Users",
@@ -116,6 +117,16 @@ pub const CONVERSATIONS: TableSpec = TableSpec {
                 range: Some("id"),
             },
             keys_only: false,
+        },
+        // Who blocks a user (see `items::BlockItem`): sparse, keys only.
+        IndexSpec {
+            name: BLOCKERS,
+            kind: IndexKind::Global,
+            key: KeySpec {
+                hash: "blockedId",
+                range: Some("blockerId"),
+            },
+            keys_only: true,
         },
     ],
     stream: false,

@@ -20,7 +20,7 @@ pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     output(&service.unregister_device(&caller, &args.id).await?)
 }

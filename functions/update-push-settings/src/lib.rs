@@ -30,7 +30,7 @@ pub async fn handler<S: ChatStore + PushStore, P: Send + Sync>(
     service: &ChatService<S, P>,
     event: LambdaEvent<ResolverEvent>,
 ) -> Result<Value, ResolverError> {
-    let caller = event.payload.caller()?;
+    let caller = service.admit(event.payload.caller()?).await?;
     let args: Args = event.payload.arguments()?;
     // `dndUntil: null` ends do-not-disturb; leaving it out keeps it.
     let clears = args.input.contains_key("dndUntil");

@@ -355,6 +355,48 @@ fn resolver_function(
             dismiss_report,
             chat_lambda::answer
         ),
+        "block-user" => in_process!(
+            invocations,
+            "block-user",
+            service,
+            block_user,
+            chat_lambda::answer
+        ),
+        "unblock-user" => in_process!(
+            invocations,
+            "unblock-user",
+            service,
+            unblock_user,
+            chat_lambda::answer
+        ),
+        "blocked-users" => in_process!(
+            invocations,
+            "blocked-users",
+            service,
+            blocked_users,
+            chat_lambda::answer
+        ),
+        "suspend-user" => in_process!(
+            invocations,
+            "suspend-user",
+            writer,
+            suspend_user,
+            chat_lambda::answer
+        ),
+        "ban-user" => in_process!(
+            invocations,
+            "ban-user",
+            writer,
+            ban_user,
+            chat_lambda::answer
+        ),
+        "reinstate-user" => in_process!(
+            invocations,
+            "reinstate-user",
+            service,
+            reinstate_user,
+            chat_lambda::answer
+        ),
         "remove-message" => in_process!(
             invocations,
             "remove-message",

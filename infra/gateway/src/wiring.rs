@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn the_template_parses() {
         let w = wiring().unwrap();
-        assert_eq!(w.resolvers.len(), 32);
+        assert_eq!(w.resolvers.len(), 38);
         assert_eq!(
             w.s3_events,
             vec![("process-upload".to_string(), "uploads/".to_string())]
@@ -824,9 +824,13 @@ mod tests {
                         .is_some_and(|c| c.ends_with(&format!("/{name}")))
                 })
                 .unwrap_or_else(|| panic!("{name} is in the template"));
-            let statements = function["Properties"]["Policies"][0]["Statement"]
+            let statements: Vec<&serde_yaml::Value> = function["Properties"]["Policies"]
                 .as_sequence()
-                .unwrap();
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["Statement"].as_sequence())
+                .flatten()
+                .collect();
             let may = statements.iter().any(|st| {
                 serde_yaml::to_string(&st["Action"])
                     .unwrap()

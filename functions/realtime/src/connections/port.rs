@@ -64,6 +64,8 @@ pub trait Connections: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ConnectionState>>> + Send;
     /// How many initialised connections `user_id` holds.
     fn user_connections(&self, user_id: &str) -> impl Future<Output = Result<usize>> + Send;
+    /// The ids of the initialised connections `user_id` holds.
+    fn connection_ids_of(&self, user_id: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// What storing a subscription did.

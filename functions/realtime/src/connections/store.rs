@@ -340,6 +340,35 @@ impl Connections for DynamoConnections {
             .collect()
     }
 
+    async fn connection_ids_of(&self, user_id: &str) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            connection_id: String,
+        }
+        let mut ids = Vec::new();
+        let mut start: Option<Attrs> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(CONNECTIONS_BY_USER)
+                .key_condition_expression("userConn = :u")
+                .expression_attribute_values(":u", serde_dynamo::to_attribute_value(user_id)?)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                ids.push(serde_dynamo::from_item::<_, Row>(item)?.connection_id);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(ids),
+            }
+        }
+    }
+
     async fn user_connections(&self, user_id: &str) -> Result<usize> {
         let mut count = 0;
         let mut start: Option<Attrs> = None;

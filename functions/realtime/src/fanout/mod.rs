@@ -238,7 +238,9 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         let mut posts = Vec::with_capacity(subscribers.len());
         let mut too_large = Vec::new();
         for sub in subscribers {
-            if push.skip_user.as_deref() == Some(sub.user_id.as_str()) {
+            if push.skip_user.as_deref() == Some(sub.user_id.as_str())
+                || push.hidden_from.contains(&sub.user_id)
+            {
                 continue;
             }
             let viewer = if shared.is_some() {
@@ -344,6 +346,12 @@ impl<C: Connections, N: Notifier> Publisher for FanOut<C, N> {
             conversation_id: conversation_id.to_string(),
         };
         self.end_subscriptions(&topic, user_id)
+            .await
+            .map_err(chat_domain::Error::push)
+    }
+
+    async fn disconnect(&self, user_id: &str) -> chat_domain::error::Result<usize> {
+        self.close_user(user_id)
             .await
             .map_err(chat_domain::Error::push)
     }

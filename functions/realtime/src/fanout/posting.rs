@@ -96,6 +96,28 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             .await;
     }
 
+    /// Closes every connection of `user_id` (suspended or banned) with
+    /// 4403 "Forbidden", and removes its rows; how many there were.
+    pub(super) async fn close_user(&self, user_id: &str) -> Result<usize, crate::RealtimeError> {
+        let ids = self.connections.connection_ids_of(user_id).await?;
+        let close = crate::protocol::Close::forbidden();
+        futures::stream::iter(&ids)
+            .for_each_concurrent(self.concurrency, |connection_id| {
+                let close = &close;
+                async move {
+                    info!(connection = %connection_id, "user barred; closing");
+                    if let Err(err) = self.notifier.close(connection_id, close).await {
+                        warn!(error = %Chain(&err), connection = %connection_id, "could not close a barred user's connection");
+                    }
+                    if let Err(err) = self.connections.drop_gone(connection_id).await {
+                        warn!(error = %Chain(&err), connection = %connection_id, "could not remove a barred user's connection");
+                    }
+                }
+            })
+            .await;
+        Ok(ids.len())
+    }
+
     /// Posts concurrently (bounded) within `deadline`; a gone connection is
     /// removed. Posts not sent by the deadline go after a fresh read of
     /// `topic`'s subscribers, to those still subscribed, within a new

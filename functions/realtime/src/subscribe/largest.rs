@@ -143,6 +143,7 @@ fn build_largest_payloads(topic: &Topic) -> Payloads {
         reactions: Some(message.reactions),
         values,
         skip_user: None,
+        hidden_from: Vec::new(),
     }
     .values_for(&id)
 }

@@ -46,6 +46,7 @@ mod messages;
 mod push;
 mod rates;
 mod reports;
+mod safety;
 mod uploads;
 mod users;
 

@@ -25,7 +25,7 @@ enum Keep {
 impl DynamoStore {
     /// A report closed as `status` by `audit`'s moderator, out of the
     /// open reports' index; refused if there is no such report.
-    fn close_report(
+    pub(super) fn close_report(
         &self,
         id: &str,
         status: ReportStatus,
@@ -47,7 +47,7 @@ impl DynamoStore {
     }
 
     /// The audit log's row of a moderator action.
-    fn log_action(&self, audit: &AuditEntry) -> Result<TransactWriteItem> {
+    pub(super) fn log_action(&self, audit: &AuditEntry) -> Result<TransactWriteItem> {
         Ok(self.put(
             &self.tables.conversations,
             to_attrs(&AuditItem::new(audit))?,

@@ -1,0 +1,15 @@
+// The runtime loop around the AWS SDK futures nests deeper than the
+// compiler's default layout limit.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    chat_lambda::init_tracing();
+    let service = chat_lambda::writer_service_from_env().await?;
+    run(service_fn(|event| {
+        chat_lambda::answer(ban_user::handler(&service, event))
+    }))
+    .await
+}
