@@ -128,6 +128,10 @@ where
     ) -> chat_domain::error::Result<usize> {
         Ok(0)
     }
+
+    async fn disconnect(&self, _user_id: &str) -> chat_domain::error::Result<usize> {
+        Ok(0)
+    }
 }
 
 async fn lookup_fails() -> chat_domain::error::Result<Pushed> {

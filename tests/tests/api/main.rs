@@ -2,6 +2,8 @@
 //! module per concern; every test starts its own stack.
 
 mod attachments;
+mod bans;
+mod blocks;
 mod caps;
 mod changes;
 mod chatt;
