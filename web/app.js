@@ -39,6 +39,11 @@ const Q = {
   openReports: gql`query OpenReports { openReports(limit: 50) { items { id kind userId conversationId messageId reporters entries { reporterId reason note reportedAt snapshot { content attachments } } } } }`,
   dismissReport: gql`mutation DismissReport($r: ID!) { dismissReport(reportId: $r) { id status } }`,
   removeMessage: gql`mutation RemoveMessage($c: ID!, $m: ID!, $r: ID) { removeMessage(input: { id: $m, messageConversationId: $c }, reportId: $r) { id removedByModerator } }`,
+  blocked: gql`query Blocked { blockedUsers { userId } }`,
+  block: gql`mutation Block($u: ID!) { blockUser(userId: $u) { userId } }`,
+  unblock: gql`mutation Unblock($u: ID!) { unblockUser(userId: $u) }`,
+  suspend: gql`mutation Suspend($i: SuspendUserInput!) { suspendUser(input: $i) { userId suspendedUntil } }`,
+  ban: gql`mutation Ban($i: BanUserInput!) { banUser(input: $i) { userId banned } }`,
 };
 const S = {
   changes: gql`subscription OnMessageChange($c: ID!) { onMessageChange(conversationId: $c) { kind conversationId message { ${MESSAGE} } } }`,
@@ -69,6 +74,7 @@ const state = {
   connection: 'connecting',
   subscriptions: new Map(), // key -> unsubscribe
   tray: [], // files being sent with the next message (see addFiles)
+  blocked: new Set(), // the users I block: their messages are never shown
 };
 let urql = null;
 let ws = null;
@@ -147,7 +153,9 @@ function connect() {
     // No pings from here: the server pings a quiet connection, graphql-ws
     // answers, and each ping from a client would cost an invocation.
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    // 4403: the account is suspended or banned (or the token is not one
+    // of ours); connecting again would be refused the same way.
+    shouldRetry: (event) => event?.code !== 4403,
     retryWait: async (retries) => {
       if (networkGate) await networkGate.promise;
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** retries, 5000)));
@@ -162,7 +170,14 @@ function connect() {
       pong: (received, payload) => {
         if (received && payload?.resync === resyncs) onReconnected();
       },
-      closed: () => setConnection(everConnected ? 'reconnecting' : 'connecting'),
+      closed: (event) => {
+        if (event?.code === 4403) {
+          // The server says why on the next request: UserSuspended.
+          run(Q.me).catch(() => {});
+          return;
+        }
+        setConnection(everConnected ? 'reconnecting' : 'connecting');
+      },
     },
   });
   urql = new Client({
@@ -191,6 +206,7 @@ async function run(doc, variables = {}, mutation = false) {
     const err = new Error(gqlError?.message || result.error.message);
     // AppSync puts errorType beside message; urql keeps the raw error as originalError.
     err.type = gqlError?.extensions?.errorType || gqlError?.originalError?.errorType || gqlError?.errorType || (result.error.networkError ? 'Network' : 'Error');
+    if (err.type === 'UserSuspended') barred(gqlError?.extensions?.errorInfo || gqlError?.originalError?.errorInfo || {});
     throw err;
   }
   return result.data;
@@ -484,6 +500,9 @@ async function loadOlder(room, first = false) {
 
 /** Applies a message state: the higher version wins. */
 function upsert(room, message) {
+  // The server leaves out whom I block; this also covers the moment after
+  // a block, before the server's index has it.
+  if (state.blocked.has(message.authorId)) return false;
   const known = room.messages.get(message.id);
   if (known && !known.pending && !known.failed && known.version >= message.version) return false;
   room.messages.set(message.id, message);
@@ -661,7 +680,12 @@ function messageItem(room, m, seen) {
       report.className = 'report-message';
       report.title = 'Report this message to the moderators';
       report.onclick = () => openReport(room, m);
-      actions.append(report);
+      const block = document.createElement('button');
+      block.textContent = 'Block';
+      block.className = 'block-user';
+      block.title = `Block ${nameOf(m.authorId)}: you will not see their messages`;
+      block.onclick = () => blockUser(m.authorId);
+      actions.append(report, block);
     }
     meta.append(actions);
   }
@@ -1073,7 +1097,14 @@ function showReport(target, title, quote) {
   $('report-error').textContent = '';
   $('report-title').textContent = title;
   $('report-quote').textContent = quote;
+  for (const key of ['conversation', 'message', 'user']) delete dialog.dataset[key];
   Object.assign(dialog.dataset, target);
+  // A user's dialog also blocks or unblocks them.
+  const block = $('report-block');
+  block.hidden = target.kind !== 'user';
+  if (target.kind === 'user') {
+    block.textContent = `${state.blocked.has(target.user) ? 'Unblock' : 'Block'} ${nameOf(target.user)}`;
+  }
   dialog.showModal();
   $('report-reason').focus();
 }
@@ -1095,6 +1126,69 @@ async function sendReport(e) {
   } catch (err) {
     $('report-error').textContent = err.message;
   }
+}
+
+async function loadBlocked() {
+  const { blockedUsers } = await run(Q.blocked);
+  state.blocked = new Set(blockedUsers.map((b) => b.userId));
+}
+
+/** Blocks a user: their messages leave this page now, and the server
+ * leaves them out of every read and push from here on. They are not told. */
+async function blockUser(userId) {
+  try {
+    await mutate(Q.block, { u: userId });
+  } catch (err) {
+    notice(`Could not block ${nameOf(userId)}: ${err.message}`);
+    return;
+  }
+  state.blocked.add(userId);
+  const room = state.open;
+  if (room) {
+    for (const [id, m] of room.messages) if (m.authorId === userId) room.messages.delete(id);
+    renderMessages(room);
+  }
+  refreshInboxSoon();
+  notice(`You blocked ${nameOf(userId)}. You will not see their messages; they are not told.`);
+}
+
+async function unblockUser(userId) {
+  try {
+    await mutate(Q.unblock, { u: userId });
+  } catch (err) {
+    notice(`Could not unblock ${nameOf(userId)}: ${err.message}`);
+    return;
+  }
+  state.blocked.delete(userId);
+  const room = state.open;
+  if (room) {
+    // Their messages come back with the history, read again.
+    room.messages.clear();
+    room.nextToken = null;
+    await loadOlder(room, true);
+  }
+  refreshInboxSoon();
+  notice(`You unblocked ${nameOf(userId)}.`);
+}
+
+function toggleBlockFromDialog() {
+  const dialog = $('report-dialog');
+  const userId = dialog.dataset.user;
+  dialog.close();
+  return state.blocked.has(userId) ? unblockUser(userId) : blockUser(userId);
+}
+
+/** A suspended or banned account: the server refuses everything, so the
+ * app says why and stops trying. */
+function barred(info) {
+  if (!$('barred').hidden) return;
+  ws?.dispose();
+  const until = info.suspendedUntil ? new Date(info.suspendedUntil).toLocaleString() : null;
+  $('barred-text').textContent = info.banned || !until
+    ? 'Your account has been banned by a moderator.'
+    : `Your account is suspended until ${until}.`;
+  $('barred').hidden = false;
+  $('app').inert = true;
 }
 
 const isModerator = () => {
@@ -1151,6 +1245,27 @@ async function renderReports() {
       );
       row.append(remove);
     }
+    // Acting on the person: each closes this report as actioned.
+    const suspend = document.createElement('button');
+    suspend.textContent = 'Suspend for a day';
+    suspend.className = 'suspend';
+    suspend.onclick = () => act(
+      () => mutate(Q.suspend, { i: { userId: r.userId, hours: 24, reportId: r.id } }),
+      `${nameOf(r.userId)} is suspended for a day`,
+    );
+    // A ban has no end: the first press asks, the second bans.
+    const ban = document.createElement('button');
+    ban.textContent = `Ban ${nameOf(r.userId)}`;
+    ban.className = 'ban danger';
+    ban.onclick = () => {
+      if (!ban.dataset.armed) {
+        ban.dataset.armed = 'true';
+        ban.textContent = `Confirm: ban ${nameOf(r.userId)}`;
+        return;
+      }
+      act(() => mutate(Q.ban, { i: { userId: r.userId, reportId: r.id } }), `${nameOf(r.userId)} is banned`);
+    };
+    row.append(suspend, ban);
     li.append(head, quote, why, row);
     return li;
   }));
@@ -1210,6 +1325,7 @@ async function signedIn() {
   $('me-name').textContent = me.username;
   $('moderation-open').hidden = !isModerator();
   $('me-avatar').textContent = me.username.slice(0, 1);
+  await loadBlocked();
   listen('links', S.links, { u: me.id }, () => refreshInboxSoon());
   await refreshUsers();
   await refreshInbox();
@@ -1249,6 +1365,7 @@ function wire() {
   $('web-push').onclick = enableWebPush;
   $('report-form').onsubmit = sendReport;
   $('report-cancel').onclick = () => $('report-dialog').close();
+  $('report-block').onclick = () => toggleBlockFromDialog().catch((err) => console.warn(err));
   // What was reported does not stay in the page once the dialog is done.
   $('report-dialog').onclose = () => { $('report-quote').textContent = ''; };
   $('moderation-open').onclick = () => openModeration().catch((err) => console.warn(err));

@@ -495,6 +495,75 @@ test('a member reports a message and its author from their menus; a moderator re
   for (const who of [cara, dan, mod]) await who.context.close();
 });
 
+test('a member blocks an author and no longer sees them; a moderator bans him from a report, his session ends at once, and an unblock brings his messages back', async () => {
+  const eve = await signIn('eve');
+  const finn = await signIn('finn');
+  const gus = await signIn('gus');
+  // A group of three, seeded over the API; the UI shows it.
+  const asEve = await apiAs('eve');
+  const { listUsers } = await asEve('{ listUsers(limit: 100) { items { id username } } }');
+  const idOf = (name) => listUsers.items.find((u) => u.username === name).id;
+  const { createConvo } = await asEve('mutation($m: [String!]!) { createConvo(input: {name: "Hikers", members: $m}) { id } }', { m: [idOf('finn'), idOf('gus')] });
+  for (const who of [eve, finn, gus]) {
+    await conversation(who.page, 'Hikers').click();
+    await who.page.locator('#room-name', { hasText: 'Hikers' }).waitFor({ timeout: WAIT });
+  }
+  await send(finn.page, 'You are all idiots');
+  await message(eve.page, 'You are all idiots').waitFor({ timeout: WAIT });
+
+  // Eve reports the message, then blocks Finn from its menu: his messages
+  // leave her page, and what he posts next never reaches it.
+  const rude = message(eve.page, 'You are all idiots');
+  await rude.hover();
+  await rude.locator('button.report-message').click();
+  await eve.page.selectOption('#report-reason', 'HARASSMENT');
+  await eve.page.click('#report-form button[type=submit]');
+  await eve.page.locator('#notice', { hasText: 'Reported' }).waitFor({ timeout: WAIT });
+  await rude.hover();
+  await rude.locator('button.block-user').click();
+  await eve.page.locator('#notice', { hasText: 'You blocked finn' }).waitFor({ timeout: WAIT });
+  await message(eve.page, 'You are all idiots').waitFor({ state: 'detached', timeout: WAIT });
+  await send(finn.page, 'Still here');
+  await message(gus.page, 'Still here').waitFor({ timeout: WAIT });
+  await send(gus.page, 'Anyone up for Saturday?');
+  await message(eve.page, 'Anyone up for Saturday?').waitFor({ timeout: WAIT });
+  assert.equal(await message(eve.page, 'Still here').count(), 0, 'a blocked author never reaches the blocker');
+  assert.equal(await message(eve.page, 'You are all idiots').count(), 0);
+  // Finn is not told: he still sees the conversation as before.
+  await message(finn.page, 'Anyone up for Saturday?').waitFor({ timeout: WAIT });
+
+  // A moderator bans Finn from Eve's report: the first press asks, the second bans.
+  const mod = await signIn('moira', { moderator: true });
+  await mod.page.click('#moderation-open');
+  const report = mod.page.locator('#reports .report', { hasText: 'You are all idiots' });
+  await report.waitFor({ timeout: WAIT });
+  await report.locator('button.ban').click();
+  await report.locator('button.ban', { hasText: 'Confirm: ban finn' }).waitFor({ timeout: WAIT });
+  await mod.page.screenshot({ path: `${SHOTS}/11-ban.png` });
+  await report.locator('button.ban').click();
+  await mod.page.locator('#notice', { hasText: 'finn is banned' }).waitFor({ timeout: WAIT });
+  await mod.page.waitForFunction(() => document.querySelectorAll('#reports .report').length === 0, null, { timeout: WAIT });
+
+  // Finn's session ends at once: his socket is closed and the app says why.
+  await finn.page.locator('#barred:not([hidden])', { hasText: 'banned' }).waitFor({ timeout: WAIT });
+  await finn.page.screenshot({ path: `${SHOTS}/12-banned.png` });
+  // And a new sign-in under the same name changes nothing.
+  const again = await finn.context.newPage();
+  await again.goto(APP);
+  await again.fill('#username', 'finn');
+  await again.click('#signin-form button[type=submit]');
+  await again.locator('#barred:not([hidden])', { hasText: 'banned' }).waitFor({ timeout: WAIT });
+
+  // Eve unblocks him from his name in the header: his messages come back.
+  await eve.page.locator('#room-members button.member-name', { hasText: 'finn' }).click();
+  await eve.page.locator('#report-block', { hasText: 'Unblock finn' }).click();
+  await eve.page.locator('#notice', { hasText: 'You unblocked finn' }).waitFor({ timeout: WAIT });
+  await message(eve.page, 'Still here').waitFor({ timeout: WAIT });
+  await message(eve.page, 'You are all idiots').waitFor({ timeout: WAIT });
+  for (const who of [eve, gus, mod]) assert.deepEqual(who.errors, []);
+  for (const who of [eve, finn, gus, mod]) await who.context.close();
+});
+
 test('a front end served from another origin signs in and calls GraphQL, as it would call AppSync', async () => {
   // A page on another port: what Vite, Expo web or a query explorer serves.
   const server = createServer((req, res) => {

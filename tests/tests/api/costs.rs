@@ -1,6 +1,8 @@
 //! What each operation costs: function invocations and DynamoDB requests,
 //! counted at the SDK (retries included). schema/TABLES.md states these
-//! numbers; this test holds them. The functions that write push what they
+//! numbers; this test holds them. Every request first reads the caller's
+//! standing (one GetItem: no suspension or ban bars them), and every read
+//! of messages the caller's block list (one GetItem). The functions that write push what they
 //! write: one Query on its topic's subscribers per new row, and for a
 //! message that had a subscriber, one UpdateItem that records the push
 //! done. A message's write is one TransactWriteItems with its change-log
@@ -36,28 +38,28 @@ async fn invocations_and_dynamodb_requests_per_operation() {
     let delete = "mutation($c: ID!) { deleteMessage(input: {id: \"editable\", messageConversationId: $c}) { version } }";
 
     let cases: Vec<(&str, &chat_tests::Client, &str, serde_json::Value, u64)> = vec![
-        ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 3),
-        ("createUser (retry)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 1),
-        ("createConvo", &alice, "mutation($m: [String!]!) { createConvo(input: {name: \"n\", members: $m}) { id } }", json!({ "m": [bob.id, carol.id] }), 7),
-        ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 4),
-        ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 5),
-        ("createMessage (retry, same id)", &alice, retried, json!({ "c": id }), 3),
-        ("getUser", &alice, "query($u: ID!) { getUser(id: $u) { username } }", json!({ "u": bob.id }), 1),
-        ("getUser + conversations", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { id } } } }", json!({ "u": alice.id }), 2),
-        ("getUser + conversations + names", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { conversation { name } } } } }", json!({ "u": alice.id }), 3),
-        ("getConvo", &alice, "query($c: ID!) { getConvo(id: $c) { name } }", json!({ "c": id }), 1),
-        ("getConvo + messages", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { content } } } }", json!({ "c": id }), 2),
-        ("getConvo + messages + authors + links + users", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { author { username } } } associated { items { user { username } } } } }", json!({ "c": id }), 4),
-        ("listUsers", &alice, "{ listUsers { items { username } } }", json!({}), 1),
-        ("me", &alice, "{ me { username } }", json!({}), 1),
-        ("allMessageConnection", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }), 2),
-        ("updateMessage", &alice, edit, json!({ "c": id }), 3),
-        ("updateMessage (retry, same content)", &alice, edit, json!({ "c": id }), 1),
-        ("deleteMessage", &alice, delete, json!({ "c": id }), 3),
-        ("deleteMessage (retry)", &alice, delete, json!({ "c": id }), 1),
-        ("messageChanges (where to start)", &alice, "query($c: ID!) { messageChanges(conversationId: $c) { cursor } }", json!({ "c": id }), 1),
-        ("messageChanges (a page)", &alice, "query($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { content } } } }", json!({ "c": id, "a": start }), 2),
-        ("allMessageConnection + authors", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { author { username } } } }", json!({ "c": id }), 3),
+        ("createUser (new)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 4),
+        ("createUser (retry)", &dave, "mutation { createUser(input: {username: \"dave\"}) { id } }", json!({}), 2),
+        ("createConvo", &alice, "mutation($m: [String!]!) { createConvo(input: {name: \"n\", members: $m}) { id } }", json!({ "m": [bob.id, carol.id] }), 9),
+        ("createConvoLink", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }", json!({ "c": id, "u": carol.id }), 6),
+        ("createConvoLink + conversation", &alice, "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id conversation { name } } }", json!({ "c": id, "u": dave.id }), 7),
+        ("createMessage (retry, same id)", &alice, retried, json!({ "c": id }), 5),
+        ("getUser", &alice, "query($u: ID!) { getUser(id: $u) { username } }", json!({ "u": bob.id }), 2),
+        ("getUser + conversations", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { id } } } }", json!({ "u": alice.id }), 3),
+        ("getUser + conversations + names", &alice, "query($u: ID!) { getUser(id: $u) { conversations { items { conversation { name } } } } }", json!({ "u": alice.id }), 4),
+        ("getConvo", &alice, "query($c: ID!) { getConvo(id: $c) { name } }", json!({ "c": id }), 2),
+        ("getConvo + messages", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { content } } } }", json!({ "c": id }), 4),
+        ("getConvo + messages + authors + links + users", &alice, "query($c: ID!) { getConvo(id: $c) { messages { items { author { username } } } associated { items { user { username } } } } }", json!({ "c": id }), 6),
+        ("listUsers", &alice, "{ listUsers { items { username } } }", json!({}), 2),
+        ("me", &alice, "{ me { username } }", json!({}), 2),
+        ("allMessageConnection", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { id } } }", json!({ "c": id }), 4),
+        ("updateMessage", &alice, edit, json!({ "c": id }), 5),
+        ("updateMessage (retry, same content)", &alice, edit, json!({ "c": id }), 2),
+        ("deleteMessage", &alice, delete, json!({ "c": id }), 5),
+        ("deleteMessage (retry)", &alice, delete, json!({ "c": id }), 2),
+        ("messageChanges (where to start)", &alice, "query($c: ID!) { messageChanges(conversationId: $c) { cursor } }", json!({ "c": id }), 2),
+        ("messageChanges (a page)", &alice, "query($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { content } } } }", json!({ "c": id, "a": start }), 4),
+        ("allMessageConnection + authors", &alice, "query($c: ID!) { allMessageConnection(conversationId: $c) { messages { author { username } } } }", json!({ "c": id }), 5),
     ];
     for (name, client, doc, vars, expected_requests) in cases {
         let (_, invocations, requests) = stack.cost(client.ok(doc, vars)).await;
@@ -65,30 +67,31 @@ async fn invocations_and_dynamodb_requests_per_operation() {
         assert_eq!(requests, expected_requests, "{name}: DynamoDB requests");
     }
 
-    // A message: BatchGetItem + UpdateItem (the author's rate count, beside
-    // it) + TransactWriteItems + Query (subscribers), and with anyone
+    // A message: GetItem (standing) + BatchGetItem + UpdateItem (the
+    // author's rate count, beside it) + TransactWriteItems + Query
+    // (subscribers) and Query (the author's blockers, beside it), and with anyone
     // subscribed, UpdateItem (the push done). The one before
     // claims the inbox window, so neither of these moves the inboxes.
     post(&alice, &id, "claims the window").await;
     let message = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
-    assert_eq!(requests, 4, "createMessage, nobody subscribed");
+    assert_eq!(requests, 6, "createMessage, nobody subscribed");
     let mut ws = stack.ws(&bob).await;
     crate::realtime::watch_room(&mut ws, "1", &id).await;
     // The first push to a document new to the function reads the topic's
     // subscribers again, whole (schema/TABLES.md, *Pushing*).
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
     assert_eq!(
-        requests, 6,
+        requests, 8,
         "createMessage, a subscription new to the writer"
     );
     let (_, _, requests) = stack.cost(alice.ok(message, json!({ "c": id }))).await;
-    assert_eq!(requests, 5, "createMessage, a subscriber");
+    assert_eq!(requests, 7, "createMessage, a subscriber");
     ws.close().await;
 }
 
-/// Reports: a reporter's request is its read, its rate count and one
-/// write; a moderator's are one request each.
+/// Reports: after the caller's standing, a reporter's request is its read,
+/// its rate count and one write; a moderator's are one request each.
 #[tokio::test]
 async fn reports_cost_what_the_table_says() {
     let stack = Stack::start().await;
@@ -107,14 +110,16 @@ async fn reports_cost_what_the_table_says() {
         // TransactWriteItems (the report closed, the audit log's entry) + GetItem (the report).
         (&mo, "mutation($r: ID!) { dismissReport(reportId: $r) { id } }", json!({ "r": format!("user:{}", bob.id) }), 2),
         // BatchGetItem (conversation, message) + TransactWriteItems (the
-        // tombstone, its change-log and audit-log entries) + Query (subscribers).
-        (&mo, "mutation($c: ID!, $m: ID!) { removeMessage(input: {id: $m, messageConversationId: $c}) { id } }", json!({ "c": room, "m": id }), 3),
+        // tombstone, its change-log and audit-log entries) + Query
+        // (subscribers) + Query (the author's blockers, who get no push).
+        (&mo, "mutation($c: ID!, $m: ID!) { removeMessage(input: {id: $m, messageConversationId: $c}) { id } }", json!({ "c": room, "m": id }), 4),
         // Query (the audit log's index).
         (&mo, "{ auditLog { items { id } } }", json!({}), 1),
     ];
     for (client, doc, vars, expected) in cases {
         let (_, invocations, requests) = stack.cost(client.ok(doc, vars)).await;
-        assert_eq!((invocations, requests), (1, expected), "{doc}");
+        // Each one also reads the caller's standing first.
+        assert_eq!((invocations, requests), (1, 1 + expected), "{doc}");
     }
 }
 

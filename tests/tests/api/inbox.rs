@@ -226,33 +226,36 @@ async fn an_inbox_page_and_a_message_cost_what_the_table_says() {
     let room = convo(&alice, "room", &[&bob, &carol]).await;
     let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     // The first message of a window moves the conversation up in its three
-    // members' inboxes: BatchGetItem (membership + conversation) +
-    // UpdateItem (the author's rate count) + TransactWriteItems (the message, its change-log entry, the author's
+    // members' inboxes: GetItem (the author's standing) + BatchGetItem
+    // (membership + conversation) + UpdateItem (the author's rate count) +
+    // TransactWriteItems (the message, its change-log entry, the author's
     // read marker) + Query (subscribers; nobody is, so there is no push to
-    // record done) + UpdateItem (the window's claim) + 3 UpdateItems (the
-    // links).
+    // record done) + Query (the author's blockers) + UpdateItem (the
+    // window's claim) + 3 UpdateItems (the links).
     let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-    assert_eq!(first, 8);
+    assert_eq!(first, 10);
     // The next ones within the window: the conversation as read shows the
     // window claimed, so no claim and no link.
     for _ in 0..2 {
         let (_, _, requests) = stack.cost(alice.ok(doc, json!({ "c": room }))).await;
-        assert_eq!(requests, 4);
+        assert_eq!(requests, 6);
     }
     convo(&alice, "two", &[&bob]).await;
     convo(&alice, "three", &[&bob]).await;
-    // Query (links by activity) + BatchGetItem (conversations) + 2 per
-    // conversation (its newest message, its unread count) + BatchGetItem
-    // (the previews' authors, which INBOX selects).
+    // GetItem (standing) + Query (links by activity) + GetItem (the block
+    // list, beside it) + BatchGetItem (conversations) + 2 per conversation
+    // (its newest message, its unread count) + BatchGetItem (the previews'
+    // authors, which INBOX selects).
     let (_, invocations, page) = stack.cost(alice.ok(INBOX, json!({}))).await;
     assert_eq!(invocations, 1);
-    assert_eq!(page, 2 + 2 * 3 + 1);
-    // BatchGetItem (link, conversation, message) + UpdateItem + Query (subscribers).
+    assert_eq!(page, 1 + 3 + 2 * 3 + 1);
+    // GetItem (standing) + BatchGetItem (link, conversation, message) +
+    // UpdateItem + Query (subscribers).
     let last = post(&bob, &room, "read me").await;
     let (_, _, mark) = stack
         .cost(alice.ok(MARK, json!({ "c": room, "m": last })))
         .await;
-    assert_eq!(mark, 3);
+    assert_eq!(mark, 4);
 }
 
 /// A conversation moves up in its members' activity index at its first
@@ -274,9 +277,9 @@ async fn a_conversation_moves_up_once_per_window_and_a_page_is_exact() {
     let members = refs.len() as u64 + 1;
     let doc = "mutation($c: ID!) { createMessage(input: {content: \"x\", messageConversationId: $c}) { id } }";
     // The first: + UpdateItem (the window's claim) + one per member (with
-    // nobody subscribed, a message alone is 4).
+    // nobody subscribed, a message alone is 6).
     let (_, _, first) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
-    assert_eq!(first, 4 + 1 + members);
+    assert_eq!(first, 6 + 1 + members);
     assert_eq!(ids(&inbox(&alice).await), [big.clone(), small.clone()]);
     post(&alice, &small, "small").await;
     assert_eq!(ids(&inbox(&alice).await), [small.clone(), big.clone()]);
@@ -284,7 +287,7 @@ async fn a_conversation_moves_up_once_per_window_and_a_page_is_exact() {
     // index keeps the big conversation below the small one for up to
     // 10 s ...
     let (_, _, next) = stack.cost(alice.ok(doc, json!({ "c": big }))).await;
-    assert_eq!(next, 4);
+    assert_eq!(next, 6);
     let page = |t: Value| {
         let alice = &alice;
         async move { alice.ok(INBOX, json!({ "l": 1, "t": t })).await["inbox"].clone() }

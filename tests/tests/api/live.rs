@@ -51,13 +51,14 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
     let mut alice_ws = subscribed(&stack, &alice, ON_TYPING, &room).await;
     let mut bob_ws = subscribed(&stack, &bob, ON_TYPING, &room).await;
 
-    // A signal that goes out: one read (membership), one Query (the
-    // subscribers), and no write, so nothing reaches a stream.
+    // A signal that goes out: one read (the caller's standing), one read
+    // (membership), one Query (the subscribers), and no write, so nothing
+    // reaches a stream.
     let (out, invocations, requests) = stack.cost(alice.ok(TYPING, json!({ "c": room }))).await;
     let typing = &out["typing"];
     assert_eq!(typing["sent"], true, "{out}");
     assert_eq!(typing["userId"], alice.id.as_str());
-    assert_eq!((invocations, requests), (1, 2));
+    assert_eq!((invocations, requests), (1, 3));
     let seen = next_payload(bob_ws.next().await, "onTyping");
     assert_eq!(seen["userId"], alice.id.as_str());
     assert_eq!(seen["conversationId"], room.as_str());
@@ -68,10 +69,11 @@ async fn typing_reaches_the_other_members_only_once_per_interval_and_is_never_st
         WsEvent::Silence
     );
 
-    // Within the interval: answered from memory, with no request and no push.
+    // Within the interval: answered from memory after the caller's standing,
+    // with no other request and no push.
     let (again, _, requests) = stack.cost(alice.ok(TYPING, json!({ "c": room }))).await;
     assert_eq!(again["typing"]["sent"], false);
-    assert_eq!(requests, 0);
+    assert_eq!(requests, 1);
     assert_eq!(
         bob_ws.next_within(Duration::from_millis(300)).await,
         WsEvent::Silence

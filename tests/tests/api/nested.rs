@@ -228,10 +228,11 @@ async fn a_deep_query_costs_a_request_per_level_and_connection_not_per_item() {
         assert!(out.get("errors").is_none(), "{out:#}");
         costs.push((invocations, requests));
     }
-    // getUser: its GetItem; level 1, the Query on alice's links; level 2, one
-    // BatchGetItem for the three conversations; level 3, one Query per
-    // conversation's messages; level 4, one BatchGetItem for the authors.
-    assert_eq!(costs, [(1, 1 + 1 + 1 + 3 + 1), (1, 7)]);
+    // The caller's standing; getUser: its GetItem; level 1, the Query on
+    // alice's links; level 2, one BatchGetItem for the three conversations;
+    // level 3, one Query per conversation's messages and, once, alice's
+    // block list; level 4, one BatchGetItem for the authors.
+    assert_eq!(costs, [(1, 1 + 1 + 1 + 1 + 3 + 1 + 1), (1, 9)]);
 }
 
 #[tokio::test]
@@ -337,6 +338,7 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
     let deleted = chat_tests::post(&alice, &room, "to delete").await;
     let reported = chat_tests::post(&alice, &room, "to report").await;
     let mo = stack.moderator("mo").await;
+    let dan = stack.user("dan").await;
     let member_change = "kind conversationId userId by";
     let device_token = "ab".repeat(32);
     // (document, variables, the caller): each a valid call, in order.
@@ -455,6 +457,32 @@ async fn every_mutation_root_answers_its_nested_fields_with_no_silent_null() {
             format!("mutation($c: ID!) {{ leaveConvo(conversationId: $c) {{ {member_change} }} }}"),
             json!({ "c": room }),
             &bob,
+        ),
+        (
+            "mutation($u: ID!) { blockUser(userId: $u) { userId blockedAt } }".to_string(),
+            json!({ "u": dan.id }),
+            &bob,
+        ),
+        (
+            "mutation($u: ID!) { unblockUser(userId: $u) }".to_string(),
+            json!({ "u": dan.id }),
+            &bob,
+        ),
+        (
+            "mutation($u: ID!) { suspendUser(input: {userId: $u, hours: 1, reason: \"r\"}) { userId banned suspendedUntil by at reason } }".to_string(),
+            json!({ "u": dan.id }),
+            &mo,
+        ),
+        // A ban has no end: its suspendedUntil is null by design.
+        (
+            "mutation($u: ID!) { banUser(input: {userId: $u, reason: \"r\"}) { userId banned by at reason } }".to_string(),
+            json!({ "u": dan.id }),
+            &mo,
+        ),
+        (
+            "mutation($u: ID!) { reinstateUser(userId: $u) { userId banned by at reason } }".to_string(),
+            json!({ "u": dan.id }),
+            &mo,
         ),
     ];
     let roots: std::collections::BTreeSet<String> = calls

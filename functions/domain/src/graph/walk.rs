@@ -47,6 +47,9 @@ pub(crate) struct Known {
     convos: HashMap<String, Option<Conversation>>,
     links: HashMap<(usize, String), std::result::Result<Links, Refusal>>,
     messages: HashMap<(usize, String), std::result::Result<Messages, Refusal>>,
+    /// The users the viewer blocks, read once per walk at the first level
+    /// that reads messages.
+    hidden: Option<Vec<String>>,
 }
 
 impl Known {
@@ -246,6 +249,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 let convos: Vec<String> = convos.iter().cloned().collect();
                 self.store.batch_get(&users, &convos).await
             };
+            let has_messages = reads.iter().any(|r| matches!(r, Read::Messages(..)));
             let known_ref = &*known;
             // Futures made up front: a stream mapped through a closure that
             // borrows would make this future's `Send` unprovable.
@@ -261,8 +265,21 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 }
                 done
             };
-            let (batch, done) = futures::join!(batch, connections);
+            // The block list, once per walk, beside the first level's
+            // message reads.
+            let needs_hidden = known.hidden.is_none() && has_messages;
+            let hidden = async {
+                match needs_hidden {
+                    true => self.hidden_for(&caller.id).await.map(Some),
+                    false => Ok(None),
+                }
+            };
+            let (batch, done, hidden) = futures::join!(batch, connections, hidden);
             let batch = batch?;
+            if let Some(hidden) = hidden? {
+                known.hidden = Some(hidden);
+            }
+            let hidden = known.hidden.as_deref().unwrap_or_default();
             for id in users {
                 let user = batch.users.iter().find(|u| u.id == id).cloned();
                 known.users.insert(id, user);
@@ -289,8 +306,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                         }
                         known.links.insert(key, result);
                     }
-                    Done::Messages(c, key, result) => {
-                        if let Ok((items, _, _)) = &result {
+                    Done::Messages(c, key, mut result) => {
+                        // Users the caller blocks: a page may come out shorter.
+                        if let Ok((items, _, _)) = &mut result {
+                            items.retain(|m| !hidden.contains(&m.author_id));
                             next.extend(items.iter().map(|m| Task::Message(&c.items, m.clone())));
                         }
                         known.messages.insert(key, result);
@@ -335,13 +354,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 let direction = SortDirection::parse(c.direction.as_deref())?;
                 let page = self.page(&Scope::Messages(&convo_id, direction), &c.page)?;
                 self.member(caller, known, &convo_id)?;
-                let (read, hidden) = futures::join!(
-                    self.store.messages(&convo_id, &page, direction),
-                    self.hidden_for(&caller.id)
-                );
-                let ((mut items, cursor), hidden) = (read?, hidden?);
-                // Users the caller blocks: a page may come out shorter.
-                items.retain(|m| !hidden.contains(&m.author_id));
+                let (mut items, cursor) = self.store.messages(&convo_id, &page, direction).await?;
                 self.sign_attachments(&mut items).await?;
                 Ok(Done::Messages(c, key, Ok((items, cursor, direction))))
             }

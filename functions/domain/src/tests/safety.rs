@@ -101,7 +101,9 @@ async fn a_blocked_user_cannot_start_a_conversation_with_the_blocker_or_add_them
     let ben = user(&svc, "ben").await;
     let cat = user(&svc, "cat").await;
     svc.block_user(&ann, &ben.id).await.unwrap();
-    let refused = svc.create_convo(&ben, "hi", &[ann.id.clone()]).await;
+    let refused = svc
+        .create_convo(&ben, "hi", std::slice::from_ref(&ann.id))
+        .await;
     assert_eq!(kind(refused), ErrorKind::Unauthorized);
     let id = room(&svc, &ben, &[&cat]).await;
     let refused = svc
@@ -112,7 +114,7 @@ async fn a_blocked_user_cannot_start_a_conversation_with_the_blocker_or_add_them
     svc.create_convo_link(&cat, &id, Some(&ann.id), &Default::default())
         .await
         .unwrap();
-    svc.create_convo(&ann, "mine", &[ben.id.clone()])
+    svc.create_convo(&ann, "mine", std::slice::from_ref(&ben.id))
         .await
         .unwrap();
 }
