@@ -42,6 +42,16 @@ curl -fsS "$base/" | grep -q '<script type="importmap">' || fail "the web app is
 curl -fsS "$base/config.json" | grep -q "\"graphql\":\"$base/graphql\"" || fail "config.json does not point at this stack"
 curl -fsS -o /dev/null "$base/vendor/graphql-ws/dist/client.js" || fail "the app's packages are not served"
 [ "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$base/vendor/../../Cargo.toml")" = 404 ] || fail "a path outside the app is served"
+# Served as a production host would: HEAD answered, the page's policy
+# allowing its import map by hash and no framing, nosniff everywhere.
+head="$(curl -fsS -I "$base/")" || fail "HEAD / is not answered"
+grep -qi '^content-security-policy: .*script-src '"'"'self'"'"' '"'"'sha256-' <<<"$head" || fail "the page has no CSP with the import map's hash"
+grep -qi "^content-security-policy: .*frame-ancestors 'none'" <<<"$head" || fail "the page may be framed"
+if grep -qi "unsafe-inline" <<<"$head"; then fail "the CSP allows inline script"; fi
+grep -qi '^x-content-type-options: nosniff' <<<"$head" || fail "the page has no nosniff"
+grep -qi '^referrer-policy: ' <<<"$head" || fail "the page has no Referrer-Policy"
+grep -qi '^x-content-type-options: nosniff' <<<"$(curl -fsS -I "$base/app.js")" || fail "a script has no nosniff"
+grep -qi '^content-type: application/manifest+json' <<<"$(curl -fsS -I "$base/manifest.webmanifest")" || fail "the PWA manifest is not served"
 
 kill -INT "$pid"
 code=0

@@ -58,6 +58,8 @@ const REACTIONS = ['👍', '❤️', '😂', '🎉'];
 const FILE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/heic', 'application/pdf'];
 const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 const MAX_ATTACHMENTS = 10;
+// The server's limit on a message's length (README, "Limits").
+const MAX_MESSAGE_CHARS = 4000;
 // One typing signal per this long while the user types (the server's throttle).
 const TYPING_EVERY_MS = 2000;
 
@@ -75,6 +77,7 @@ const state = {
   subscriptions: new Map(), // key -> unsubscribe
   tray: [], // files being sent with the next message (see addFiles)
   blocked: new Set(), // the users I block: their messages are never shown
+  picked: new Set(), // the people ticked for a new conversation
 };
 let urql = null;
 let ws = null;
@@ -108,6 +111,9 @@ async function cognitoSignIn() {
     const res = await fetch(`${domain}/oauth2/token`, { method: 'POST', body });
     const tokens = await res.json();
     history.replaceState(null, '', redirect);
+    // The refresh token stays in memory only: a reload signs in again
+    // through Cognito's page (its own session cookie makes that one hop).
+    state.refreshToken = tokens.refresh_token;
     return { token: tokens.id_token, username: claimsOf(tokens.id_token)['cognito:username'] };
   }
   const verifier = crypto.randomUUID() + crypto.randomUUID();
@@ -121,12 +127,19 @@ async function cognitoSignIn() {
   return new Promise(() => {});
 }
 
-// A token for the next request or connection: the dev provider hands a new
-// one out for the asking; a Cognito token is used until it expires.
+// A token for the next request or connection, renewed a minute before it
+// expires: the dev provider hands a new one out for the asking; Cognito's
+// token endpoint exchanges the refresh token for one.
 async function freshToken() {
-  if (state.config.auth.kind === 'dev' && tokenExpiresSoon(state.token)) {
+  if (!tokenExpiresSoon(state.token)) return state.token;
+  if (state.config.auth.kind === 'dev') {
     state.token = await devToken(state.username);
     sessionStorage.setItem('token', state.token);
+  } else if (state.refreshToken) {
+    const { domain, clientId } = state.config.auth;
+    const body = new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId, refresh_token: state.refreshToken });
+    const res = await fetch(`${domain}/oauth2/token`, { method: 'POST', body });
+    if (res.ok) state.token = (await res.json()).id_token;
   }
   return state.token;
 }
@@ -304,14 +317,25 @@ const nameOf = (id) => state.users.get(id)?.username || 'someone';
 function avatar(id, withDot = true) {
   const el = document.createElement('span');
   el.className = 'avatar';
-  el.textContent = nameOf(id).slice(0, 1);
-  if (withDot) {
-    const dot = document.createElement('span');
-    dot.className = 'dot' + (state.users.get(id)?.online ? ' online' : '');
-    dot.dataset.presence = id;
-    el.append(dot);
-  }
+  const initial = document.createElement('span');
+  initial.setAttribute('aria-hidden', 'true');
+  initial.textContent = nameOf(id).slice(0, 1);
+  el.append(initial);
+  if (withDot) el.append(presenceDot(id, 'dot'));
   return el;
+}
+
+/** Presence by shape (filled when online, a ring when not) and in words
+ * for screen readers, not by colour alone. */
+function presenceDot(id, className, online = state.users.get(id)?.online) {
+  const dot = document.createElement('span');
+  dot.className = className + (online ? ' online' : '');
+  dot.dataset.presence = id;
+  const words = document.createElement('span');
+  words.className = 'visually-hidden';
+  words.textContent = online ? 'online' : 'offline';
+  dot.append(words);
+  return dot;
 }
 
 function onPresence({ onPresence: p }) {
@@ -352,18 +376,39 @@ async function refreshInbox() {
   if (added) resync();
 }
 
+/** On a phone the inbox and the conversation each take the screen: this
+ * says which. Wider screens show both, whatever it says. */
+function showRoom(open) {
+  $('app').classList.toggle('in-room', open);
+  if (!open) {
+    $('inbox').querySelector('li.active .open-convo')?.focus();
+  }
+}
+
 function otherMembers(members) {
   return members.filter((id) => id !== state.me.id);
 }
 
 function renderInbox() {
   const list = $('inbox');
+  const unread = state.inbox.reduce((n, e) => n + (e.unreadCount || 0), 0);
+  document.title = unread ? `(${unread > 99 ? '99+' : unread}) Chat` : 'Chat';
+  // A refresh keeps the keyboard's place in the list.
+  const focused = document.activeElement?.closest?.('#inbox li')?.dataset.conversation;
   list.replaceChildren(...state.inbox.map((entry) => {
     const li = document.createElement('li');
     li.dataset.conversation = entry.conversationId;
-    if (state.open?.id === entry.conversationId) li.className = 'active';
+    // A row is a button: reachable by Tab, opened by Enter or Space.
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'open-convo';
+    if (state.open?.id === entry.conversationId) {
+      li.className = 'active';
+      open.setAttribute('aria-current', 'true');
+    }
+    li.append(open);
     const others = otherMembers(entry.members);
-    li.append(avatar(others[0] || state.me.id, others.length === 1));
+    open.append(avatar(others[0] || state.me.id, others.length === 1));
     const summary = document.createElement('div');
     summary.className = 'summary';
     const title = document.createElement('div');
@@ -384,17 +429,21 @@ function renderInbox() {
       badge.className = 'badge';
       badge.dataset.unread = entry.conversationId;
       badge.textContent = entry.moreUnread ? '99+' : String(entry.unreadCount);
-      title.append(badge);
+      const words = document.createElement('span');
+      words.className = 'visually-hidden';
+      words.textContent = 'unread';
+      title.append(badge, words);
     }
     const last = document.createElement('div');
     last.className = 'last';
     const m = entry.lastMessage;
     last.textContent = !m ? 'No messages yet' : m.deletedAt ? (m.removedByModerator ? 'Removed by a moderator' : 'Message deleted') : `${m.authorId === state.me.id ? 'You' : nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
     summary.append(title, last);
-    li.append(summary);
-    li.onclick = () => openConversation(entry.conversationId);
+    open.append(summary);
+    open.onclick = () => openConversation(entry.conversationId);
     return li;
   }));
+  if (focused) list.querySelector(`li[data-conversation="${CSS.escape(focused)}"] .open-convo`)?.focus();
 }
 
 // ---------------------------------------------------------- new conversation
@@ -411,28 +460,41 @@ function showNewConversation() {
 /** The people picker, keeping what is already ticked. */
 function renderPeople() {
   const people = $('new-convo-people');
-  const ticked = new Set([...people.querySelectorAll('input:checked')].map((b) => b.value));
-  const others = [...state.users.values()].filter((u) => u.id !== state.me.id);
-  people.replaceChildren(...others.map((u) => {
+  const search = $('people-search').value.trim().toLowerCase();
+  const others = [...state.users.values()]
+    .filter((u) => u.id !== state.me.id)
+    .sort((a, b) => a.username.localeCompare(b.username));
+  const shown = others.filter((u) => !search || u.username.toLowerCase().includes(search) || state.picked.has(u.id));
+  people.replaceChildren(...shown.map((u) => {
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.value = u.id;
-    box.checked = ticked.has(u.id);
+    box.checked = state.picked.has(u.id);
     box.dataset.username = u.username;
+    box.onchange = () => (box.checked ? state.picked.add(u.id) : state.picked.delete(u.id));
     label.append(box, document.createTextNode(u.username));
     return label;
   }));
   if (!others.length) people.textContent = 'No one else has signed in yet.';
+  else if (!shown.length) people.textContent = `No one called “${search}”.`;
 }
 
 async function startConversation(event) {
   event.preventDefault();
-  const members = [...$('new-convo-people').querySelectorAll('input:checked')].map((b) => b.value);
-  const { createConvo } = await mutate(Q.createConvo, { n: $('new-convo-name').value.trim(), m: members });
+  const members = [...state.picked];
+  $('new-convo-error').textContent = '';
+  let createConvo;
+  try {
+    ({ createConvo } = await mutate(Q.createConvo, { n: $('new-convo-name').value.trim(), m: members }));
+  } catch (err) {
+    $('new-convo-error').textContent = `Not started: ${err.message}`;
+    return;
+  }
   $('new-convo-form').hidden = true;
   $('new-convo').hidden = false;
   $('new-convo-form').reset();
+  state.picked.clear();
   await refreshInbox();
   await openConversation(createConvo.id);
 }
@@ -448,11 +510,19 @@ function ordered(messages) {
 }
 
 async function openConversation(id) {
+  showRoom(true);
+  // With a keyboard (not a phone's, which would cover half the screen),
+  // the composer is where one goes next.
+  if (matchMedia('(pointer: fine)').matches) $('message-input').focus();
   if (state.open?.id === id) return;
   stopListening('room:');
+  const entry = state.inbox.find((e) => e.conversationId === id);
   const room = {
     id, name: '', members: [], messages: new Map(), nextToken: null, loadingOlder: false,
     cursor: null, typing: new Map(), markers: new Map(), historyDone: false,
+    // The message I had read up to, for the "New messages" line.
+    markerAfter: entry?.unreadCount > 0 ? entry.lastReadMessageId : null,
+    editing: null, actionsFor: null, confirmDelete: null,
   };
   state.open = room;
   state.tray = [];
@@ -515,6 +585,8 @@ function onChange(conversationId, { onMessageChange: change }) {
     if (upsert(room, change.message)) {
       // A message ends its author's typing at once.
       if (change.kind === 'CREATED') room.typing.delete(change.message.authorId);
+      if (change.kind === 'CREATED' && change.message.authorId !== state.me.id) announce(change.message);
+      if (change.message.deletedAt && $('announcer').dataset.message === change.message.id) $('announcer').textContent = '';
       renderTyping(room);
       stickToBottom(() => renderMessages(room));
       if (change.message.authorId !== state.me.id) markRead(room);
@@ -560,11 +632,9 @@ function renderMembers() {
   $('room-members').replaceChildren(...room.members.map((id) => {
     const span = document.createElement('span');
     span.className = 'member';
-    const dot = document.createElement('span');
     const user = state.users.get(id);
     const online = id === state.me.id ? state.connection === 'connected' : user?.online;
-    dot.className = 'presence-dot' + (online ? ' online' : '');
-    dot.dataset.presence = id;
+    const dot = presenceDot(id, 'presence-dot', online);
     dot.title = online ? 'online' : user?.lastSeenAt ? `last seen ${new Date(user.lastSeenAt).toLocaleString()}` : 'offline';
     if (id === state.me.id) {
       span.append(dot, document.createTextNode(`${nameOf(id)} (you)`));
@@ -588,14 +658,92 @@ function renderMessages(room) {
   // Read receipts: my messages up to the furthest marker of anyone else.
   const seenUpTo = [...room.markers.entries()].filter(([u]) => u !== state.me.id).map(([, seq]) => seq).sort().pop();
   const lastSeenMine = messages.filter((m) => m.authorId === state.me.id && m.seq && seenUpTo && m.seq <= seenUpTo).pop();
-  const items = messages.map((m) => messageItem(room, m, m === lastSeenMine));
-  if (room.historyDone) {
-    const end = document.createElement('li');
-    end.className = 'history-end';
-    end.textContent = 'Beginning of the conversation';
-    items.unshift(end);
+  const items = [];
+  let day = null;
+  let marked = false;
+  let afterMarker = room.markerAfter && messages.some((m) => m.id === room.markerAfter) ? false : null;
+  if (room.historyDone) items.push(separator(room, 'history-end', 'Beginning of the conversation'));
+  for (const m of messages) {
+    // A day separator wherever the local date changes.
+    const at = m.createdAt ? new Date(m.createdAt) : null;
+    if (at && at.toDateString() !== day) {
+      day = at.toDateString();
+      items.push(separator(room, 'day', dayLabel(at)));
+    }
+    // "New messages": above the first message from someone else after the
+    // one I had read when I opened the conversation.
+    if (afterMarker && !marked && m.authorId !== state.me.id) {
+      items.push(separator(room, 'new-marker', 'New messages'));
+      marked = true;
+    }
+    if (afterMarker === false && m.id === room.markerAfter) afterMarker = true;
+    items.push(messageNode(room, m, m === lastSeenMine));
   }
-  $('messages').replaceChildren(...items);
+  reconcile($('messages'), items);
+}
+
+/** Puts `nodes` in `list` in order, touching only what moved: a node that
+ * stays keeps its focus, its caret and any tap or click in progress. */
+function reconcile(list, nodes) {
+  let at = list.firstChild;
+  for (const node of nodes) {
+    if (node === at) {
+      at = at.nextSibling;
+      continue;
+    }
+    list.insertBefore(node, at);
+  }
+  while (at) {
+    const next = at.nextSibling;
+    at.remove();
+    at = next;
+  }
+}
+
+/** A message's element, made again only when what it shows has changed. */
+function messageNode(room, m, seen) {
+  const key = JSON.stringify([
+    m.version, m.pending, m.failed, m.reason, m.deletedAt, m.editedAt, m.reactions, m.attachments,
+    nameOf(m.authorId), seen, room.editing?.id === m.id && room.editing.error,
+    room.actionsFor === m.id, room.confirmDelete === m.id,
+  ]);
+  room.nodes ??= new Map();
+  const known = room.nodes.get(m.id);
+  if (known?.key === key) return known.node;
+  const node = messageItem(room, m, seen);
+  room.nodes.set(m.id, { key, node });
+  return node;
+}
+
+function separator(room, className, text) {
+  room.nodes ??= new Map();
+  const id = `${className}:${text}`;
+  const known = room.nodes.get(id);
+  if (known) return known.node;
+  const li = document.createElement('li');
+  li.className = className;
+  li.textContent = text;
+  room.nodes.set(id, { key: id, node: li });
+  return li;
+}
+
+function dayLabel(at) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (at.toDateString() === today.toDateString()) return 'Today';
+  if (at.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  return at.toLocaleDateString(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: at.getFullYear() === today.getFullYear() ? undefined : 'numeric' });
+}
+
+/** A new message from someone else, read out once (the list itself is not
+ * a live region: it is rebuilt on every change). */
+function announce(m) {
+  const el = $('announcer');
+  el.textContent = `${nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
+  el.dataset.message = m.id;
+  // Said once; it does not stay in the page (nor outlive a delete).
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => { el.textContent = ''; }, 5000);
 }
 
 function messageItem(room, m, seen) {
@@ -613,7 +761,8 @@ function messageItem(room, m, seen) {
   bubble.className = 'bubble';
   if (m.deletedAt) bubble.textContent = m.removedByModerator ? 'Removed by a moderator' : 'Message deleted';
   else if (m.content) bubble.append(...contentNodes(m));
-  if (m.deletedAt || m.content) li.append(bubble);
+  if (room.editing?.id === m.id && !m.deletedAt) li.append(editForm(room, m));
+  else if (m.deletedAt || m.content) li.append(bubble);
   if (!m.deletedAt && m.attachments?.length) li.append(attachmentsOf(m));
 
   if (!m.deletedAt && m.reactions?.length) {
@@ -638,7 +787,13 @@ function messageItem(room, m, seen) {
   else if (m.failed) status.textContent = m.reason ? `not sent: ${m.reason}` : 'not sent';
   else if (mine) status.textContent = seen ? '✓✓ seen' : '✓ sent';
   if (m.editedAt && !m.deletedAt) status.textContent += (status.textContent ? ' · ' : '') + 'edited';
-  if (m.createdAt) status.title = new Date(m.createdAt).toLocaleString();
+  if (m.createdAt) {
+    const time = document.createElement('time');
+    time.dateTime = m.createdAt;
+    time.title = new Date(m.createdAt).toLocaleString();
+    time.textContent = new Date(m.createdAt).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    meta.append(time);
+  }
   meta.append(status);
   if (m.failed && m.refused) {
     const discard = document.createElement('button');
@@ -653,13 +808,29 @@ function messageItem(room, m, seen) {
     retry.onclick = () => sendMessage(room, m.content, m.id, m.files || []);
     meta.append(retry);
   }
-  if (!m.pending && !m.failed && !m.deletedAt) {
+  if (!m.pending && !m.failed && !m.deletedAt && room.editing?.id !== m.id) {
+    // The actions open from a button, so a keyboard or a tap reaches them
+    // as a mouse does by hovering.
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.className = 'more';
+    more.textContent = '⋯';
+    more.setAttribute('aria-label', 'Message actions');
+    more.setAttribute('aria-expanded', String(room.actionsFor === m.id));
+    more.onclick = () => {
+      room.actionsFor = room.actionsFor === m.id ? null : m.id;
+      renderMessages(room);
+      $('messages').querySelector(`.message[data-id="${CSS.escape(m.id)}"] .more`)?.focus();
+    };
+    meta.append(more);
+    if (room.actionsFor === m.id) li.classList.add('show-actions');
     const actions = document.createElement('span');
     actions.className = 'actions';
     for (const emoji of REACTIONS) {
       const b = document.createElement('button');
       b.textContent = emoji;
       b.title = `React ${emoji}`;
+      b.setAttribute('aria-label', `React ${emoji}`);
       b.className = 'react';
       b.onclick = () => toggleReaction(room, m, emoji, m.reactions?.some((r) => r.emoji === emoji && r.reacted));
       actions.append(b);
@@ -668,11 +839,22 @@ function messageItem(room, m, seen) {
       const edit = document.createElement('button');
       edit.textContent = 'Edit';
       edit.className = 'edit';
-      edit.onclick = () => startEdit(room, m, li);
+      edit.onclick = () => startEdit(room, m);
       const del = document.createElement('button');
-      del.textContent = 'Delete';
+      del.textContent = room.confirmDelete === m.id ? 'Confirm delete' : 'Delete';
       del.className = 'delete';
-      del.onclick = () => deleteMessage(room, m);
+      // Deleting cannot be undone: the first press asks, the second deletes.
+      del.onclick = () => {
+        if (room.confirmDelete !== m.id) {
+          room.confirmDelete = m.id;
+          room.actionsFor = m.id;
+          renderMessages(room);
+          $('messages').querySelector(`.message[data-id="${CSS.escape(m.id)}"] .delete`)?.focus();
+          return;
+        }
+        room.confirmDelete = null;
+        deleteMessage(room, m);
+      };
       actions.append(edit, del);
     } else {
       const report = document.createElement('button');
@@ -928,8 +1110,35 @@ function chooseMention(i) {
   closeMentions();
 }
 
+/** Why a message cannot be sent as it is, before it is sent. */
+function tooLong(content) {
+  const n = [...content].length;
+  return n > MAX_MESSAGE_CHARS
+    ? `A message is at most ${MAX_MESSAGE_CHARS.toLocaleString()} characters; this one has ${n.toLocaleString()}.`
+    : '';
+}
+
+/** The composer grows with its text, and counts down near the limit. */
+function onComposerInput() {
+  const input = $('message-input');
+  input.rows = Math.min(6, Math.max(1, input.value.split('\n').length));
+  const n = [...input.value].length;
+  const count = $('composer-count');
+  count.hidden = n < MAX_MESSAGE_CHARS - 400;
+  count.textContent = `${n.toLocaleString()} / ${MAX_MESSAGE_CHARS.toLocaleString()}`;
+  count.classList.toggle('over', n > MAX_MESSAGE_CHARS);
+  $('composer-error').textContent = '';
+}
+
 function onComposerKey(e) {
-  if (!mention.open) return;
+  if (!mention.open) {
+    // Enter sends; Shift+Enter is a new line.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      $('composer').requestSubmit();
+    }
+    return;
+  }
   const n = mention.items.length;
   if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
     e.preventDefault();
@@ -1046,29 +1255,81 @@ async function sendMessage(room, content, id = crypto.randomUUID(), files = []) 
   renderMessages(room);
 }
 
-function startEdit(room, m, li) {
+function startEdit(room, m) {
+  room.editing = { id: m.id, draft: m.content, error: '' };
+  room.actionsFor = null;
+  renderMessages(room);
+  const input = $('messages').querySelector('.edit-input');
+  input?.focus();
+  input?.setSelectionRange(input.value.length, input.value.length);
+}
+
+function stopEdit(room) {
+  const id = room.editing?.id;
+  room.editing = null;
+  renderMessages(room);
+  $('messages').querySelector(`.message[data-id="${CSS.escape(id)}"] .more`)?.focus();
+}
+
+/** An edit in progress: its draft lives on the room, so messages arriving
+ * meanwhile (which rebuild the list) do not throw it away. */
+function editForm(room, m) {
   const form = document.createElement('form');
   form.className = 'edit-box';
-  const input = document.createElement('input');
-  input.value = m.content;
+  const input = document.createElement('textarea');
+  input.rows = 2;
+  input.value = room.editing.draft;
   input.className = 'edit-input';
+  input.setAttribute('aria-label', 'Edit message');
+  input.oninput = () => { room.editing.draft = input.value; };
+  input.onkeydown = (e) => {
+    if (e.key === 'Escape') { e.preventDefault(); stopEdit(room); }
+    else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  };
   const save = document.createElement('button');
   save.textContent = 'Save';
   save.className = 'primary';
-  form.append(input, save);
+  const cancel = document.createElement('button');
+  cancel.type = 'button';
+  cancel.textContent = 'Cancel';
+  cancel.className = 'cancel-edit';
+  cancel.onclick = () => stopEdit(room);
+  const error = document.createElement('p');
+  error.className = 'error';
+  error.setAttribute('role', 'alert');
+  error.textContent = room.editing.error;
+  form.append(input, save, cancel, error);
   form.onsubmit = async (e) => {
     e.preventDefault();
-    const { updateMessage } = await mutate(Q.edit, { id: m.id, c: room.id, content: input.value });
-    upsert(room, updateMessage);
-    renderMessages(room);
+    const content = input.value.trim();
+    const problem = tooLong(content);
+    if (problem) {
+      room.editing.error = problem;
+      renderMessages(room);
+      $('messages').querySelector('.edit-input')?.focus();
+      return;
+    }
+    try {
+      const { updateMessage } = await mutate(Q.edit, { id: m.id, c: room.id, content });
+      upsert(room, updateMessage);
+      stopEdit(room);
+    } catch (err) {
+      if (room.editing?.id !== m.id) return;
+      room.editing.error = `Not saved: ${err.message}`;
+      renderMessages(room);
+      $('messages').querySelector('.edit-input')?.focus();
+    }
   };
-  li.querySelector('.bubble').replaceWith(form);
-  input.focus();
+  return form;
 }
 
 async function deleteMessage(room, m) {
-  const { deleteMessage: tombstone } = await mutate(Q.remove, { id: m.id, c: room.id });
-  upsert(room, tombstone);
+  try {
+    const { deleteMessage: tombstone } = await mutate(Q.remove, { id: m.id, c: room.id });
+    upsert(room, tombstone);
+  } catch (err) {
+    notice(`Could not delete the message: ${err.message}`);
+  }
   renderMessages(room);
 }
 
@@ -1282,8 +1543,12 @@ async function act(action, done) {
 }
 
 async function toggleReaction(room, m, emoji, reacted) {
-  const data = await mutate(reacted ? Q.unreact : Q.react, { c: room.id, m: m.id, e: emoji });
-  upsert(room, data.addReaction || data.removeReaction);
+  try {
+    const data = await mutate(reacted ? Q.unreact : Q.react, { c: room.id, m: m.id, e: emoji });
+    upsert(room, data.addReaction || data.removeReaction);
+  } catch (err) {
+    notice(`Could not ${reacted ? 'remove the reaction' : 'react'}: ${err.message}`);
+  }
   renderMessages(room);
 }
 
@@ -1299,6 +1564,7 @@ function onInput() {
 }
 
 function showTyping(room, t) {
+  if (state.blocked.has(t.userId)) return;
   room.typing.set(t.userId, Date.parse(t.expiresAt));
   renderTyping(room);
   setTimeout(() => renderTyping(room), Date.parse(t.expiresAt) - Date.now() + 50);
@@ -1313,6 +1579,19 @@ function renderTyping(room) {
 }
 
 // --------------------------------------------------------------------- boot
+
+/** Forgets this tab's session: the token leaves sessionStorage and the
+ * socket closes. On the Cognito path, Cognito's own session ends too. */
+function signOut() {
+  ws?.dispose();
+  sessionStorage.clear();
+  if (state.config.auth.kind === 'cognito') {
+    const { domain, clientId } = state.config.auth;
+    location.assign(`${domain}/logout?client_id=${encodeURIComponent(clientId)}&logout_uri=${encodeURIComponent(location.origin + location.pathname)}`);
+    return;
+  }
+  location.reload();
+}
 
 async function signedIn() {
   connect();
@@ -1354,7 +1633,10 @@ function wire() {
   $('new-convo').onclick = showNewConversation;
   $('new-convo-cancel').onclick = () => { $('new-convo-form').hidden = true; $('new-convo').hidden = false; };
   $('new-convo-form').onsubmit = startConversation;
-  $('message-input').oninput = () => { onInput(); updateMentions(); };
+  $('message-input').oninput = () => { onInput(); updateMentions(); onComposerInput(); };
+  $('back').onclick = () => showRoom(false);
+  $('people-search').oninput = renderPeople;
+  $('sign-out').onclick = signOut;
   $('message-input').onkeydown = onComposerKey;
   $('message-input').onblur = closeMentions;
   $('room-notify').onchange = () => setRoomLevel().catch((err) => console.warn(err));
@@ -1381,7 +1663,13 @@ function wire() {
     if (state.tray.some((i) => i.status === 'failed')) return;
     const files = state.tray.filter((i) => i.status === 'ready').map((i) => ({ id: i.id, name: i.name }));
     if (!content && !files.length) return;
+    const problem = tooLong(content);
+    if (problem) {
+      $('composer-error').textContent = problem;
+      return;
+    }
     input.value = '';
+    onComposerInput();
     state.tray = [];
     renderTray();
     sendMessage(state.open, content, crypto.randomUUID(), files);

@@ -5,71 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
-
-const APP = process.env.CHAT_APP ?? 'http://127.0.0.1:4000/';
-const SHOTS = process.env.SCREENSHOTS ?? '.';
-const WAIT = 10_000;
+import {
+  APP, SHOTS, WAIT, launch, signIn, apiAs, conversation, message, startConversation, send, textOf,
+} from './session.mjs';
 
 let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-});
+before(async () => { browser = await launch(); });
 after(async () => browser?.close());
-
-async function signIn(username, { moderator = false } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(APP);
-  await page.fill('#username', username);
-  if (moderator) await page.check('#as-moderator');
-  await page.click('#signin-form button[type=submit]');
-  await page.locator('#me-name', { hasText: username }).waitFor({ timeout: WAIT });
-  await page.locator('#connection[data-state=connected]').waitFor({ timeout: WAIT });
-  return { page, context, errors };
-}
-
-/** GraphQL over HTTP as `username`, for seeding what the UI then shows. */
-async function apiAs(username) {
-  const { token } = await (await fetch(new URL('auth/token', APP), {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }),
-  })).json();
-  return async (query, variables) => {
-    const res = await fetch(new URL('graphql', APP), {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: token },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = await res.json();
-    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-    return body.data;
-  };
-}
-
-const conversation = (page, name) => page.locator('#inbox li', { hasText: name });
-const message = (page, text) => page.locator('#messages .message', { hasText: text });
-
-async function startConversation(page, name, withUser) {
-  await page.click('#new-convo');
-  await page.fill('#new-convo-name', name);
-  await page.check(`#new-convo-people input[data-username="${withUser}"]`);
-  await page.click('#new-convo-form button[type=submit]');
-  await page.locator('#room-name', { hasText: name }).waitFor({ timeout: WAIT });
-}
-
-async function send(page, text) {
-  await page.fill('#message-input', text);
-  await page.press('#message-input', 'Enter');
-  await message(page, text).locator('.status', { hasText: /sent|seen/ }).waitFor({ timeout: WAIT });
-}
-
-async function textOf(locator) {
-  return (await locator.textContent({ timeout: WAIT })).trim();
-}
 
 test('two users chat live: conversations, typing, edits, deletes, reactions, unread badges, reconnects', async () => {
   const alice = await signIn('alice');
@@ -130,7 +72,9 @@ test('two users chat live: conversations, typing, edits, deletes, reactions, unr
   await message(bob.page, 'Wrong chat, sorry').waitFor({ timeout: WAIT });
   const wrong = message(alice.page, 'Wrong chat, sorry');
   await wrong.hover();
+  // Deleting asks first: the button says so, and a second press deletes.
   await wrong.locator('button.delete').click();
+  await wrong.locator('button.delete', { hasText: 'Confirm delete' }).click();
   await bob.page.waitForFunction(
     () => ![...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent.includes('Wrong chat')),
     null, { timeout: WAIT });

@@ -113,14 +113,15 @@ pub struct Config {
     pub rate_limits: chat_domain::rates::RateLimits,
 }
 
-/// A GET the routes do not know: a file of the web client, if it has one;
-/// anything else gets the API's 404.
+/// A GET or HEAD the routes do not know: a file of the web client, if it
+/// has one (a HEAD gets its headers, no body); anything else gets the API's
+/// 404.
 async fn web_or_not_found(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     method: axum::http::Method,
     uri: axum::http::Uri,
 ) -> axum::response::Response {
-    if method == axum::http::Method::GET {
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
         if let Some(web) = &state.web {
             if let Some(response) = web.get(uri.path()).await {
                 return response;
@@ -541,7 +542,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         cost_limits: wiring.cost_limits,
         invoke_concurrency: invoke::concurrency(),
         web: config.web_dir.clone().map(|dir| {
-            web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"))
+            web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"), &s3_url)
                 .with_vapid_key(push.vapid_public_key())
         }),
     });
