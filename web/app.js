@@ -735,8 +735,9 @@ function dayLabel(at) {
   return at.toLocaleDateString(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: at.getFullYear() === today.getFullYear() ? undefined : 'numeric' });
 }
 
-/** A new message from someone else, read out once (the list itself is not
- * a live region: it is rebuilt on every change). */
+/** A new message from someone else, read out once. The list itself is not
+ * a live region: a reaction, a receipt or a page of history would have it
+ * read out again. */
 function announce(m) {
   const el = $('announcer');
   el.textContent = `${nameOf(m.authorId)}: ${m.content || filesSummary(m.attachments)}`;
@@ -1272,7 +1273,7 @@ function stopEdit(room) {
 }
 
 /** An edit in progress: its draft lives on the room, so messages arriving
- * meanwhile (which rebuild the list) do not throw it away. */
+ * meanwhile (which redraw the list) do not throw it away. */
 function editForm(room, m) {
   const form = document.createElement('form');
   form.className = 'edit-box';
