@@ -26,14 +26,15 @@ const VENDORED: [&str; 4] = ["graphql-ws", "@urql/core", "wonka", "@0no-co/graph
 pub struct Web {
     dir: PathBuf,
     config: serde_json::Value,
-    /// The origins the page talks to besides its own: GraphQL and the token
-    /// endpoint (which `config.json` may name by another host), the
-    /// WebSocket API, and S3 (uploads, photos).
-    connect: Vec<String>,
-    images: Vec<String>,
+    /// The origins the page talks to besides its own, as the policy lists
+    /// them: GraphQL and the token endpoint (which `config.json` may name by
+    /// another host), the WebSocket API, and S3 (uploads, photos).
+    connect: String,
+    /// Where its images come from besides its own origin: S3.
+    images: String,
 }
 
-/// What a page of the app may load and do.
+/// How much of the page's address other sites are told: the origin only.
 const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 
 impl Web {
@@ -46,8 +47,8 @@ impl Web {
                 "realtime": format!("{ws_url}/"),
                 "auth": { "kind": "dev", "tokenUrl": format!("{base_url}/auth/token") },
             }),
-            connect: vec![base_url.into(), ws_url.into(), s3_url.into()],
-            images: vec![s3_url.into()],
+            connect: [base_url, ws_url, s3_url].join(" "),
+            images: s3_url.into(),
         }
     }
 
@@ -67,8 +68,8 @@ impl Web {
              img-src 'self' blob: data: {images}; connect-src 'self' {connect}; \
              worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; \
              form-action 'self'; frame-ancestors 'none'",
-            images = self.images.join(" "),
-            connect = self.connect.join(" "),
+            images = self.images,
+            connect = self.connect,
         )
     }
 

@@ -269,9 +269,10 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
             // message reads.
             let needs_hidden = known.hidden.is_none() && has_messages;
             let hidden = async {
-                match needs_hidden {
-                    true => self.hidden_for(&caller.id).await.map(Some),
-                    false => Ok(None),
+                if needs_hidden {
+                    self.hidden_for(&caller.id).await.map(Some)
+                } else {
+                    Ok(None)
                 }
             };
             let (batch, done, hidden) = futures::join!(batch, connections, hidden);
