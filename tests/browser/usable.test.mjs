@@ -270,10 +270,18 @@ test('new messages are announced once, and only they: the list is not a live reg
   await conversation(rae.page, 'Announcements').click();
   await message(rae.page, 'Older').waitFor({ timeout: WAIT });
   assert.equal(await rae.page.locator('#messages[aria-live]').count(), 0);
+  // A message posted before the conversation's subscription is in place
+  // (a moment after it is sent) arrives by catch-up, unannounced: Sol posts
+  // until one arrives live.
   const sol = await apiAs('sol');
-  await sol('mutation($c: ID!) { createMessage(input: {messageConversationId: $c, content: "Fresh news"}) { id } }', { c: room });
-  await rae.page.locator('#announcer[aria-live=polite]', { hasText: 'sol: Fresh news' }).waitFor({ timeout: WAIT });
+  let said = null;
+  for (let i = 1; i <= 5 && !said; i += 1) {
+    await sol('mutation($c: ID!, $t: String!) { createMessage(input: {messageConversationId: $c, content: $t}) { id } }', { c: room, t: `Fresh news ${i}` });
+    const heard = rae.page.locator('#announcer[aria-live=polite]', { hasText: `sol: Fresh news ${i}` });
+    said = await heard.waitFor({ timeout: 2000 }).then(() => `sol: Fresh news ${i}`, () => null);
+  }
+  assert.ok(said, 'a new message was read out');
   await send(rae.page, 'Thanks');
-  assert.equal(await rae.page.locator('#announcer').textContent(), 'sol: Fresh news', 'my own message is not read out');
+  assert.equal(await rae.page.locator('#announcer').textContent(), said, 'my own message is not read out');
   await rae.context.close();
 });
