@@ -38,7 +38,17 @@ async function noSidewaysScroll(page) {
   assert.ok(scroll <= width, `the page scrolls sideways: ${scroll} px wide on a ${width} px screen`);
 }
 
-const box = (locator) => locator.boundingBox({ timeout: WAIT });
+/** Where `locator` is on the screen. The inbox is redrawn on presence and
+ * unread changes, so an element can be replaced between finding it and
+ * measuring it: measure again until it holds still. */
+async function box(locator) {
+  for (let i = 0; i < 20; i += 1) {
+    const found = await locator.boundingBox({ timeout: WAIT }).catch(() => null);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
 
 /** Presses Tab until `selector` has the focus (at most `max` times). */
 async function tabTo(page, selector, { back = false, max = 40 } = {}) {
