@@ -142,9 +142,11 @@ node: deps
 chromium:
 	tests/browser/install-chromium.sh
 
-## The web client in headless Chromium, two users, against the real binary;
-## screenshots in target/screenshots/.
+## The web client: its pure modules and import tree under `node --test`, then
+## the app in headless Chromium against the real binary; screenshots in
+## target/screenshots/.
 browser: deps web chromium
+	cd web && node --test test/
 	$(CARGO) build -p chat-gateway
 	tests/browser/run.sh
 
