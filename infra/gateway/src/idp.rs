@@ -16,9 +16,6 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -35,9 +32,7 @@ const SUB_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2b7e_93d4_4a5b_8e
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
     #[error("could not generate or read the signing key")]
-    Key(#[from] rsa::pkcs1::Error),
-    #[error("could not generate the signing key")]
-    Generate(#[from] rsa::Error),
+    Key(#[from] crate::dev_keys::KeyError),
     #[error("could not load the signing key")]
     Jwt(#[from] jsonwebtoken::errors::Error),
 }
@@ -47,13 +42,13 @@ pub struct DevIdentityProvider {
     kid: String,
     encoding: EncodingKey,
     jwks: Value,
+    public_pem: String,
 }
 
 /// `n` hex characters of randomness.
 pub fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
     let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
+    aws_lc_rs::rand::fill(&mut buf).expect("the system's random source is available");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -68,19 +63,15 @@ impl DevIdentityProvider {
         issuer: &str,
     ) -> Result<Self, crate::GatewayError> {
         let pem = crate::persisted(data_dir, "dev-idp-key.pem", || {
-            let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(IdpError::from)?;
-            Ok(key
-                .to_pkcs1_pem(LineEnding::LF)
-                .map_err(IdpError::from)?
-                .to_string())
+            Ok(crate::dev_keys::rsa_pem().map_err(IdpError::from)?)
         })?;
         Ok(Self::from_pem(&pem, issuer)?)
     }
 
     fn from_pem(pem: &str, issuer: &str) -> Result<Self, IdpError> {
-        let key = RsaPrivateKey::from_pkcs1_pem(pem)?;
-        let n = key.n().to_bytes_be();
-        let e = key.e().to_bytes_be();
+        let key = crate::dev_keys::parse_pem(pem)?;
+        let (n, e) = crate::dev_keys::public_parts(&key);
+        let public_pem = crate::dev_keys::public_pem(&key)?;
         let kid: String = Sha256::digest(&n)[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -96,6 +87,7 @@ impl DevIdentityProvider {
             kid,
             encoding: EncodingKey::from_rsa_pem(pem.as_bytes())?,
             jwks,
+            public_pem,
         })
     }
 
@@ -158,6 +150,12 @@ impl DevIdentityProvider {
 
     pub fn jwks(&self) -> &Value {
         &self.jwks
+    }
+
+    /// The verifying key as PEM: what anyone can make of the JWKS (tests
+    /// use it to try an HS256 token keyed with it).
+    pub fn public_key_pem(&self) -> &str {
+        &self.public_pem
     }
 }
 

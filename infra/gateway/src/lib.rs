@@ -37,6 +37,7 @@
 //! what their streams already hold), then every WebSocket connection (1001,
 //! and its `$disconnect` runs), and the database last.
 
+pub mod dev_keys;
 pub mod dynamo;
 pub mod failures;
 pub mod filters;
@@ -217,6 +218,8 @@ pub enum GatewayError {
     Wiring(#[from] wiring::WiringError),
     #[error("the push services' dev credentials failed: {0}")]
     Push(String),
+    #[error("the push services' dev RSA key failed")]
+    PushKey(#[from] dev_keys::KeyError),
 }
 
 /// State shared by every request.

@@ -33,7 +33,7 @@ use axum::Json;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -105,21 +105,11 @@ struct Stored {
 }
 
 fn ec_key() -> Result<String, GatewayError> {
-    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| GatewayError::Push(e.to_string()))?;
-    Ok(pem.to_string())
+    Ok(crate::dev_keys::p256_pem()?)
 }
 
 fn rsa_key() -> Result<String, GatewayError> {
-    use rsa::pkcs8::EncodePrivateKey as _;
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-        .map_err(|e| GatewayError::Push(e.to_string()))?;
-    let pem = key
-        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-        .map_err(|e| GatewayError::Push(e.to_string()))?;
-    Ok(pem.to_string())
+    Ok(crate::dev_keys::rsa_pem()?)
 }
 
 /// Made once per process when nothing is kept: tests start many stacks.
@@ -177,14 +167,7 @@ impl PushServices {
         };
         let (apns, _) = ec_public(&stored.apns)?;
         let (vapid, vapid_public) = ec_public(&stored.vapid)?;
-        let fcm_public = {
-            use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
-            let key = rsa::RsaPrivateKey::from_pkcs8_pem(&stored.fcm)
-                .map_err(|e| GatewayError::Push(e.to_string()))?;
-            key.to_public_key()
-                .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
-                .map_err(|e| GatewayError::Push(e.to_string()))?
-        };
+        let fcm_public = crate::dev_keys::public_pem(&crate::dev_keys::parse_pem(&stored.fcm)?)?;
         let fcm = DecodingKey::from_rsa_pem(fcm_public.as_bytes())
             .map_err(|e| GatewayError::Push(e.to_string()))?;
         let secret = json!({

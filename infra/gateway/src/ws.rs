@@ -209,13 +209,19 @@ impl WsState {
     }
 }
 
+/// 16 letters and digits, as API Gateway's connection ids look.
 fn new_connection_id() -> String {
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(16)
-        .map(char::from)
-        .collect()
+    const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // 62 letters and digits: a byte below 248 (4 × 62) maps to one evenly.
+    let mut id = String::with_capacity(16);
+    while id.len() < 16 {
+        for byte in crate::dev_keys::random_bytes::<32>() {
+            if byte < 248 && id.len() < 16 {
+                id.push(char::from(ALPHANUMERIC[usize::from(byte % 62)]));
+            }
+        }
+    }
+    id
 }
 
 fn request_time(ms: i64) -> String {

@@ -4,6 +4,7 @@
 //! (`/local/push`). Who gets one, what it carries, coalescing, gone tokens,
 //! a failing provider, and bad input.
 
+use p256::pkcs8::DecodePrivateKey as _;
 use std::time::Duration;
 
 use aes_gcm::aead::{Aead, KeyInit};
@@ -462,8 +463,9 @@ async fn a_web_push_message_decrypts_with_the_subscriptions_keys() {
     let stack = Stack::start().await;
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
-    let ua_secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-    let auth: [u8; 16] = rand::random();
+    let ua_secret =
+        p256::SecretKey::from_pkcs8_pem(&chat_gateway::dev_keys::p256_pem().unwrap()).unwrap();
+    let auth: [u8; 16] = chat_gateway::dev_keys::random_bytes();
     let id = ulid::Ulid::new().to_string();
     let endpoint = format!("{}/local/webpush/{id}", stack.running.base_url);
     let out = bob
@@ -522,7 +524,8 @@ async fn bad_devices_are_refused_and_store_nothing() {
     let stack = Stack::start().await;
     let bob = stack.user("bob").await;
     let key = URL_SAFE_NO_PAD.encode(
-        p256::SecretKey::random(&mut rand::rngs::OsRng)
+        p256::SecretKey::from_pkcs8_pem(&chat_gateway::dev_keys::p256_pem().unwrap())
+            .unwrap()
             .public_key()
             .to_sec1_bytes(),
     );

@@ -214,9 +214,7 @@ async fn bad_identity_tokens_get_401() {
 
     // Signed by another key that claims the same key id.
     let header = jsonwebtoken::decode_header(&alice.token).unwrap();
-    let other = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let pem =
-        rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&other, rsa::pkcs1::LineEnding::LF).unwrap();
+    let pem = chat_gateway::dev_keys::rsa_pem().unwrap();
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
     let forged = jsonwebtoken::encode(&header, &idp.claims_for("alice"), &key).unwrap();
     // Another issuer, a refresh-style token, an edited payload, an unsigned token.
@@ -272,16 +270,6 @@ fn signed_with(stack: &Stack, edit: impl FnOnce(&mut serde_json::Map<String, Val
     stack.running.idp.sign(&claims)
 }
 
-/// The identity provider's public key, as PEM (what an attacker can fetch).
-fn public_key_pem(stack: &Stack) -> String {
-    let jwk = &stack.running.idp.jwks()["keys"][0];
-    let part = |name: &str| {
-        rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap())
-    };
-    let key = rsa::RsaPublicKey::new(part("n"), part("e")).unwrap();
-    rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_pem(&key, rsa::pkcs1::LineEnding::LF).unwrap()
-}
-
 #[tokio::test]
 async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_http_and_websocket() {
     let stack = Stack::start().await;
@@ -302,14 +290,12 @@ async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_htt
     let hs256 = jsonwebtoken::encode(
         &hs256,
         &stack.running.idp.claims_for("alice"),
-        &jsonwebtoken::EncodingKey::from_secret(public_key_pem(&stack).as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(stack.running.idp.public_key_pem().as_bytes()),
     )
     .unwrap();
     let mut unknown_kid = jsonwebtoken::decode_header(&good_access).unwrap();
     unknown_kid.kid = Some("not-a-key-of-this-pool".into());
-    let other = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let other_pem =
-        rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&other, rsa::pkcs1::LineEnding::LF).unwrap();
+    let other_pem = chat_gateway::dev_keys::rsa_pem().unwrap();
     let unknown_kid = jsonwebtoken::encode(
         &unknown_kid,
         &stack.running.idp.claims_for("alice"),
