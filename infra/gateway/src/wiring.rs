@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use serde_yaml::Value;
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde_json::{Map, Value};
 
 /// infra/template.yaml, built in.
 pub const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -102,23 +103,81 @@ fn err(msg: impl Into<String>) -> WiringError {
     WiringError(msg.into())
 }
 
+/// infra/template.yaml as JSON, the way CloudFormation reads it: a tagged
+/// node is the long form's one-key object, with the tagged value as written
+/// (`!Ref X` is `{"Ref": "X"}`, `!GetAtt X.Arn` is `{"Fn::GetAtt": "X.Arn"}`,
+/// `!Sub '...'` is `{"Fn::Sub": "..."}`).
+pub fn template_json(text: &str) -> Result<Value, WiringError> {
+    let docs = Yaml::load_from_str(text).map_err(|e| err(e.to_string()))?;
+    let doc = docs.first().ok_or_else(|| err("an empty template"))?;
+    json_of(doc)
+}
+
+fn json_of(node: &Yaml) -> Result<Value, WiringError> {
+    Ok(match node {
+        Yaml::Value(scalar) => scalar_json(scalar)?,
+        Yaml::Sequence(items) => Value::Array(items.iter().map(json_of).collect::<Result<_, _>>()?),
+        Yaml::Mapping(entries) => {
+            let mut object = Map::new();
+            for (key, value) in entries {
+                let key = match key {
+                    Yaml::Value(Scalar::String(key)) => key.to_string(),
+                    Yaml::Value(Scalar::Integer(key)) => key.to_string(),
+                    _ => return Err(err(format!("a mapping key that is not a name: {key:?}"))),
+                };
+                object.insert(key, json_of(value)?);
+            }
+            Value::Object(object)
+        }
+        Yaml::Tagged(tag, value) if tag.handle == "!" => {
+            let name = if tag.suffix == "Ref" {
+                "Ref".to_string()
+            } else {
+                format!("Fn::{}", tag.suffix)
+            };
+            Value::Object(Map::from_iter([(name, json_of(value)?)]))
+        }
+        other => return Err(err(format!("not a template value: {other:?}"))),
+    })
+}
+
+fn scalar_json(scalar: &Scalar) -> Result<Value, WiringError> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => Value::from(*i),
+        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
+            .map(Value::Number)
+            .ok_or_else(|| err(format!("a number JSON cannot hold: {f}")))?,
+        Scalar::String(text) => Value::String(text.to_string()),
+    })
+}
+
+/// An intrinsic function's name (`Ref`, `Fn::GetAtt`, ...) and argument.
+fn intrinsic(value: &Value) -> Option<(&str, &Value)> {
+    let object = value.as_object()?;
+    let (name, argument) = object.iter().next()?;
+    (object.len() == 1 && (name == "Ref" || name.starts_with("Fn::")))
+        .then_some((name.as_str(), argument))
+}
+
 /// The logical id an intrinsic points at: `!Ref X`, `!GetAtt X.Attr`, or the
 /// first `${X...}` of a `!Sub`.
 fn target(value: &Value) -> Option<String> {
-    match value {
-        Value::Tagged(tagged) => {
-            let inner = tagged.value.as_str()?;
-            match tagged.tag.to_string().as_str() {
-                "!Ref" => Some(inner.to_string()),
-                "!GetAtt" => inner.split('.').next().map(str::to_string),
-                "!Sub" => {
-                    let start = inner.find("${")? + 2;
-                    let rest = &inner[start..];
-                    let end = rest.find(['}', '.'])?;
-                    Some(rest[..end].to_string())
-                }
-                _ => None,
-            }
+    let (name, argument) = intrinsic(value)?;
+    match name {
+        "Ref" => argument.as_str().map(str::to_string),
+        // The short form's `X.Attr`, or the long form's `[X, Attr]`.
+        "Fn::GetAtt" => match argument {
+            Value::Array(parts) => parts.first()?.as_str().map(str::to_string),
+            _ => argument.as_str()?.split('.').next().map(str::to_string),
+        },
+        "Fn::Sub" => {
+            let inner = argument.as_str()?;
+            let start = inner.find("${")? + 2;
+            let rest = &inner[start..];
+            let end = rest.find(['}', '.'])?;
+            Some(rest[..end].to_string())
         }
         _ => None,
     }
@@ -139,7 +198,7 @@ fn resolver_code(props: &Value) -> String {
 fn key_schema(value: Option<&Value>) -> (String, Option<String>) {
     let mut hash = String::new();
     let mut range = None;
-    for element in value.and_then(Value::as_sequence).into_iter().flatten() {
+    for element in value.and_then(Value::as_array).into_iter().flatten() {
         let name = str_at(element, &["AttributeName"])
             .unwrap_or_default()
             .to_string();
@@ -154,17 +213,15 @@ fn key_schema(value: Option<&Value>) -> (String, Option<String>) {
 
 impl Wiring {
     pub fn parse(template: &str) -> Result<Wiring, WiringError> {
-        let doc: Value = serde_yaml::from_str(template).map_err(|e| err(e.to_string()))?;
+        let doc = template_json(template)?;
         let resources = doc
             .get("Resources")
-            .and_then(Value::as_mapping)
+            .and_then(Value::as_object)
             .ok_or_else(|| err("no Resources"))?;
-        let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
-        for (id, resource) in resources {
-            if let Some(id) = id.as_str() {
-                by_id.insert(id.to_string(), resource);
-            }
-        }
+        let by_id: BTreeMap<String, &Value> = resources
+            .iter()
+            .map(|(id, resource)| (id.clone(), resource))
+            .collect();
         let kind = |id: &str| {
             by_id
                 .get(id)
@@ -191,7 +248,7 @@ impl Wiring {
                     let events = resource
                         .get("Properties")
                         .and_then(|p| p.get("Events"))
-                        .and_then(Value::as_mapping);
+                        .and_then(Value::as_object);
                     for (_, event) in events.into_iter().flatten() {
                         match str_at(event, &["Type"]) {
                             Some("DynamoDB") => {
@@ -213,7 +270,7 @@ impl Wiring {
                                     .get("Properties")
                                     .and_then(|p| p.get("FilterCriteria"))
                                     .and_then(|f| f.get("Filters"))
-                                    .and_then(Value::as_sequence)
+                                    .and_then(Value::as_array)
                                     .into_iter()
                                     .flatten()
                                     .filter_map(|f| str_at(f, &["Pattern"]));
@@ -238,7 +295,7 @@ impl Wiring {
                                     .and_then(|p| p.get("Filter"))
                                     .and_then(|f| f.get("S3Key"))
                                     .and_then(|k| k.get("Rules"))
-                                    .and_then(Value::as_sequence)
+                                    .and_then(Value::as_array)
                                     .into_iter()
                                     .flatten()
                                     .find(|r| str_at(r, &["Name"]) == Some("prefix"))
@@ -275,12 +332,7 @@ impl Wiring {
                         ("GlobalSecondaryIndexes", true),
                         ("LocalSecondaryIndexes", false),
                     ] {
-                        for ix in p
-                            .get(list)
-                            .and_then(Value::as_sequence)
-                            .into_iter()
-                            .flatten()
-                        {
+                        for ix in p.get(list).and_then(Value::as_array).into_iter().flatten() {
                             let (h, r) = key_schema(ix.get("KeySchema"));
                             indexes.push((
                                 str_at(ix, &["IndexName"]).unwrap_or_default().to_string(),
@@ -361,10 +413,8 @@ impl Wiring {
                         .ok_or_else(|| err(format!("{id}: no target")))?;
                     let function = props(&integration)
                         .and_then(|i| i.get("IntegrationUri"))
-                        .and_then(|uri| match uri {
-                            Value::Tagged(t) => t.value.as_str().map(str::to_string),
-                            _ => None,
-                        })
+                        .and_then(intrinsic)
+                        .and_then(|(_, uri)| uri.as_str().map(str::to_string))
                         .and_then(|uri| {
                             let start = uri.find("functions/${")? + "functions/${".len();
                             let rest = &uri[start..];
@@ -389,6 +439,35 @@ impl Wiring {
 mod tests {
     use super::*;
     use chat_store::tables::{IndexKind, ALL};
+    use serde_json::json;
+
+    #[test]
+    fn tags_read_as_cloudformations_long_form_and_scalars_as_yaml_1_2() {
+        let doc = template_json(
+            "A: !Ref X\nB: !GetAtt X.Arn\nC: !Sub '${X.Arn}/index/*'\n\
+             D: !If [Cond, [!Ref Y], !Ref AWS::NoValue]\nE: '128'\nF: 128\nG: yes\nH: true\n\
+             I: |\n  line one\n  line two\nJ: {Fn::GetAtt: [Z, Arn]}\n",
+        )
+        .unwrap();
+        assert_eq!(doc["A"], json!({"Ref": "X"}));
+        assert_eq!(doc["B"], json!({"Fn::GetAtt": "X.Arn"}));
+        assert_eq!(doc["C"], json!({"Fn::Sub": "${X.Arn}/index/*"}));
+        assert_eq!(
+            doc["D"],
+            json!({"Fn::If": ["Cond", [{"Ref": "Y"}], {"Ref": "AWS::NoValue"}]})
+        );
+        assert_eq!(doc["E"], json!("128"));
+        assert_eq!(doc["F"], json!(128));
+        // YAML 1.2: `yes` is a string, not a boolean.
+        assert_eq!(doc["G"], json!("yes"));
+        assert_eq!(doc["H"], json!(true));
+        assert_eq!(doc["I"], json!("line one\nline two\n"));
+        for (key, id) in [("A", "X"), ("B", "X"), ("C", "X"), ("J", "Z")] {
+            assert_eq!(target(&doc[key]).as_deref(), Some(id), "{key}");
+        }
+        assert!(template_json("A: [unclosed").is_err());
+        assert!(template_json("").is_err());
+    }
 
     #[test]
     fn the_template_parses() {
@@ -576,25 +655,21 @@ mod tests {
     /// Both sides refuse tokens another app client of the pool issued.
     #[test]
     fn tokens_are_bound_to_the_stacks_app_client() {
-        let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let doc = template_json(TEMPLATE).unwrap();
         let resources = &doc["Resources"];
-        let regex = serde_yaml::to_string(
-            &resources["GraphQLApi"]["Properties"]["UserPoolConfig"]["AppIdClientRegex"],
-        )
-        .unwrap();
+        let regex =
+            resources["GraphQLApi"]["Properties"]["UserPoolConfig"]["AppIdClientRegex"].to_string();
         assert!(regex.contains("^${UserPoolClient}$"), "{regex}");
         let verifiers: Vec<&Value> = resources
-            .as_mapping()
+            .as_object()
             .unwrap()
             .values()
             .filter(|r| !r["Properties"]["Environment"]["Variables"]["COGNITO_ISSUER"].is_null())
             .collect();
         assert!(!verifiers.is_empty());
         for r in verifiers {
-            let client = serde_yaml::to_string(
-                &r["Properties"]["Environment"]["Variables"]["COGNITO_CLIENT_ID"],
-            )
-            .unwrap();
+            let client =
+                r["Properties"]["Environment"]["Variables"]["COGNITO_CLIENT_ID"].to_string();
             assert!(client.contains("UserPoolClient"), "{client}");
         }
     }
@@ -603,8 +678,8 @@ mod tests {
     /// gets rows written outside the API: the template must say both.
     #[test]
     fn the_functions_that_write_may_post_and_the_stream_skips_their_rows() {
-        let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let resources = doc["Resources"].as_mapping().unwrap();
+        let doc = template_json(TEMPLATE).unwrap();
+        let resources = doc["Resources"].as_object().unwrap();
         let code_of = |r: &Value| {
             str_at(r, &["Properties", "CodeUri"])
                 .unwrap_or_default()
@@ -614,7 +689,7 @@ mod tests {
         for resource in resources.values() {
             let code = code_of(resource);
             let props = &resource["Properties"];
-            let text = serde_yaml::to_string(props).unwrap();
+            let text = props.to_string();
             if [
                 "create-user",
                 "create-convo",
@@ -652,8 +727,8 @@ mod tests {
                 // threshold the local stack uses.
                 let vars = &props["Environment"]["Variables"];
                 assert!(
-                    serde_yaml::to_string(&vars["RELAY_FUNCTION"])
-                        .unwrap()
+                    vars["RELAY_FUNCTION"]
+                        .to_string()
                         .contains("FanOutFunction"),
                     "{code} hands off to the fan-out"
                 );
@@ -672,10 +747,9 @@ mod tests {
                 );
             }
             if code.ends_with("/fan-out") {
-                let events = props["Events"].as_mapping().unwrap();
+                let events = props["Events"].as_object().unwrap();
                 for event in events.values() {
-                    let pattern =
-                        serde_yaml::to_string(&event["Properties"]["FilterCriteria"]).unwrap();
+                    let pattern = event["Properties"]["FilterCriteria"].to_string();
                     assert!(
                         pattern.contains("pushUntil") && pattern.contains("exists"),
                         "{pattern}"
@@ -690,7 +764,7 @@ mod tests {
     /// connection is pinged and closed, and the local stack uses the same.
     #[test]
     fn liveness_is_the_same_everywhere() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let template = template_json(TEMPLATE).unwrap();
         let default = chat_realtime::liveness::Liveness::default();
         for name in ["WsConnectionFunction", "ConnectionSweeperFunction"] {
             let vars = &template["Resources"][name]["Properties"]["Environment"]["Variables"];
@@ -711,8 +785,8 @@ mod tests {
     /// them, from the stack's parameters, whose actions the code reads.
     #[test]
     fn the_message_functions_filter_with_the_stacks_list() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let resources = template["Resources"].as_mapping().unwrap();
+        let template = template_json(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_object().unwrap();
         let mut filtering: Vec<String> = resources
             .iter()
             .filter(|(_, r)| {
@@ -720,19 +794,12 @@ mod tests {
             })
             .map(|(name, r)| {
                 let vars = &r["Properties"]["Environment"]["Variables"];
+                assert_eq!(vars["CONTENT_FILTER"], json!({"Ref": "ContentFilter"}));
                 assert_eq!(
-                    serde_yaml::to_string(&vars["CONTENT_FILTER"])
-                        .unwrap()
-                        .trim(),
-                    "!Ref ContentFilter"
+                    vars["CONTENT_FILTER_ACTION"],
+                    json!({"Ref": "ContentFilterAction"})
                 );
-                assert_eq!(
-                    serde_yaml::to_string(&vars["CONTENT_FILTER_ACTION"])
-                        .unwrap()
-                        .trim(),
-                    "!Ref ContentFilterAction"
-                );
-                name.as_str().unwrap().to_string()
+                name.to_string()
             })
             .collect();
         filtering.sort();
@@ -741,7 +808,7 @@ mod tests {
             ["CreateMessageFunction", "UpdateMessageFunction"]
         );
         let parameter = &template["Parameters"]["ContentFilterAction"];
-        for action in parameter["AllowedValues"].as_sequence().unwrap() {
+        for action in parameter["AllowedValues"].as_array().unwrap() {
             let parsed: Result<chat_domain::filter::FilterAction, _> =
                 action.as_str().unwrap().parse();
             assert!(parsed.is_ok(), "{action:?}");
@@ -776,27 +843,23 @@ mod tests {
     /// rate-based rule on it.
     #[test]
     fn the_api_has_a_per_ip_rate_rule_in_front() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+        let template = template_json(TEMPLATE).unwrap();
         let resources = &template["Resources"];
         let association = &resources["GraphQLWebAclAssociation"]["Properties"];
         assert_eq!(
-            serde_yaml::to_string(&association["ResourceArn"])
-                .unwrap()
-                .trim(),
-            "!GetAtt GraphQLApi.Arn"
+            association["ResourceArn"],
+            json!({"Fn::GetAtt": "GraphQLApi.Arn"})
         );
         assert_eq!(
-            serde_yaml::to_string(&association["WebACLArn"])
-                .unwrap()
-                .trim(),
-            "!GetAtt GraphQLWebAcl.Arn"
+            association["WebACLArn"],
+            json!({"Fn::GetAtt": "GraphQLWebAcl.Arn"})
         );
         let rule = &resources["GraphQLWebAcl"]["Properties"]["Rules"][0];
         let statement = &rule["Statement"]["RateBasedStatement"];
         assert_eq!(statement["AggregateKeyType"].as_str(), Some("IP"));
         assert_eq!(
-            serde_yaml::to_string(&statement["Limit"]).unwrap().trim(),
-            "!Ref RequestsPerIpPer5Minutes"
+            statement["Limit"],
+            json!({"Ref": "RequestsPerIpPer5Minutes"})
         );
         assert_eq!(
             rule["Action"]["Block"]["CustomResponse"]["ResponseCode"].as_u64(),
@@ -808,8 +871,8 @@ mod tests {
     /// (an UpdateItem of the Conversations table, `chat_store`'s rates).
     #[test]
     fn the_rate_limited_functions_may_count() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let resources = template["Resources"].as_mapping().unwrap();
+        let template = template_json(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_object().unwrap();
         for name in [
             "create-message",
             "create-convo",
@@ -824,19 +887,17 @@ mod tests {
                         .is_some_and(|c| c.ends_with(&format!("/{name}")))
                 })
                 .unwrap_or_else(|| panic!("{name} is in the template"));
-            let statements: Vec<&serde_yaml::Value> = function["Properties"]["Policies"]
-                .as_sequence()
+            let statements: Vec<&Value> = function["Properties"]["Policies"]
+                .as_array()
                 .unwrap()
                 .iter()
-                .filter_map(|p| p["Statement"].as_sequence())
+                .filter_map(|p| p["Statement"].as_array())
                 .flatten()
                 .collect();
             let may = statements.iter().any(|st| {
-                serde_yaml::to_string(&st["Action"])
-                    .unwrap()
-                    .contains("dynamodb:UpdateItem")
-                    && serde_yaml::to_string(&st["Resource"])
-                        .unwrap()
+                st["Action"].to_string().contains("dynamodb:UpdateItem")
+                    && st["Resource"]
+                        .to_string()
                         .contains("ConversationsTable.Arn")
             });
             assert!(may, "{name} may UpdateItem the Conversations table");
@@ -848,9 +909,9 @@ mod tests {
     /// logs that are kept for a stated time, and traces.
     #[test]
     fn tables_are_retained_and_recoverable_and_logs_and_traces_are_on() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let resources = template["Resources"].as_mapping().unwrap();
-        let tables: Vec<&serde_yaml::Value> = resources
+        let template = template_json(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_object().unwrap();
+        let tables: Vec<&Value> = resources
             .values()
             .filter(|r| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
             .collect();
@@ -868,10 +929,8 @@ mod tests {
         let globals = &template["Globals"]["Function"];
         assert_eq!(globals["Tracing"].as_str(), Some("Active"));
         assert_eq!(
-            serde_yaml::to_string(&globals["LoggingConfig"]["LogGroup"])
-                .unwrap()
-                .trim(),
-            "!Ref FunctionLogs"
+            globals["LoggingConfig"]["LogGroup"],
+            json!({"Ref": "FunctionLogs"})
         );
         for (name, r) in resources {
             let props = &r["Properties"];
@@ -882,12 +941,8 @@ mod tests {
         }
         for group in ["FunctionLogs", "AppSyncLogs"] {
             assert_eq!(
-                serde_yaml::to_string(
-                    &template["Resources"][group]["Properties"]["RetentionInDays"]
-                )
-                .unwrap()
-                .trim(),
-                "!Ref LogRetentionDays"
+                template["Resources"][group]["Properties"]["RetentionInDays"],
+                json!({"Ref": "LogRetentionDays"})
             );
         }
         let api = &template["Resources"]["GraphQLApi"]["Properties"];
@@ -904,29 +959,27 @@ mod tests {
     /// functions' errors and throttles, and every table's throttling.
     #[test]
     fn failures_raise_alarms_to_the_deployers_topic() {
-        let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
-        let resources = template["Resources"].as_mapping().unwrap();
-        let alarms: Vec<(&str, &serde_yaml::Value)> = resources
+        let template = template_json(TEMPLATE).unwrap();
+        let resources = template["Resources"].as_object().unwrap();
+        let alarms: Vec<(&str, &Value)> = resources
             .iter()
             .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
-            .map(|(name, r)| (name.as_str().unwrap(), &r["Properties"]))
+            .map(|(name, r)| (name.as_str(), &r["Properties"]))
             .collect();
         for (name, alarm) in &alarms {
             assert_eq!(
-                serde_yaml::to_string(&alarm["AlarmActions"])
-                    .unwrap()
-                    .trim(),
-                "!If\n- HasAlarmTopic\n- - !Ref AlarmTopicArn\n- !Ref AWS::NoValue",
+                alarm["AlarmActions"],
+                json!({"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}),
                 "{name}"
             );
         }
-        let text = |v: &serde_yaml::Value| serde_yaml::to_string(v).unwrap();
+        let text = |v: &Value| v.to_string();
         // Every queue that collects what was given up on is watched.
         for (queue, r) in resources {
             if r["Type"].as_str() != Some("AWS::SQS::Queue") {
                 continue;
             }
-            let queue = queue.as_str().unwrap();
+            let queue = queue.as_str();
             assert!(
                 alarms.iter().any(|(_, a)| {
                     a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
@@ -953,7 +1006,7 @@ mod tests {
         for table in ALL {
             for kind in ["ReadThrottleEvents", "WriteThrottleEvents"] {
                 assert!(
-                    all.contains(&format!("!Ref {}Table", table.logical)),
+                    all.contains(&format!(r#"{{"Ref":"{}Table"}}"#, table.logical)),
                     "{} is watched",
                     table.logical
                 );
@@ -962,7 +1015,7 @@ mod tests {
         }
     }
 
-    fn parameter_max(template: &serde_yaml::Value, name: &str) -> usize {
+    fn parameter_max(template: &Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }
 }
