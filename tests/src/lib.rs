@@ -219,6 +219,7 @@ impl Stack {
             http_addr: addr,
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
             link_lifetime: match tweaks.link_secs {
                 Some(secs) => (secs, 1),
                 None => (

@@ -50,6 +50,7 @@ pub mod resolvers;
 pub mod s3;
 pub mod stream_records;
 pub mod streams;
+pub mod urls;
 pub mod web;
 pub mod wiring;
 pub mod ws;
@@ -90,6 +91,9 @@ pub struct Config {
     pub ws_addr: SocketAddr,
     /// Where the S3 API (the attachments' bucket) is served.
     pub s3_addr: SocketAddr,
+    /// What devices on the network call this machine, when it listens on
+    /// every interface: `http://192.168.1.20:4000` (see [`urls::Urls`]).
+    pub public_url: Option<String>,
     /// How long attachments' download links are good for, in seconds, and
     /// the window they are signed as of (the template's functions use
     /// `chat_domain::limits`' 900 and 300).
@@ -181,6 +185,7 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4000)),
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 4001)),
             s3_addr: SocketAddr::from(([127, 0, 0, 1], 4003)),
+            public_url: None,
             link_lifetime: (
                 chat_domain::limits::DOWNLOAD_URL_SECS,
                 chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,
@@ -218,6 +223,8 @@ pub enum GatewayError {
     Wiring(#[from] wiring::WiringError),
     #[error("the push services' dev credentials failed: {0}")]
     Push(String),
+    #[error(transparent)]
+    PublicUrl(#[from] urls::PublicUrlError),
     #[error("the push services' dev RSA key failed")]
     PushKey(#[from] dev_keys::KeyError),
 }
@@ -380,15 +387,20 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     chat_store::tables::create_tables(&client, &tables).await?;
 
     let (listener, addr) = bind(config.http_addr).await?;
-    let base_url = format!("http://{addr}");
     let (ws_listener, ws_addr) = bind(config.ws_addr).await?;
+    let (s3_listener, s3_addr) = bind(config.s3_addr).await?;
+    let urls = urls::Urls::new(config.public_url.as_deref(), addr, ws_addr, s3_addr)?;
+    // What devices are told (and the token issuer); the process calls
+    // itself at `urls.local_*`.
+    let base_url = urls.http.clone();
+    let local_url = urls.local_http.clone();
 
     let secret = persisted(config.data_dir.as_ref(), "page-token-secret", || {
         Ok(idp::random_hex(32))
     })?;
     // The functions that write post to subscribers through the WebSocket
     // API's `@connections` endpoint, as on AWS.
-    let management_url = format!("http://{ws_addr}");
+    let management_url = urls.local_ws.replacen("ws://", "http://", 1);
     let notifier = ApiGatewayNotifier::for_endpoint(
         &dynamo::sdk_config(&management_url).await,
         &management_url,
@@ -404,8 +416,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     if let Some(above) = config.realtime.relay_above {
         publisher = publisher.with_relay(RelaySettings {
             relay: LambdaRelay::for_endpoint(
-                &dynamo::sdk_config(&base_url).await,
-                &base_url,
+                &dynamo::sdk_config(&local_url).await,
+                &local_url,
                 &config.realtime.relay_function,
             ),
             above,
@@ -413,8 +425,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     }
     // The attachments' bucket: the S3 stand-in, and the functions' client
     // of it, addressed by path as a local endpoint must be.
-    let (s3_listener, s3_addr) = bind(config.s3_addr).await?;
-    let s3_url = format!("http://{s3_addr}");
+    // Presigned links are made for the address devices reach.
+    let s3_url = urls.s3.clone();
     // Objects live as long as the rows that name them: beside a database
     // kept on disk, or for this run only beside one kept in memory.
     let s3_root = match (&config.data_dir, &config.backend) {
@@ -433,7 +445,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         s3::BUCKET,
     );
     // Web Push subscriptions may point at this stack's push service.
-    let origins = || [base_url.clone()];
+    let origins = || [base_url.clone(), local_url.clone()];
     let services = resolvers::Services {
         reader: Arc::new(
             ChatService::new(
@@ -462,16 +474,18 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     let push = Arc::new(push::PushServices::load_or_create(
         config.data_dir.as_ref(),
-        &base_url,
+        &local_url,
     )?);
     // The notifier reads its credentials from the Secrets Manager stand-in
     // and calls the providers' stand-ins, all served below, as on AWS.
     let pusher = chat_push::PushService::new(
         chat_push::CredentialsSource::SecretsManager {
             client: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(&dynamo::sdk_config(&base_url).await)
-                    .endpoint_url(&base_url)
-                    .build(),
+                aws_sdk_secretsmanager::config::Builder::from(
+                    &dynamo::sdk_config(&local_url).await,
+                )
+                .endpoint_url(&local_url)
+                .build(),
             ),
             secret_id: push::SECRET_ID.to_string(),
         },
@@ -545,8 +559,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         cost_limits: wiring.cost_limits,
         invoke_concurrency: invoke::concurrency(),
         web: config.web_dir.clone().map(|dir| {
-            web::Web::new(dir, &base_url, &format!("ws://{ws_addr}"), &s3_url)
-                .with_vapid_key(push.vapid_public_key())
+            web::Web::new(dir, &base_url, &urls.ws, &s3_url).with_vapid_key(push.vapid_public_key())
         }),
     });
 
@@ -599,7 +612,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
 
     Ok(Running {
         base_url,
-        ws_url: format!("ws://{ws_addr}"),
+        ws_url: urls.ws.clone(),
         s3_url,
         s3_root,
         dynamodb_endpoint,

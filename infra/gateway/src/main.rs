@@ -31,6 +31,13 @@ struct Args {
     /// Where the S3 API (the attachments' bucket, path-style) is served.
     #[arg(long, env = "CHAT_S3_ADDR", default_value = "127.0.0.1:4003")]
     s3_addr: SocketAddr,
+    /// How phones and emulators on the network reach this machine's HTTP
+    /// listener, e.g. http://192.168.1.20:4000 (listen on every interface
+    /// too: --http-addr 0.0.0.0:4000 --ws-addr 0.0.0.0:4001 --s3-addr
+    /// 0.0.0.0:4003). /config.json, the token issuer and presigned links
+    /// name this host; the WebSocket and S3 APIs keep their own ports.
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    public_url: Option<String>,
     /// How often the stream mappings poll an idle DynamoDB stream, in milliseconds.
     #[arg(long, default_value_t = 50)]
     stream_poll_ms: u64,
@@ -172,6 +179,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         http_addr: args.http_addr,
         ws_addr: args.ws_addr,
         s3_addr: args.s3_addr,
+        public_url: args.public_url,
         link_lifetime: (
             chat_domain::limits::DOWNLOAD_URL_SECS,
             chat_domain::limits::DOWNLOAD_URL_WINDOW_SECS,

@@ -16,6 +16,7 @@ mod limits;
 mod live;
 mod members;
 mod nested;
+mod network;
 mod push;
 mod rates;
 mod reactions;

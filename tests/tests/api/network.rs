@@ -1,0 +1,120 @@
+//! A phone or an emulator on the network: the stack listens on every
+//! interface and is told, by `--public-url`, the name devices reach it by.
+//! Everything it hands out names that host (never 0.0.0.0), and a token
+//! issued there is accepted there.
+
+use std::net::SocketAddr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_host() {
+    // A free port for the HTTP listener, so the public URL can name it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let every = |port| SocketAddr::from(([0, 0, 0, 0], port));
+    let public = format!("http://localhost:{port}");
+    let running = chat_gateway::start(chat_gateway::Config {
+        http_addr: every(port),
+        ws_addr: every(0),
+        s3_addr: every(0),
+        public_url: Some(public.clone()),
+        table_prefix: format!("t{}-", ulid::Ulid::new()),
+        web_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../web").into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(running.base_url, public);
+    assert!(
+        running.ws_url.starts_with("ws://localhost:"),
+        "{}",
+        running.ws_url
+    );
+    assert!(
+        running.s3_url.starts_with("http://localhost:"),
+        "{}",
+        running.s3_url
+    );
+
+    let http = reqwest::Client::new();
+    // The app's config, read through another address of this machine.
+    let config: Value = http
+        .get(format!("http://127.0.0.1:{port}/config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["graphql"], json!(format!("{public}/graphql")));
+    assert_eq!(
+        config["auth"]["tokenUrl"],
+        json!(format!("{public}/auth/token"))
+    );
+    assert_eq!(config["realtime"], json!(format!("{}/", running.ws_url)));
+
+    // A token from the public address names it as issuer, and is accepted.
+    let token: Value = http
+        .post(format!("{public}/auth/token"))
+        .json(&json!({ "username": "lan" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], json!(public));
+    let call = |query: &'static str, variables: Value| {
+        let http = http.clone();
+        let url = format!("{public}/graphql");
+        async move {
+            let body: Value = http
+                .post(url)
+                .header("authorization", token)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"].clone()
+        }
+    };
+    call(
+        "mutation { createUser(input: { username: \"lan\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let room = call(
+        "mutation { createConvo(input: { name: \"On the phone\", members: [] }) { id } }",
+        json!({}),
+    )
+    .await["createConvo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A photo from the phone goes straight to the bucket at the public host.
+    let ticket = call(
+        "mutation($i: CreateUploadInput!) { createUpload(input: $i) { url } }",
+        json!({ "i": { "conversationId": room, "contentType": "image/png", "size": 10, "name": "p.png" } }),
+    )
+    .await;
+    let url = ticket["createUpload"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/", running.s3_url)), "{url}");
+    running.shutdown().await;
+}
