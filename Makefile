@@ -9,14 +9,14 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
 
 help:
 	@echo "make dev     build and run the local stack (the web app on http://127.0.0.1:4000/, GraphQL on /graphql)"
 	@echo "make test    install test tools, then lint and run every test"
 	@echo "make watch   the local stack with the functions under cargo lambda watch"
 	@echo "make build   cargo lambda build --release --arm64 for every function"
-	@echo "make deploy  sam build + sam deploy --guided"
+	@echo "make deploy  make build, then sam deploy (guided the first time)"
 	@echo "make replay  redeliver the stream batches a running stack gave up on"
 	@echo "make bench   every benchmark, against an Apollo Server peer; writes BENCHMARKS.md"
 	@echo "make bench-quick  the same, smaller (target/bench/quick.md)"
@@ -37,7 +37,7 @@ $(VENV)/.installed-build: infra/requirements-build.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -r infra/requirements-build.txt
 	touch $@
 
-$(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed-build
+$(VENV)/.installed-deploy: infra/requirements-deploy.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -r infra/requirements-deploy.txt
 	touch $@
 
@@ -48,10 +48,15 @@ build: $(VENV)/.installed-build
 	@echo "arm64 bootstrap sizes:"
 	@for f in $(FUNCTIONS); do printf '  %-24s %8s bytes\n' $$f "$$(stat -c %s target/lambda/$$f/bootstrap)"; done
 
-## Build with SAM (rust-cargolambda) and deploy, asking for the stack settings.
-deploy: $(VENV)/.installed-deploy
-	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build --beta-features
-	cd infra && PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --guided --capabilities CAPABILITY_IAM \
+## Deploys what `make build` built: the template with each function's CodeUri
+## pointed at its target/lambda/<function>/ (no second build by `sam build`).
+## The first run asks for the stack's settings (sam deploy --guided) and keeps
+## them in infra/samconfig.toml; later runs deploy with them, and parameters
+## not given keep their deployed values.
+deploy: build $(VENV)/.installed-deploy
+	sed 's#^\( *CodeUri: \)\.\./functions/#\1../target/lambda/#' infra/template.yaml > infra/template.built.yaml
+	cd infra && SAM_CLI_TELEMETRY=0 PATH="$(abspath $(VENV))/bin:$$PATH" sam deploy --template-file template.built.yaml \
+		$(if $(wildcard infra/samconfig.toml),,--guided) --capabilities CAPABILITY_IAM \
 		--parameter-overrides "ContentFilter=\"$$(grep -v '^[[:space:]]*#' content-filter.txt | sed '/^[[:space:]]*$$/d' | paste -sd, -)\""
 
 ## Benchmarks (never part of `make test`): fan-out against an Apollo Server
@@ -80,7 +85,7 @@ bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/p
 	cd bench/peer && npm ci --no-audit --no-fund
 
 ## Everything CI runs.
-test: deps fmt-check rust-version clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
+test: deps fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
 
 ## The web client's packages (urql, graphql-ws), served as they are: no build.
 web: web/node_modules/.package-lock.json
@@ -100,12 +105,18 @@ $(VENV)/.installed: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet -r infra/requirements.txt
 	touch $@
 
-## cfn-lint on the SAM template (the SAM transform included); offline.
-lint-template: $(VENV)/.installed
+## cfn-lint on the SAM template (the SAM transform included), then the SAM
+## CLI's own validation with its linter; both offline.
+lint-template: $(VENV)/.installed $(VENV)/.installed-deploy
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	cd infra && SAM_CLI_TELEMETRY=0 $(abspath $(VENV))/bin/sam validate --lint --template template.yaml --region us-east-1
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+## Every relative link in README.md, docs/ and schema/ names a file and heading that exist.
+doc-links:
+	python3 tests/tools/doc-links.py
 
 ## The workspace's rust-version is what the locked dependencies need.
 rust-version:

@@ -1,8 +1,8 @@
 // The web chat client, started. It is plain ES modules over stock client
 // libraries (urql, graphql-ws) loaded through the import map: nothing is
 // built. `config.json` says where the endpoints are: the local stack serves
-// one for itself; for a deployed stack, write one from its outputs (README,
-// "The web client").
+// one for itself; for a deployed stack, write one from its outputs
+// (docs/WEB-CLIENT.md).
 //
 // Layout (web/src), one module per feature, each importing only those
 // below it; what a feature above must show arrives as an event (state.js):

@@ -406,9 +406,15 @@ async fn run(args: Args) -> Result<()> {
         ),
         ("COGNITO_ISSUER".into(), gateway.base_url.clone()),
         ("COGNITO_CLIENT_ID".into(), "local-dev-client".into()),
+        // The secret comes from the Secrets Manager stand-in, as on AWS: a
+        // cold start pays for its GetSecretValue.
         (
-            "PAGE_TOKEN_SECRET".into(),
-            "bench-secret-that-signs-next-tokens-locally".into(),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+            gateway.base_url.clone(),
+        ),
+        (
+            "PAGE_TOKEN_SECRET_ARN".into(),
+            "chat/page-token-secret".into(),
         ),
     ]);
     let cold_world = setup::World::new(http.clone(), &gateway.base_url);

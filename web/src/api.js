@@ -139,7 +139,7 @@ function setConnection(value) {
 }
 
 // A reconnect: graphql-ws sends the subscriptions again, and what happened
-// while away comes from the change log (README.md, catching up). A change
+// while away comes from the change log (docs/REALTIME.md, catching up). A change
 // made after the catch-up's read but before the server has the new
 // subscriptions would be in neither, so the catch-up waits for them: the
 // local gateway handles a connection's messages in order, so a ping sent

@@ -1,7 +1,7 @@
 // Signing in, and a token for every request. Locally the dev identity
 // provider hands a token out for a username; deployed, Cognito's hosted UI
 // signs in with the authorization code flow and PKCE (a public client).
-// Where each token is kept, and why: README, "Where the token is kept".
+// Where each token is kept, and why: docs/WEB-CLIENT.md, "Where the token is kept".
 
 import { state } from './state.js';
 import { claimsOf, tokenExpiresSoon } from './format.js';

@@ -1,4 +1,4 @@
-// What the server takes (README, "Limits" and "Attachments"), checked here
+// What the server takes (schema/TABLES.md, "Limits"; docs/ATTACHMENTS.md), checked here
 // too, so that what it would refuse says why before anything is sent.
 
 import { sizeOf } from './format.js';

@@ -19,7 +19,7 @@ export const state = {
   username: null,
   groups: [],
   token: null,
-  // The Cognito refresh token: in memory only (README, "Where the token is kept").
+  // The Cognito refresh token: in memory only (docs/WEB-CLIENT.md, "Where the token is kept").
   refreshToken: null,
   me: null,
   users: new Map(), // id -> { id, username, online, lastSeenAt }

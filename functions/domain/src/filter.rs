@@ -3,7 +3,7 @@
 //! and to new conversations' names (`createConvo`) and new usernames
 //! (`createUser`, which refuses whatever the action).
 //!
-//! The list is the stack's own (README, "Word filter"): the template's
+//! The list is the stack's own (docs/SAFETY.md, "Safety: the word filter"): the template's
 //! `ContentFilter` parameter on AWS, `infra/content-filter.txt` locally,
 //! both reaching the functions as `CONTENT_FILTER`. Its action is to refuse
 //! the message with a `ValidationError` or to mask what matched with `*`.

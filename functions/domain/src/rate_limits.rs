@@ -81,7 +81,7 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
-    /// The stack's caps (README, "Safety: rate limits"): a person typing fast
+    /// The stack's caps (docs/SAFETY.md, "Safety: rate limits"): a person typing fast
     /// never meets them; a script does within seconds.
     fn default() -> Self {
         RateLimits {

@@ -14,13 +14,30 @@ pub type Service = ChatService<DynamoStore>;
 /// rows to their subscribers before it returns.
 pub type WriterService = ChatService<DynamoStore, FanOutService>;
 
-/// Environment variable holding the shared `nextToken` signing secret.
+/// Environment variable naming the Secrets Manager secret (its ARN or
+/// name) that signs `nextToken`s and cursors: what the template sets.
+pub const PAGE_TOKEN_SECRET_ARN_ENV: &str = "PAGE_TOKEN_SECRET_ARN";
+/// Environment variable holding that secret itself, where no Secrets
+/// Manager is at hand (a function run by hand against a local DynamoDB).
 pub const PAGE_TOKEN_SECRET_ENV: &str = "PAGE_TOKEN_SECRET";
+/// The shortest secret taken, in characters.
+pub const MIN_PAGE_TOKEN_SECRET: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{PAGE_TOKEN_SECRET_ENV} must be set to at least 32 characters")]
+    #[error("{PAGE_TOKEN_SECRET_ARN_ENV} (or {PAGE_TOKEN_SECRET_ENV}) must give a secret of at least {MIN_PAGE_TOKEN_SECRET} characters")]
     MissingSecret,
+    /// Secrets Manager would not give the page-token secret (kept whole:
+    /// AccessDenied and ResourceNotFound read differently in the log).
+    #[error("could not read the page-token secret from Secrets Manager")]
+    SecretRead(
+        #[source]
+        Box<
+            aws_sdk_secretsmanager::error::SdkError<
+                aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError,
+            >,
+        >,
+    ),
     /// What pushing needs (`APIGW_MANAGEMENT_ENDPOINT`: the functions that
     /// write push to subscribers).
     #[error("the push configuration is incomplete")]
@@ -37,7 +54,7 @@ pub enum ConfigError {
 /// the page-token secret, and the AWS SDK's usual configuration chain
 /// (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn service_from_env() -> Result<Service, ConfigError> {
-    service(&sdk_config().await)
+    service(&sdk_config().await).await
 }
 
 /// The AWS SDK's configuration from its usual chain.
@@ -48,11 +65,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// The service over `sdk`'s clients. With `MEDIA_BUCKET` set, messages'
 /// attachments are kept there and their links are signed by this
 /// function's role (see `chat_media::S3Media::from_env`).
-pub fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
-    let secret = std::env::var(PAGE_TOKEN_SECRET_ENV).unwrap_or_default();
-    if secret.len() < 32 {
-        return Err(ConfigError::MissingSecret);
-    }
+pub async fn service(sdk: &aws_config::SdkConfig) -> Result<Service, ConfigError> {
+    let secret = page_token_secret(sdk).await?;
     let store = DynamoStore::new(Client::new(sdk), TableNames::from_env());
     let service = ChatService::new(store, PageTokens::new(secret.as_bytes()))
         .with_web_push_origins(web_push_origins())
@@ -74,7 +88,41 @@ pub async fn writer_service_from_env() -> Result<WriterService, ConfigError> {
 /// As [`writer_service_from_env`], over `sdk`'s clients.
 pub async fn writer_service(sdk: &aws_config::SdkConfig) -> Result<WriterService, ConfigError> {
     let publisher = chat_realtime::config::writer_fan_out_from_env(sdk).await?;
-    Ok(service(sdk)?.with_publisher(publisher))
+    Ok(service(sdk).await?.with_publisher(publisher))
+}
+
+/// The page-token secret: read from Secrets Manager when
+/// `PAGE_TOKEN_SECRET_ARN` names it (once per cold start), else taken from
+/// `PAGE_TOKEN_SECRET`. Shorter than [`MIN_PAGE_TOKEN_SECRET`] stops the
+/// cold start.
+pub async fn page_token_secret(sdk: &aws_config::SdkConfig) -> Result<String, ConfigError> {
+    match std::env::var(PAGE_TOKEN_SECRET_ARN_ENV) {
+        Ok(id) if !id.is_empty() => read_page_token_secret(sdk, &id).await,
+        _ => long_enough(std::env::var(PAGE_TOKEN_SECRET_ENV).unwrap_or_default()),
+    }
+}
+
+/// The page-token secret from Secrets Manager, by its ARN or name.
+pub async fn read_page_token_secret(
+    sdk: &aws_config::SdkConfig,
+    id: &str,
+) -> Result<String, ConfigError> {
+    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| ConfigError::SecretRead(Box::new(e)))?
+        .secret_string
+        .unwrap_or_default();
+    long_enough(secret)
+}
+
+fn long_enough(secret: String) -> Result<String, ConfigError> {
+    if secret.chars().count() < MIN_PAGE_TOKEN_SECRET {
+        return Err(ConfigError::MissingSecret);
+    }
+    Ok(secret)
 }
 
 /// Environment variable holding the stack's word filter: entries separated
@@ -146,4 +194,27 @@ fn web_push_origins() -> Vec<String> {
 /// JSON logs in Lambda (driven by `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`).
 pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_token_secret_is_taken_from_32_characters_on() {
+        assert!(matches!(
+            long_enough(String::new()),
+            Err(ConfigError::MissingSecret)
+        ));
+        assert!(matches!(
+            long_enough("s".repeat(31)),
+            Err(ConfigError::MissingSecret)
+        ));
+        // Characters, not bytes: 31 two-byte characters are still too few.
+        assert!(matches!(
+            long_enough("é".repeat(31)),
+            Err(ConfigError::MissingSecret)
+        ));
+        assert_eq!(long_enough("s".repeat(32)).unwrap(), "s".repeat(32));
+    }
 }

@@ -48,6 +48,7 @@ pub mod push;
 pub mod realtime;
 pub mod resolvers;
 pub mod s3;
+pub mod secrets;
 pub mod stream_records;
 pub mod streams;
 pub mod urls;
@@ -249,6 +250,9 @@ pub struct AppState {
     pub invoke_concurrency: Arc<tokio::sync::Semaphore>,
     /// The web client, when there is one to serve.
     pub web: Option<web::Web>,
+    /// What signs `nextToken`s and cursors, for functions that read it
+    /// from the Secrets Manager stand-in (`make watch`).
+    pub page_token_secret: String,
 }
 
 /// The running stack.
@@ -561,6 +565,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         web: config.web_dir.clone().map(|dir| {
             web::Web::new(dir, &base_url, &urls.ws, &s3_url).with_vapid_key(push.vapid_public_key())
         }),
+        page_token_secret: secret.clone(),
     });
 
     let app = Router::new()
@@ -585,7 +590,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             post(invoke::invoke),
         )
         .route("/local/stats", get(graphql::stats))
-        .route("/", post(push::secrets_manager).get(web_or_not_found))
+        .route("/", post(secrets::get_secret_value).get(web_or_not_found))
         .route("/3/device/{token}", post(push::apns_production))
         .route("/apns-sandbox/3/device/{token}", post(push::apns_sandbox))
         .route("/v1/projects/{project}/{action}", post(push::fcm_send))

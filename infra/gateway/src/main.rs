@@ -83,7 +83,7 @@ struct Args {
     #[arg(long, env = "CHAT_WEB_DIR", default_value = "web")]
     web_dir: PathBuf,
     /// The word filter on messages: a file of entries, one per line (see
-    /// README, "Word filter"); `none`: no filter. Default:
+    /// docs/SAFETY.md, "Safety: the word filter"); `none`: no filter. Default:
     /// `infra/content-filter.txt` when there is one.
     #[arg(long, env = "CHAT_CONTENT_FILTER")]
     content_filter: Option<PathBuf>,

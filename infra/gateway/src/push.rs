@@ -2,10 +2,8 @@
 //! notifier calls on AWS, served here with the providers' own protocols, so
 //! `chat-push` runs unchanged against them.
 //!
-//! - **Secrets Manager** (`POST /`, `X-Amz-Target:
-//!   secretsmanager.GetSecretValue`, the AWS JSON 1.1 protocol): the
-//!   stack's dev push credentials, made on first start and kept in the
-//!   data dir.
+//! - **Secrets Manager** (see `secrets`): the stack's dev push credentials,
+//!   made on first start and kept in the data dir.
 //! - **APNs** (`POST /3/device/{token}`, and `/apns-sandbox/3/device/...`
 //!   for the sandbox), over HTTP/2 only, as APNs is; the provider token
 //!   (ES256) is verified with the dev key.
@@ -80,8 +78,8 @@ pub struct Received {
 }
 
 /// The dev credentials, and the keys that verify what they sign.
-struct Keys {
-    secret: String,
+pub(crate) struct Keys {
+    pub(crate) secret: String,
     apns: DecodingKey,
     fcm: DecodingKey,
     vapid: DecodingKey,
@@ -90,7 +88,7 @@ struct Keys {
 
 /// The stand-ins' state.
 pub struct PushServices {
-    keys: Keys,
+    pub(crate) keys: Keys,
     base_url: String,
     received: Mutex<Vec<Received>>,
     faults: Mutex<HashMap<String, Fault>>,
@@ -282,47 +280,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// `POST /`: Secrets Manager's `GetSecretValue`, for the push credentials.
-pub async fn secrets_manager(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let aws_json = |status: StatusCode, body: Value| {
-        (
-            status,
-            [("content-type", "application/x-amz-json-1.1")],
-            body.to_string(),
-        )
-            .into_response()
-    };
-    let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    if target != Some("secretsmanager.GetSecretValue") {
-        return aws_json(
-            StatusCode::BAD_REQUEST,
-            json!({ "__type": "InvalidAction", "message": "only GetSecretValue is served here" }),
-        );
-    }
-    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-    if request["SecretId"] != SECRET_ID {
-        return aws_json(
-            StatusCode::BAD_REQUEST,
-            json!({ "__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret." }),
-        );
-    }
-    aws_json(
-        StatusCode::OK,
-        json!({
-            "ARN": format!("arn:aws:secretsmanager:us-east-1:000000000000:secret:{SECRET_ID}"),
-            "Name": SECRET_ID,
-            "SecretString": state.push.keys.secret,
-            "VersionId": "local",
-            "VersionStages": ["AWSCURRENT"],
-            "CreatedDate": 0,
-        }),
-    )
 }
 
 fn apns_refusal(status: StatusCode, reason: &str) -> Response {

@@ -5,7 +5,7 @@
 //! is built.
 //!
 //! Every file goes out with the headers a production host would add
-//! (README.md, *The web client*): `X-Content-Type-Options: nosniff`, a
+//! (docs/WEB-CLIENT.md): `X-Content-Type-Options: nosniff`, a
 //! `Referrer-Policy`, and on the page a `Content-Security-Policy` that
 //! allows this origin's scripts and, of inline script, only the import map,
 //! by its hash; no page may frame it.

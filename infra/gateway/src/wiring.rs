@@ -1015,6 +1015,134 @@ mod tests {
         }
     }
 
+    /// The page-token secret is made by Secrets Manager, never a parameter
+    /// or a variable's value, and exactly the functions whose code builds
+    /// the chat service (which signs and opens page tokens) may read it.
+    #[test]
+    fn the_page_token_secret_is_generated_and_read_by_the_functions_that_sign_tokens() {
+        let template = template_json(TEMPLATE).unwrap();
+        assert!(template["Parameters"].get("PageTokenSecret").is_none());
+        let resources = template["Resources"].as_object().unwrap();
+        let secret = &resources["PageTokenSecret"];
+        assert_eq!(secret["Type"], json!("AWS::SecretsManager::Secret"));
+        let generated = &secret["Properties"]["GenerateSecretString"];
+        assert!(generated["PasswordLength"].as_u64().unwrap() >= 32);
+        let statement =
+            &resources["PageTokenSecretReadPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+        assert_eq!(statement["Action"], json!("secretsmanager:GetSecretValue"));
+        assert_eq!(statement["Resource"], json!({"Ref": "PageTokenSecret"}));
+        let mut readers = 0;
+        for (name, r) in resources {
+            if r["Type"] != json!("AWS::Serverless::Function") {
+                continue;
+            }
+            let props = &r["Properties"];
+            let vars = &props["Environment"]["Variables"];
+            assert!(vars.get("PAGE_TOKEN_SECRET").is_none(), "{name}");
+            let code = props["CodeUri"].as_str().unwrap();
+            // CodeUri is relative to infra/, this crate's parent.
+            let main = std::fs::read_to_string(format!(
+                "{}/../{code}/src/main.rs",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            let signs = main.contains("service_from_env") || main.contains("writer_service(");
+            let reads = !vars["PAGE_TOKEN_SECRET_ARN"].is_null();
+            assert_eq!(reads, signs, "{name} ({code})");
+            if reads {
+                readers += 1;
+                assert_eq!(
+                    vars["PAGE_TOKEN_SECRET_ARN"],
+                    json!({"Ref": "PageTokenSecret"})
+                );
+                assert!(
+                    props["Policies"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!({"Ref": "PageTokenSecretReadPolicy"})),
+                    "{name} may read the secret"
+                );
+            }
+        }
+        assert!(readers > 30, "{readers}");
+    }
+
+    /// `make deploy` deploys what `make build` built by pointing each
+    /// function's CodeUri from `../functions/<crate>` to
+    /// `../target/lambda/<crate>`: that holds only if every function's code is
+    /// a function crate with a binary (what `make build` builds).
+    #[test]
+    fn every_function_is_a_crate_make_build_builds() {
+        let template = template_json(TEMPLATE).unwrap();
+        let mut functions = 0;
+        for (name, r) in template["Resources"].as_object().unwrap() {
+            if r["Type"] != json!("AWS::Serverless::Function") {
+                continue;
+            }
+            functions += 1;
+            let code = r["Properties"]["CodeUri"].as_str().unwrap();
+            let krate = code
+                .strip_prefix("../functions/")
+                .unwrap_or_else(|| panic!("{name}: {code} is not ../functions/<crate>"));
+            assert!(!krate.contains('/'), "{name}: {code}");
+            let main = format!(
+                "{}/../../functions/{krate}/src/main.rs",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            assert!(std::path::Path::new(&main).exists(), "{name}: no {main}");
+            assert_eq!(
+                r["Metadata"]["BuildMethod"],
+                json!("rust-cargolambda"),
+                "{name}: sam build builds it the same way"
+            );
+        }
+        assert!(functions > 40, "{functions}");
+    }
+
+    /// README's API table names every query, mutation and subscription the
+    /// schema has, so a newcomer sees all of them on one screen.
+    #[test]
+    fn the_readme_lists_every_operation() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let schema = std::fs::read_to_string(format!("{root}/schema/schema.graphql")).unwrap();
+        let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+        let api = &readme[readme.find("## The API").expect("an API section")..];
+        // Descriptions (between triple quotes) and comments are not fields.
+        let code: String = schema
+            .split(r#"""""#)
+            .step_by(2)
+            .collect::<Vec<_>>()
+            .join("");
+        let mut operations = 0;
+        for root_type in ["Query", "Mutation", "Subscription"] {
+            let start = code.find(&format!("type {root_type} ")).unwrap();
+            let body = &code[start..];
+            let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+            for line in body.lines() {
+                let line = line.split('#').next().unwrap();
+                let Some(field) = line.strip_prefix("  ") else {
+                    continue;
+                };
+                if field.starts_with(' ') {
+                    continue;
+                }
+                let name: String = field
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name.is_empty() {
+                    continue;
+                }
+                operations += 1;
+                assert!(
+                    api.contains(&format!("`{name}`")),
+                    "README's API table does not name {root_type}.{name}"
+                );
+            }
+        }
+        assert!(operations > 40, "{operations}");
+    }
+
     fn parameter_max(template: &Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }

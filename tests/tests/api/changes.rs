@@ -223,7 +223,7 @@ fn apply(state: &mut BTreeMap<String, Value>, items: &[Value]) {
     }
 }
 
-/// Catches `client` up from `cursor`, page by page, as the README's
+/// Catches `client` up from `cursor`, page by page, as docs/REALTIME.md's
 /// recipe says; returns the cursor to keep.
 async fn catch_up(
     client: &Client,
@@ -449,7 +449,7 @@ fn assert_absent(value: &Value, text: &str, what: &str) {
 /// A deleted message is gone from every read path: the history (both
 /// queries), the inbox preview, and every entry the change log has of it
 /// (its CREATED, EDITED and REACTED ones), from a cursor taken before the
-/// delete and for a member added after it who follows the README's recipe.
+/// delete and for a member added after it who follows docs/REALTIME.md's recipe.
 /// An edit's earlier text is gone from the change log the same way.
 #[tokio::test]
 async fn what_is_deleted_or_edited_away_is_gone_from_every_read_path() {
@@ -488,7 +488,7 @@ async fn what_is_deleted_or_edited_away_is_gone_from_every_read_path() {
             let mut pages = Vec::new();
             let mut after = after;
             if after.is_none() {
-                // The README's recipe for a first read: the cursor, then the history.
+                // docs/REALTIME.md's recipe for a first read: the cursor, then the history.
                 after = Some(start_cursor(&who, &room).await);
             }
             loop {

@@ -466,3 +466,40 @@ async fn tokens_for_another_client_forged_or_with_a_bad_claim_are_refused_on_htt
         );
     }
 }
+
+/// The page-token secret is not a parameter or an environment variable on
+/// AWS: each function reads it from Secrets Manager at cold start. The
+/// stand-in serves it to the unchanged SDK client by name and by ARN, and
+/// a secret that is not there is an error that keeps Secrets Manager's own.
+#[tokio::test]
+async fn the_page_token_secret_is_read_from_secrets_manager() {
+    let stack = Stack::start().await;
+    let sdk = chat_gateway::dynamo::sdk_config(&stack.running.base_url).await;
+    let sdk = sdk
+        .into_builder()
+        .endpoint_url(stack.running.base_url.clone())
+        .build();
+    let id = chat_gateway::secrets::PAGE_TOKEN_SECRET_ID;
+    let by_name = chat_lambda::config::read_page_token_secret(&sdk, id)
+        .await
+        .unwrap();
+    assert!(by_name.len() >= chat_lambda::config::MIN_PAGE_TOKEN_SECRET);
+    let arn = format!("arn:aws:secretsmanager:us-east-1:000000000000:secret:{id}");
+    assert_eq!(
+        chat_lambda::config::read_page_token_secret(&sdk, &arn)
+            .await
+            .unwrap(),
+        by_name
+    );
+    let missing = chat_lambda::config::read_page_token_secret(&sdk, "chat/nothing-here")
+        .await
+        .unwrap_err();
+    match missing {
+        chat_lambda::config::ConfigError::SecretRead(e) => assert!(
+            e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()),
+            "{e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
