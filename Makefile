@@ -9,7 +9,7 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke types types-check clean
 
 help:
 	@echo "make dev     build and run the local stack (the web app on http://127.0.0.1:4000/, GraphQL on /graphql)"
@@ -85,7 +85,7 @@ bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/p
 	cd bench/peer && npm ci --no-audit --no-fund
 
 ## Everything CI runs.
-test: deps fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
+test: deps fmt-check rust-version doc-links types-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
 
 ## The web client's packages (urql, graphql-ws), served as they are: no build.
 web: web/node_modules/.package-lock.json
@@ -113,6 +113,18 @@ lint-template: $(VENV)/.installed $(VENV)/.installed-deploy
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+## TypeScript types for every operation of the API and every document the web
+## client sends (graphql-codegen, pinned in clients/typescript): web/src/graphql.d.ts.
+types: clients/typescript/node_modules/.package-lock.json
+	cd clients/typescript && npx --no-install graphql-codegen --config codegen.yml --silent
+clients/typescript/node_modules/.package-lock.json: clients/typescript/package.json clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund
+
+## The committed types are what the schema and the documents make now.
+types-check: types
+	@git diff --quiet -- web/src/graphql.d.ts || { git diff --stat -- web/src/graphql.d.ts; \
+		echo "web/src/graphql.d.ts is out of date: run make types and commit it"; exit 1; }
 
 ## Every relative link in README.md, docs/ and schema/ names a file and heading that exist.
 doc-links:

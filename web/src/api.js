@@ -75,7 +75,8 @@ export function disconnect() {
 }
 
 /** Runs a query or mutation; throws the first GraphQL error, with its
- * `errorType` as `type`. */
+ * `errorType` as `type`. The answer's type is the document's, in
+ * graphql.d.ts (`History` answers a `HistoryQuery`). */
 export async function run(doc, variables = {}, mutation = false) {
   await freshToken();
   const result = await (mutation ? urql.mutation(doc, variables) : urql.query(doc, variables)).toPromise();

@@ -21,6 +21,7 @@ let inboxAsked = 0;
 let inboxShown = 0;
 export async function refreshInbox() {
   const asked = ++inboxAsked;
+  /** @type {import('./graphql').InboxQuery} */
   const { inbox } = await run(Q.inbox);
   if (asked < inboxShown) return;
   inboxShown = asked;

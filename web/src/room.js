@@ -76,7 +76,11 @@ export async function loadOlder(room, first = false) {
   }
 }
 
-/** Applies a message state: the higher version wins. */
+/**
+ * Applies a message state: the higher version wins.
+ * @param {{ messages: Map<string, object> }} room
+ * @param {import('./graphql').MessageFieldsFragment} message
+ */
 function upsert(room, message) {
   // The server leaves out whom I block; this also covers the moment after
   // a block, before the server's index has it.
@@ -87,6 +91,11 @@ function upsert(room, message) {
   return true;
 }
 
+/**
+ * A change pushed on a conversation the inbox listens to.
+ * @param {string} conversationId
+ * @param {import('./graphql').OnMessageChangeSubscription} data
+ */
 export function onChange(conversationId, { onMessageChange: change }) {
   const room = state.open;
   if (room?.id === conversationId) {

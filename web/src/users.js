@@ -7,6 +7,7 @@ import { Q } from './documents.js';
 export async function refreshUsers() {
   let token = null;
   do {
+    /** @type {import('./graphql').UsersQuery} */
     const { listUsers } = await run(Q.users, { t: token });
     for (const u of listUsers.items) if (u) state.users.set(u.id, u);
     token = listUsers.nextToken;
@@ -48,6 +49,7 @@ export function presenceDot(id, className, online = state.users.get(id)?.online)
   return dot;
 }
 
+/** @param {import('./graphql').OnPresenceSubscription} data */
 export function onPresence({ onPresence: p }) {
   const user = state.users.get(p.userId) || { id: p.userId, username: nameOf(p.userId) };
   state.users.set(p.userId, { ...user, online: p.online, lastSeenAt: p.lastSeenAt });
