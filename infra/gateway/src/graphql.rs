@@ -190,7 +190,20 @@ pub async fn cors(mut response: Response) -> Response {
     response
 }
 
-/// `/graphql` with a method other than POST.
+/// `GET /graphql`: the query explorer (GraphiQL), as the AppSync console
+/// has a query editor; without the web client's files, a 405 as any other
+/// method gets.
+pub async fn explorer(State(state): State<Arc<AppState>>) -> Response {
+    match &state.web {
+        Some(web) => match web.explorer().await {
+            Some(page) => page,
+            None => method_not_allowed().await,
+        },
+        None => method_not_allowed().await,
+    }
+}
+
+/// `/graphql` with a method other than POST (or GET, for the explorer).
 pub async fn method_not_allowed() -> Response {
     let mut response = errors_only(
         StatusCode::METHOD_NOT_ALLOWED,

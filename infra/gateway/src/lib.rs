@@ -572,6 +572,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         .route(
             "/graphql",
             post(graphql::handle)
+                .get(graphql::explorer)
                 .options(graphql::preflight)
                 .fallback(graphql::method_not_allowed)
                 .layer(axum::middleware::map_response(graphql::cors)),

@@ -209,6 +209,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  web app   open {}/", running.base_url);
     println!("  GraphQL   POST {}", running.graphql_url());
     println!(
+        "  explorer  open {}  (GraphiQL, signed in as any user)",
+        running.graphql_url()
+    );
+    println!(
         "  tokens    POST {}/auth/token  {{\"username\":\"alice\"}}",
         running.base_url
     );

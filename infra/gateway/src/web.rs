@@ -19,7 +19,16 @@ use sha2::{Digest as _, Sha256};
 
 /// The packages the app imports (its import map names them); nothing else
 /// under `node_modules` is served.
-const VENDORED: [&str; 4] = ["graphql-ws", "@urql/core", "wonka", "@0no-co/graphql.web"];
+/// The app's packages, and the query explorer's (GraphiQL over React).
+const VENDORED: [&str; 7] = [
+    "graphql-ws",
+    "@urql/core",
+    "wonka",
+    "@0no-co/graphql.web",
+    "graphiql",
+    "react",
+    "react-dom",
+];
 
 /// Where the app's files are, and what `/config.json` says.
 #[derive(Debug, Clone)]
@@ -65,7 +74,7 @@ impl Web {
             .unwrap_or_default();
         format!(
             "default-src 'self'; script-src 'self'{hash}; style-src 'self'; \
-             img-src 'self' blob: data: {images}; connect-src 'self' {connect}; \
+             img-src 'self' blob: data: {images}; font-src 'self' data:; connect-src 'self' {connect}; \
              worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; \
              form-action 'self'; frame-ancestors 'none'",
             images = self.images,
@@ -106,6 +115,11 @@ impl Web {
             return None;
         }
         Some(self.dir.join(relative))
+    }
+
+    /// The query explorer's page (GraphiQL), served at `GET /graphql`.
+    pub async fn explorer(&self) -> Option<Response> {
+        self.get("/explorer.html").await
     }
 
     /// Serves a GET (or HEAD) of `path`: a file, `/config.json`, or `None`.
