@@ -26,6 +26,8 @@
 //!   batch's) to posts.
 //! - [`relay`]: a large conversation's posts handed from the writer to
 //!   other invocations of the fan-out function.
+//! - [`metrics`]: each delivery's counts and latency as an EMF line, for
+//!   the dashboard.
 //! - [`window`]: how long a push may post to the subscribers it read, and
 //!   so how long ending a subscription waits before it tells the client.
 //! - [`sweeper`]: closes connections that never sent `connection_init`,
@@ -43,6 +45,7 @@ pub mod connections;
 pub mod error;
 pub mod fanout;
 pub mod liveness;
+pub mod metrics;
 pub mod model;
 pub mod notifier;
 pub mod presence;

@@ -1143,6 +1143,55 @@ mod tests {
         assert!(operations > 40, "{operations}");
     }
 
+    /// The dashboard reads what the functions write: each metric of
+    /// `chat_realtime::metrics`' records, in its namespace, by the one
+    /// dimension the records carry.
+    #[test]
+    fn the_dashboard_shows_the_metrics_the_functions_emit() {
+        use chat_realtime::fanout::Delivery;
+        use chat_realtime::metrics::{record, NAMESPACE};
+        let template = template_json(TEMPLATE).unwrap();
+        let body = template["Resources"]["DeliveryDashboard"]["Properties"]["DashboardBody"]
+            ["Fn::Sub"]
+            .as_str()
+            .expect("a !Sub body");
+        // The substitutions, as CloudFormation would make them.
+        let body = body
+            .replace("${AWS::Region}", "us-east-1")
+            .replace("${GraphQLApi.ApiId}", "api");
+        assert!(!body.contains("${"), "every substitution is known: {body}");
+        let dashboard: Value = serde_json::from_str(&body).expect("the body is JSON");
+        let metrics: Vec<&Value> = dashboard["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w["properties"]["metrics"].as_array().unwrap())
+            .collect();
+        let expressions: Vec<&str> = metrics
+            .iter()
+            .filter_map(|m| m[0]["expression"].as_str())
+            .collect();
+        let emitted = record("f", &Delivery::default(), Default::default(), 0);
+        let directive = &emitted["_aws"]["CloudWatchMetrics"][0];
+        let dimensions: Vec<&str> = directive["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        let search = format!("{{{NAMESPACE},{}}}", dimensions.join(","));
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            let wanted = format!(r#"SEARCH('{search} MetricName="{name}"'"#);
+            assert!(
+                expressions.iter().any(|e| e.contains(&wanted)),
+                "the dashboard shows {name}: {expressions:?}"
+            );
+        }
+        let text = dashboard.to_string();
+        assert!(text.contains("5XXError"));
+    }
+
     fn parameter_max(template: &Value, name: &str) -> usize {
         template["Parameters"][name]["MaxLength"].as_u64().unwrap() as usize
     }

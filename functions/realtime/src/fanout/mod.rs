@@ -189,6 +189,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
             post_us = (started.elapsed() - shaped_at).as_micros() as u64,
             "delivery timing"
         );
+        crate::metrics::emit(&delivery, started.elapsed());
         Ok(delivery)
     }
 
