@@ -939,7 +939,31 @@ mod tests {
                 "{name:?} logs to the shared group"
             );
         }
-        for group in ["FunctionLogs", "AppSyncLogs"] {
+        // The WebSocket stage's access log, through the account's logging role.
+        let stage = &template["Resources"]["WebSocketStage"];
+        assert_eq!(
+            stage["Properties"]["AccessLogSettings"]["DestinationArn"],
+            json!({"Fn::GetAtt": "WebSocketAccessLogs.Arn"})
+        );
+        let format = stage["Properties"]["AccessLogSettings"]["Format"]
+            .as_str()
+            .unwrap();
+        let fields: Value = serde_json::from_str(format).expect("the access log is JSON");
+        for field in [
+            "connectionId",
+            "routeKey",
+            "status",
+            "integrationLatency",
+            "error",
+        ] {
+            assert!(fields.get(field).is_some(), "{field} is logged");
+        }
+        assert_eq!(stage["DependsOn"], json!("ApiGatewayAccount"));
+        assert_eq!(
+            template["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"],
+            json!({"Fn::GetAtt": "ApiGatewayLogsRole.Arn"})
+        );
+        for group in ["FunctionLogs", "AppSyncLogs", "WebSocketAccessLogs"] {
             assert_eq!(
                 template["Resources"][group]["Properties"]["RetentionInDays"],
                 json!({"Ref": "LogRetentionDays"})
