@@ -441,7 +441,10 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     };
     let media = chat_media::S3Media::new(
         aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&dynamo::sdk_config(&s3_url).await)
+            // The stand-in's placeholder credentials, whatever host the
+            // links name (a LAN address is not loopback, and would
+            // otherwise ask the SDK's chain for real credentials).
+            aws_sdk_s3::config::Builder::from(&dynamo::sdk_config(&local_url).await)
                 .endpoint_url(&s3_url)
                 .force_path_style(true)
                 .build(),

@@ -18,7 +18,16 @@ async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_h
         .unwrap()
         .port();
     let every = |port| SocketAddr::from(([0, 0, 0, 0], port));
-    let public = format!("http://localhost:{port}");
+    // This machine's address on its network, as a phone would call it
+    // (connecting a UDP socket sends nothing); loopback if it has none.
+    let host = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .map_or_else(|| "localhost".to_string(), |ip| ip.to_string());
+    let public = format!("http://{host}:{port}");
     let running = chat_gateway::start(chat_gateway::Config {
         http_addr: every(port),
         ws_addr: every(0),
@@ -32,12 +41,12 @@ async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_h
     .unwrap();
     assert_eq!(running.base_url, public);
     assert!(
-        running.ws_url.starts_with("ws://localhost:"),
+        running.ws_url.starts_with(&format!("ws://{host}:")),
         "{}",
         running.ws_url
     );
     assert!(
-        running.s3_url.starts_with("http://localhost:"),
+        running.s3_url.starts_with(&format!("http://{host}:")),
         "{}",
         running.s3_url
     );
@@ -110,11 +119,22 @@ async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_h
         .to_string();
     // A photo from the phone goes straight to the bucket at the public host.
     let ticket = call(
-        "mutation($i: CreateUploadInput!) { createUpload(input: $i) { url } }",
+        "mutation($i: CreateUploadInput!) { createUpload(input: $i) { method url headers { name value } } }",
         json!({ "i": { "conversationId": room, "contentType": "image/png", "size": 10, "name": "p.png" } }),
     )
     .await;
     let url = ticket["createUpload"]["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/", running.s3_url)), "{url}");
+    // And the bytes go there, signed as the ticket says.
+    let mut put = http.put(url);
+    for h in ticket["createUpload"]["headers"].as_array().unwrap() {
+        let name = h["name"].as_str().unwrap();
+        if !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host") {
+            put = put.header(name, h["value"].as_str().unwrap());
+        }
+    }
+    let png = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0];
+    let stored = put.body(png.to_vec()).send().await.unwrap();
+    assert!(stored.status().is_success(), "{}", stored.status());
     running.shutdown().await;
 }
