@@ -18,6 +18,7 @@ help:
 	@echo "make build   cargo lambda build --release --arm64 for every function"
 	@echo "make deploy  make build, then sam deploy (guided the first time)"
 	@echo "make replay  redeliver the stream batches a running stack gave up on"
+	@echo "make types   TypeScript types for every operation (web/src/graphql.d.ts)"
 	@echo "make bench   every benchmark, against an Apollo Server peer; writes BENCHMARKS.md"
 	@echo "make bench-quick  the same, smaller (target/bench/quick.md)"
 
@@ -179,4 +180,4 @@ watch-smoke: deps $(VENV)/.installed
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/node_modules web/node_modules bench/peer/node_modules .local $(VENV)
+	rm -rf tests/node_modules web/node_modules bench/peer/node_modules clients/typescript/node_modules .local $(VENV)
