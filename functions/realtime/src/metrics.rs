@@ -12,9 +12,10 @@
 use std::io::Write as _;
 use std::time::Duration;
 
+// What one push did: the fan-out's `Delivery`, named from the domain so
+// this module imports nothing of the fan-out that calls it.
+use chat_domain::ports::Pushed as Delivery;
 use serde_json::{json, Value};
-
-use crate::fanout::Delivery;
 
 /// The metrics' namespace, which the template's dashboard reads.
 pub const NAMESPACE: &str = "Chat/Delivery";
