@@ -54,17 +54,20 @@ pub fn emit(delivery: &Delivery, took: Duration) {
     if delivery.reached_nobody() {
         return;
     }
-    let Some(function) = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME") else {
+    let Some(function) = function_name() else {
         return;
     };
-    let line = record(
-        &function.to_string_lossy(),
-        delivery,
-        took,
-        crate::clock::now_ms(),
-    );
+    let line = record(function, delivery, took, crate::clock::now_ms());
     // One write of one line: Lambda makes each line one log event.
     let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// This Lambda function's name, read once per execution environment; none
+/// outside Lambda.
+fn function_name() -> Option<&'static str> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .as_deref()
 }
 
 #[cfg(test)]

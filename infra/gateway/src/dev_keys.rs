@@ -26,10 +26,15 @@ pub enum KeyError {
     Rejected(#[from] aws_lc_rs::error::KeyRejected),
 }
 
+/// Fills `bytes` from the system's secure random source.
+pub fn fill_random(bytes: &mut [u8]) {
+    aws_lc_rs::rand::fill(bytes).expect("the system's random source is available");
+}
+
 /// `N` bytes from the system's secure random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source is available");
+    fill_random(&mut bytes);
     bytes
 }
 

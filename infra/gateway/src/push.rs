@@ -78,8 +78,8 @@ pub struct Received {
 }
 
 /// The dev credentials, and the keys that verify what they sign.
-pub(crate) struct Keys {
-    pub(crate) secret: String,
+struct Keys {
+    secret: String,
     apns: DecodingKey,
     fcm: DecodingKey,
     vapid: DecodingKey,
@@ -88,7 +88,7 @@ pub(crate) struct Keys {
 
 /// The stand-ins' state.
 pub struct PushServices {
-    pub(crate) keys: Keys,
+    keys: Keys,
     base_url: String,
     received: Mutex<Vec<Received>>,
     faults: Mutex<HashMap<String, Fault>>,
@@ -193,6 +193,11 @@ impl PushServices {
             faults: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The push credentials secret's JSON, as Secrets Manager serves it.
+    pub fn credentials_secret(&self) -> &str {
+        &self.keys.secret
     }
 
     /// The VAPID public key a browser subscribes with (base64url).

@@ -43,7 +43,7 @@ pub async fn get_secret_value(
     // By name or by the ARN this stand-in gives it.
     let name = id.rsplit_once(":secret:").map_or(id, |(_, name)| name);
     let value = match name {
-        crate::push::SECRET_ID => state.push.keys.secret.clone(),
+        crate::push::SECRET_ID => state.push.credentials_secret().to_string(),
         PAGE_TOKEN_SECRET_ID => state.page_token_secret.clone(),
         _ => {
             return aws_json(

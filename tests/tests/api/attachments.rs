@@ -48,7 +48,7 @@ async fn exists(s3: &aws_sdk_s3::Client, key: &str) -> bool {
         .is_ok()
 }
 
-async fn ticket(who: &Client, room: &str, content_type: &str, size: usize) -> Value {
+pub(crate) async fn ticket(who: &Client, room: &str, content_type: &str, size: usize) -> Value {
     who.ok(
         UPLOAD,
         json!({ "i": { "conversationId": room, "contentType": content_type, "size": size, "name": "photo.png" } }),
@@ -58,7 +58,7 @@ async fn ticket(who: &Client, room: &str, content_type: &str, size: usize) -> Va
 }
 
 /// Sends `body` as the ticket says, as a browser's fetch would.
-async fn put(stack: &Stack, ticket: &Value, body: Vec<u8>) -> u16 {
+pub(crate) async fn put(stack: &Stack, ticket: &Value, body: Vec<u8>) -> u16 {
     let mut request = stack
         .http
         .put(ticket["url"].as_str().unwrap())

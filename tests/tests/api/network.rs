@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use chat_tests::{convo, Stack};
 use serde_json::{json, Value};
+
+use crate::attachments::{put, ticket};
 
 #[tokio::test]
 async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_host() {
@@ -51,9 +54,13 @@ async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_h
         running.s3_url
     );
 
-    let http = reqwest::Client::new();
+    let stack = Stack {
+        running,
+        http: reqwest::Client::new(),
+    };
     // The app's config, read through another address of this machine.
-    let config: Value = http
+    let config: Value = stack
+        .http
         .get(format!("http://127.0.0.1:{port}/config.json"))
         .send()
         .await
@@ -66,75 +73,31 @@ async fn with_a_public_url_the_config_the_issuer_and_presigned_links_name_that_h
         config["auth"]["tokenUrl"],
         json!(format!("{public}/auth/token"))
     );
-    assert_eq!(config["realtime"], json!(format!("{}/", running.ws_url)));
+    assert_eq!(
+        config["realtime"],
+        json!(format!("{}/", stack.running.ws_url))
+    );
 
     // A token from the public address names it as issuer, and is accepted.
-    let token: Value = http
-        .post(format!("{public}/auth/token"))
-        .json(&json!({ "username": "lan" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap();
+    let phone = stack.user("lan").await;
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
+            .decode(phone.token.split('.').nth(1).unwrap())
             .unwrap(),
     )
     .unwrap();
     assert_eq!(claims["iss"], json!(public));
-    let call = |query: &'static str, variables: Value| {
-        let http = http.clone();
-        let url = format!("{public}/graphql");
-        async move {
-            let body: Value = http
-                .post(url)
-                .header("authorization", token)
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert!(body.get("errors").is_none(), "{body}");
-            body["data"].clone()
-        }
-    };
-    call(
-        "mutation { createUser(input: { username: \"lan\" }) { id } }",
-        json!({}),
-    )
-    .await;
-    let room = call(
-        "mutation { createConvo(input: { name: \"On the phone\", members: [] }) { id } }",
-        json!({}),
-    )
-    .await["createConvo"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let room = convo(&phone, "On the phone", &[]).await;
     // A photo from the phone goes straight to the bucket at the public host.
-    let ticket = call(
-        "mutation($i: CreateUploadInput!) { createUpload(input: $i) { method url headers { name value } } }",
-        json!({ "i": { "conversationId": room, "contentType": "image/png", "size": 10, "name": "p.png" } }),
-    )
-    .await;
-    let url = ticket["createUpload"]["url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/", running.s3_url)), "{url}");
+    let ticket = ticket(&phone, &room, "image/png", 10).await;
+    let url = ticket["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/", stack.running.s3_url)),
+        "{url}"
+    );
     // And the bytes go there, signed as the ticket says.
-    let mut put = http.put(url);
-    for h in ticket["createUpload"]["headers"].as_array().unwrap() {
-        let name = h["name"].as_str().unwrap();
-        if !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host") {
-            put = put.header(name, h["value"].as_str().unwrap());
-        }
-    }
     let png = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0];
-    let stored = put.body(png.to_vec()).send().await.unwrap();
-    assert!(stored.status().is_success(), "{}", stored.status());
-    running.shutdown().await;
+    let status = put(&stack, &ticket, png.to_vec()).await;
+    assert!((200..300).contains(&status), "{status}");
+    stack.running.shutdown().await;
 }
