@@ -347,6 +347,20 @@ impl Stack {
             self.running.requests.total() - ddb,
         )
     }
+
+    /// The connection of the first subscriber to `room`'s new messages.
+    pub async fn subscriber_connection(&self, room: &str) -> String {
+        use chat_realtime::connections::Connections as _;
+        self.running
+            .connections
+            .subscribers(&format!("message:{room}"))
+            .await
+            .expect("the subscribers read")
+            .first()
+            .expect("a subscriber")
+            .connection_id
+            .clone()
+    }
 }
 
 impl Client {

@@ -38,6 +38,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{0} must be a number")]
     NotANumber(&'static str),
+    #[error("the management API's client could not be built")]
+    Notifier(#[from] crate::notifier::NotifyError),
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -92,7 +94,7 @@ async fn clients() -> Result<Clients, ConfigError> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     Ok(Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        notifier: ApiGatewayNotifier::for_endpoint(&sdk, &required(MANAGEMENT_ENDPOINT_ENV)?),
+        notifier: ApiGatewayNotifier::for_endpoint(&sdk, &required(MANAGEMENT_ENDPOINT_ENV)?)?,
         tables: TableNames::from_env(),
         liveness: liveness()?,
     })
@@ -138,7 +140,7 @@ pub async fn writer_fan_out_from_env(
             aws_sdk_dynamodb::Client::new(sdk),
             tables.connections.clone(),
         ),
-        ApiGatewayNotifier::for_endpoint(sdk, &required(MANAGEMENT_ENDPOINT_ENV)?),
+        ApiGatewayNotifier::for_endpoint(sdk, &required(MANAGEMENT_ENDPOINT_ENV)?)?,
         tables,
         DEFAULT_CONCURRENCY,
     );

@@ -175,7 +175,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     if is_loopback(endpoint) {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
+            .region(Region::new(crate::sigv4::LOCAL_REGION))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 "local",
                 "local",

@@ -17,6 +17,7 @@
 //!   AppSync-shaped responses.
 //! - [`realtime`]: the real-time functions and what triggers them.
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
+//! - [`sigv4`]: SigV4 signatures verified as AWS verifies them.
 //! - [`invoke`]: the Lambda `Invoke` API, through which a writer hands a
 //!   large conversation's posts to the fan-out function.
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
@@ -49,6 +50,7 @@ pub mod realtime;
 pub mod resolvers;
 pub mod s3;
 pub mod secrets;
+pub mod sigv4;
 pub mod stream_records;
 pub mod streams;
 pub mod urls;
@@ -228,6 +230,8 @@ pub enum GatewayError {
     PublicUrl(#[from] urls::PublicUrlError),
     #[error("the push services' dev RSA key failed")]
     PushKey(#[from] dev_keys::KeyError),
+    #[error("the management API's client could not be built")]
+    Notifier(#[from] chat_realtime::NotifyError),
 }
 
 /// State shared by every request.
@@ -408,7 +412,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let notifier = ApiGatewayNotifier::for_endpoint(
         &dynamo::sdk_config(&management_url).await,
         &management_url,
-    );
+    )?;
     let mut publisher = FanOut::new(
         DynamoConnections::new(client.clone(), tables.connections.clone()),
         notifier.clone(),

@@ -1,7 +1,7 @@
 //! API Gateway's WebSocket API, emulated: the WebSocket endpoint that turns
 //! connections and frames into `$connect` / route / `$disconnect` events for
 //! the connection function, and the `@connections` management API that
-//! functions post to with the unchanged `aws-sdk-apigatewaymanagement` client.
+//! functions post to, with each request's SigV4 signature verified.
 //!
 //! As on AWS: routes are selected on `$request.body.type`; a `$connect` that
 //! does not return 200 refuses the upgrade; frames over 32 KB and messages
@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 use chat_realtime::notifier::{CLOSE_CODE_HEADER, CLOSE_REASON_HEADER};
 
 use crate::resolvers::Function;
+use crate::sigv4;
 
 /// API Gateway's WebSocket limits.
 #[derive(Debug, Clone)]
@@ -89,6 +90,8 @@ pub struct WsState {
     closing: AtomicBool,
     /// How many connections are being served, `$disconnect` included.
     serving: tokio::sync::watch::Sender<usize>,
+    /// Who may call `@connections`: requests are signed (SigV4) as on AWS.
+    keys: sigv4::Keys,
 }
 
 /// Counts a connection as served until it is dropped.
@@ -124,6 +127,7 @@ impl WsState {
             live: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             serving: tokio::sync::watch::channel(0).0,
+            keys: sigv4::Keys::local(),
         }
     }
 
@@ -524,7 +528,8 @@ fn iso(ms: i64) -> String {
 }
 
 /// The `@connections` management API: `POST` (PostToConnection), `GET`
-/// (GetConnection), `DELETE` (DeleteConnection).
+/// (GetConnection), `DELETE` (DeleteConnection), each signed with SigV4
+/// for `execute-api`, or refused as API Gateway refuses it.
 pub async fn management(
     State(state): State<Arc<WsState>>,
     method: Method,
@@ -532,6 +537,26 @@ pub async fn management(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let scope = sigv4::Scope {
+        region: sigv4::LOCAL_REGION,
+        service: "execute-api",
+    };
+    if let Err(refusal) = sigv4::verify(
+        &state.keys,
+        scope,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        std::time::SystemTime::now(),
+    ) {
+        tracing::warn!(%method, path = %uri.path(), error = %refusal, "@connections request refused");
+        return aws_error(
+            StatusCode::FORBIDDEN,
+            refusal.error_type(),
+            &refusal.to_string(),
+        );
+    }
     let path = percent_decode(uri.path());
     let Some(connection_id) = path
         .strip_prefix("/@connections/")

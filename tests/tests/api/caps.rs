@@ -304,14 +304,7 @@ async fn a_subscriber_whose_payload_is_too_large_is_dropped_and_stalls_no_one() 
     let quiet = convo(&carol, "quiet", &[]).await;
     let mut attacker = stack.ws(&bob).await;
     watch_room(&mut attacker, "normal", &room).await;
-    let connection_id = stack
-        .running
-        .connections
-        .subscribers(&format!("message:{room}"))
-        .await
-        .unwrap()[0]
-        .connection_id
-        .clone();
+    let connection_id = stack.subscriber_connection(&room).await;
     // 2,200 aliases of `content`, as the probe sent (two ~26 KB documents).
     for (id, prefix) in [("huge-a", "a"), ("huge-b", "b")] {
         let selection: String = (0..2200).map(|i| format!("{prefix}{i}:content ")).collect();

@@ -538,6 +538,7 @@ async fn scripted(
 
 async fn notifier(url: &str) -> ApiGatewayNotifier {
     ApiGatewayNotifier::for_endpoint(&chat_gateway::dynamo::sdk_config(url).await, url)
+        .expect("the notifier's client builds")
 }
 
 #[tokio::test]
@@ -557,7 +558,10 @@ async fn throttled_and_failed_posts_are_retried_and_gone_is_final() {
 
     let (url, count) = scripted(vec![(500, ""); 10]).await;
     let err = notifier(&url).await.post("c1", b"{}".to_vec()).await;
-    assert!(matches!(err, Err(NotifyError::Post(_))), "{err:?}");
+    assert!(
+        matches!(err, Err(NotifyError::Refused { status: 500, .. })),
+        "{err:?}"
+    );
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
         POST_ATTEMPTS as usize

@@ -25,3 +25,4 @@ mod reports;
 mod rules;
 mod safety;
 mod security;
+mod signatures;
