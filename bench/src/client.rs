@@ -17,6 +17,10 @@ pub struct Target {
     pub name: &'static str,
     pub graphql_url: String,
     pub ws_url: String,
+    /// The processes that serve it, whose CPU time a delivery costs: the
+    /// gateway for the project; the peer and the DynamoDB it writes to
+    /// (the gateway's engine) for the peer.
+    pub servers: Vec<u32>,
 }
 
 /// A GraphQL-over-HTTP client.

@@ -84,6 +84,10 @@ pub struct Outcome {
     pub invocations_per_message: Option<f64>,
     /// The project only: where its pushes' time went.
     pub profile: Option<crate::profile::Profile>,
+    /// CPU time of the serving processes over the measured phase (see
+    /// [`Target::servers`]), and per copy delivered.
+    pub server_cpu_ms: f64,
+    pub cpu_per_delivery_us: f64,
 }
 
 struct Conversation {
@@ -108,6 +112,7 @@ pub async fn run(
     let (sockets, mut inboxes) = connect(target, rooms).await?;
     warm_all(http, target, rooms, &mut inboxes).await?;
 
+    let meter = crate::cpu::Meter::start(&target.servers)?;
     let before = match counters {
         Some(base) => Some(http.counters(base).await?),
         None => None,
@@ -128,6 +133,7 @@ pub async fn run(
             },
         ))
         .await?;
+    let cpu = meter.used()?;
     let after = match counters {
         Some(base) => Some(http.counters(base).await?),
         None => None,
@@ -181,6 +187,8 @@ pub async fn run(
         dynamodb_per_message: per_message(|c| c.dynamodb + c.realtime_dynamodb),
         invocations_per_message: per_message(|c| c.invocations + c.realtime_invocations),
         profile: None,
+        server_cpu_ms: round(cpu.as_secs_f64() * 1e3),
+        cpu_per_delivery_us: crate::cpu::micros_per(cpu, delivered),
     })
 }
 

@@ -6,10 +6,12 @@
 //!
 //! Layout:
 //! - `procs`: the processes under test (gateway, peer);
+//! - `cpu`: CPU time of processes and threads, from `/proc`;
 //! - `client`: GraphQL over HTTP, tokens, counters, graphql-transport-ws subscribers;
 //! - `setup`: users and conversations through the project's API;
 //! - `fanout`: C conversations × S subscribers, against the peer;
 //! - `sustained`: the same rooms under open-loop load, against the peer;
+//! - `posts`: the CPU of one post (SDK, notifier) and one frame write, alone;
 //! - `api`: every query and mutation at concurrency 1 and 32, with counted costs;
 //! - `profile`: where a project delivery's time goes, from the gateway's log;
 //! - `growth`: history pages against length, getUser against conversations;
@@ -19,9 +21,11 @@
 mod api;
 mod client;
 mod coldstart;
+mod cpu;
 mod docs;
 mod fanout;
 mod growth;
+mod posts;
 mod procs;
 mod profile;
 mod push;
@@ -67,6 +71,8 @@ enum Part {
     /// `createMessage` and delivery with offline members' devices, and
     /// the pushes' latency.
     Push,
+    /// The CPU of one post and one frame write, alone.
+    Posts,
 }
 
 /// The sizes of one run.
@@ -84,6 +90,9 @@ pub struct Plan {
     pub writes_per_round: usize,
     /// Messages of each kind in the push comparison.
     pub push_rounds: usize,
+    /// Posts by each client in the one-post comparison (and ten times as
+    /// many frames).
+    pub posts: usize,
 }
 
 impl Plan {
@@ -118,6 +127,7 @@ impl Plan {
                 write_rounds: 3,
                 writes_per_round: 500,
                 push_rounds: 20,
+                posts: 5_000,
             }
         } else {
             Plan {
@@ -139,6 +149,7 @@ impl Plan {
                 write_rounds: 6,
                 writes_per_round: 2000,
                 push_rounds: 40,
+                posts: 20_000,
             }
         }
     }
@@ -156,6 +167,8 @@ pub struct Results {
     pub sustained: Vec<sustained::Outcome>,
     /// Pushes to offline devices: what they cost `createMessage`.
     pub push: Option<push::Outcome>,
+    /// The CPU of one post, by each client, and of one frame write.
+    pub posts: Option<posts::Outcome>,
     pub api: Vec<api::Outcome>,
     pub history: Vec<growth::HistoryPoint>,
     pub get_user: Vec<growth::GetUserPoint>,
@@ -188,6 +201,31 @@ async fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let plan = Plan::new(args.quick);
     let http = client::Http::new();
+
+    // One post and one frame, alone, on a machine nothing else loads yet.
+    let mut posts = None;
+    if args.only.is_none_or(|only| only == Part::Posts) {
+        let outcome = posts::run(plan.posts).await?;
+        say(
+            &format!(
+                "one post: SDK {} µs CPU ({} posts/s), notifier {} µs ({} posts/s), {}x; one frame write {} µs",
+                outcome.sdk.cpu_us,
+                outcome.sdk.per_sec,
+                outcome.notifier.cpu_us,
+                outcome.notifier.per_sec,
+                outcome.notifier_to_sdk,
+                outcome.frame.cpu_us
+            ),
+            started,
+        );
+        if args.only == Some(Part::Posts) {
+            let path = work.join("posts.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&outcome)?)?;
+            say(&format!("wrote {}", path.display()), started);
+            return Ok(());
+        }
+        posts = Some(outcome);
+    }
 
     if args.only == Some(Part::Writes) {
         let writes = writes_on_fresh_stacks(&root, &work, &http, &plan).await?;
@@ -439,6 +477,7 @@ async fn run(args: Args) -> Result<()> {
         without_hand_off,
         sustained,
         push,
+        posts,
         api: api_results,
         history,
         get_user,

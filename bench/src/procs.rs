@@ -24,6 +24,10 @@ impl Proc {
             .map_err(|e| format!("cannot start {command:?}: {e}"))?;
         Ok(Proc { child })
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Proc {
@@ -131,7 +135,13 @@ impl Gateway {
             name,
             graphql_url: format!("{}/graphql", self.base_url),
             ws_url: self.ws_url.clone(),
+            servers: vec![self.pid()],
         }
+    }
+
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self._proc.pid()
     }
 }
 
@@ -140,6 +150,8 @@ impl Gateway {
 pub struct Peer {
     pub graphql_url: String,
     pub ws_url: String,
+    /// The peer's process, then the gateway's, whose DynamoDB it writes to.
+    servers: Vec<u32>,
     /// Stops the peer when dropped.
     _proc: Proc,
 }
@@ -160,6 +172,7 @@ impl Peer {
         Ok(Peer {
             ws_url: format!("ws://127.0.0.1:{port}/graphql"),
             graphql_url,
+            servers: vec![proc.pid(), gateway.pid()],
             _proc: proc,
         })
     }
@@ -171,6 +184,7 @@ impl Peer {
             name: "apollo",
             graphql_url: self.graphql_url.clone(),
             ws_url: self.ws_url.clone(),
+            servers: self.servers.clone(),
         }
     }
 }

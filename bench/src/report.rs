@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::fanout::Outcome as FanOut;
 use crate::stats::{ratio, Summary};
+use crate::sustained::Outcome as Sustained;
 use crate::Results;
 
 /// Where the run happened.
@@ -162,11 +163,14 @@ pub fn markdown(r: &Results) -> String {
     fan_out(&mut s, r);
     hand_off(&mut s, r);
     sustained(&mut s, r);
+    cpu_per_copy(&mut s, r);
+    one_post(&mut s, r);
     push(&mut s, r);
     api(&mut s, r);
     cold_start(&mut s, r);
     growth(&mut s, r);
     production(&mut s, r);
+    cpu_model(&mut s, r);
     trails(&mut s, r);
     s
 }
@@ -208,8 +212,8 @@ fn fan_out(s: &mut String, r: &Results) {
          membership read and the message's write (with its change-log row and its author's read marker, in one \
          transaction), one Query on the \
          conversation's subscribers (`byTopic`), the payload shaped once per distinct document, a POST to each connection \
-         through the `@connections` API (HTTP, signed by the unchanged `aws-sdk-apigatewaymanagement` client) which writes \
-         the WebSocket frame, an UpdateItem that records the push done, and, at most once per conversation per 10 s, \
+         through the `@connections` API (an HTTP request SigV4-signed by the functions' notifier, whose signature the \
+         gateway verifies as API Gateway does) which writes the WebSocket frame, an UpdateItem that records the push done, and, at most once per conversation per 10 s, \
          the inbox window's claim (an UpdateItem) and the members' inbox order (one UpdateItem each); the mutation \
          answers after that. Apollo's includes the same \
          HTTP, token check, GetItem and PutItem, then an in-process publish straight to its sockets.\n"
@@ -255,6 +259,103 @@ fn fan_out(s: &mut String, r: &Results) {
     }
 }
 
+/// CPU per delivered copy, both sides, for the fan-out and sustained cases.
+fn cpu_per_copy(s: &mut String, r: &Results) {
+    let _ = writeln!(
+        s,
+        "### CPU per delivered copy\n\nThe CPU time (user + system, from `/proc`) of the processes that deliver, over \
+         the measured phase, divided by the copies delivered. For the project that is the gateway, which here also \
+         runs every function, the `@connections` endpoint that writes the frames, and the DynamoDB engine. For Apollo \
+         it is the peer and the DynamoDB it writes to (the gateway's engine, idle otherwise). The load generator is \
+         charged to neither. One frame write alone costs {} µs on this machine (*One post* below): the least a copy \
+         can cost.\n",
+        r.posts.as_ref().map_or("–".into(), |p| format!("{}", p.frame.cpu_us)),
+    );
+    let _ = writeln!(
+        s,
+        "| case | project CPU per copy (µs) | Apollo CPU per copy (µs) | ratio | project CPU (ms) | Apollo CPU (ms) |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (p, a) in pairs(r) {
+        let _ = writeln!(
+            s,
+            "| fan-out {} × {} | {} | {} | {} | {:.0} | {:.0} |",
+            p.case.conversations,
+            p.case.subscribers,
+            p.cpu_per_delivery_us,
+            a.cpu_per_delivery_us,
+            ratio(p.cpu_per_delivery_us, a.cpu_per_delivery_us),
+            p.server_cpu_ms,
+            a.server_cpu_ms,
+        );
+    }
+    for (p, a) in sustained_pairs(r) {
+        let _ = writeln!(
+            s,
+            "| sustained {} × {} | {} | {} | {} | {:.0} | {:.0} |",
+            p.case.conversations,
+            p.case.subscribers,
+            p.cpu_per_delivery_us,
+            a.cpu_per_delivery_us,
+            ratio(p.cpu_per_delivery_us, a.cpu_per_delivery_us),
+            p.server_cpu_ms,
+            a.server_cpu_ms,
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn sustained_pairs(r: &Results) -> Vec<(&Sustained, &Sustained)> {
+    r.sustained
+        .iter()
+        .filter(|o| o.target == "project")
+        .filter_map(|p| {
+            let a = r.sustained.iter().find(|o| {
+                o.target == "apollo"
+                    && o.case.conversations == p.case.conversations
+                    && o.case.subscribers == p.case.subscribers
+            })?;
+            Some((p, a))
+        })
+        .collect()
+}
+
+/// One post by each client, and one frame write, alone.
+fn one_post(s: &mut String, r: &Results) {
+    let Some(p) = &r.posts else { return };
+    let _ = writeln!(
+        s,
+        "### One post
+"
+    );
+    let _ = writeln!(
+        s,
+        "A `PostToConnection` of a {}-byte `next` message, {} times, 64 in flight, to a local server that answers \
+         200 at once, by each client on a thread of its own; the thread's CPU time per post. *SDK*: the unchanged \
+         `aws-sdk-apigatewaymanagement` client. *Notifier*: what the functions post with (`chat_realtime::notifier`): \
+         the same SigV4 signature by `aws-sigv4`, the SDK chain's credentials kept until they near expiry, one pooled \
+         HTTP client, and the SDK's retry policy (429, 5xx and transport errors, with backoff; 410 final). *Frame \
+         write*: the same message as a WebSocket text frame, {} times, each sent before the next, by a \
+         `tokio-tungstenite` server: what the peer does per copy instead of a post.\n",
+        p.frame_bytes, p.sdk.ops, p.frame.ops
+    );
+    let _ = writeln!(s, "| | CPU per operation (µs) | operations/s |");
+    let _ = writeln!(s, "| --- | ---: | ---: |");
+    for (label, side) in [
+        ("SDK post", &p.sdk),
+        ("notifier post", &p.notifier),
+        ("frame write", &p.frame),
+    ] {
+        let _ = writeln!(s, "| {label} | {} | {:.0} |", side.cpu_us, side.per_sec);
+    }
+    let _ = writeln!(
+        s,
+        "\nNotifier ÷ SDK, CPU per post: {}. On AWS the post's other side (API Gateway writing the frame) is not the \
+         function's CPU; the function pays for the post alone, so this is the figure section 5's model multiplies.\n",
+        p.notifier_to_sdk
+    );
+}
+
 /// Section 1a: the largest case with and without the hand-off to other invocations.
 fn hand_off(s: &mut String, r: &Results) {
     for plain in &r.without_hand_off {
@@ -273,12 +374,15 @@ fn hand_off(s: &mut String, r: &Results) {
         };
         let _ = writeln!(
             s,
-            "**A large conversation's hand-off** ({} × {}, {} messages). Above 250 subscribers the writer posts to 250 \
-             itself and hands the rest, in batches of 250, to the fan-out function with synchronous Invokes (through the \
+            "**A large conversation's hand-off** ({} × {}, {} messages). Above {above} subscribers the writer posts to \
+             {above} itself and hands the rest, in batches of {above}, to the fan-out function with synchronous Invokes (through the \
              gateway's Lambda Invoke API, as on AWS) that post while it posts its own share, then answers. The same case on \
              a gateway whose writers post to everyone themselves (`--relay-above 0`), and Apollo's, from the table above \
              (ms):\n",
-            plain.case.conversations, plain.case.subscribers, plain.case.messages
+            plain.case.conversations,
+            plain.case.subscribers,
+            plain.case.messages,
+            above = chat_realtime::relay::DEFAULT_RELAY_ABOVE,
         );
         let _ = writeln!(
             s,
@@ -286,7 +390,7 @@ fn hand_off(s: &mut String, r: &Results) {
         );
         let _ = writeln!(s, "| --- | --- | --- | ---: | ---: | ---: |");
         for (label, o) in [
-            ("project, hand-off above 250", with),
+            ("project, with hand-offs", with),
             ("project, no hand-off", plain),
             ("Apollo", apollo),
         ] {
@@ -306,7 +410,7 @@ fn hand_off(s: &mut String, r: &Results) {
             s,
             "\nOn one machine the relaying invocations share the writer's two cores, so the hand-off can only overlap \
              the posts here, not add CPU. On AWS each batch runs in its own execution environment, so the posts of a \
-             1,000-member conversation run four at a time and a push takes about as long as one batch of 250.\n"
+             1,000-member conversation run four at a time and a push takes about as long as one batch (section 5).\n"
         );
     }
 }
@@ -676,16 +780,15 @@ fn growth(s: &mut String, r: &Results) {
     );
     let _ = writeln!(
         s,
-        "What still grows it is the engine's `ClientRequestToken` cache. The AWS SDK gives every \
-         `TransactWriteItems` a token (the project's `createMessage` writes in one; the peer's single PutItem takes \
-         none), and dynoxide keeps each token for DynamoDB's 10 minutes, then, on every transaction, walks all it \
-         keeps to drop the expired ones, reading the clock once per token, while it holds the lock its transactions \
-         share. A `perf` profile of the gateway (a build with symbols) through this part alone \
-         (`chat-bench --only writes`) found that walk at 5 % of the process's samples in the first round and 14 % in \
-         the last, 12,000 tokens later. A local stack under minutes of steady writes meets it too. Tokens must stay: \
-         on AWS they make an SDK retry of a transaction that did commit answer as the first call did. What would \
-         close it is in the engine: expiring tokens in the order they came, a queue popped from its front, so a \
-         transaction touches only the ones that expire.\n"
+        "The engine's `ClientRequestToken` cache grew it too. The AWS SDK gives every `TransactWriteItems` a token \
+         (the project's `createMessage` writes in one; the peer's single PutItem takes none), and dynoxide keeps each \
+         token for DynamoDB's 10 minutes. Before each transaction it walked every token it kept to drop the expired \
+         ones, while holding the lock its transactions share: in a `perf` profile of the gateway through this part \
+         alone (`chat-bench --only writes`), 5 % of the process's samples in the first round and 14 % in the last, \
+         12,000 tokens later. The gateway now builds a patched copy of the engine (`vendor/`, through \
+         `[patch.crates-io]`) that keeps the tokens in the order they were claimed and expires them from the front, \
+         so a transaction reads only the tokens that expire; its unit tests hold that after 20,000 transactions, and \
+         that a retry of a committed transaction still replays (`vendor/README.md`).\n"
     );
 }
 
@@ -800,14 +903,15 @@ fn trails(s: &mut String, r: &Results) {
              as a separate server would. Measured at `make bench-quick`'s size, two pairs of runs of the same build \
              with and without it, each against the peer: 50 × 10 posted 196–200 messages/s against 159–177, at p50 \
              93–95 ms against 117–121 ms, and 1 × 1000 posted 4.7–6.1/s against 4.4–4.9. \
-             A post costs what the SDK's pipeline costs: `PostToConnection` alone, against a server that answers \
-             at once, runs 9,100 posts/s at 64 in flight on this machine, and its profile has no large part to \
-             remove (signing 10 %, the per-request configuration 8 %, the user-agent header 4 %, the loopback TCP \
-             about 20 %). \
-             **What would close it.** What is left is per call: the SDK's pipeline and signing, and the engine's \
-             request handling, once per post. On AWS each writer's calls use its own Lambda's CPU and the engine is \
-             DynamoDB, so they do not compete. Here, only fewer calls per message would close it: fewer writes per \
-             message (next paragraph), and a post per connection is API Gateway's design, which has no batch post.\n"
+             Those profiles were taken while the functions posted with the unchanged SDK client, whose pipeline \
+             (per-call configuration, endpoint resolution, interceptors, the user agent, the retry classifier) cost \
+             more than the signature and the request. The functions now post with a signed request of their own on \
+             a pooled client (*One post*: a post's CPU against the SDK's, in this run). \
+             **What would close the rest.** What is left is per call: a post's signature and HTTP request, the \
+             gateway's side of it (parsing, verifying the signature, the frame), and the engine's request handling. \
+             On AWS each writer's calls use its own Lambda's CPU, API Gateway writes the frames and the engine is \
+             DynamoDB, so they do not compete; here they share two cores with the load. A post per connection is \
+             API Gateway's design, which has no batch post.\n"
         );
         if trails
             .iter()
@@ -821,10 +925,8 @@ fn trails(s: &mut String, r: &Results) {
                  subscribed, as in section 2 and the write curve: nothing posted, nothing to record), and once per \
                  conversation per 10 s 1 + N more that claim the window and move the members' inbox order. It answers only after the \
                  push: the price of delivery before the answer and of exactly-once retries. The local engine serialises \
-                 writes, and each write to a streamed table also writes a stream record, so every write counts here, \
-                 and each transaction pays for every token the engine keeps (section 4). On AWS the writes of different \
-                 items run in parallel and a token costs nothing later; here, fewer writes per message and the engine's \
-                 fix for its tokens would close it.\n"
+                 writes, and each write to a streamed table also writes a stream record, so every write counts here. On AWS the writes of different \
+                 items run in parallel; here, fewer writes per message would close it.\n"
             );
         }
     }
@@ -868,6 +970,187 @@ impl Bill {
     fn total(&self) -> f64 {
         self.appsync() + self.lambda() + self.dynamodb() + self.websocket()
     }
+}
+
+/// Lambda gives a function CPU in proportion to its memory: one vCPU at
+/// 1,769 MB (AWS Lambda Developer Guide, "Configure Lambda function
+/// memory").
+const VCPU_MB: f64 = 1769.0;
+/// One `PostToConnection` round trip from Lambda, and a synchronous
+/// Invoke's own overhead: 10–20 ms per API Gateway or Lambda hop [1].
+const AWS_HOP_MS: f64 = 15.0;
+/// What a writer may spend posting before it answers; its share of a
+/// conversation is what it posts in that time.
+const POSTING_BUDGET_MS: f64 = 100.0;
+/// API Gateway's throttle per account and Region, shared by REST, HTTP and
+/// WebSocket APIs and the WebSocket callback (`@connections`) API: 10,000
+/// requests/s, with a token bucket of 5,000 for bursts (API Gateway
+/// Developer Guide, "Amazon API Gateway quotas"). Adjustable on request.
+const ACCOUNT_POSTS_PER_SEC: f64 = 10_000.0;
+const ACCOUNT_BURST: f64 = 5_000.0;
+/// Posts in flight per invocation (`FANOUT_CONCURRENCY`).
+const IN_FLIGHT: f64 = 64.0;
+
+/// The posting of one message on AWS, from the CPU one post costs.
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    /// CPU per post (µs), measured here.
+    cpu_us: f64,
+    /// The function's memory (MB).
+    mb: f64,
+}
+
+impl Posting {
+    fn share(self) -> f64 {
+        (self.mb / VCPU_MB).min(1.0)
+    }
+
+    /// Wall time per post: the CPU at the function's share, or the round
+    /// trips 64 at a time, whichever is longer.
+    fn post_us(self) -> f64 {
+        (self.cpu_us / self.share()).max(AWS_HOP_MS * 1000.0 / IN_FLIGHT)
+    }
+
+    fn cpu_bound(self) -> bool {
+        self.cpu_us / self.share() > AWS_HOP_MS * 1000.0 / IN_FLIGHT
+    }
+
+    /// `n` posts by one invocation, the last round trip included.
+    fn posting_ms(self, n: f64) -> f64 {
+        n * self.post_us() / 1000.0 + AWS_HOP_MS
+    }
+
+    /// What one invocation posts within [`POSTING_BUDGET_MS`].
+    fn threshold(self) -> f64 {
+        ((POSTING_BUDGET_MS - AWS_HOP_MS) * 1000.0 / self.post_us()).floor()
+    }
+
+    /// Send → the last of `s` copies posted, with hand-offs above the
+    /// threshold, and no faster than the account's throttle lets `s` posts
+    /// through.
+    fn last_copy_ms(self, s: f64) -> f64 {
+        let a = self.threshold();
+        let posting = if s <= a {
+            self.posting_ms(s)
+        } else {
+            AWS_HOP_MS + self.posting_ms(a)
+        };
+        let throttled = ((s - ACCOUNT_BURST).max(0.0) / ACCOUNT_POSTS_PER_SEC) * 1000.0;
+        posting.max(throttled)
+    }
+
+    /// Lambda's bill for posting `s` copies (USD): the writer's share and
+    /// each hand-off's invocation; the writer also waits for its hand-offs.
+    fn lambda_usd(self, s: f64) -> f64 {
+        let a = self.threshold();
+        let batches = ((s - a).max(0.0) / a).ceil();
+        // With hand-offs the writer waits for the last batch: an Invoke's
+        // overhead and a batch's posting.
+        let writer_ms = if batches > 0.0 {
+            AWS_HOP_MS + self.posting_ms(a)
+        } else {
+            self.posting_ms(s)
+        };
+        let relay_ms = batches * self.posting_ms(a);
+        let gb_s = (writer_ms + relay_ms) / 1000.0 * self.mb / 1024.0;
+        gb_s * LAMBDA_ARM_GB_S + batches * LAMBDA_REQUESTS_PER_M / 1e6
+    }
+}
+
+/// Section 5b: Lambda's CPU share, the memory it is bought with, and the
+/// relay threshold, from the CPU one post costs.
+fn cpu_model(s: &mut String, r: &Results) {
+    let Some(posts) = &r.posts else { return };
+    let _ = writeln!(
+        s,
+        "### Lambda's CPU, and what a large conversation takes
+"
+    );
+    let cpu = posts.notifier.cpu_us;
+    let balanced = VCPU_MB * cpu * IN_FLIGHT / (AWS_HOP_MS * 1000.0);
+    let _ = writeln!(
+        s,
+        "Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB, so a 128 MB function has \
+         {:.1} % of a core. A post costs {cpu} µs of CPU (*One post*, measured on this machine's x86_64 cores; the \
+         arm64 cores the template deploys to are assumed equal). At a function's share that is `{cpu} ÷ share` µs \
+         of wall time per post; the posts' round trips, 64 in flight at {AWS_HOP_MS} ms each [1], allow one post \
+         every {:.0} µs at best. Whichever is longer sets the pace. The two are equal at **{balanced:.0} MB**: below \
+         it a function is CPU-bound and more memory makes it faster at the same price (Lambda bills GB-seconds, so \
+         twice the memory for half the time costs the same); above it, more memory only costs more. A writer may \
+         spend {POSTING_BUDGET_MS} ms posting before it answers, so its share of a conversation, and each hand-off's \
+         batch, is what it posts in that time: the threshold below. With the SDK's client ({} µs a post) the balance \
+         would be at {:.0} MB.\n",
+        100.0 / VCPU_MB * 128.0,
+        AWS_HOP_MS * 1000.0 / IN_FLIGHT,
+        posts.sdk.cpu_us,
+        VCPU_MB * posts.sdk.cpu_us * IN_FLIGHT / (AWS_HOP_MS * 1000.0),
+    );
+    let _ = writeln!(
+        s,
+        "| memory | CPU share | wall per post (µs) | bound by | threshold (posts in {POSTING_BUDGET_MS} ms) | last copy, 1,000 members (ms) | Lambda per 1,000-member message (USD) | last copy, 10,000 members (ms) | Lambda per 10,000-member message (USD) |"
+    );
+    let _ = writeln!(
+        s,
+        "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for mb in [128.0, 256.0, 512.0, 1024.0] {
+        let m = Posting { cpu_us: cpu, mb };
+        let _ = writeln!(
+            s,
+            "| {mb:.0} MB | {:.1} % | {:.0} | {} | {:.0} | {:.0} | {:.7} | {:.0} | {:.6} |",
+            m.share() * 100.0,
+            m.post_us(),
+            if m.cpu_bound() { "CPU" } else { "round trips" },
+            m.threshold(),
+            m.last_copy_ms(1_000.0),
+            m.lambda_usd(1_000.0),
+            m.last_copy_ms(10_000.0),
+            m.lambda_usd(10_000.0),
+        );
+    }
+    let chosen = Posting {
+        cpu_us: cpu,
+        mb: 256.0,
+    };
+    let broadcast = 100_000.0;
+    let _ = writeln!(
+        s,
+        "\n**Chosen.** The writers (the functions that post: `createMessage`, `updateMessage`, `deleteMessage`, \
+         reactions, typing, membership changes, moderation) and `fan-out` run at **256 MB**, the size nearest the \
+         balance; the functions that only read and write DynamoDB wait on round trips and stay at 128 MB. \
+         `RELAY_ABOVE` is the threshold at 256 MB, rounded down to a multiple of 50 ({:.0} in this run; the \
+         template and the default set {}). The model counts the posts only; a writer's own requests (membership, the write, the \
+         subscribers Query) add their round trips before the first post.\n",
+        (chosen.threshold() / 50.0).floor() * 50.0,
+        chat_realtime::relay::DEFAULT_RELAY_ABOVE,
+    );
+    let _ = writeln!(
+        s,
+        "**API Gateway's account throttle.** Every `PostToConnection` counts against the account's {ACCOUNT_POSTS_PER_SEC:.0} \
+         requests/s per Region (bucket {ACCOUNT_BURST:.0}), together with every other API Gateway request of the \
+         account. A 10,000-member conversation's message takes 5,000 posts from the bucket at once and the next \
+         5,000 at the steady rate: at least {:.0} ms to the last copy however fast the functions are, and a \
+         second such message within that time waits for the bucket. Many busy conversations share the same \
+         budget: 500 conversations of 20 members each posting a message a second use all of it, and posts beyond \
+         it get 429, which the notifier retries with backoff (4 attempts), then counts failed. Past that, the quota \
+         must be raised (it is adjustable) before the conversations are.\n",
+        ((10_000.0 - ACCOUNT_BURST) / ACCOUNT_POSTS_PER_SEC) * 1000.0,
+    );
+    let invocations = (broadcast / chosen.threshold()).ceil();
+    let _ = writeln!(
+        s,
+        "**A 100,000-member broadcast**, at 256 MB: {invocations:.0} invocations (the writer and its hand-offs), \
+         posting for about {:.0} ms each, but the account's throttle holds the last copy to at least {:.1} s. It \
+         costs about ${:.3} of Lambda, ${:.2} of API Gateway messages ($1.00 per million), and its subscribers \
+         Query reads 100,000 rows of about 150 bytes (about {:.0} read units, under $0.001). Such a conversation is \
+         past this design's cap (README, *Limits*): it needs the throttle raised and a broadcast path that does not \
+         read every subscriber on each message.\n",
+        chosen.posting_ms(chosen.threshold()),
+        chosen.last_copy_ms(broadcast) / 1000.0,
+        chosen.lambda_usd(broadcast),
+        broadcast * WEBSOCKET_MESSAGES_PER_M / 1e6,
+        (broadcast * 150.0 / 4096.0 / 2.0).ceil(),
+    );
 }
 
 /// Section 5: what the delivery path costs on AWS, in time and money.

@@ -67,6 +67,10 @@ pub struct Outcome {
     pub deliveries_per_sec: f64,
     /// Last post answered → last copy received; `None` when copies were lost.
     pub drain_ms: Option<f64>,
+    /// CPU time of the serving processes from the first post to the last
+    /// copy (see `Target::servers`), and per copy delivered.
+    pub server_cpu_ms: f64,
+    pub cpu_per_delivery_us: f64,
 }
 
 /// (room, writer, the writer's n-th message in that room)
@@ -136,6 +140,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
     let plans = schedule(case);
     let sent: Arc<Mutex<HashMap<Key, Instant>>> = Arc::default();
     let answered: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let meter = crate::cpu::Meter::start(&target.servers)?;
     let started = Instant::now();
     let writers = plans.into_iter().enumerate().map(|(w, plan)| {
         let (sent, answered) = (sent.clone(), answered.clone());
@@ -172,6 +177,7 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(posted_at.unwrap_or(started) + DRAIN_LIMIT)), if posted_at.is_some() => break,
         }
     }
+    let cpu = meter.used()?;
     let posted_at = posted_at.ok_or("posting never finished")?;
     for task in sockets.into_iter().chain(forwarders) {
         task.abort();
@@ -229,6 +235,8 @@ pub async fn run(http: &Http, target: &Target, rooms: &Rooms, case: Case) -> Res
                     * 1e3,
             )
         }),
+        server_cpu_ms: round(cpu.as_secs_f64() * 1e3),
+        cpu_per_delivery_us: crate::cpu::micros_per(cpu, delivered),
     })
 }
 

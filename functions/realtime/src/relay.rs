@@ -30,11 +30,20 @@ use serde_json::Value;
 
 use chat_domain::ports::Pushed;
 
-/// The default threshold: subscribers a writer posts to itself. At 64 posts
-/// in flight and API Gateway's ~10–30 ms per `PostToConnection`, 250 posts
-/// take about four rounds, which bounds the writer's share of a push near
-/// 100 ms; a conversation of up to 250 connections costs no extra invocation.
-pub const DEFAULT_RELAY_ABOVE: usize = 250;
+/// The default threshold: subscribers a writer posts to itself, and the
+/// posts in one hand-off. It is what a writer of [`POSTING_MEMORY_MB`] posts
+/// in 100 ms on AWS: its CPU share (memory ÷ 1,769 MB) pays each post's
+/// measured CPU, and its 64 posts in flight each wait a round trip of about
+/// 15 ms (BENCHMARKS.md, section 5, derives it from `make bench`'s figure for
+/// one post). A conversation of up to this many connections costs no extra
+/// invocation.
+pub const DEFAULT_RELAY_ABOVE: usize = 300;
+
+/// The memory of every function that posts to subscribers (the writers and
+/// the fan-out): where its CPU share posts as fast as the round trips allow,
+/// so more memory would cost more and make it no faster (BENCHMARKS.md,
+/// section 5).
+pub const POSTING_MEMORY_MB: u64 = 256;
 
 /// Largest batch, as JSON: under 256 KB, the smallest of Lambda's payload
 /// limits (6 MB for a synchronous invocation), so a batch fits any of them.

@@ -746,6 +746,19 @@ mod tests {
                     "{code} must be allowed to invoke the fan-out"
                 );
             }
+            // Whatever posts to subscribers has at least the memory the CPU
+            // model chose (the upload processor more, for its images).
+            let posts = props["Environment"]["Variables"]
+                .get("RELAY_FUNCTION")
+                .is_some()
+                || code.ends_with("/fan-out");
+            if posts {
+                let memory = props["MemorySize"].as_u64().unwrap_or(0);
+                assert!(
+                    memory >= chat_realtime::relay::POSTING_MEMORY_MB,
+                    "{code}: {memory} MB"
+                );
+            }
             if code.ends_with("/fan-out") {
                 let events = props["Events"].as_object().unwrap();
                 for event in events.values() {

@@ -61,6 +61,9 @@ pub enum NotifyError {
         error_type: String,
         message: String,
     },
+    /// The endpoint is not a URL.
+    #[error("the management endpoint is not a URL: {0}")]
+    Endpoint(String),
     /// The request did not get an answer (connect, TLS, timeout, reset).
     #[error("the management API could not be reached")]
     Transport(#[from] reqwest::Error),

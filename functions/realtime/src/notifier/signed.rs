@@ -41,9 +41,9 @@ pub struct ApiGatewayNotifier {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
-    /// `https://{api}.execute-api.{region}.amazonaws.com/{stage}`, no
-    /// trailing slash.
-    endpoint: String,
+    /// `https://{api}.execute-api.{region}.amazonaws.com/{stage}/@connections/`,
+    /// parsed once: each call only appends its connection id.
+    connections: reqwest::Url,
     region: String,
     credentials: CachedCredentials,
 }
@@ -57,10 +57,13 @@ impl ApiGatewayNotifier {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()?;
+        let connections =
+            reqwest::Url::parse(&format!("{}/@connections/", endpoint.trim_end_matches('/')))
+                .map_err(|e| NotifyError::Endpoint(e.to_string()))?;
         Ok(ApiGatewayNotifier {
             inner: Arc::new(Inner {
                 http,
-                endpoint: endpoint.trim_end_matches('/').to_string(),
+                connections,
                 region: sdk
                     .region()
                     .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
@@ -69,19 +72,18 @@ impl ApiGatewayNotifier {
         })
     }
 
-    fn url(&self, connection_id: &str) -> String {
-        format!(
-            "{}/@connections/{}",
-            self.inner.endpoint,
-            encode_label(connection_id)
-        )
+    fn url(&self, connection_id: &str) -> reqwest::Url {
+        let mut url = self.inner.connections.clone();
+        let path = format!("{}{}", url.path(), encode_label(connection_id));
+        url.set_path(&path);
+        url
     }
 
     /// One attempt: signs and sends, and reads an error's type and message.
     async fn attempt(
         &self,
         method: &Method,
-        url: &str,
+        url: &reqwest::Url,
         headers: &[(&'static str, String)],
         body: &Bytes,
     ) -> Result<Answer, NotifyError> {
@@ -97,7 +99,7 @@ impl ApiGatewayNotifier {
             .into();
         let signable = SignableRequest::new(
             method.as_str(),
-            url,
+            url.as_str(),
             headers.iter().map(|(k, v)| (*k, v.as_str())),
             SignableBody::Bytes(body),
         )?;
@@ -105,7 +107,7 @@ impl ApiGatewayNotifier {
         let mut request = self
             .inner
             .http
-            .request(method.clone(), url)
+            .request(method.clone(), url.clone())
             .body(body.clone());
         for (name, value) in headers {
             request = request.header(*name, value);
