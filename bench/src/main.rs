@@ -59,6 +59,11 @@ struct Args {
     /// them to `target/bench/<part>.json`, leaving the report alone.
     #[arg(long, value_enum)]
     only: Option<Part>,
+    /// Leaves section 3 (cold start and footprint) out, for a machine that
+    /// has not built every function's release binary (`make bench-build`)
+    /// and arm64 artifact (`make build`); the report says it was left out.
+    #[arg(long)]
+    skip_cold_start: bool,
 }
 
 /// The parts `--only` can pick.
@@ -175,6 +180,8 @@ pub struct Results {
     pub writes: Vec<growth::WritesPoint>,
     pub cold_start: Vec<coldstart::FunctionFootprint>,
     pub cold_samples: Vec<coldstart::Sample>,
+    /// Section 3 was left out (`--skip-cold-start`).
+    pub cold_start_skipped: bool,
     pub duration_s: f64,
 }
 
@@ -421,54 +428,59 @@ async fn run(args: Args) -> Result<()> {
     say("growth curves measured", started);
 
     // Cold starts: the same gateway, every invocation in a fresh process.
-    let functions = function_names(&root)?;
-    let cold = coldstart::ColdLambda::start(root.join("target/release")).await?;
-    let gateway = procs::Gateway::start(
-        &root,
-        &work,
-        "cold",
-        &["--lambda-endpoint".into(), cold.endpoint.clone()],
-    )
-    .await?;
-    cold.set_env(vec![
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "local".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".into(),
-            gateway.dynamodb_endpoint.clone(),
-        ),
-        (
-            "APIGW_MANAGEMENT_ENDPOINT".into(),
-            format!("http://{}", gateway.ws_addr),
-        ),
-        ("COGNITO_ISSUER".into(), gateway.base_url.clone()),
-        ("COGNITO_CLIENT_ID".into(), "local-dev-client".into()),
-        // The secret comes from the Secrets Manager stand-in, as on AWS: a
-        // cold start pays for its GetSecretValue.
-        (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-            gateway.base_url.clone(),
-        ),
-        (
-            "PAGE_TOKEN_SECRET_ARN".into(),
-            "chat/page-token-secret".into(),
-        ),
-    ]);
-    let cold_world = setup::World::new(http.clone(), &gateway.base_url);
-    let cold_target = gateway.target("project");
-    for round in 0..plan.cold_rounds {
-        coldstart::session(&cold_world, &cold_target, round).await?;
-    }
-    drop(gateway);
-    let cold_samples = cold.samples();
-    let cold_start = coldstart::summarize(
-        &cold_samples,
-        &root.join("target/release"),
-        &root.join("target/lambda"),
-        &functions,
-    );
-    say("cold starts measured", started);
+    let (cold_start, cold_samples) = if args.skip_cold_start {
+        (Vec::new(), Vec::new())
+    } else {
+        let functions = function_names(&root)?;
+        let cold = coldstart::ColdLambda::start(root.join("target/release")).await?;
+        let gateway = procs::Gateway::start(
+            &root,
+            &work,
+            "cold",
+            &["--lambda-endpoint".into(), cold.endpoint.clone()],
+        )
+        .await?;
+        cold.set_env(vec![
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB".into(),
+                gateway.dynamodb_endpoint.clone(),
+            ),
+            (
+                "APIGW_MANAGEMENT_ENDPOINT".into(),
+                format!("http://{}", gateway.ws_addr),
+            ),
+            ("COGNITO_ISSUER".into(), gateway.base_url.clone()),
+            ("COGNITO_CLIENT_ID".into(), "local-dev-client".into()),
+            // The secret comes from the Secrets Manager stand-in, as on AWS: a
+            // cold start pays for its GetSecretValue.
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+                gateway.base_url.clone(),
+            ),
+            (
+                "PAGE_TOKEN_SECRET_ARN".into(),
+                "chat/page-token-secret".into(),
+            ),
+        ]);
+        let cold_world = setup::World::new(http.clone(), &gateway.base_url);
+        let cold_target = gateway.target("project");
+        for round in 0..plan.cold_rounds {
+            coldstart::session(&cold_world, &cold_target, round).await?;
+        }
+        drop(gateway);
+        let cold_samples = cold.samples();
+        let cold_start = coldstart::summarize(
+            &cold_samples,
+            &root.join("target/release"),
+            &root.join("target/lambda"),
+            &functions,
+        );
+        say("cold starts measured", started);
+        (cold_start, cold_samples)
+    };
 
     let results = Results {
         machine: report::Machine::read(&root),
@@ -484,6 +496,7 @@ async fn run(args: Args) -> Result<()> {
         writes,
         cold_start,
         cold_samples,
+        cold_start_skipped: args.skip_cold_start,
         duration_s: stats::round(started.elapsed().as_secs_f64()),
     };
     if let Some(dir) = args.json.parent() {

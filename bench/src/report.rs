@@ -137,7 +137,11 @@ pub fn markdown(r: &Results) -> String {
         s,
         "Written by `make bench` ({}) on {}, commit `{}`, in {:.0} s. `make bench-quick` runs the same scenarios smaller \
          and writes `target/bench/quick.md` instead. Raw figures: [`bench/results.json`](bench/results.json).\n",
-        if r.plan.quick { "quick run" } else { "full run" },
+        match (r.plan.quick, r.cold_start_skipped) {
+            (true, _) => "quick run",
+            (false, false) => "full run",
+            (false, true) => "full run without section 3, `--skip-cold-start`",
+        },
         m.date,
         m.commit,
         r.duration_s
@@ -606,6 +610,15 @@ fn api(s: &mut String, r: &Results) {
 /// Section 3: cold start and footprint.
 fn cold_start(s: &mut String, r: &Results) {
     let _ = writeln!(s, "## 3. Cold start and footprint\n");
+    if r.cold_start_skipped {
+        let _ = writeln!(
+            s,
+            "Not measured in this run (`chat-bench --skip-cold-start`): it needs every function's native release \
+             binary and arm64 artifact built (`make bench-build`, `make build`). The last run that measured it is in \
+             this file's history.\n"
+        );
+        return;
+    }
     let _ = writeln!(
         s,
         "Each function's release binary, started fresh for every invocation of a scripted chat session ({} rounds) by a \

@@ -11,7 +11,8 @@
 //!   reading the subscribers it posts to (a [`Deadline`], which travels
 //!   with a relayed batch). Posts it has not sent by then, throttled retries
 //!   included, wait for a fresh read of the subscribers, and go only to
-//!   those still subscribed, within a new window.
+//!   those still subscribed, within a new window. A post sent within the
+//!   window has [`POST_GRACE`] to be answered, and is never sent twice.
 //! - **Ending a subscription** from the server (a removal, a payload too
 //!   large, a document moved to a new id) deletes its rows first, then waits
 //!   [`END_WAIT`], then sends `error` or `complete`. Every push that read the
@@ -32,9 +33,11 @@ pub const POST_WINDOW: Duration = Duration::from_millis(1_000);
 /// tens of milliseconds, and DynamoDB's index lag is a fraction of a second.
 pub const POST_GRACE: Duration = Duration::from_millis(1_000);
 
-/// Fresh reads a push makes for posts past their window before it counts
-/// the rest failed: a store that answers slower than the window could
-/// otherwise keep a push reading for ever.
+/// Fresh reads in a row, each followed by a window that sent nothing,
+/// before a push counts the rest failed. A push keeps reading while its
+/// windows send (a busy stack delivers late rather than not at all); one
+/// whose store or management API answers slower than a window would
+/// otherwise keep reading for ever.
 pub const MAX_REREADS: usize = 3;
 
 /// How long ending a subscription waits between deleting its rows and

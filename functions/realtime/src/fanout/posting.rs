@@ -121,7 +121,10 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     /// Posts concurrently (bounded) within `deadline`; a gone connection is
     /// removed. Posts not sent by the deadline go after a fresh read of
     /// `topic`'s subscribers, to those still subscribed, within a new
-    /// window (see [`crate::window`]).
+    /// window (see [`crate::window`]), for as long as each window sends
+    /// some: a busy stack answers later rather than dropping copies. Only
+    /// after [`crate::window::MAX_REREADS`] windows in a row that sent
+    /// nothing are the rest counted failed.
     pub(super) async fn post_all(
         &self,
         topic: &str,
@@ -131,23 +134,27 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     ) -> Delivery {
         let payloads: Vec<NextPayload> = payloads.iter().map(NextPayload::new).collect();
         let mut delivery = Delivery::default();
-        let mut rereads = 0;
+        let mut idle_rereads = 0;
         loop {
+            let tried = posts.len();
             let late = self
                 .post_within(&payloads, posts, deadline, &mut delivery)
                 .await;
             if late.is_empty() {
                 return delivery;
             }
-            if rereads == crate::window::MAX_REREADS {
+            if late.len() < tried {
+                idle_rereads = 0;
+            } else if idle_rereads == crate::window::MAX_REREADS {
                 warn!(
                     posts = late.len(),
-                    "posts past their window after every fresh read; counted failed"
+                    "posts past their window, and fresh windows sent none; counted failed"
                 );
                 delivery.failed += late.len();
                 return delivery;
+            } else {
+                idle_rereads += 1;
             }
-            rereads += 1;
             deadline = Deadline::for_read_now();
             let still = match self.connections.subscribers(topic).await {
                 Ok(subscribers) => subscribers
@@ -175,7 +182,7 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
     }
 
     /// One round of [`Self::post_all`]: the posts it could not send before
-    /// `deadline` come back. A post whose retries run past it counts failed.
+    /// `deadline`, first attempts or retries, come back.
     async fn post_within(
         &self,
         payloads: &[NextPayload],
@@ -186,19 +193,20 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
         enum Outcome {
             Posted(String, Result<(), NotifyError>),
             Late(RelayPost),
-            TimedOut,
         }
         let outcomes: Vec<Outcome> = futures::stream::iter(posts)
             .map(|post| async move {
-                let Some(left) = deadline.remaining() else {
+                if deadline.remaining().is_none() {
                     return Outcome::Late(post);
-                };
+                }
                 let bytes = payloads[post.payload].frame(&post.subscription_id);
-                match tokio::time::timeout(left, self.notifier.post(&post.connection_id, bytes))
+                match self
+                    .notifier
+                    .post_before(&post.connection_id, bytes, deadline)
                     .await
                 {
-                    Ok(result) => Outcome::Posted(post.connection_id, result),
-                    Err(_) => Outcome::TimedOut,
+                    Err(NotifyError::Late) => Outcome::Late(post),
+                    result => Outcome::Posted(post.connection_id, result),
                 }
             })
             .buffer_unordered(self.concurrency)
@@ -217,10 +225,6 @@ impl<C: Connections, N: Notifier> FanOut<C, N> {
                 Outcome::Posted(connection_id, Err(err)) => {
                     delivery.failed += 1;
                     warn!(error = %Chain(&err), connection = %connection_id, "post failed");
-                }
-                Outcome::TimedOut => {
-                    delivery.failed += 1;
-                    warn!("a post was still being retried at the end of its window");
                 }
                 Outcome::Late(post) => late.push(post),
             }

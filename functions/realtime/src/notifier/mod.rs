@@ -9,10 +9,14 @@
 //! than the signature and the request together; `make bench` measures both
 //! side by side (BENCHMARKS.md, "One post").
 //!
-//! A post that meets throttling (429), a 5xx answer or a transport error is
-//! retried with exponential backoff and full jitter: [`POST_ATTEMPTS`]
-//! attempts from [`RETRY_BACKOFF`], as the SDK's standard retry mode does. A
-//! 410 Gone is final and never retried; nor is a refusal (403, 400).
+//! A post that meets throttling (429), a 5xx answer or a connection that
+//! could not be made is retried with exponential backoff and full jitter:
+//! [`POST_ATTEMPTS`] attempts from [`RETRY_BACKOFF`], as the SDK's standard
+//! retry mode does. A 410 Gone is final and never retried; nor is a refusal
+//! (403, 400), nor a request that was sent and not answered, which may have
+//! landed: a frame twice is worse than one lost. Within a push's window
+//! ([`Notifier::post_before`]) no attempt starts after the window, and one
+//! under way is given the window's grace to be answered.
 //!
 //! API Gateway's `DeleteConnection` has no close code: on AWS a closed client
 //! sees code 1000. The adapter still sends the protocol's code and reason as
@@ -28,6 +32,7 @@
 use std::future::Future;
 
 use crate::protocol::Close;
+use crate::window::{Deadline, POST_GRACE};
 
 mod signed;
 
@@ -74,6 +79,14 @@ pub enum NotifyError {
     Signing(#[from] aws_sigv4::http_request::SigningError),
     #[error("the signing parameters are incomplete")]
     SigningParams(#[from] aws_sigv4::sign::v4::signing_params::BuildError),
+    /// Not sent: its window ended before an attempt could start (see
+    /// [`Notifier::post_before`]).
+    #[error("the push window ended before the post was sent")]
+    Late,
+    /// Sent, and unanswered after [`crate::window::POST_GRACE`]: it may or
+    /// may not have landed, so it is not sent again.
+    #[error("the post was sent and not answered within its grace")]
+    Unanswered,
 }
 
 /// Sends to and closes client connections.
@@ -83,6 +96,29 @@ pub trait Notifier: Send + Sync {
         connection_id: &str,
         data: Vec<u8>,
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+
+    /// Posts within a push's window ([`crate::window`]): no attempt, first
+    /// or retry, starts after `deadline` ([`NotifyError::Late`]: not sent,
+    /// so it may go after a fresh read of the subscribers), and an attempt
+    /// under way is given [`POST_GRACE`] to be answered
+    /// ([`NotifyError::Unanswered`]). This default bounds the whole post,
+    /// retries included, by what is left of the window and the grace.
+    ///
+    /// [`POST_GRACE`]: crate::window::POST_GRACE
+    fn post_before(
+        &self,
+        connection_id: &str,
+        data: Vec<u8>,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        async move {
+            let left = deadline.remaining().ok_or(NotifyError::Late)?;
+            tokio::time::timeout(left + POST_GRACE, self.post(connection_id, data))
+                .await
+                .unwrap_or(Err(NotifyError::Unanswered))
+        }
+    }
+
     fn close(
         &self,
         connection_id: &str,

@@ -24,6 +24,7 @@ use reqwest::{Method, StatusCode};
 use super::{Notifier, NotifyError, CLOSE_CODE_HEADER, CLOSE_REASON_HEADER};
 use super::{POST_ATTEMPTS, RETRY_BACKOFF};
 use crate::protocol::Close;
+use crate::window::{Deadline, POST_GRACE};
 
 /// The service name API Gateway's management API signs with.
 const SERVICE: &str = "execute-api";
@@ -86,6 +87,7 @@ impl ApiGatewayNotifier {
         url: &reqwest::Url,
         headers: &[(&'static str, String)],
         body: &Bytes,
+        deadline: Option<Deadline>,
     ) -> Result<Answer, NotifyError> {
         let credentials = self.inner.credentials.get().await?;
         let identity = Identity::from(credentials);
@@ -115,7 +117,13 @@ impl ApiGatewayNotifier {
         for (name, value) in signature.headers() {
             request = request.header(name, value);
         }
-        let response = request.send().await?;
+        if deadline.is_some() {
+            request = request.timeout(POST_GRACE);
+        }
+        let response = match request.send().await {
+            Err(err) if err.is_timeout() => return Err(NotifyError::Unanswered),
+            other => other?,
+        };
         let status = response.status();
         if status.is_success() {
             return Ok(Answer::Done);
@@ -148,11 +156,15 @@ impl ApiGatewayNotifier {
         connection_id: &str,
         headers: &[(&'static str, String)],
         body: Bytes,
+        deadline: Option<Deadline>,
     ) -> Result<(), NotifyError> {
         let url = self.url(connection_id);
         let mut attempt = 1;
         loop {
-            let error = match self.attempt(&method, &url, headers, &body).await {
+            if deadline.is_some_and(|d| d.remaining().is_none()) {
+                return Err(NotifyError::Late);
+            }
+            let error = match self.attempt(&method, &url, headers, &body, deadline).await {
                 Ok(Answer::Done) => return Ok(()),
                 Ok(Answer::Failed(error)) | Err(error) => error,
             };
@@ -179,7 +191,9 @@ fn retryable(error: &NotifyError) -> bool {
         NotifyError::Refused { status, .. } => {
             *status == StatusCode::TOO_MANY_REQUESTS.as_u16() || (500..600).contains(status)
         }
-        NotifyError::Transport(err) => err.is_connect() || err.is_timeout() || err.is_request(),
+        // Only a request that never left: one that may have landed is not
+        // sent twice.
+        NotifyError::Transport(err) => err.is_connect(),
         _ => false,
     }
 }
@@ -211,8 +225,24 @@ fn encode_label(label: &str) -> String {
 
 impl Notifier for ApiGatewayNotifier {
     async fn post(&self, connection_id: &str, data: Vec<u8>) -> Result<(), NotifyError> {
-        self.send(Method::POST, connection_id, &[], Bytes::from(data))
+        self.send(Method::POST, connection_id, &[], Bytes::from(data), None)
             .await
+    }
+
+    async fn post_before(
+        &self,
+        connection_id: &str,
+        data: Vec<u8>,
+        deadline: Deadline,
+    ) -> Result<(), NotifyError> {
+        self.send(
+            Method::POST,
+            connection_id,
+            &[],
+            Bytes::from(data),
+            Some(deadline),
+        )
+        .await
     }
 
     async fn close(&self, connection_id: &str, close: &Close) -> Result<(), NotifyError> {
@@ -222,7 +252,7 @@ impl Notifier for ApiGatewayNotifier {
             (CLOSE_REASON_HEADER, close.reason.clone()),
         ];
         match self
-            .send(Method::DELETE, connection_id, &headers, Bytes::new())
+            .send(Method::DELETE, connection_id, &headers, Bytes::new(), None)
             .await
         {
             Err(NotifyError::Gone) => Ok(()),
