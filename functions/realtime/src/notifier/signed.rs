@@ -148,8 +148,9 @@ impl ApiGatewayNotifier {
         }))
     }
 
-    /// Sends with the retry policy of [`super`]: throttling, 5xx and
-    /// transport errors are retried, anything else is final.
+    /// Sends with the retry policy of [`super`]: throttling, 5xx and a
+    /// connection that could not be made are retried, anything else is
+    /// final; with a `deadline`, no attempt starts after it.
     async fn send(
         &self,
         method: Method,
