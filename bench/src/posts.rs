@@ -22,7 +22,7 @@ use crate::stats::{ratio, round};
 use crate::Result;
 
 /// Posts in flight at once, as the fan-out posts (`FANOUT_CONCURRENCY`).
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = chat_realtime::fanout::DEFAULT_CONCURRENCY;
 
 /// A `next` message of Chatt's `onCreateMessage`, as a subscriber gets it.
 const FRAME: &str = r#"{"type":"next","id":"7f9c2a1e-3b4d-4e5f-8a6b-1c2d3e4f5a6b","payload":{"data":{"onCreateMessage":{"__typename":"Message","id":"01JEXAMPLE0000000000000000","content":"On my way, ten minutes out. Want me to pick anything up?","conversationId":"01JEXAMPLECONVERSATION0000","createdAt":"2026-12-06T22:40:12.345Z","sender":"01JEXAMPLESENDER0000000000","isSent":true,"editedAt":null,"deletedAt":null,"reactions":[]}}}}"#;

@@ -460,14 +460,7 @@ fn sustained(s: &mut String, r: &Results) {
             );
         }
         let _ = writeln!(s);
-        for p in r.sustained.iter().filter(|o| o.target == "project") {
-            let Some(a) = r.sustained.iter().find(|o| {
-                o.target == "apollo"
-                    && o.case.conversations == p.case.conversations
-                    && o.case.subscribers == p.case.subscribers
-            }) else {
-                continue;
-            };
+        for (p, a) in sustained_pairs(r) {
             let _ = writeln!(
                 s,
                 "{} × {}, project ÷ Apollo: p50 {}, p99 {}, deliveries/s {}, posts/s {}.\n",
@@ -823,14 +816,7 @@ fn trails(s: &mut String, r: &Results) {
             ],
         );
     }
-    for p in r.sustained.iter().filter(|o| o.target == "project") {
-        let Some(a) = r.sustained.iter().find(|o| {
-            o.target == "apollo"
-                && o.case.conversations == p.case.conversations
-                && o.case.subscribers == p.case.subscribers
-        }) else {
-            continue;
-        };
+    for (p, a) in sustained_pairs(r) {
         let case = format!(
             "sustained {} × {}",
             p.case.conversations, p.case.subscribers
@@ -1016,7 +1002,7 @@ const POSTING_BUDGET_MS: f64 = 100.0;
 const ACCOUNT_POSTS_PER_SEC: f64 = 10_000.0;
 const ACCOUNT_BURST: f64 = 5_000.0;
 /// Posts in flight per invocation (`FANOUT_CONCURRENCY`).
-const IN_FLIGHT: f64 = 64.0;
+const IN_FLIGHT: f64 = chat_realtime::fanout::DEFAULT_CONCURRENCY as f64;
 
 /// The posting of one message on AWS, from the CPU one post costs.
 #[derive(Debug, Clone, Copy)]

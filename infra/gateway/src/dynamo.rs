@@ -177,8 +177,8 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(crate::sigv4::LOCAL_REGION))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "local",
-                "local",
+                crate::sigv4::LOCAL_ACCESS_KEY,
+                crate::sigv4::LOCAL_SECRET_KEY,
                 None,
                 None,
                 "chat-gateway",

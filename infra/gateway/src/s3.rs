@@ -30,10 +30,6 @@ use crate::resolvers::Function;
 /// The bucket the stack's functions use (`MEDIA_BUCKET`).
 pub const BUCKET: &str = "chat-media";
 
-/// The keys the functions sign with locally (see `dynamo::sdk_config`).
-const ACCESS_KEY: &str = "local";
-const SECRET_KEY: &str = "local";
-
 /// An object created, for the event notifications.
 #[derive(Debug, Clone)]
 struct Created {
@@ -217,7 +213,10 @@ pub fn serve(
     let (created, mut landed) = mpsc::unbounded_channel::<Created>();
     let service = {
         let mut builder = s3s::service::S3ServiceBuilder::new(Notifying { fs, created });
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            crate::sigv4::LOCAL_ACCESS_KEY,
+            crate::sigv4::LOCAL_SECRET_KEY,
+        ));
         builder.build()
     };
     let service = axum::error_handling::HandleError::new(service, |e: s3s::HttpError| async move {

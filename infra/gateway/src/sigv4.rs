@@ -28,6 +28,10 @@ use sha2::{Digest, Sha256};
 
 /// The region the local stack is in: its clients sign for it.
 pub const LOCAL_REGION: &str = "us-east-1";
+/// The placeholder key pair every local client signs with (the functions
+/// in-process, under `make watch` and in the cold-start bench).
+pub const LOCAL_ACCESS_KEY: &str = "local";
+pub const LOCAL_SECRET_KEY: &str = "local";
 
 /// How far a signature's time may be from the server's, either way.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
@@ -43,7 +47,10 @@ impl Keys {
     /// The placeholder pair every local function signs with
     /// (`dynamo::sdk_config`, `infra/watch.sh`).
     pub fn local() -> Keys {
-        Keys(BTreeMap::from([("local".into(), "local".into())]))
+        Keys(BTreeMap::from([(
+            LOCAL_ACCESS_KEY.into(),
+            LOCAL_SECRET_KEY.into(),
+        )]))
     }
 }
 
