@@ -22,7 +22,7 @@
 
 import { state, on, emit } from './src/state.js';
 import { devToken, cognitoSignIn, signOutOfProvider, isModerator } from './src/auth.js';
-import { connect, disconnect, run, mutate, listen, dropConnection, restoreConnection } from './src/api.js';
+import { connect, disconnect, run, mutate, listen, resync, dropConnection, restoreConnection } from './src/api.js';
 import { Q, S } from './src/documents.js';
 import { refreshUsers } from './src/users.js';
 import { loadBlocked, setup as setupSafety } from './src/safety.js';
@@ -56,6 +56,9 @@ async function signedIn() {
   listen('links', S.links, { u: me.id }, () => emit('inbox-stale'));
   await refreshUsers();
   await refreshInbox();
+  // A conversation created with me between that read and the server having
+  // the `links` subscription would reach neither: read again once it has.
+  resync();
   // A notification's click opens its conversation.
   navigator.serviceWorker?.addEventListener('message', (e) => e.data?.open && openConversation(e.data.open));
   const asked = new URLSearchParams(location.search).get('c');

@@ -508,6 +508,53 @@ test('a member blocks an author and no longer sees them; a moderator bans him fr
   for (const who of [eve, finn, gus, mod]) await who.context.close();
 });
 
+test('a conversation started with me while my sign-in is still subscribing shows in my inbox', async () => {
+  // Hana's socket is slow: what she sends after subscribing to her new
+  // conversations waits until the test lets it through, in order, as a
+  // congested link would hold it.
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  let release;
+  const released = new Promise((r) => { release = r; });
+  let held = false;
+  let subscribing;
+  const subscribed = new Promise((r) => { subscribing = r; });
+  await context.routeWebSocket(/:\d+\/?$/, (ws) => {
+    const server = ws.connectToServer();
+    let chain = Promise.resolve();
+    ws.onMessage((frame) => {
+      if (String(frame).includes('onCreateConvoLink')) {
+        held = true;
+        subscribing();
+      }
+      if (!held) return server.send(frame);
+      chain = chain.then(() => released).then(() => server.send(frame));
+    });
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(APP);
+  await page.fill('#username', 'hana');
+  const inboxRead = page.waitForResponse((res) => res.url().endsWith('/graphql') && /query Inbox/.test(res.request().postData() ?? ''));
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#me-name', { hasText: 'hana' }).waitFor({ timeout: WAIT });
+  await subscribed;
+  // Her inbox has been read, empty; the server does not have her
+  // subscription yet when Ivo starts a conversation with her.
+  await inboxRead;
+  const ivo = await apiAs('ivo');
+  await ivo('mutation { createUser(input: { username: "ivo" }) { id } }');
+  const { listUsers } = await ivo('{ listUsers(limit: 100) { items { id username } } }');
+  const hana = listUsers.items.find((u) => u.username === 'hana').id;
+  await ivo('mutation($m: [String!]!) { createConvo(input: {name: "Ferry times", members: $m}) { id } }', { m: [hana] });
+  release();
+  // Her subscription arrives after the conversation's notice went out; the
+  // app reads the inbox again once the server has it.
+  await conversation(page, 'Ferry times').waitFor({ timeout: WAIT });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a front end served from another origin signs in and calls GraphQL, as it would call AppSync', async () => {
   // A page on another port: what Vite, Expo web or a query explorer serves.
   const server = createServer((req, res) => {

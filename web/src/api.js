@@ -36,7 +36,7 @@ export function connect() {
       opened: (s) => { socket = s; },
       connected: () => {
         setConnection('connected');
-        if (everConnected) resync();
+        if (everConnected || resyncWanted) resync();
         everConnected = true;
       },
       pong: (received, payload) => {
@@ -147,9 +147,14 @@ function setConnection(value) {
 // after them is answered after them. API Gateway gives no such order, so a
 // second catch-up follows a few seconds later; a change that comes twice is
 // applied once (by version). New subscriptions on an open socket (a
-// conversation just joined) are waited for the same way.
+// conversation just joined) are waited for the same way. Before the first
+// acknowledgement the subscriptions have not been sent, and a ping would be
+// answered ahead of them, so a resync asked for then waits for `connected`.
 let resyncs = 0;
+let resyncWanted = false;
 export function resync() {
+  resyncWanted = state.connection !== 'connected';
+  if (resyncWanted) return;
   const n = ++resyncs;
   setTimeout(() => {
     if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ping', payload: { resync: n } }));
