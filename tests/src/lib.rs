@@ -79,6 +79,8 @@ struct Tweaks {
     link_secs: Option<u64>,
     content_filter: chat_domain::filter::ContentFilter,
     rate_limits: RateLimits,
+    /// The template whose policies are enforced; `None`: infra/template.yaml.
+    policies: Option<String>,
 }
 
 impl Default for Tweaks {
@@ -87,6 +89,7 @@ impl Default for Tweaks {
             link_secs: None,
             content_filter: Default::default(),
             rate_limits: counted_never_reached(),
+            policies: None,
         }
     }
 }
@@ -175,6 +178,16 @@ impl Stack {
         .await
     }
 
+    /// A stack that enforces the policies of `template` (YAML) instead of
+    /// infra/template.yaml's.
+    pub async fn start_with_policies(template: String) -> Stack {
+        Self::start_tweaked(Tweaks {
+            policies: Some(template),
+            ..Tweaks::default()
+        })
+        .await
+    }
+
     async fn start_tweaked(tweaks: Tweaks) -> Stack {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         Self::start_full(
@@ -241,6 +254,8 @@ impl Stack {
             web_dir: None,
             content_filter: std::sync::Arc::new(tweaks.content_filter),
             rate_limits: tweaks.rate_limits,
+            enforce_iam: true,
+            policies: tweaks.policies,
         })
         .await
         .expect("the local stack starts");

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, IdentityCache, Region, SharedCredentialsProvider,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -268,15 +270,31 @@ impl Intercept for WriteSignal {
 }
 
 /// A DynamoDB client for `endpoint` that counts every request it sends and
-/// signals every write.
+/// signals every write, signed with the stack's key.
 pub async fn client(endpoint: &str, counter: RequestCounter, writes: WriteSignal) -> Client {
+    functions_client(endpoint, counter, writes, None).await
+}
+
+/// [`client`] for the functions: with `credentials`, each request is signed
+/// with the key of the function running it (`iam`). The provider is asked
+/// every time, so nothing caches one function's key for the next.
+pub async fn functions_client(
+    endpoint: &str,
+    counter: RequestCounter,
+    writes: WriteSignal,
+    credentials: Option<crate::iam::FunctionCredentials>,
+) -> Client {
     let sdk = sdk_config(endpoint).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .interceptor(counter)
-        .interceptor(writes)
-        .build();
-    Client::from_conf(config)
+        .interceptor(writes);
+    if let Some(credentials) = credentials {
+        config = config
+            .credentials_provider(credentials)
+            .identity_cache(IdentityCache::no_cache());
+    }
+    Client::from_conf(config.build())
 }
 
 /// A DynamoDB Streams client for `endpoint` (the same endpoint serves both).

@@ -18,6 +18,8 @@
 //! - [`realtime`]: the real-time functions and what triggers them.
 //! - [`ws`]: the API Gateway WebSocket stand-in and its `@connections` API.
 //! - [`sigv4`]: SigV4 signatures verified as AWS verifies them.
+//! - [`iam`]: each function's own credentials, and its template policy
+//!   enforced on every DynamoDB call.
 //! - [`invoke`]: the Lambda `Invoke` API, through which a writer hands a
 //!   large conversation's posts to the fan-out function.
 //! - [`streams`]: the DynamoDB Streams event source mappings to the fan-out,
@@ -43,6 +45,7 @@ pub mod dynamo;
 pub mod failures;
 pub mod filters;
 pub mod graphql;
+pub mod iam;
 pub mod idp;
 pub mod invoke;
 pub mod push;
@@ -119,6 +122,13 @@ pub struct Config {
     pub content_filter: Arc<chat_domain::filter::ContentFilter>,
     /// Per-user rate limits (the functions' defaults unless set).
     pub rate_limits: chat_domain::rates::RateLimits,
+    /// Each function signs with its own key, and its template policy is
+    /// enforced on its DynamoDB calls (see [`iam`]); off, every call goes
+    /// straight to the engine with the stack's key.
+    pub enforce_iam: bool,
+    /// The template whose functions' policies are enforced, as YAML;
+    /// `None`: infra/template.yaml (built in). Tests narrow a policy here.
+    pub policies: Option<String>,
 }
 
 /// A GET or HEAD the routes do not know: a file of the web client, if it
@@ -202,6 +212,8 @@ impl Default for Config {
             web_dir: None,
             content_filter: Arc::default(),
             rate_limits: Default::default(),
+            enforce_iam: true,
+            policies: None,
         }
     }
 }
@@ -224,6 +236,8 @@ pub enum GatewayError {
     Idp(#[from] idp::IdpError),
     #[error("the wiring cannot be built")]
     Wiring(#[from] wiring::WiringError),
+    #[error("a function's policy cannot be enforced locally")]
+    Policy(#[from] iam::policy::PolicyError),
     #[error("the push services' dev credentials failed: {0}")]
     Push(String),
     #[error(transparent)]
@@ -269,7 +283,11 @@ pub struct Running {
     pub s3_url: String,
     /// Where the S3 stand-in keeps its objects.
     pub s3_root: PathBuf,
+    /// The DynamoDB endpoint the functions call: with IAM enforced, the
+    /// front that checks each call; the stack's own key passes it.
     pub dynamodb_endpoint: String,
+    /// The functions' identities and policies, when IAM is enforced.
+    pub iam: Option<Arc<iam::Guard>>,
     pub tables: TableNames,
     /// DynamoDB requests of the query and mutation functions.
     pub requests: RequestCounter,
@@ -388,9 +406,40 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         shutdown_signal(&stop_db_rx),
     )
     .await?;
+    // With IAM enforced, the functions reach the engine through the front
+    // that checks each call against the caller's policy.
+    let (dynamodb_endpoint, credentials, iam) = if config.enforce_iam {
+        let template = config.policies.as_deref().unwrap_or(wiring::TEMPLATE);
+        let guard = Arc::new(iam::Guard::from_template(
+            &wiring::template_json(template)?,
+            wiring::wiring()?,
+            &config.table_prefix,
+        )?);
+        let (front_listener, front_addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let credentials = guard.credentials();
+        iam::front::serve(
+            front_listener,
+            &dynamodb_endpoint,
+            guard.clone(),
+            shutdown_signal(&stop_db_rx),
+        );
+        (
+            format!("http://{front_addr}"),
+            Some(credentials),
+            Some(guard),
+        )
+    } else {
+        (dynamodb_endpoint, None, None)
+    };
     let requests = RequestCounter::default();
     let writes = dynamo::WriteSignal::default();
-    let client = dynamo::client(&dynamodb_endpoint, requests.clone(), writes.clone()).await;
+    let client = dynamo::functions_client(
+        &dynamodb_endpoint,
+        requests.clone(),
+        writes.clone(),
+        credentials.clone(),
+    )
+    .await;
     let tables = TableNames::with_prefix(&config.table_prefix);
     chat_store::tables::create_tables(&client, &tables).await?;
 
@@ -542,6 +591,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         runner: &config.runner,
         config: &config.realtime,
         dynamodb_endpoint: &dynamodb_endpoint,
+        credentials,
         tables: &tables,
         issuer: &base_url,
         ws_listener,
@@ -629,6 +679,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         s3_url,
         s3_root,
         dynamodb_endpoint,
+        iam,
         tables,
         requests,
         realtime_requests: realtime.requests,

@@ -108,6 +108,11 @@ struct Args {
     /// Prefix for every table name.
     #[arg(long, env = "CHAT_TABLE_PREFIX", default_value = "")]
     table_prefix: String,
+    /// Do not enforce the template's IAM policies on the functions'
+    /// DynamoDB calls (they are enforced by default; see README, "What the
+    /// local stack enforces").
+    #[arg(long, env = "CHAT_NO_IAM")]
+    no_iam: bool,
 }
 
 /// The stack's word filter list, when `make dev` runs from the project.
@@ -191,6 +196,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => Runner::InProcess,
         },
         table_prefix: args.table_prefix,
+        enforce_iam: !args.no_iam,
+        policies: None,
         data_dir: Some(args.data_dir),
         realtime,
         web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),

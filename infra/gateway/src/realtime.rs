@@ -31,6 +31,8 @@ pub struct Setup<'a> {
     pub runner: &'a Runner,
     pub config: &'a RealtimeConfig,
     pub dynamodb_endpoint: &'a str,
+    /// Each function's own key (`iam`), when IAM is enforced.
+    pub credentials: Option<crate::iam::FunctionCredentials>,
     pub tables: &'a TableNames,
     /// The token issuer (the local identity provider's URL).
     pub issuer: &'a str,
@@ -79,6 +81,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         runner,
         config,
         dynamodb_endpoint,
+        credentials,
         tables,
         issuer,
         ws_listener,
@@ -121,7 +124,13 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     let scheduled = wiring.scheduled.iter().any(|name| name == SWEEPER_FN);
     let requests = RequestCounter::default();
     let invocations = Invocations::default();
-    let client = dynamo::client(dynamodb_endpoint, requests.clone(), writes.clone()).await;
+    let client = dynamo::functions_client(
+        dynamodb_endpoint,
+        requests.clone(),
+        writes.clone(),
+        credentials,
+    )
+    .await;
     let connections = DynamoConnections::new(client.clone(), tables.connections.clone())
         .with_liveness(config.liveness);
     // What the connection routes and the sweeper push presence with.

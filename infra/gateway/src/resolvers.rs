@@ -177,10 +177,13 @@ macro_rules! in_process {
                 })?;
                 let mut context = lambda_runtime::Context::default();
                 context.request_id = uuid::Uuid::new_v4().to_string();
-                let output = $answer($krate::handler(
-                    &service,
-                    lambda_runtime::LambdaEvent::new(payload, context),
-                ))
+                let output = $crate::iam::as_function(
+                    $name,
+                    $answer($krate::handler(
+                        &service,
+                        lambda_runtime::LambdaEvent::new(payload, context),
+                    )),
+                )
                 .await?;
                 serde_json::to_value(output).map_err(|e| {
                     $crate::resolvers::unhandled(format!("result does not serialize: {e}"))

@@ -52,6 +52,11 @@ impl Keys {
             LOCAL_SECRET_KEY.into(),
         )]))
     }
+
+    /// Adds (or replaces) a key.
+    pub fn insert(&mut self, access_key: &str, secret: &str) {
+        self.0.insert(access_key.into(), secret.into());
+    }
 }
 
 /// Where a signature must be scoped: the stand-in's region and service.

@@ -10,6 +10,7 @@ mod chatt;
 mod costs;
 mod delivery;
 mod graphql;
+mod iam;
 mod inbox;
 mod lifecycle;
 mod limits;

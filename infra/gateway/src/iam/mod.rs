@@ -1,0 +1,294 @@
+//! Local IAM: each function calls AWS with credentials of its own, and the
+//! DynamoDB endpoint the functions reach refuses what the function's policy
+//! in infra/template.yaml would not allow on AWS.
+//!
+//! - Every function crate has an access key that names it
+//!   (`local-<crate>`), with a secret derived for this run. In-process, a
+//!   function's invocation runs in its [`as_function`] scope, and the shared
+//!   SDK clients' credentials provider ([`FunctionCredentials`]) signs with
+//!   that function's key; outside any function (the gateway's own table
+//!   setup and stream pollers, which are Lambda's service on AWS) it signs
+//!   with the stack's key, which is not limited.
+//! - The DynamoDB front ([`front`]) verifies each request's SigV4 signature
+//!   (`crate::sigv4`), maps the call to IAM's actions and resources
+//!   ([`dynamodb`]), and evaluates the signer's policy ([`policy`]); a call
+//!   the policy does not allow is answered with DynamoDB's
+//!   `AccessDeniedException`, and logged with the function, the action and
+//!   the resource.
+//!
+//! # Layout
+//!
+//! - [`policy`]: statements, wildcards, conditions, and the decision.
+//! - [`template`]: each function's statements from the template, resolved.
+//! - [`dynamodb`]: a DynamoDB call as IAM sees it.
+//! - [`front`]: the HTTP front that checks and forwards to the engine.
+
+pub mod dynamodb;
+pub mod front;
+pub mod policy;
+pub mod template;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::{future, ProvideCredentials};
+use aws_credential_types::Credentials;
+use axum::http::{HeaderMap, Method, Uri};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::sigv4::{self, Keys, Refusal, Scope};
+use dynamodb::KeySchemas;
+use policy::{Decision, Policy, PolicyError};
+
+/// The account the local stack's ARNs name.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+tokio::task_local! {
+    static FUNCTION: &'static str;
+}
+
+/// Runs `work` as the function `name`: what it sends to AWS is signed with
+/// that function's key.
+pub async fn as_function<F: Future>(name: &'static str, work: F) -> F::Output {
+    FUNCTION.scope(name, work).await
+}
+
+/// The function whose invocation is running on this task, if any.
+pub fn current_function() -> Option<&'static str> {
+    FUNCTION.try_with(|f| *f).ok()
+}
+
+/// One function's identity.
+#[derive(Debug)]
+pub struct Principal {
+    pub function: String,
+    /// How AWS names it in an `AccessDeniedException`.
+    pub arn: String,
+    pub access_key: String,
+    secret: String,
+    policy: Policy,
+}
+
+impl Principal {
+    fn credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.access_key,
+            &self.secret,
+            None,
+            None,
+            "chat-gateway-iam",
+        )
+    }
+}
+
+/// Why a call is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Signature(#[from] Refusal),
+    #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because {why}")]
+    Denied {
+        principal: String,
+        function: String,
+        action: String,
+        resource: String,
+        why: String,
+    },
+    /// The call could not be mapped (DynamoDB would refuse it as malformed).
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// The keys, the policies, and the tables' key schemas.
+#[derive(Debug)]
+pub struct Guard {
+    keys: Keys,
+    principals: HashMap<String, Arc<Principal>>,
+    by_function: HashMap<String, Arc<Principal>>,
+    schemas: KeySchemas,
+    region: String,
+    account: String,
+}
+
+impl Guard {
+    /// The template's functions and policies for a stack whose tables carry
+    /// `table_prefix`; fails on a policy the stack cannot enforce.
+    pub fn from_template(
+        template: &Value,
+        wiring: &crate::wiring::Wiring,
+        table_prefix: &str,
+    ) -> Result<Guard, PolicyError> {
+        let locals = template::Locals::new(table_prefix);
+        let policies = template::function_policies(template, &locals)?;
+        let seed = crate::idp::random_hex(32);
+        let mut keys = Keys::local();
+        let mut principals = HashMap::new();
+        let mut by_function = HashMap::new();
+        for (function, policy) in policies {
+            let mut mac = Hmac::<Sha256>::new_from_slice(seed.as_bytes()).expect("any key length");
+            mac.update(function.as_bytes());
+            let secret: String = mac
+                .finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let access_key = format!("local-{function}");
+            keys.insert(&access_key, &secret);
+            let principal = Arc::new(Principal {
+                arn: format!(
+                    "arn:aws:sts::{}:assumed-role/{function}-role/{function}",
+                    locals.account
+                ),
+                function: function.clone(),
+                access_key: access_key.clone(),
+                secret,
+                policy,
+            });
+            principals.insert(access_key, principal.clone());
+            by_function.insert(function, principal);
+        }
+        Ok(Guard {
+            keys,
+            principals,
+            by_function,
+            schemas: KeySchemas::declared(&wiring.tables, table_prefix),
+            region: locals.region,
+            account: locals.account,
+        })
+    }
+
+    /// A function's identity.
+    pub fn principal(&self, function: &str) -> Option<&Arc<Principal>> {
+        self.by_function.get(function)
+    }
+
+    /// A function's credentials, as its Lambda role would give it.
+    pub fn credentials_of(&self, function: &str) -> Option<Credentials> {
+        self.by_function.get(function).map(|p| p.credentials())
+    }
+
+    /// The credentials provider for the clients the functions share.
+    pub fn credentials(&self) -> FunctionCredentials {
+        FunctionCredentials {
+            by_function: self
+                .by_function
+                .iter()
+                .map(|(f, p)| {
+                    let key =
+                        Credentials::new(&p.access_key, &p.secret, None, None, "chat-gateway-iam");
+                    (f.clone(), key)
+                })
+                .collect(),
+            stack: stack_credentials(),
+        }
+    }
+
+    /// Checks one DynamoDB request: its signature, then the signer's policy.
+    /// The stack's own key is not limited.
+    pub fn check_dynamodb(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Refused> {
+        let scope = Scope {
+            region: &self.region,
+            service: "dynamodb",
+        };
+        let access_key = sigv4::verify(&self.keys, scope, method, uri, headers, body, now)?;
+        let Some(principal) = self.principals.get(&access_key) else {
+            return Ok(());
+        };
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let operation = target.rsplit_once('.').map_or(target, |(_, op)| op);
+        let body: Value =
+            serde_json::from_slice(body).map_err(|e| Refused::Unreadable(e.to_string()))?;
+        let requests =
+            dynamodb::requests(operation, &body, &self.schemas, &self.region, &self.account)
+                .map_err(|e| Refused::Unreadable(e.0))?;
+        for request in requests {
+            let why = match principal.policy.decide(&request) {
+                Decision::Allow => continue,
+                Decision::ImplicitDeny => format!(
+                    "no identity-based policy allows the {} action",
+                    request.action
+                ),
+                Decision::ExplicitDeny => {
+                    "with an explicit deny in an identity-based policy".to_string()
+                }
+            };
+            return Err(Refused::Denied {
+                principal: principal.arn.clone(),
+                function: principal.function.clone(),
+                action: request.action,
+                resource: request.resource,
+                why,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn stack_credentials() -> Credentials {
+    Credentials::new(
+        sigv4::LOCAL_ACCESS_KEY,
+        sigv4::LOCAL_SECRET_KEY,
+        None,
+        None,
+        "chat-gateway",
+    )
+}
+
+/// Signs as the function whose invocation is running, else as the stack.
+#[derive(Debug, Clone)]
+pub struct FunctionCredentials {
+    by_function: HashMap<String, Credentials>,
+    stack: Credentials,
+}
+
+impl ProvideCredentials for FunctionCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let credentials = current_function()
+            .and_then(|f| self.by_function.get(f))
+            .unwrap_or(&self.stack);
+        future::ProvideCredentials::ready(Ok(credentials.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_function_signs_with_its_own_key_and_the_gateway_with_the_stacks() {
+        let template = crate::wiring::template_json(crate::wiring::TEMPLATE).unwrap();
+        let guard = Guard::from_template(&template, crate::wiring::wiring().unwrap(), "").unwrap();
+        let credentials = guard.credentials();
+        let outside = credentials.provide_credentials().await.unwrap();
+        assert_eq!(outside.access_key_id(), sigv4::LOCAL_ACCESS_KEY);
+        let inside = as_function("create-message", async {
+            credentials.provide_credentials().await.unwrap()
+        })
+        .await;
+        assert_eq!(inside.access_key_id(), "local-create-message");
+        assert_ne!(inside.secret_access_key(), sigv4::LOCAL_SECRET_KEY);
+        let other = as_function("inbox", async {
+            credentials.provide_credentials().await.unwrap()
+        })
+        .await;
+        assert_ne!(other.secret_access_key(), inside.secret_access_key());
+    }
+}

@@ -1,0 +1,334 @@
+//! The local stack refuses what AWS would: each function signs its DynamoDB
+//! calls with a key of its own, and the endpoint they reach enforces that
+//! function's policy from infra/template.yaml. The whole suite runs so; these
+//! tests show the refusals themselves, through the unchanged SDK client.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chat_tests::Stack;
+use serde_json::json;
+
+/// An SDK client of the stack's DynamoDB endpoint signed with `credentials`.
+fn client(
+    stack: &Stack,
+    credentials: aws_credential_types::Credentials,
+) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(&stack.running.dynamodb_endpoint)
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+fn key_of(stack: &Stack, function: &str) -> aws_credential_types::Credentials {
+    stack
+        .running
+        .iam
+        .as_ref()
+        .expect("IAM is enforced by default")
+        .credentials_of(function)
+        .unwrap_or_else(|| panic!("{function} has a key"))
+}
+
+/// (error code, message) of a refused call.
+fn refusal<O: std::fmt::Debug, E: ProvideErrorMetadata, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> (String, String) {
+    let err = result.expect_err("refused");
+    (
+        err.code().unwrap_or_default().to_string(),
+        err.message().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_key_may_do_what_its_functions_policy_allows_and_nothing_else() {
+    let stack = Stack::start().await;
+    let users = stack.running.tables.users.clone();
+    let item = |id: &str| {
+        [
+            ("id".to_string(), AttributeValue::S(id.into())),
+            (
+                "username".to_string(),
+                AttributeValue::S(format!("name-{id}")),
+            ),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+
+    // create-user may put a profile: it is its job.
+    client(&stack, key_of(&stack, "create-user"))
+        .put_item()
+        .table_name(&users)
+        .set_item(Some(item("u1")))
+        .send()
+        .await
+        .expect("create-user's policy allows PutItem on Users");
+
+    // The inbox function's key may not, nor delete one: its policy reads.
+    let inbox = client(&stack, key_of(&stack, "inbox"));
+    let (code, message) = refusal(
+        inbox
+            .put_item()
+            .table_name(&users)
+            .set_item(Some(item("u2")))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:sts::000000000000:assumed-role/inbox-role/inbox is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/{users} because no identity-based policy allows the dynamodb:PutItem action"
+        )
+    );
+    let (code, _) = refusal(
+        inbox
+            .delete_item()
+            .table_name(&users)
+            .key("id", AttributeValue::S("u1".into()))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    // Nothing it was refused happened.
+    let stack_client = client(
+        &stack,
+        aws_credential_types::Credentials::new("local", "local", None, None, "test"),
+    );
+    let got = stack_client
+        .get_item()
+        .table_name(&users)
+        .key("id", AttributeValue::S("u2".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none(), "the refused put wrote nothing");
+    let got = stack_client
+        .get_item()
+        .table_name(&users)
+        .key("id", AttributeValue::S("u1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_some(), "the refused delete deleted nothing");
+
+    // A Scan of a table no function may scan.
+    let (code, message) = refusal(
+        client(&stack, key_of(&stack, "create-user"))
+            .scan()
+            .table_name(&users)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("dynamodb:Scan"), "{message}");
+
+    // A transaction is checked item by item: create-user may put a user,
+    // not a conversation, so the whole transaction is refused.
+    let (code, message) = refusal(
+        client(&stack, key_of(&stack, "create-user"))
+            .transact_write_items()
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(
+                        aws_sdk_dynamodb::types::Put::builder()
+                            .table_name(&users)
+                            .set_item(Some(item("u3")))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(
+                        aws_sdk_dynamodb::types::Put::builder()
+                            .table_name(&stack.running.tables.conversations)
+                            .item("pk", AttributeValue::S("CONVO#x".into()))
+                            .item("sk", AttributeValue::S("CONVO#x".into()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(
+        message.contains("dynamodb:PutItem on resource"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&stack.running.tables.conversations),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_row_level_condition_admits_only_the_keys_it_names() {
+    let stack = Stack::start().await;
+    let conversations = stack.running.tables.conversations.clone();
+    // blocked-users may read block lists (`BLOCKS#...`), and a conversation
+    // row of the same table is outside its `dynamodb:LeadingKeys`.
+    let reader = client(&stack, key_of(&stack, "blocked-users"));
+    let table = chat_gateway::wiring::wiring()
+        .unwrap()
+        .tables
+        .iter()
+        .find(|t| t.name == "Conversations")
+        .unwrap();
+    assert_eq!(table.range, None, "keyed by its partition key alone");
+    let pk = &table.hash;
+    reader
+        .get_item()
+        .table_name(&conversations)
+        .key(pk, AttributeValue::S("BLOCKS#someone".into()))
+        .send()
+        .await
+        .expect("a block list is within the condition");
+    let (code, message) = refusal(
+        reader
+            .get_item()
+            .table_name(&conversations)
+            .key(pk, AttributeValue::S("CONVO#secret".into()))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException", "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_tampered_or_unknown_signature_is_refused_as_dynamodb_refuses_it() {
+    let stack = Stack::start().await;
+    let users = stack.running.tables.users.clone();
+    let real = key_of(&stack, "get-user");
+    let get = |credentials| {
+        let client = client(&stack, credentials);
+        let users = users.clone();
+        async move {
+            client
+                .get_item()
+                .table_name(&users)
+                .key("id", AttributeValue::S("u1".into()))
+                .send()
+                .await
+        }
+    };
+    get(real.clone()).await.expect("its own key, signed right");
+    let wrong_secret = aws_credential_types::Credentials::new(
+        real.access_key_id(),
+        "not-the-secret",
+        None,
+        None,
+        "test",
+    );
+    let (code, message) = refusal(get(wrong_secret).await);
+    assert_eq!(code, "InvalidSignatureException");
+    assert!(
+        message.contains("signature we calculated does not match"),
+        "{message}"
+    );
+    let unknown = aws_credential_types::Credentials::new("local-nobody", "x", None, None, "test");
+    let (code, _) = refusal(get(unknown).await);
+    assert_eq!(code, "UnrecognizedClientException");
+
+    // Unsigned, and signed then changed.
+    let http = reqwest::Client::new();
+    let body = json!({ "TableName": users, "Key": { "id": { "S": "u1" } } }).to_string();
+    let answer = http
+        .post(&stack.running.dynamodb_endpoint)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", "DynamoDB_20120810.GetItem")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let refused: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        refused["__type"],
+        "com.amazon.coral.service#MissingAuthenticationTokenException"
+    );
+
+    // Signed by get-user over a read of u1, sent as a read of another row.
+    let signed = json!({ "TableName": users, "Key": { "id": { "S": "u1" } } }).to_string();
+    let sent = json!({ "TableName": users, "Key": { "id": { "S": "u9" } } }).to_string();
+    let identity: aws_smithy_runtime_api::client::identity::Identity = real.into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("dynamodb")
+        .time(std::time::SystemTime::now())
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let url = &stack.running.dynamodb_endpoint;
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", "DynamoDB_20120810.GetItem"),
+    ];
+    let signable = aws_sigv4::http_request::SignableRequest::new(
+        "POST",
+        url,
+        headers.into_iter(),
+        aws_sigv4::http_request::SignableBody::Bytes(signed.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+        .unwrap()
+        .into_parts();
+    let mut request = http.post(url).body(sent);
+    for (name, value) in headers.into_iter().chain(instructions.headers()) {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status(), 400);
+    let refused: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        refused["__type"], "com.amazon.coral.service#InvalidSignatureException",
+        "{refused}"
+    );
+}
+
+/// A function whose policy lacks what its code calls fails as it would on
+/// AWS: here create-user without `PutItem` on Users.
+#[tokio::test]
+async fn a_function_whose_policy_lacks_an_action_is_refused_and_writes_nothing() {
+    let template = chat_gateway::wiring::TEMPLATE;
+    let at = template
+        .find("CodeUri: ../functions/create-user\n")
+        .expect("create-user is in the template");
+    let grant = "Action: [dynamodb:GetItem, dynamodb:PutItem]\n              Resource: !GetAtt UsersTable.Arn";
+    let offset = at + template[at..].find(grant).expect("its grant on Users");
+    let narrowed = format!(
+        "{}Action: [dynamodb:GetItem]\n              Resource: !GetAtt UsersTable.Arn{}",
+        &template[..offset],
+        &template[offset + grant.len()..]
+    );
+    let stack = Stack::start_with_policies(narrowed).await;
+    let alice = stack.client("alice").await;
+    let answer = alice
+        .send(
+            "mutation { createUser(input: {username: \"alice\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let error = &answer["errors"][0];
+    assert!(answer["data"]["createUser"].is_null(), "{answer}");
+    assert!(!error["errorType"].is_null(), "{answer}");
+    let said = error.to_string();
+    assert!(
+        !said.contains("AccessDenied") && !said.contains("arn:aws"),
+        "no internals: {said}"
+    );
+    assert_eq!(
+        alice.ok("{ me { id } }", json!({})).await["me"],
+        serde_json::Value::Null
+    );
+}
