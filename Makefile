@@ -9,7 +9,7 @@ VENV := .venv
 # cargo-nextest when present (it is on the project's machines); cargo test otherwise.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast,test)
 
-.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version doc-links clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke types types-check clean
+.PHONY: help dev watch build deploy replay bench bench-quick bench-deps bench-build test deps web chromium fmt-check rust-version doc-links clippy lint-template unit iam-usage-reset integration integration-dynamodb-local dev-smoke node browser watch-smoke iam-unused types types-check clean
 
 help:
 	@echo "make dev     build and run the local stack (the web app on http://127.0.0.1:4000/, GraphQL on /graphql)"
@@ -85,8 +85,18 @@ bench-deps: bench/peer/node_modules/.package-lock.json
 bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/package-lock.json
 	cd bench/peer && npm ci --no-audit --no-fund
 
-## Everything CI runs.
-test: deps fmt-check rust-version doc-links types-check clippy lint-template unit integration integration-dynamodb-local dev-smoke node browser watch-smoke
+## Everything CI runs. The stacks the tests start record which grants of the
+## functions' IAM policies their calls use; `iam-unused` lists those none did.
+IAM_USAGE := $(abspath target/iam-usage)
+test: export CHAT_IAM_USAGE := $(IAM_USAGE)
+test: deps fmt-check rust-version doc-links types-check clippy lint-template unit iam-usage-reset integration integration-dynamodb-local dev-smoke node browser watch-smoke iam-unused
+
+iam-usage-reset:
+	rm -rf $(IAM_USAGE)
+
+## Each function's DynamoDB grants that no call recorded in target/iam-usage used.
+iam-unused:
+	$(CARGO) run -q -p chat-gateway -- --iam-unused $(IAM_USAGE)
 
 ## The web client's packages (urql, graphql-ws), served as they are: no build.
 web: web/node_modules/.package-lock.json

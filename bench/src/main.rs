@@ -13,6 +13,7 @@
 //! - `sustained`: the same rooms under open-loop load, against the peer;
 //! - `posts`: the CPU of one post (SDK, notifier) and one frame write, alone;
 //! - `api`: every query and mutation at concurrency 1 and 32, with counted costs;
+//! - `iam`: `createMessage` with the functions' IAM policies enforced and not;
 //! - `profile`: where a project delivery's time goes, from the gateway's log;
 //! - `growth`: history pages against length, getUser against conversations;
 //! - `coldstart`: a cold-every-time Lambda Invoke endpoint and Runtime API;
@@ -25,6 +26,7 @@ mod cpu;
 mod docs;
 mod fanout;
 mod growth;
+mod iam;
 mod posts;
 mod procs;
 mod profile;
@@ -78,6 +80,8 @@ enum Part {
     Push,
     /// The CPU of one post and one frame write, alone.
     Posts,
+    /// `createMessage` with the functions' IAM policies enforced and not.
+    Iam,
 }
 
 /// The sizes of one run.
@@ -175,6 +179,8 @@ pub struct Results {
     /// The CPU of one post, by each client, and of one frame write.
     pub posts: Option<posts::Outcome>,
     pub api: Vec<api::Outcome>,
+    /// `createMessage` on a gateway enforcing IAM and on one that does not.
+    pub iam: Vec<iam::Comparison>,
     pub history: Vec<growth::HistoryPoint>,
     pub get_user: Vec<growth::GetUserPoint>,
     pub writes: Vec<growth::WritesPoint>,
@@ -232,6 +238,15 @@ async fn run(args: Args) -> Result<()> {
             return Ok(());
         }
         posts = Some(outcome);
+    }
+
+    if args.only == Some(Part::Iam) {
+        let iam = iam::run(&root, &work, &http, plan.api_ops_at_1, plan.api_ops_at_32).await?;
+        report_iam(&iam, started);
+        let path = work.join("iam.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&iam)?)?;
+        say(&format!("wrote {}", path.display()), started);
+        return Ok(());
     }
 
     if args.only == Some(Part::Writes) {
@@ -419,6 +434,8 @@ async fn run(args: Args) -> Result<()> {
         );
     }
     say("API latency measured", started);
+    let iam = iam::run(&root, &work, &http, plan.api_ops_at_1, plan.api_ops_at_32).await?;
+    report_iam(&iam, started);
 
     let history = growth::history(&world, &plan.history_lengths).await?;
     let get_user = growth::get_user(&world, &plan.conversation_counts).await?;
@@ -491,6 +508,7 @@ async fn run(args: Args) -> Result<()> {
         push,
         posts,
         api: api_results,
+        iam,
         history,
         get_user,
         writes,
@@ -513,6 +531,24 @@ async fn run(args: Args) -> Result<()> {
         started,
     );
     Ok(())
+}
+
+fn report_iam(iam: &[iam::Comparison], started: Instant) {
+    for c in iam {
+        say(
+            &format!(
+                "IAM at c={}: p50 {} ms enforced, {} ms not ({}x); CPU {} µs vs {} µs per createMessage ({}x)",
+                c.concurrency,
+                c.enforced.latency.p50_ms,
+                c.open.latency.p50_ms,
+                c.p50_ratio,
+                c.enforced_cpu_us,
+                c.open_cpu_us,
+                c.cpu_ratio
+            ),
+            started,
+        );
+    }
 }
 
 /// A fresh project gateway (its own database) and a peer on its DynamoDB.

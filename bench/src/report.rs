@@ -171,6 +171,7 @@ pub fn markdown(r: &Results) -> String {
     one_post(&mut s, r);
     push(&mut s, r);
     api(&mut s, r);
+    iam(&mut s, r);
     cold_start(&mut s, r);
     growth(&mut s, r);
     production(&mut s, r);
@@ -599,6 +600,53 @@ fn api(s: &mut String, r: &Results) {
         "\nThe functions run in-process here, so these times hold the handler, DynamoDB and the gateway, not Lambda's \
          invoke overhead (a few ms per call on AWS) nor AppSync's. Invocations per operation are exactly one: nested \
          fields resolve inside the operation's own function.\n"
+    );
+}
+
+/// What enforcing the functions' IAM policies costs, on and off in one run.
+fn iam(s: &mut String, r: &Results) {
+    if r.iam.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Local IAM: enforced and not
+"
+    );
+    let _ = writeln!(
+        s,
+        "`createMessage` on two gateways in alternating rounds: one enforcing each function's template policy (the          default: every DynamoDB call is signed with the function's own key, and the front before the engine verifies          the signature and evaluates the policy), and one started with `--no-iam`. The CPU is the gateway process's,          per call. Ratios are enforced ÷ not enforced.
+"
+    );
+    let _ = writeln!(s, "| concurrency | p50 (ms) on / off | p99 (ms) on / off | ops/s on / off | CPU per call (µs) on / off | p50 ratio | p99 ratio | ops/s ratio | CPU ratio |");
+    let _ = writeln!(
+        s,
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for c in &r.iam {
+        let _ = writeln!(
+            s,
+            "| {} | {} / {} | {} / {} | {:.0} / {:.0} | {:.0} / {:.0} | {} | {} | {} | {} |",
+            c.concurrency,
+            ms(c.enforced.latency.p50_ms),
+            ms(c.open.latency.p50_ms),
+            ms(c.enforced.latency.p99_ms),
+            ms(c.open.latency.p99_ms),
+            c.enforced.ops_per_sec,
+            c.open.ops_per_sec,
+            c.enforced_cpu_us,
+            c.open_cpu_us,
+            c.p50_ratio,
+            c.p99_ratio,
+            c.throughput_ratio,
+            c.cpu_ratio
+        );
+    }
+    let _ = writeln!(
+        s,
+        "
+Every other figure in this report is the project as `make dev` runs it, with enforcement on; the peer reaches          the engine directly, as it has no functions' policies to enforce.
+"
     );
 }
 

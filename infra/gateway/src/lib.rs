@@ -129,6 +129,9 @@ pub struct Config {
     /// The template whose functions' policies are enforced, as YAML;
     /// `None`: infra/template.yaml (built in). Tests narrow a policy here.
     pub policies: Option<String>,
+    /// Where the grants the functions' calls use are recorded
+    /// (`iam::usage`); `None`: not recorded.
+    pub iam_usage: Option<PathBuf>,
 }
 
 /// A GET or HEAD the routes do not know: a file of the web client, if it
@@ -214,6 +217,7 @@ impl Default for Config {
             rate_limits: Default::default(),
             enforce_iam: true,
             policies: None,
+            iam_usage: None,
         }
     }
 }
@@ -410,10 +414,15 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // that checks each call against the caller's policy.
     let (dynamodb_endpoint, credentials, iam) = if config.enforce_iam {
         let template = config.policies.as_deref().unwrap_or(wiring::TEMPLATE);
-        let guard = Arc::new(iam::Guard::from_template(
+        let usage = match &config.iam_usage {
+            Some(dir) => Some(iam::usage::Usage::create(dir).map_err(GatewayError::DataDir)?),
+            None => None,
+        };
+        let guard = Arc::new(iam::Guard::recording(
             &wiring::template_json(template)?,
             wiring::wiring()?,
             &config.table_prefix,
+            usage,
         )?);
         let (front_listener, front_addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let credentials = guard.credentials();

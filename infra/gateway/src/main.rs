@@ -113,6 +113,14 @@ struct Args {
     /// local stack enforces").
     #[arg(long, env = "CHAT_NO_IAM")]
     no_iam: bool,
+    /// Record which grants of the functions' policies their calls use, in
+    /// this directory (see `--iam-unused`).
+    #[arg(long, env = "CHAT_IAM_USAGE")]
+    iam_usage: Option<PathBuf>,
+    /// Print, per function, the DynamoDB grants of its policy that no call
+    /// recorded in this directory used, and exit.
+    #[arg(long)]
+    iam_unused: Option<PathBuf>,
 }
 
 /// The stack's word filter list, when `make dev` runs from the project.
@@ -132,6 +140,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if let Some(dir) = &args.iam_unused {
+        return print_unused_grants(dir);
+    }
     let backend = match (&args.dynamodb_endpoint, args.in_memory) {
         (Some(endpoint), _) => Backend::External {
             endpoint: endpoint.clone(),
@@ -198,6 +209,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         table_prefix: args.table_prefix,
         enforce_iam: !args.no_iam,
         policies: None,
+        iam_usage: args.iam_usage,
         data_dir: Some(args.data_dir),
         realtime,
         web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),
@@ -276,4 +288,26 @@ async fn wait_for_stop() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// `--iam-unused`: each function's DynamoDB grants no recorded call used.
+fn print_unused_grants(dir: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let template = chat_gateway::wiring::template_json(chat_gateway::wiring::TEMPLATE)?;
+    let policies = chat_gateway::iam::template::function_policies(
+        &template,
+        &chat_gateway::iam::template::Locals::new(""),
+    )?;
+    let unused = chat_gateway::iam::usage::unused(dir, &policies)?;
+    println!(
+        "DynamoDB grants no recorded call used ({} of {} functions have some):",
+        unused.len(),
+        policies.len()
+    );
+    for (function, grants) in &unused {
+        println!("  {function}");
+        for grant in grants {
+            println!("    {grant}");
+        }
+    }
+    Ok(())
 }

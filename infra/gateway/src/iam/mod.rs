@@ -22,11 +22,13 @@
 //! - [`template`]: each function's statements from the template, resolved.
 //! - [`dynamodb`]: a DynamoDB call as IAM sees it.
 //! - [`front`]: the HTTP front that checks and forwards to the engine.
+//! - [`usage`]: which grants the calls used, to show a policy minimal.
 
 pub mod dynamodb;
 pub mod front;
 pub mod policy;
 pub mod template;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -112,6 +114,7 @@ pub struct Guard {
     schemas: KeySchemas,
     region: String,
     account: String,
+    usage: Option<usage::Usage>,
 }
 
 impl Guard {
@@ -121,6 +124,16 @@ impl Guard {
         template: &Value,
         wiring: &crate::wiring::Wiring,
         table_prefix: &str,
+    ) -> Result<Guard, PolicyError> {
+        Self::recording(template, wiring, table_prefix, None)
+    }
+
+    /// [`Guard::from_template`], recording the grants calls use in `usage`.
+    pub fn recording(
+        template: &Value,
+        wiring: &crate::wiring::Wiring,
+        table_prefix: &str,
+        usage: Option<usage::Usage>,
     ) -> Result<Guard, PolicyError> {
         let locals = template::Locals::new(table_prefix);
         let policies = template::function_policies(template, &locals)?;
@@ -159,6 +172,7 @@ impl Guard {
             schemas: KeySchemas::declared(&wiring.tables, table_prefix),
             region: locals.region,
             account: locals.account,
+            usage,
         })
     }
 
@@ -218,7 +232,12 @@ impl Guard {
                 .map_err(|e| Refused::Unreadable(e.0))?;
         for request in requests {
             let why = match principal.policy.decide(&request) {
-                Decision::Allow => continue,
+                Decision::Allow => {
+                    if let Some(usage) = &self.usage {
+                        usage.record(&principal.function, principal.policy.used_by(&request));
+                    }
+                    continue;
+                }
                 Decision::ImplicitDeny => format!(
                     "no identity-based policy allows the {} action",
                     request.action

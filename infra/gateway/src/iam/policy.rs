@@ -272,6 +272,16 @@ impl Statement {
     }
 }
 
+/// One action pattern and one resource pattern of an `Allow` statement:
+/// indexes into the policy's statements, the statement's `Action` and its
+/// `Resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grant {
+    pub statement: usize,
+    pub action: usize,
+    pub resource: usize,
+}
+
 /// A principal's statements, from all its policies.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -279,6 +289,59 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Every grant of its `Allow` statements (not those of `NotAction` or
+    /// `NotResource`, which name what they exclude).
+    pub fn grants(&self) -> Vec<Grant> {
+        let mut out = Vec::new();
+        for (statement, s) in self.statements.iter().enumerate() {
+            if s.effect != Effect::Allow || s.not_action || s.not_resource {
+                continue;
+            }
+            for action in 0..s.actions.len() {
+                for resource in 0..s.resources.len() {
+                    out.push(Grant {
+                        statement,
+                        action,
+                        resource,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// A grant's action and resource patterns, and where it came from.
+    pub fn describe(&self, grant: Grant) -> (&str, &str, &str) {
+        let s = &self.statements[grant.statement];
+        (
+            &s.actions[grant.action],
+            &s.resources[grant.resource],
+            &s.source,
+        )
+    }
+
+    /// The grants that allow `request` (empty unless it is allowed).
+    pub fn used_by(&self, request: &Request) -> Vec<Grant> {
+        if self.decide(request) != Decision::Allow {
+            return Vec::new();
+        }
+        self.grants()
+            .into_iter()
+            .filter(|&g| {
+                let s = &self.statements[g.statement];
+                wildcard(
+                    s.actions[g.action].as_bytes(),
+                    request.action.as_bytes(),
+                    true,
+                ) && wildcard(
+                    s.resources[g.resource].as_bytes(),
+                    request.resource.as_bytes(),
+                    false,
+                ) && s.conditions.iter().all(|c| c.holds(&request.context))
+            })
+            .collect()
+    }
+
     pub fn decide(&self, request: &Request) -> Decision {
         let mut allowed = false;
         for statement in self.statements.iter().filter(|s| s.matches(request)) {
@@ -414,6 +477,25 @@ mod tests {
             Policy::default().decide(&request("dynamodb:GetItem", USERS)),
             Decision::ImplicitDeny
         );
+    }
+
+    #[test]
+    fn a_request_uses_the_grants_that_allow_it() {
+        let p = policy(json!([
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": [USERS, format!("{USERS}/index/*")]},
+            {"Effect": "Allow", "Action": "dynamodb:Get*", "Resource": "*"},
+        ]));
+        assert_eq!(p.grants().len(), 5);
+        let used = p.used_by(&request("dynamodb:GetItem", USERS));
+        let described: Vec<_> = used.iter().map(|&g| p.describe(g)).collect();
+        assert_eq!(
+            described,
+            [
+                ("dynamodb:GetItem", USERS, "test"),
+                ("dynamodb:Get*", "*", "test")
+            ]
+        );
+        assert!(p.used_by(&request("dynamodb:PutItem", USERS)).is_empty());
     }
 
     #[test]
