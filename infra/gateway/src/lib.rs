@@ -467,10 +467,23 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // The functions that write post to subscribers through the WebSocket
     // API's `@connections` endpoint, as on AWS.
     let management_url = urls.local_ws.replacen("ws://", "http://", 1);
-    let notifier = ApiGatewayNotifier::for_endpoint(
-        &dynamo::sdk_config(&management_url).await,
-        &management_url,
-    )?;
+    // With IAM enforced, each post is signed as the function making it.
+    let notifier = match &credentials {
+        Some(credentials) => ApiGatewayNotifier::for_endpoint_per_caller(
+            &dynamo::sdk_config(&management_url)
+                .await
+                .to_builder()
+                .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                    credentials.clone(),
+                ))
+                .build(),
+            &management_url,
+        )?,
+        None => ApiGatewayNotifier::for_endpoint(
+            &dynamo::sdk_config(&management_url).await,
+            &management_url,
+        )?,
+    };
     let mut publisher = FanOut::new(
         DynamoConnections::new(client.clone(), tables.connections.clone()),
         notifier.clone(),
@@ -600,7 +613,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         runner: &config.runner,
         config: &config.realtime,
         dynamodb_endpoint: &dynamodb_endpoint,
-        credentials,
+        guard: iam.clone(),
         tables: &tables,
         issuer: &base_url,
         ws_listener,

@@ -31,8 +31,8 @@ pub struct Setup<'a> {
     pub runner: &'a Runner,
     pub config: &'a RealtimeConfig,
     pub dynamodb_endpoint: &'a str,
-    /// Each function's own key (`iam`), when IAM is enforced.
-    pub credentials: Option<crate::iam::FunctionCredentials>,
+    /// The functions' keys and policies (`iam`), when IAM is enforced.
+    pub guard: Option<Arc<crate::iam::Guard>>,
     pub tables: &'a TableNames,
     /// The token issuer (the local identity provider's URL).
     pub issuer: &'a str,
@@ -81,7 +81,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         runner,
         config,
         dynamodb_endpoint,
-        credentials,
+        guard,
         tables,
         issuer,
         ws_listener,
@@ -128,7 +128,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         dynamodb_endpoint,
         requests.clone(),
         writes.clone(),
-        credentials,
+        guard.as_ref().map(|g| g.credentials()),
     )
     .await;
     let connections = DynamoConnections::new(client.clone(), tables.connections.clone())
@@ -209,13 +209,16 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
     ]
     .into();
 
-    let ws_state = Arc::new(ws::WsState::new(
-        connection_fn,
-        routes,
-        config.limits.clone(),
-        ws_addr.to_string(),
-        String::new(),
-    ));
+    let ws_state = Arc::new(
+        ws::WsState::new(
+            connection_fn,
+            routes,
+            config.limits.clone(),
+            ws_addr.to_string(),
+            String::new(),
+        )
+        .with_guard(guard),
+    );
     let app = Router::new()
         .route("/", get(ws::upgrade))
         .fallback(ws::management)

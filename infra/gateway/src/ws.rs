@@ -92,6 +92,7 @@ pub struct WsState {
     serving: tokio::sync::watch::Sender<usize>,
     /// Who may call `@connections`: requests are signed (SigV4) as on AWS.
     keys: sigv4::Keys,
+    guard: Option<Arc<crate::iam::Guard>>,
 }
 
 /// Counts a connection as served until it is dropped.
@@ -128,7 +129,16 @@ impl WsState {
             closing: AtomicBool::new(false),
             serving: tokio::sync::watch::channel(0).0,
             keys: sigv4::Keys::local(),
+            guard: None,
         }
+    }
+
+    /// Checks `@connections` calls against the callers' policies (`iam`):
+    /// with a guard, each function's key is known and limited to what its
+    /// policy grants; without, only the stack's key is accepted.
+    pub fn with_guard(mut self, guard: Option<Arc<crate::iam::Guard>>) -> Self {
+        self.guard = guard;
+        self
     }
 
     /// Refuses new connections, closes every open one with 1001 ("going
@@ -537,31 +547,39 @@ pub async fn management(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let scope = sigv4::Scope {
-        region: sigv4::LOCAL_REGION,
-        service: "execute-api",
-    };
-    if let Err(refusal) = sigv4::verify(
-        &state.keys,
-        scope,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        std::time::SystemTime::now(),
-    ) {
-        tracing::warn!(%method, path = %uri.path(), error = %refusal, "@connections request refused");
-        return aws_error(
-            StatusCode::FORBIDDEN,
-            refusal.error_type(),
-            &refusal.to_string(),
-        );
-    }
     let path = percent_decode(uri.path());
-    let Some(connection_id) = path
+    let connection_id = path
         .strip_prefix("/@connections/")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-    else {
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let now = std::time::SystemTime::now();
+    let checked = match &state.guard {
+        Some(guard) => guard.check_connections(
+            &method,
+            &uri,
+            &headers,
+            &body,
+            now,
+            connection_id.unwrap_or_default(),
+        ),
+        None => {
+            let scope = sigv4::Scope {
+                region: sigv4::LOCAL_REGION,
+                service: "execute-api",
+            };
+            sigv4::verify(&state.keys, scope, &method, &uri, &headers, &body, now)
+                .map(drop)
+                .map_err(Into::into)
+        }
+    };
+    if let Err(refused) = checked {
+        tracing::warn!(%method, path = %uri.path(), error = %refused, "@connections request refused");
+        let kind = match &refused {
+            crate::iam::Refused::Signature(r) => r.error_type(),
+            _ => "AccessDeniedException",
+        };
+        return aws_error(StatusCode::FORBIDDEN, kind, &refused.to_string());
+    }
+    let Some(connection_id) = connection_id else {
         return aws_error(
             StatusCode::NOT_FOUND,
             "NotFoundException",

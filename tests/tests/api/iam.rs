@@ -332,3 +332,73 @@ async fn a_function_whose_policy_lacks_an_action_is_refused_and_writes_nothing()
         serde_json::Value::Null
     );
 }
+
+/// `@connections` takes a function's key for what its policy grants:
+/// `execute-api:ManageConnections` on `POST` for the functions that push, and
+/// nothing for a function that does not.
+#[tokio::test]
+async fn connections_take_a_functions_key_only_for_what_its_policy_grants() {
+    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata as _;
+    use aws_sdk_apigatewaymanagement::primitives::Blob;
+
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let room = chat_tests::convo(&alice, "room", &[]).await;
+    let mut ws = stack.ws(&alice).await;
+    crate::realtime::watch_room(&mut ws, "w", &room).await;
+    let connection_id = stack.subscriber_connection(&room).await;
+    let endpoint = stack.running.ws_url.replacen("ws://", "http://", 1);
+    let as_function = |function: &str| {
+        aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::Config::builder()
+                .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
+                .region(aws_sdk_apigatewaymanagement::config::Region::new(
+                    "us-east-1",
+                ))
+                .endpoint_url(&endpoint)
+                .credentials_provider(key_of(&stack, function))
+                .build(),
+        )
+    };
+    let frame =
+        json!({ "type": "next", "id": "w", "payload": { "data": { "marker": 1 } } }).to_string();
+
+    // create-message pushes what it writes: its post is accepted.
+    as_function("create-message")
+        .post_to_connection()
+        .connection_id(&connection_id)
+        .data(Blob::new(frame.clone()))
+        .send()
+        .await
+        .expect("create-message may post");
+    match ws.next().await {
+        chat_tests::WsEvent::Message(m) => assert_eq!(m["payload"]["data"]["marker"], 1, "{m}"),
+        other => panic!("expected the post, got {other:?}"),
+    }
+
+    // The inbox function pushes nothing: refused as API Gateway refuses it.
+    let err = as_function("inbox")
+        .post_to_connection()
+        .connection_id(&connection_id)
+        .data(Blob::new(frame))
+        .send()
+        .await
+        .expect_err("inbox may not post");
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    let message = err.message().unwrap_or_default();
+    assert!(
+        message.contains("execute-api:ManageConnections")
+            && message.contains(&format!("/POST/@connections/{connection_id}")),
+        "{message}"
+    );
+    // create-message's grant is for POST: it may not close the socket.
+    let err = as_function("create-message")
+        .delete_connection()
+        .connection_id(&connection_id)
+        .send()
+        .await
+        .expect_err("create-message may not delete a connection");
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    // And nothing reached or closed the socket.
+    ws.sync().await;
+}

@@ -55,6 +55,25 @@ impl ApiGatewayNotifier {
     /// with `sdk`'s credentials and region (`us-east-1` when it has none, as
     /// only a local stack can).
     pub fn for_endpoint(sdk: &aws_config::SdkConfig, endpoint: &str) -> Result<Self, NotifyError> {
+        Self::build(sdk, endpoint, false)
+    }
+
+    /// [`ApiGatewayNotifier::for_endpoint`] for a process that hosts several
+    /// functions, each with a role of its own (the local stack): `sdk`'s
+    /// provider is asked for credentials at every call, so each call signs
+    /// as the function making it.
+    pub fn for_endpoint_per_caller(
+        sdk: &aws_config::SdkConfig,
+        endpoint: &str,
+    ) -> Result<Self, NotifyError> {
+        Self::build(sdk, endpoint, true)
+    }
+
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        endpoint: &str,
+        each_call: bool,
+    ) -> Result<Self, NotifyError> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()?;
@@ -68,7 +87,10 @@ impl ApiGatewayNotifier {
                 region: sdk
                     .region()
                     .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
-                credentials: CachedCredentials::new(sdk.credentials_provider()),
+                credentials: CachedCredentials {
+                    each_call,
+                    ..CachedCredentials::new(sdk.credentials_provider())
+                },
             }),
         })
     }
@@ -267,6 +289,8 @@ impl Notifier for ApiGatewayNotifier {
 #[derive(Debug)]
 struct CachedCredentials {
     provider: Option<SharedCredentialsProvider>,
+    /// Asks the provider every time, keeping nothing.
+    each_call: bool,
     current: RwLock<Option<Credentials>>,
     renewing: tokio::sync::Mutex<()>,
 }
@@ -275,6 +299,7 @@ impl CachedCredentials {
     fn new(provider: Option<SharedCredentialsProvider>) -> Self {
         CachedCredentials {
             provider,
+            each_call: false,
             current: RwLock::new(None),
             renewing: tokio::sync::Mutex::new(()),
         }
@@ -292,6 +317,12 @@ impl CachedCredentials {
     }
 
     async fn get(&self) -> Result<Credentials, CredentialsError> {
+        if self.each_call {
+            let provider = self.provider.as_ref().ok_or_else(|| {
+                CredentialsError::not_loaded("the SDK configuration has no credentials provider")
+            })?;
+            return provider.provide_credentials().await;
+        }
         if let Some(credentials) = self.fresh() {
             return Ok(credentials);
         }
@@ -377,6 +408,19 @@ mod tests {
             }
             assert_eq!(calls.load(Ordering::SeqCst), fetches, "{lifetime} s");
         }
+        // Per caller: asked every time, whatever the lifetime.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let each = CachedCredentials {
+            each_call: true,
+            ..CachedCredentials::new(Some(SharedCredentialsProvider::new(Counting(
+                calls.clone(),
+                Duration::from_secs(3600),
+            ))))
+        };
+        for _ in 0..3 {
+            each.get().await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
 
         let none = CachedCredentials::new(None);
         assert!(none.get().await.is_err());

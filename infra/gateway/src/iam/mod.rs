@@ -114,6 +114,8 @@ pub struct Guard {
     schemas: KeySchemas,
     region: String,
     account: String,
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}`.
+    connections_arn: String,
     usage: Option<usage::Usage>,
 }
 
@@ -170,6 +172,15 @@ impl Guard {
             principals,
             by_function,
             schemas: KeySchemas::declared(&wiring.tables, table_prefix),
+            connections_arn: format!(
+                "arn:aws:execute-api:{}:{}:{}/{}",
+                locals.region,
+                locals.account,
+                locals.websocket_api,
+                template["Parameters"]["StageName"]["Default"]
+                    .as_str()
+                    .unwrap_or("local")
+            ),
             region: locals.region,
             account: locals.account,
             usage,
@@ -202,34 +213,32 @@ impl Guard {
         }
     }
 
-    /// Checks one DynamoDB request: its signature, then the signer's policy.
-    /// The stack's own key is not limited.
-    pub fn check_dynamodb(
+    /// The principal whose key signed `request` for `service`, after its
+    /// signature verifies; `None` for the stack's own key.
+    #[allow(clippy::too_many_arguments)]
+    fn signer(
         &self,
+        service: &str,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<(), Refused> {
+    ) -> Result<Option<&Arc<Principal>>, Refused> {
         let scope = Scope {
             region: &self.region,
-            service: "dynamodb",
+            service,
         };
         let access_key = sigv4::verify(&self.keys, scope, method, uri, headers, body, now)?;
-        let Some(principal) = self.principals.get(&access_key) else {
-            return Ok(());
-        };
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let operation = target.rsplit_once('.').map_or(target, |(_, op)| op);
-        let body: Value =
-            serde_json::from_slice(body).map_err(|e| Refused::Unreadable(e.to_string()))?;
-        let requests =
-            dynamodb::requests(operation, &body, &self.schemas, &self.region, &self.account)
-                .map_err(|e| Refused::Unreadable(e.0))?;
+        Ok(self.principals.get(&access_key))
+    }
+
+    /// Every one of `requests` must be allowed by `principal`'s policy.
+    fn authorize(
+        &self,
+        principal: &Principal,
+        requests: Vec<policy::Request>,
+    ) -> Result<(), Refused> {
         for request in requests {
             let why = match principal.policy.decide(&request) {
                 Decision::Allow => {
@@ -255,6 +264,64 @@ impl Guard {
             });
         }
         Ok(())
+    }
+
+    /// Checks one DynamoDB request: its signature, then the signer's policy.
+    /// The stack's own key is not limited.
+    pub fn check_dynamodb(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Refused> {
+        let Some(principal) = self.signer("dynamodb", method, uri, headers, body, now)? else {
+            return Ok(());
+        };
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let operation = target.rsplit_once('.').map_or(target, |(_, op)| op);
+        let body: Value =
+            serde_json::from_slice(body).map_err(|e| Refused::Unreadable(e.to_string()))?;
+        let requests =
+            dynamodb::requests(operation, &body, &self.schemas, &self.region, &self.account)
+                .map_err(|e| Refused::Unreadable(e.0))?;
+        self.authorize(principal, requests)
+    }
+
+    /// Checks one `@connections` request (`PostToConnection`,
+    /// `GetConnection`, `DeleteConnection`): its signature, then
+    /// `execute-api:ManageConnections` on
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/@connections/{id}`
+    /// ("Use @connections commands in your backend service", API Gateway
+    /// Developer Guide).
+    pub fn check_connections(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+        connection_id: &str,
+    ) -> Result<(), Refused> {
+        let Some(principal) = self.signer("execute-api", method, uri, headers, body, now)? else {
+            return Ok(());
+        };
+        let request = policy::Request {
+            action: "execute-api:ManageConnections".into(),
+            resource: format!(
+                "{}/{method}/@connections/{connection_id}",
+                self.connections_arn
+            ),
+            context: std::collections::BTreeMap::from([(
+                "aws:requestedregion",
+                policy::ContextValue::One(self.region.clone()),
+            )]),
+        };
+        self.authorize(principal, vec![request])
     }
 }
 
