@@ -9,6 +9,8 @@
 //!   or its error document with `X-Amz-Function-Error: Unhandled`.
 //! - An unknown function is a 404 `ResourceNotFoundException`; a body that
 //!   is not JSON, a 400 `InvalidRequestContentException`.
+//! - Every call is signed (SigV4 for `lambda`), and a function's key may
+//!   invoke only what its policy grants (`iam`): otherwise a 403.
 //!
 //! Only the functions something invokes directly are served: the fan-out.
 //!
@@ -23,11 +25,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::AppState;
+use crate::{sigv4, AppState};
 
 /// Invocations of a served function running at once.
 pub const MAX_CONCURRENT_INVOCATIONS: usize = 16;
@@ -55,9 +57,41 @@ fn error(status: StatusCode, kind: &'static str, message: String) -> Response {
 pub async fn invoke(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Signed, and allowed by the caller's policy, before anything else.
+    let now = std::time::SystemTime::now();
+    let checked = match &state.iam {
+        Some(guard) => guard.check_invoke(&method, &uri, &headers, &body, now, &name),
+        None => {
+            let scope = sigv4::Scope {
+                region: sigv4::LOCAL_REGION,
+                service: "lambda",
+            };
+            sigv4::verify(
+                &sigv4::Keys::local(),
+                scope,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                now,
+            )
+            .map(drop)
+            .map_err(Into::into)
+        }
+    };
+    if let Err(refused) = checked {
+        tracing::warn!(function = %name, error = %refused, "Invoke refused");
+        let kind = match &refused {
+            crate::iam::Refused::Signature(r) => r.error_type(),
+            _ => "AccessDeniedException",
+        };
+        return error(StatusCode::FORBIDDEN, kind, refused.to_string());
+    }
     let Some(function) = state
         .stream_functions
         .get(crate::realtime::FAN_OUT_FN)

@@ -275,6 +275,8 @@ pub struct AppState {
     /// What signs `nextToken`s and cursors, for functions that read it
     /// from the Secrets Manager stand-in (`make watch`).
     pub page_token_secret: String,
+    /// The functions' keys and policies, when IAM is enforced.
+    pub iam: Option<Arc<iam::Guard>>,
 }
 
 /// The running stack.
@@ -495,7 +497,20 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     if let Some(above) = config.realtime.relay_above {
         publisher = publisher.with_relay(RelaySettings {
             relay: LambdaRelay::for_endpoint(
-                &dynamo::sdk_config(&local_url).await,
+                &match &credentials {
+                    // Each hand-off is signed as the writer making it.
+                    Some(credentials) => dynamo::sdk_config(&local_url)
+                        .await
+                        .to_builder()
+                        .credentials_provider(
+                            aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                                credentials.clone(),
+                            ),
+                        )
+                        .identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())
+                        .build(),
+                    None => dynamo::sdk_config(&local_url).await,
+                },
                 &local_url,
                 &config.realtime.relay_function,
             ),
@@ -645,6 +660,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             web::Web::new(dir, &base_url, &urls.ws, &s3_url).with_vapid_key(push.vapid_public_key())
         }),
         page_token_secret: secret.clone(),
+        iam: iam.clone(),
     });
 
     let app = Router::new()

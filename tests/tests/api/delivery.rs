@@ -464,41 +464,106 @@ async fn a_hand_off_lambda_refuses_is_posted_by_the_writer() {
 #[tokio::test]
 async fn the_invoke_api_answers_as_lambda_does() {
     let stack = Stack::start().await;
-    let http = reqwest::Client::new();
     let url = |name: &str| {
         format!(
             "{}/2015-03-31/functions/{name}/invocations",
             stack.running.base_url
         )
     };
-    let unknown = http.post(url("nope")).body("{}").send().await.unwrap();
+    let stack_key = aws_credential_types::Credentials::new("local", "local", None, None, "test");
+    let call = |name: &str, body: &str, event: bool| {
+        let (url, body, key) = (url(name), body.to_string(), stack_key.clone());
+        async move { signed_invoke(&url, &body, event, key).await }
+    };
+    let unsigned = reqwest::Client::new()
+        .post(url("fan-out"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+    let unknown = call("nope", "{}", false).await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(
         unknown.headers()["x-amzn-errortype"],
         "ResourceNotFoundException"
     );
-    let garbage = http.post(url("fan-out")).body("{").send().await.unwrap();
+    let garbage = call("fan-out", "{", false).await;
     assert_eq!(garbage.status(), 400);
     // An empty relay batch, synchronously: the function's answer comes back.
-    let batch = json!({ "relayTopic": "t", "payloads": [], "posts": [] });
-    let answer: Value = http
-        .post(url("fan-out"))
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let batch = json!({ "relayTopic": "t", "payloads": [], "posts": [] }).to_string();
+    let answer: Value = call("fan-out", &batch, false).await.json().await.unwrap();
     assert_eq!(answer["sent"], 0);
-    let queued = http
-        .post(url("fan-out"))
-        .header("x-amz-invocation-type", "Event")
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let queued = call("fan-out", &batch, true).await;
     assert_eq!(queued.status(), 202);
+
+    // A function's key invokes what its policy grants: create-message may
+    // hand off to the fan-out; the inbox function may not.
+    let key_of = |function: &str| {
+        stack
+            .running
+            .iam
+            .as_ref()
+            .unwrap()
+            .credentials_of(function)
+            .unwrap()
+    };
+    let allowed = signed_invoke(&url("fan-out"), &batch, false, key_of("create-message")).await;
+    assert_eq!(allowed.status(), 200);
+    let refused = signed_invoke(&url("fan-out"), &batch, false, key_of("inbox")).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        refused.headers()["x-amzn-errortype"],
+        "AccessDeniedException"
+    );
+    let said: Value = refused.json().await.unwrap();
+    assert!(
+        said["message"]
+            .as_str()
+            .unwrap()
+            .contains("lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:fan-out"),
+        "{said}"
+    );
+}
+
+/// A Lambda `Invoke` of `url`, SigV4-signed with `key` as the SDK signs it.
+async fn signed_invoke(
+    url: &str,
+    body: &str,
+    event: bool,
+    key: aws_credential_types::Credentials,
+) -> reqwest::Response {
+    let identity: aws_smithy_runtime_api::client::identity::Identity = key.into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("lambda")
+        .time(std::time::SystemTime::now())
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let kind = if event { "Event" } else { "RequestResponse" };
+    let headers = [("x-amz-invocation-type", kind)];
+    let signable = aws_sigv4::http_request::SignableRequest::new(
+        "POST",
+        url,
+        headers.into_iter(),
+        aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+        .unwrap()
+        .into_parts();
+    let mut request = reqwest::Client::new().post(url).body(body.to_string());
+    for (name, value) in headers.into_iter().chain(instructions.headers()) {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
 }
 
 /// An HTTP server that answers each request with the next of `answers`

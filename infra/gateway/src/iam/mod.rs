@@ -292,6 +292,46 @@ impl Guard {
         self.authorize(principal, requests)
     }
 
+    /// Checks one Lambda `Invoke` of `function` (a name or an ARN): its
+    /// signature, then `lambda:InvokeFunction` on the function's ARN
+    /// ("Identity-based IAM policies for Lambda", Lambda Developer Guide).
+    pub fn check_invoke(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+        function: &str,
+    ) -> Result<(), Refused> {
+        let Some(principal) = self.signer("lambda", method, uri, headers, body, now)? else {
+            return Ok(());
+        };
+        let resource = if function.starts_with("arn:") {
+            function.to_string()
+        } else {
+            format!(
+                "arn:aws:lambda:{}:{}:function:{function}",
+                self.region, self.account
+            )
+        };
+        self.authorize(
+            principal,
+            vec![self.request("lambda:InvokeFunction", resource)],
+        )
+    }
+
+    fn request(&self, action: &str, resource: String) -> policy::Request {
+        policy::Request {
+            action: action.into(),
+            resource,
+            context: std::collections::BTreeMap::from([(
+                "aws:requestedregion",
+                policy::ContextValue::One(self.region.clone()),
+            )]),
+        }
+    }
+
     /// Checks one `@connections` request (`PostToConnection`,
     /// `GetConnection`, `DeleteConnection`): its signature, then
     /// `execute-api:ManageConnections` on
@@ -310,17 +350,13 @@ impl Guard {
         let Some(principal) = self.signer("execute-api", method, uri, headers, body, now)? else {
             return Ok(());
         };
-        let request = policy::Request {
-            action: "execute-api:ManageConnections".into(),
-            resource: format!(
+        let request = self.request(
+            "execute-api:ManageConnections",
+            format!(
                 "{}/{method}/@connections/{connection_id}",
                 self.connections_arn
             ),
-            context: std::collections::BTreeMap::from([(
-                "aws:requestedregion",
-                policy::ContextValue::One(self.region.clone()),
-            )]),
-        };
+        );
         self.authorize(principal, vec![request])
     }
 }
