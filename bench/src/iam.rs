@@ -43,8 +43,8 @@ pub async fn run(
     n1: usize,
     n32: usize,
 ) -> Result<Vec<Comparison>> {
-    let on = Gateway::start(root, work, "gateway-iam-on", &[]).await?;
-    let off = Gateway::start(root, work, "gateway-iam-off", &["--no-iam".into()]).await?;
+    let on = Gateway::start_enforcing(root, work, "gateway-iam-on").await?;
+    let off = Gateway::start(root, work, "gateway-iam-off", &[]).await?;
     let mut sides = Vec::new();
     for (gateway, name) in [(&on, "enforced"), (&off, "not enforced")] {
         let world = World::new(http.clone(), &gateway.base_url);

@@ -74,8 +74,27 @@ pub struct Gateway {
 const UNREACHED: &str = "1000000";
 
 impl Gateway {
-    /// Starts the gateway with a fresh data dir under `work`; `extra` adds flags.
+    /// Starts the gateway with a fresh data dir under `work`; `extra` adds
+    /// flags. It does not enforce the functions' IAM policies: on AWS that
+    /// is AWS's work, not the functions', so the comparisons leave the local
+    /// stand-in's cost out (the `iam` part measures it).
     pub async fn start(root: &Path, work: &Path, name: &str, extra: &[String]) -> Result<Gateway> {
+        Self::spawn(root, work, name, extra, false).await
+    }
+
+    /// [`Gateway::start`] enforcing the functions' IAM policies, as `make
+    /// dev` runs it.
+    pub async fn start_enforcing(root: &Path, work: &Path, name: &str) -> Result<Gateway> {
+        Self::spawn(root, work, name, &[], true).await
+    }
+
+    async fn spawn(
+        root: &Path,
+        work: &Path,
+        name: &str,
+        extra: &[String],
+        enforce_iam: bool,
+    ) -> Result<Gateway> {
         let (http, ws, dynamodb) = (free_port()?, free_port()?, free_port()?);
         let data_dir: PathBuf = work.join(name);
         let _ = std::fs::remove_dir_all(&data_dir);
@@ -105,6 +124,11 @@ impl Gateway {
                 "--invites-per-hour",
                 UNREACHED,
             ])
+            .args(if enforce_iam {
+                &[][..]
+            } else {
+                &["--no-iam"][..]
+            })
             .args(extra)
             // Warnings, and one timing line per push (see `profile`);
             // `CHAT_BENCH_GATEWAY_LOG` sets another filter.
