@@ -171,8 +171,8 @@ fn is_loopback(endpoint: &str) -> bool {
         .any(|p| endpoint.contains(p))
 }
 
-/// SDK configuration for a local endpoint: placeholder credentials for
-/// loopback endpoints (emulators accept any), the SDK's normal chain otherwise.
+/// SDK configuration for a local endpoint: the stack's own key for loopback
+/// endpoints (the stand-ins accept it), the SDK's normal chain otherwise.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     if is_loopback(endpoint) {
         SdkConfig::builder()

@@ -28,8 +28,10 @@ use sha2::{Digest, Sha256};
 
 /// The region the local stack is in: its clients sign for it.
 pub const LOCAL_REGION: &str = "us-east-1";
-/// The placeholder key pair every local client signs with (the functions
-/// in-process, under `make watch` and in the cold-start bench).
+/// The stack's own key pair: the gateway's calls, tools and tests, the
+/// functions under `make watch` and in the cold-start bench, and every
+/// in-process function when IAM is not enforced (with it, each signs with
+/// its own key: `iam`).
 pub const LOCAL_ACCESS_KEY: &str = "local";
 pub const LOCAL_SECRET_KEY: &str = "local";
 
@@ -44,8 +46,7 @@ const AMZ_DATE: &str = "%Y%m%dT%H%M%SZ";
 pub struct Keys(BTreeMap<String, String>);
 
 impl Keys {
-    /// The placeholder pair every local function signs with
-    /// (`dynamo::sdk_config`, `infra/watch.sh`).
+    /// The stack's own pair (`dynamo::sdk_config`, `infra/watch.sh`).
     pub fn local() -> Keys {
         Keys(BTreeMap::from([(
             LOCAL_ACCESS_KEY.into(),
