@@ -619,3 +619,41 @@ impl WsClient {
         self.next().await
     }
 }
+
+/// The headers SigV4 adds to a `POST` of `body` to `url`, for `service` in
+/// `us-east-1`, signed with `key` at `time` over `headers` (which the request
+/// must carry as well): what an SDK sends, for tests that then change or
+/// replay the request.
+pub fn sigv4_headers(
+    url: &str,
+    service: &str,
+    key: aws_credential_types::Credentials,
+    time: std::time::SystemTime,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let identity: aws_smithy_runtime_api::client::identity::Identity = key.into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(time)
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let signable = aws_sigv4::http_request::SignableRequest::new(
+        "POST",
+        url,
+        headers.iter().copied(),
+        aws_sigv4::http_request::SignableBody::Bytes(body),
+    )
+    .expect("a signable request");
+    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+        .expect("a signature")
+        .into_parts();
+    instructions
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}

@@ -29,7 +29,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::{sigv4, AppState};
+use crate::AppState;
 
 /// Invocations of a served function running at once.
 pub const MAX_CONCURRENT_INVOCATIONS: usize = 16;
@@ -66,31 +66,15 @@ pub async fn invoke(
     let now = std::time::SystemTime::now();
     let checked = match &state.iam {
         Some(guard) => guard.check_invoke(&method, &uri, &headers, &body, now, &name),
-        None => {
-            let scope = sigv4::Scope {
-                region: sigv4::LOCAL_REGION,
-                service: "lambda",
-            };
-            sigv4::verify(
-                &sigv4::Keys::local(),
-                scope,
-                &method,
-                &uri,
-                &headers,
-                &body,
-                now,
-            )
-            .map(drop)
-            .map_err(Into::into)
-        }
+        None => crate::iam::stack_key_only("lambda", &method, &uri, &headers, &body, now),
     };
     if let Err(refused) = checked {
         tracing::warn!(function = %name, error = %refused, "Invoke refused");
-        let kind = match &refused {
-            crate::iam::Refused::Signature(r) => r.error_type(),
-            _ => "AccessDeniedException",
-        };
-        return error(StatusCode::FORBIDDEN, kind, refused.to_string());
+        return error(
+            StatusCode::FORBIDDEN,
+            refused.error_type(),
+            refused.to_string(),
+        );
     }
     let Some(function) = state
         .stream_functions

@@ -37,7 +37,6 @@ use tokio::sync::mpsc;
 use chat_realtime::notifier::{CLOSE_CODE_HEADER, CLOSE_REASON_HEADER};
 
 use crate::resolvers::Function;
-use crate::sigv4;
 
 /// API Gateway's WebSocket limits.
 #[derive(Debug, Clone)]
@@ -91,7 +90,6 @@ pub struct WsState {
     /// How many connections are being served, `$disconnect` included.
     serving: tokio::sync::watch::Sender<usize>,
     /// Who may call `@connections`: requests are signed (SigV4) as on AWS.
-    keys: sigv4::Keys,
     guard: Option<Arc<crate::iam::Guard>>,
 }
 
@@ -128,7 +126,6 @@ impl WsState {
             live: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             serving: tokio::sync::watch::channel(0).0,
-            keys: sigv4::Keys::local(),
             guard: None,
         }
     }
@@ -561,23 +558,15 @@ pub async fn management(
             now,
             connection_id.unwrap_or_default(),
         ),
-        None => {
-            let scope = sigv4::Scope {
-                region: sigv4::LOCAL_REGION,
-                service: "execute-api",
-            };
-            sigv4::verify(&state.keys, scope, &method, &uri, &headers, &body, now)
-                .map(drop)
-                .map_err(Into::into)
-        }
+        None => crate::iam::stack_key_only("execute-api", &method, &uri, &headers, &body, now),
     };
     if let Err(refused) = checked {
         tracing::warn!(%method, path = %uri.path(), error = %refused, "@connections request refused");
-        let kind = match &refused {
-            crate::iam::Refused::Signature(r) => r.error_type(),
-            _ => "AccessDeniedException",
-        };
-        return aws_error(StatusCode::FORBIDDEN, kind, &refused.to_string());
+        return aws_error(
+            StatusCode::FORBIDDEN,
+            refused.error_type(),
+            &refused.to_string(),
+        );
     }
     let Some(connection_id) = connection_id else {
         return aws_error(

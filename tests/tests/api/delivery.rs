@@ -537,30 +537,22 @@ async fn signed_invoke(
     event: bool,
     key: aws_credential_types::Credentials,
 ) -> reqwest::Response {
-    let identity: aws_smithy_runtime_api::client::identity::Identity = key.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("lambda")
-        .time(std::time::SystemTime::now())
-        .settings(aws_sigv4::http_request::SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
     let kind = if event { "Event" } else { "RequestResponse" };
     let headers = [("x-amz-invocation-type", kind)];
-    let signable = aws_sigv4::http_request::SignableRequest::new(
-        "POST",
+    let signature = chat_tests::sigv4_headers(
         url,
-        headers.into_iter(),
-        aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-        .unwrap()
-        .into_parts();
+        "lambda",
+        key,
+        std::time::SystemTime::now(),
+        &headers,
+        body.as_bytes(),
+    );
     let mut request = reqwest::Client::new().post(url).body(body.to_string());
-    for (name, value) in headers.into_iter().chain(instructions.headers()) {
+    for (name, value) in headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .chain(signature)
+    {
         request = request.header(name, value);
     }
     request.send().await.unwrap()

@@ -258,33 +258,25 @@ async fn a_missing_tampered_or_unknown_signature_is_refused_as_dynamodb_refuses_
     // Signed by get-user over a read of u1, sent as a read of another row.
     let signed = json!({ "TableName": users, "Key": { "id": { "S": "u1" } } }).to_string();
     let sent = json!({ "TableName": users, "Key": { "id": { "S": "u9" } } }).to_string();
-    let identity: aws_smithy_runtime_api::client::identity::Identity = real.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("dynamodb")
-        .time(std::time::SystemTime::now())
-        .settings(aws_sigv4::http_request::SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
     let url = &stack.running.dynamodb_endpoint;
     let headers = [
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", "DynamoDB_20120810.GetItem"),
     ];
-    let signable = aws_sigv4::http_request::SignableRequest::new(
-        "POST",
+    let signature = chat_tests::sigv4_headers(
         url,
-        headers.into_iter(),
-        aws_sigv4::http_request::SignableBody::Bytes(signed.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-        .unwrap()
-        .into_parts();
+        "dynamodb",
+        real,
+        std::time::SystemTime::now(),
+        &headers,
+        signed.as_bytes(),
+    );
     let mut request = http.post(url).body(sent);
-    for (name, value) in headers.into_iter().chain(instructions.headers()) {
+    for (name, value) in headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .chain(signature)
+    {
         request = request.header(name, value);
     }
     let answer = request.send().await.unwrap();

@@ -9,9 +9,6 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use chat_realtime::notifier::{ApiGatewayNotifier, Notifier, NotifyError};
 use chat_tests::*;
 use serde_json::json;
@@ -51,27 +48,10 @@ async fn hand_signed(
     body: &[u8],
     time: SystemTime,
 ) -> reqwest::Response {
-    let identity: Identity =
-        aws_credential_types::Credentials::new("local", "local", None, None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("execute-api")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url,
-        std::iter::empty(),
-        SignableBody::Bytes(signed_body),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let key = aws_credential_types::Credentials::new("local", "local", None, None, "test");
+    let signed = sigv4_headers(url, "execute-api", key, time, &[], signed_body);
     let mut request = reqwest::Client::new().post(url).body(body.to_vec());
-    for (name, value) in instructions.headers() {
+    for (name, value) in signed {
         request = request.header(name, value);
     }
     request.send().await.unwrap()

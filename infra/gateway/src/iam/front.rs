@@ -104,22 +104,22 @@ async fn handle(
             .guard
             .check_dynamodb(&method, &uri, &headers, &body, SystemTime::now())
     {
-        match refused {
-            Refused::Signature(r) => return refusal(r.error_type(), "message", &r.to_string()),
-            Refused::Unreadable(why) => return refusal("ValidationException", "message", &why),
-            denied @ Refused::Denied { .. } => {
-                if let Refused::Denied {
-                    function,
-                    action,
-                    resource,
-                    ..
-                } = &denied
-                {
-                    tracing::warn!(%function, %action, %resource, "AccessDenied: the function's policy does not allow this call");
-                }
-                return refusal("AccessDeniedException", "Message", &denied.to_string());
-            }
+        if let Refused::Denied {
+            function,
+            action,
+            resource,
+            ..
+        } = &refused
+        {
+            tracing::warn!(%function, %action, %resource, "AccessDenied: the function's policy does not allow this call");
         }
+        // DynamoDB capitalizes the message of an access denial only.
+        let field = if matches!(refused, Refused::Denied { .. }) {
+            "Message"
+        } else {
+            "message"
+        };
+        return refusal(refused.error_type(), field, &refused.to_string());
     }
     let url = format!(
         "{}{}",

@@ -105,6 +105,37 @@ pub enum Refused {
     Unreadable(String),
 }
 
+impl Refused {
+    /// The error code AWS answers with: the signature's, else
+    /// `AccessDeniedException` (or DynamoDB's `ValidationException` for a
+    /// call it cannot read).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Refused::Signature(r) => r.error_type(),
+            Refused::Denied { .. } => "AccessDeniedException",
+            Refused::Unreadable(_) => "ValidationException",
+        }
+    }
+}
+
+/// Where IAM is not enforced: only the stack's key is accepted, for
+/// `service`.
+pub fn stack_key_only(
+    service: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(), Refused> {
+    let scope = Scope {
+        region: sigv4::LOCAL_REGION,
+        service,
+    };
+    sigv4::verify(&Keys::local(), scope, method, uri, headers, body, now)?;
+    Ok(())
+}
+
 /// The keys, the policies, and the tables' key schemas.
 #[derive(Debug)]
 pub struct Guard {
