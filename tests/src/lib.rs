@@ -259,6 +259,7 @@ impl Stack {
             // `make integration` records the grants the suite uses, to list
             // those it never does.
             iam_usage: std::env::var_os("CHAT_IAM_USAGE").map(Into::into),
+            function_credentials_dir: None,
         })
         .await
         .expect("the local stack starts");

@@ -282,19 +282,32 @@ pub async fn functions_client(
     endpoint: &str,
     counter: RequestCounter,
     writes: WriteSignal,
-    credentials: Option<crate::iam::FunctionCredentials>,
+    credentials: Option<&crate::iam::FunctionCredentials>,
 ) -> Client {
-    let sdk = sdk_config(endpoint).await;
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+    let sdk = functions_sdk_config(endpoint, credentials).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .interceptor(counter)
         .interceptor(writes);
-    if let Some(credentials) = credentials {
-        config = config
-            .credentials_provider(credentials)
-            .identity_cache(IdentityCache::no_cache());
-    }
     Client::from_conf(config.build())
+}
+
+/// [`sdk_config`] for the clients the functions share: with IAM enforced
+/// (`credentials`), each call is signed as the function making it, so the
+/// provider is asked on every call instead of once.
+pub async fn functions_sdk_config(
+    endpoint: &str,
+    credentials: Option<&crate::iam::FunctionCredentials>,
+) -> SdkConfig {
+    let sdk = sdk_config(endpoint).await;
+    match credentials {
+        Some(credentials) => sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+            .identity_cache(IdentityCache::no_cache())
+            .build(),
+        None => sdk,
+    }
 }
 
 /// A DynamoDB Streams client for `endpoint` (the same endpoint serves both).

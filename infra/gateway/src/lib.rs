@@ -132,6 +132,10 @@ pub struct Config {
     /// Where the grants the functions' calls use are recorded
     /// (`iam::usage`); `None`: not recorded.
     pub iam_usage: Option<PathBuf>,
+    /// Where each function's key pair is written as an environment file,
+    /// for functions run apart (`make watch`); the keys' seed is kept
+    /// there too.
+    pub function_credentials_dir: Option<PathBuf>,
 }
 
 /// A GET or HEAD the routes do not know: a file of the web client, if it
@@ -218,6 +222,7 @@ impl Default for Config {
             enforce_iam: true,
             policies: None,
             iam_usage: None,
+            function_credentials_dir: None,
         }
     }
 }
@@ -314,6 +319,18 @@ pub struct Running {
     streams: Stage,
     websocket: Stage,
     database: Stage,
+    _s3_scratch: Option<Scratch>,
+}
+
+/// A directory that goes with the stack: the S3 stand-in's objects when
+/// the rows naming them are kept for this run only. Removed on drop, so a
+/// stack a test drops without [`Running::shutdown`] leaves nothing behind.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One step of stopping: a signal and the tasks that end on it.
@@ -406,27 +423,52 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let (stop_ws, stop_ws_rx) = watch::channel(false);
     let (stop_db, stop_db_rx) = watch::channel(false);
 
+    // With IAM enforced, the functions reach the engine through the front
+    // that checks each call against the caller's policy: the front takes
+    // the address the engine is published at, and the engine a private one.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let (dynamodb_endpoint, engine) = dynamo::start(
         &config.backend,
-        config.embedded_dynamodb_addr,
+        if config.enforce_iam {
+            loopback
+        } else {
+            config.embedded_dynamodb_addr
+        },
         shutdown_signal(&stop_db_rx),
     )
     .await?;
-    // With IAM enforced, the functions reach the engine through the front
-    // that checks each call against the caller's policy.
     let (dynamodb_endpoint, credentials, iam) = if config.enforce_iam {
         let template = config.policies.as_deref().unwrap_or(wiring::TEMPLATE);
         let usage = match &config.iam_usage {
             Some(dir) => Some(iam::usage::Usage::create(dir).map_err(GatewayError::DataDir)?),
             None => None,
         };
+        // The same seed, the same keys: links a function presigned stay
+        // good across restarts, and functions under `make watch` started
+        // by an earlier run still sign with a key the stack knows.
+        let seed = persisted(
+            config
+                .function_credentials_dir
+                .as_ref()
+                .or(config.data_dir.as_ref()),
+            "iam-seed",
+            || Ok(idp::random_hex(32)),
+        )?;
         let guard = Arc::new(iam::Guard::recording(
             &wiring::template_json(template)?,
             wiring::wiring()?,
             &config.table_prefix,
+            &seed,
             usage,
         )?);
-        let (front_listener, front_addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        if let Some(dir) = &config.function_credentials_dir {
+            iam::write_credential_files(&guard, dir).map_err(GatewayError::DataDir)?;
+        }
+        let front_addr = match config.backend {
+            Backend::Embedded { .. } => config.embedded_dynamodb_addr,
+            Backend::External { .. } => loopback,
+        };
+        let (front_listener, front_addr) = bind(front_addr).await?;
         let credentials = guard.credentials();
         iam::front::serve(
             front_listener,
@@ -448,7 +490,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         &dynamodb_endpoint,
         requests.clone(),
         writes.clone(),
-        credentials.clone(),
+        credentials.as_ref(),
     )
     .await;
     let tables = TableNames::with_prefix(&config.table_prefix);
@@ -472,13 +514,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     // With IAM enforced, each post is signed as the function making it.
     let notifier = match &credentials {
         Some(credentials) => ApiGatewayNotifier::for_endpoint_per_caller(
-            &dynamo::sdk_config(&management_url)
-                .await
-                .to_builder()
-                .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                    credentials.clone(),
-                ))
-                .build(),
+            &dynamo::functions_sdk_config(&management_url, Some(credentials)).await,
             &management_url,
         )?,
         None => ApiGatewayNotifier::for_endpoint(
@@ -497,20 +533,8 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     if let Some(above) = config.realtime.relay_above {
         publisher = publisher.with_relay(RelaySettings {
             relay: LambdaRelay::for_endpoint(
-                &match &credentials {
-                    // Each hand-off is signed as the writer making it.
-                    Some(credentials) => dynamo::sdk_config(&local_url)
-                        .await
-                        .to_builder()
-                        .credentials_provider(
-                            aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                                credentials.clone(),
-                            ),
-                        )
-                        .identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())
-                        .build(),
-                    None => dynamo::sdk_config(&local_url).await,
-                },
+                // Each hand-off is signed as the writer making it.
+                &dynamo::functions_sdk_config(&local_url, credentials.as_ref()).await,
                 &local_url,
                 &config.realtime.relay_function,
             ),
@@ -523,21 +547,27 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     let s3_url = urls.s3.clone();
     // Objects live as long as the rows that name them: beside a database
     // kept on disk, or for this run only beside one kept in memory.
-    let s3_root = match (&config.data_dir, &config.backend) {
+    let (s3_root, s3_scratch) = match (&config.data_dir, &config.backend) {
         (Some(dir), backend) if !matches!(backend, Backend::Embedded { path: None }) => {
-            dir.join("s3")
+            (dir.join("s3"), None)
         }
-        _ => std::env::temp_dir().join(format!("chat-s3-{}", uuid::Uuid::new_v4())),
+        _ => {
+            let dir = std::env::temp_dir().join(format!("chat-s3-{}", uuid::Uuid::new_v4()));
+            (dir.clone(), Some(Scratch(dir)))
+        }
     };
     let media = chat_media::S3Media::new(
         aws_sdk_s3::Client::from_conf(
-            // The stand-in's placeholder credentials, whatever host the
-            // links name (a LAN address is not loopback, and would
-            // otherwise ask the SDK's chain for real credentials).
-            aws_sdk_s3::config::Builder::from(&dynamo::sdk_config(&local_url).await)
-                .endpoint_url(&s3_url)
-                .force_path_style(true)
-                .build(),
+            // The stand-in's keys, whatever host the links name (a LAN
+            // address is not loopback, and would otherwise ask the SDK's
+            // chain for real credentials): each function's, with IAM
+            // enforced, so a link carries its signer's permissions.
+            aws_sdk_s3::config::Builder::from(
+                &dynamo::functions_sdk_config(&local_url, credentials.as_ref()).await,
+            )
+            .endpoint_url(&s3_url)
+            .force_path_style(true)
+            .build(),
         ),
         s3::BUCKET,
     );
@@ -579,7 +609,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         chat_push::CredentialsSource::SecretsManager {
             client: aws_sdk_secretsmanager::Client::from_conf(
                 aws_sdk_secretsmanager::config::Builder::from(
-                    &dynamo::sdk_config(&local_url).await,
+                    &dynamo::functions_sdk_config(&local_url, credentials.as_ref()).await,
                 )
                 .endpoint_url(&local_url)
                 .build(),
@@ -597,6 +627,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         s3_listener,
         &s3_root,
         s3_routes,
+        iam.clone(),
         shutdown_signal(&stop_http_rx),
     )
     .map_err(GatewayError::DataDir)?;
@@ -728,6 +759,7 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
         idp,
         failures,
         stale_connections: realtime.stale_connections,
+        _s3_scratch: s3_scratch,
         http: Stage {
             name: "http",
             stop: stop_http,

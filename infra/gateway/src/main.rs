@@ -117,6 +117,12 @@ struct Args {
     /// this directory (see `--iam-unused`).
     #[arg(long, env = "CHAT_IAM_USAGE")]
     iam_usage: Option<PathBuf>,
+    /// Write each function's key pair, as the environment file its Lambda
+    /// role would give it (`<crate>.env`: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`), to this directory, and keep the keys' seed
+    /// there: functions run apart (`make watch`) sign with them.
+    #[arg(long, env = "CHAT_FUNCTION_CREDENTIALS")]
+    function_credentials: Option<PathBuf>,
     /// Print, per function, the DynamoDB grants of its policy that no call
     /// recorded in this directory used, and exit.
     #[arg(long)]
@@ -210,6 +216,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         enforce_iam: !args.no_iam,
         policies: None,
         iam_usage: args.iam_usage,
+        function_credentials_dir: args.function_credentials,
         data_dir: Some(args.data_dir),
         realtime,
         web_dir: (args.web_dir != std::path::Path::new("none")).then_some(args.web_dir),

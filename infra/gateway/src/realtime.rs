@@ -128,7 +128,7 @@ pub async fn start(setup: Setup<'_>) -> Result<Parts, WiringError> {
         dynamodb_endpoint,
         requests.clone(),
         writes.clone(),
-        guard.as_ref().map(|g| g.credentials()),
+        guard.as_ref().map(|g| g.credentials()).as_ref(),
     )
     .await;
     let connections = DynamoConnections::new(client.clone(), tables.connections.clone())

@@ -4,9 +4,12 @@
 //! presigned PUT.
 //!
 //! - Every request's SigV4 signature (header or presigned query) is
-//!   verified as S3 does, against the stack's local keys; a missing,
-//!   expired or tampered one is refused with S3's error (`403`,
-//!   `AccessDenied` or `SignatureDoesNotMatch`).
+//!   verified as S3 does; a missing, expired or tampered one is refused
+//!   with S3's error (`403`, `AccessDenied` or `SignatureDoesNotMatch`).
+//! - With IAM enforced, each function's key is accepted, and a call (or a
+//!   presigned link, which carries its signer's permissions) must be
+//!   allowed by the signer's policy ([`Policies`]); otherwise only the
+//!   stack's key is.
 //! - CORS as the template's bucket declares it: `GET`, `HEAD` and `PUT`
 //!   from any origin, with `content-type`.
 //! - Event notifications as the template routes them: each object created
@@ -21,10 +24,13 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, S3};
+use s3s::path::S3Path;
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 use tokio::sync::mpsc;
 
+use crate::iam::{Guard, Refused};
 use crate::resolvers::Function;
 
 /// The bucket the stack's functions use (`MEDIA_BUCKET`).
@@ -91,9 +97,17 @@ impl S3 for Notifying {
 
     async fn delete_objects(
         &self,
-        req: S3Request<DeleteObjectsInput>,
+        mut req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        self.fs.delete_objects(req).await
+        let refused = req.extensions.remove::<RefusedKeys>();
+        let mut out = self.fs.delete_objects(req).await?;
+        if let Some(RefusedKeys(refused)) = refused.filter(|r| !r.0.is_empty()) {
+            out.output
+                .errors
+                .get_or_insert_with(Default::default)
+                .extend(refused);
+        }
+        Ok(out)
     }
 
     async fn put_object(
@@ -117,6 +131,81 @@ impl S3 for Notifying {
             etag,
         });
         Ok(out)
+    }
+}
+
+/// The keys of a `DeleteObjects` the signer may not delete.
+#[derive(Clone)]
+struct RefusedKeys(Vec<s3s::dto::Error>);
+
+/// The functions' policies, checked on each call before it runs.
+struct Policies(Arc<Guard>);
+
+/// The IAM action an S3 operation needs: its own name for most, as the
+/// "Policy actions for Amazon S3" table lists them; reads of an object's
+/// metadata and of a bucket's listing need `s3:GetObject` and
+/// `s3:ListBucket`.
+fn action_of(operation: &str) -> String {
+    match operation {
+        "HeadObject" => "s3:GetObject".into(),
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket".into(),
+        "ListBuckets" => "s3:ListAllMyBuckets".into(),
+        other => format!("s3:{other}"),
+    }
+}
+
+fn denied(refused: Refused) -> s3s::S3Error {
+    s3_error!(AccessDenied, "{refused}")
+}
+
+#[async_trait::async_trait]
+impl S3Access for Policies {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(credentials) = cx.credentials() else {
+            return Err(s3_error!(AccessDenied, "Anonymous access is forbidden"));
+        };
+        let operation = cx.s3_op().name();
+        // Its keys are in the body: each is checked once it is read.
+        if operation == "DeleteObjects" {
+            return Ok(());
+        }
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => ("*", None),
+            S3Path::Bucket { bucket } => (&**bucket, None),
+            S3Path::Object { bucket, key } => (&**bucket, Some(&**key)),
+        };
+        self.0
+            .check_s3(&credentials.access_key, &action_of(operation), bucket, key)
+            .map_err(denied)
+    }
+
+    /// `DeleteObjects` needs `s3:DeleteObject` on each key it names; as on
+    /// S3, a key the signer may not delete is an `AccessDenied` entry of
+    /// the answer's `Errors`, and the others are deleted.
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let Some(credentials) = &req.credentials else {
+            return Err(s3_error!(AccessDenied, "Anonymous access is forbidden"));
+        };
+        let mut refused = Vec::new();
+        let objects = std::mem::take(&mut req.input.delete.objects);
+        for object in objects {
+            match self.0.check_s3(
+                &credentials.access_key,
+                "s3:DeleteObject",
+                &req.input.bucket,
+                Some(&object.key),
+            ) {
+                Ok(()) => req.input.delete.objects.push(object),
+                Err(why) => refused.push(s3s::dto::Error {
+                    code: Some("AccessDenied".into()),
+                    key: Some(object.key),
+                    message: Some(why.to_string()),
+                    ..Default::default()
+                }),
+            }
+        }
+        req.extensions.insert(RefusedKeys(refused));
+        Ok(())
     }
 }
 
@@ -200,11 +289,13 @@ async fn cors(request: Request, next: Next) -> Response {
 pub type Routes = Vec<(String, Arc<Function>)>;
 
 /// Serves S3 on `listener` over `root` until `stop`, invoking each route's
-/// function for objects created under its prefix.
+/// function for objects created under its prefix; with `iam`, each
+/// function's key is accepted and its policy enforced.
 pub fn serve(
     listener: tokio::net::TcpListener,
     root: &Path,
     routes: Routes,
+    iam: Option<Arc<Guard>>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), std::io::Error> {
     let addr = listener.local_addr()?;
@@ -213,10 +304,20 @@ pub fn serve(
     let (created, mut landed) = mpsc::unbounded_channel::<Created>();
     let service = {
         let mut builder = s3s::service::S3ServiceBuilder::new(Notifying { fs, created });
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(
-            crate::sigv4::LOCAL_ACCESS_KEY,
-            crate::sigv4::LOCAL_SECRET_KEY,
-        ));
+        match iam {
+            Some(guard) => {
+                let mut auth = s3s::auth::SimpleAuth::new();
+                for (access_key, secret) in guard.keys() {
+                    auth.register(access_key.into(), secret.into());
+                }
+                builder.set_auth(auth);
+                builder.set_access(Policies(guard));
+            }
+            None => builder.set_auth(s3s::auth::SimpleAuth::from_single(
+                crate::sigv4::LOCAL_ACCESS_KEY,
+                crate::sigv4::LOCAL_SECRET_KEY,
+            )),
+        }
         builder.build()
     };
     let service = axum::error_handling::HandleError::new(service, |e: s3s::HttpError| async move {

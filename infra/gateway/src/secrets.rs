@@ -3,11 +3,17 @@
 //! protocol), so the functions read their secrets with the unchanged SDK
 //! client, as on AWS: the push credentials (`push::SECRET_ID`) and the
 //! page-token secret, which are kept in the data dir.
+//!
+//! Each request's signature is verified, and with IAM enforced the
+//! signer's policy must allow `secretsmanager:GetSecretValue` on the
+//! secret's ARN as the template names it (`!Ref PushCredentials`).
 
 use std::sync::Arc;
 
+use std::time::SystemTime;
+
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -17,9 +23,18 @@ use crate::AppState;
 /// under `make watch`).
 pub const PAGE_TOKEN_SECRET_ID: &str = "chat/page-token-secret";
 
+/// The stack's secrets: the name each is served by, and the template's
+/// logical id, by which a policy names it (and which names it here too).
+const SECRETS: [(&str, &str); 2] = [
+    (crate::push::SECRET_ID, "PushCredentials"),
+    (PAGE_TOKEN_SECRET_ID, "PageTokenSecret"),
+];
+
 /// `POST /`: `GetSecretValue` of one of the stack's secrets.
 pub async fn get_secret_value(
     State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -40,8 +55,23 @@ pub async fn get_secret_value(
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let id = request["SecretId"].as_str().unwrap_or_default();
-    // By name or by the ARN this stand-in gives it.
-    let name = id.rsplit_once(":secret:").map_or(id, |(_, name)| name);
+    // By name or logical id, or by an ARN naming either.
+    let asked = id.rsplit_once(":secret:").map_or(id, |(_, name)| name);
+    let (name, logical_id) = SECRETS
+        .into_iter()
+        .find(|(name, logical_id)| asked == *name || asked == *logical_id)
+        .unwrap_or((asked, asked));
+    let now = SystemTime::now();
+    let checked = match &state.iam {
+        Some(guard) => guard.check_secret(&method, &uri, &headers, &body, now, logical_id),
+        None => crate::iam::stack_key_only("secretsmanager", &method, &uri, &headers, &body, now),
+    };
+    if let Err(refused) = checked {
+        return aws_json(
+            StatusCode::BAD_REQUEST,
+            json!({ "__type": refused.error_type(), "Message": refused.to_string() }),
+        );
+    }
     let value = match name {
         crate::push::SECRET_ID => state.push.credentials_secret().to_string(),
         PAGE_TOKEN_SECRET_ID => state.page_token_secret.clone(),

@@ -58,6 +58,11 @@ impl Keys {
     pub fn insert(&mut self, access_key: &str, secret: &str) {
         self.0.insert(access_key.into(), secret.into());
     }
+
+    /// Each access key and its secret.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, s)| (k.as_str(), s.as_str()))
+    }
 }
 
 /// Where a signature must be scoped: the stand-in's region and service.

@@ -394,3 +394,208 @@ async fn connections_take_a_functions_key_only_for_what_its_policy_grants() {
     // And nothing reached or closed the socket.
     ws.sync().await;
 }
+
+/// The S3 stand-in takes each function's key, in a header or in a
+/// presigned link, for what that function's policy grants on the bucket
+/// the template names; a `DeleteObjects` deletes the keys the signer may
+/// delete and lists the others as `AccessDenied`, as S3 does.
+#[tokio::test]
+async fn s3_takes_a_functions_key_only_for_the_objects_its_policy_names() {
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+    let stack = Stack::start().await;
+    let bucket = chat_gateway::s3::BUCKET;
+    let s3 = |function: &str| {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::new()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .endpoint_url(&stack.running.s3_url)
+                .force_path_style(true)
+                .credentials_provider(key_of(&stack, function))
+                .build(),
+        )
+    };
+    let put = |function: &str, key: &str| {
+        s3(function)
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"bytes"))
+            .send()
+    };
+
+    // process-upload writes the processed copies under media/.
+    put("process-upload", "media/room/a")
+        .await
+        .expect("allowed");
+    put("process-upload", "media/room/b")
+        .await
+        .expect("allowed");
+    // create-upload's grant is uploads/ only (by presigned PUT).
+    let err = put("create-upload", "media/room/c")
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let message = err.message().unwrap_or_default();
+    assert!(
+        message.contains(
+            "assumed-role/create-upload-role/create-upload is not authorized to perform: \
+             s3:PutObject on resource: arn:aws:s3:::chat-media-000000000000-us-east-1/media/room/c"
+        ),
+        "the template's bucket name, resolved: {message}"
+    );
+
+    // A presigned link carries its signer's permissions: the typing
+    // function reads nothing of the bucket, so neither does its link.
+    let presign = |function: &str| {
+        let s3 = s3(function);
+        async move {
+            s3.get_object()
+                .bucket(bucket)
+                .key("media/room/a")
+                .presigned(
+                    aws_sdk_s3::presigning::PresigningConfig::expires_in(
+                        std::time::Duration::from_secs(60),
+                    )
+                    .unwrap(),
+                )
+                .await
+                .unwrap()
+                .uri()
+                .to_string()
+        }
+    };
+    let http = reqwest::Client::new();
+    let denied = http.get(presign("typing").await).send().await.unwrap();
+    assert_eq!(denied.status(), 403);
+    assert!(denied.text().await.unwrap().contains("AccessDenied"));
+    // get-convo's reads (attachment links) are granted under media/.
+    let allowed = http.get(presign("get-convo").await).send().await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.bytes().await.unwrap().as_ref(), b"bytes");
+
+    // create-upload may delete nothing: both keys come back refused, and
+    // both objects stay.
+    let delete = |keys: &[&str]| {
+        Delete::builder()
+            .set_objects(Some(
+                keys.iter()
+                    .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+                    .collect(),
+            ))
+            .build()
+            .unwrap()
+    };
+    let out = s3("create-upload")
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete(&["media/room/a", "media/room/b"]))
+        .send()
+        .await
+        .expect("answered, with an error per key");
+    let refused: Vec<_> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap_or_default(), e.code().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("media/room/a", "AccessDenied"),
+            ("media/room/b", "AccessDenied")
+        ]
+    );
+    let stack_s3 = s3("create-upload").config().to_builder();
+    let stack_s3 = aws_sdk_s3::Client::from_conf(
+        stack_s3
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "local", "local", None, None, "test",
+            ))
+            .build(),
+    );
+    for key in ["media/room/a", "media/room/b"] {
+        stack_s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key} stays: {e:?}"));
+    }
+    // The upload sweeper may delete under media/: the same call deletes.
+    let out = s3("upload-sweeper")
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete(&["media/room/a", "media/room/b"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.errors().is_empty(), "{:?}", out.errors());
+    assert!(stack_s3
+        .head_object()
+        .bucket(bucket)
+        .key("media/room/a")
+        .send()
+        .await
+        .is_err());
+}
+
+/// Secrets Manager takes a function's key for the secrets its policy
+/// names (`!Ref PageTokenSecret`), and refuses the rest with
+/// `AccessDeniedException`.
+#[tokio::test]
+async fn secrets_manager_takes_a_functions_key_only_for_its_secrets() {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+
+    let stack = Stack::start().await;
+    let sdk = |credentials: aws_credential_types::Credentials| {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(stack.running.base_url.clone())
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .build()
+    };
+    let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:PageTokenSecret";
+    // create-message pages, so it holds PageTokenSecretReadPolicy.
+    let secret =
+        chat_lambda::config::read_page_token_secret(&sdk(key_of(&stack, "create-message")), arn)
+            .await
+            .expect("create-message may read the page-token secret");
+    assert!(secret.len() >= chat_lambda::config::MIN_PAGE_TOKEN_SECRET);
+    // The notifier reads only the push credentials.
+    let refused = |result: Result<String, chat_lambda::config::ConfigError>| match result {
+        Err(chat_lambda::config::ConfigError::SecretRead(e)) => (
+            e.code().unwrap_or_default().to_string(),
+            e.message().unwrap_or_default().to_string(),
+        ),
+        other => panic!("refused, got {other:?}"),
+    };
+    let (code, message) = refused(
+        chat_lambda::config::read_page_token_secret(&sdk(key_of(&stack, "notifier")), arn).await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(
+        message.contains("notifier is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:000000000000:secret:PageTokenSecret"),
+        "{message}"
+    );
+    // A key the stack never gave out.
+    let (code, _) = refused(
+        chat_lambda::config::read_page_token_secret(
+            &sdk(aws_credential_types::Credentials::new(
+                "local-create-message",
+                "not-its-secret",
+                None,
+                None,
+                "test",
+            )),
+            arn,
+        )
+        .await,
+    );
+    assert_eq!(code, "InvalidSignatureException");
+}

@@ -104,15 +104,6 @@ async fn handle(
             .guard
             .check_dynamodb(&method, &uri, &headers, &body, SystemTime::now())
     {
-        if let Refused::Denied {
-            function,
-            action,
-            resource,
-            ..
-        } = &refused
-        {
-            tracing::warn!(%function, %action, %resource, "AccessDenied: the function's policy does not allow this call");
-        }
         // DynamoDB capitalizes the message of an access denial only.
         let field = if matches!(refused, Refused::Denied { .. }) {
             "Message"

@@ -30,7 +30,7 @@ pub mod policy;
 pub mod template;
 pub mod usage;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -147,6 +147,11 @@ pub struct Guard {
     account: String,
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}`.
     connections_arn: String,
+    /// The template's bucket (its `BucketName`) that the S3 stand-in's
+    /// bucket ([`crate::s3::BUCKET`]) stands for.
+    media_bucket: String,
+    /// Each secret's ARN, by the template's logical id.
+    secrets: BTreeMap<String, String>,
     usage: Option<usage::Usage>,
 }
 
@@ -158,19 +163,29 @@ impl Guard {
         wiring: &crate::wiring::Wiring,
         table_prefix: &str,
     ) -> Result<Guard, PolicyError> {
-        Self::recording(template, wiring, table_prefix, None)
+        let seed = crate::idp::random_hex(32);
+        Self::recording(template, wiring, table_prefix, &seed, None)
     }
 
-    /// [`Guard::from_template`], recording the grants calls use in `usage`.
+    /// [`Guard::from_template`] with the functions' secrets derived from
+    /// `seed` (the same seed, the same keys: a data dir keeps them across
+    /// restarts, so links a function presigned stay good), recording the
+    /// grants calls use in `usage`.
     pub fn recording(
         template: &Value,
         wiring: &crate::wiring::Wiring,
         table_prefix: &str,
+        seed: &str,
         usage: Option<usage::Usage>,
     ) -> Result<Guard, PolicyError> {
         let locals = template::Locals::new(table_prefix);
         let policies = template::function_policies(template, &locals)?;
-        let seed = crate::idp::random_hex(32);
+        let buckets = template::references(template, &locals, "AWS::S3::Bucket")?;
+        let media_bucket = match buckets.values().collect::<Vec<_>>()[..] {
+            [one] => one.clone(),
+            _ => crate::s3::BUCKET.to_string(),
+        };
+        let secrets = template::references(template, &locals, "AWS::SecretsManager::Secret")?;
         let mut keys = Keys::local();
         let mut principals = HashMap::new();
         let mut by_function = HashMap::new();
@@ -214,6 +229,8 @@ impl Guard {
             ),
             region: locals.region,
             account: locals.account,
+            media_bucket,
+            secrets,
             usage,
         })
     }
@@ -228,17 +245,25 @@ impl Guard {
         self.by_function.get(function).map(|p| p.credentials())
     }
 
+    /// Every key the stack accepts, with its secret: the stack's own and
+    /// each function's.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.keys.iter()
+    }
+
+    /// Each function's key pair, by crate name.
+    pub fn function_keys(&self) -> impl Iterator<Item = (&str, Credentials)> + '_ {
+        self.by_function
+            .iter()
+            .map(|(function, p)| (function.as_str(), p.credentials()))
+    }
+
     /// The credentials provider for the clients the functions share.
     pub fn credentials(&self) -> FunctionCredentials {
         FunctionCredentials {
             by_function: self
-                .by_function
-                .iter()
-                .map(|(f, p)| {
-                    let key =
-                        Credentials::new(&p.access_key, &p.secret, None, None, "chat-gateway-iam");
-                    (f.clone(), key)
-                })
+                .function_keys()
+                .map(|(f, key)| (f.to_string(), key))
                 .collect(),
             stack: stack_credentials(),
         }
@@ -286,6 +311,12 @@ impl Guard {
                     "with an explicit deny in an identity-based policy".to_string()
                 }
             };
+            tracing::warn!(
+                function = %principal.function,
+                action = %request.action,
+                resource = %request.resource,
+                "AccessDenied: the function's policy does not allow this call"
+            );
             return Err(Refused::Denied {
                 principal: principal.arn.clone(),
                 function: principal.function.clone(),
@@ -390,6 +421,93 @@ impl Guard {
         );
         self.authorize(principal, vec![request])
     }
+}
+
+impl Guard {
+    /// Checks one S3 call whose signature the S3 stand-in has verified as
+    /// `access_key`'s: `action` on the object `key` of `bucket`, or on the
+    /// bucket. Object actions name `arn:aws:s3:::{bucket}/{key}`, bucket
+    /// actions `arn:aws:s3:::{bucket}` ("Policy actions for Amazon S3",
+    /// Amazon S3 User Guide); the stand-in's bucket is named as the
+    /// template's.
+    pub fn check_s3(
+        &self,
+        access_key: &str,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<(), Refused> {
+        if access_key == sigv4::LOCAL_ACCESS_KEY {
+            return Ok(());
+        }
+        let principal = self
+            .principals
+            .get(access_key)
+            .ok_or(Refused::Signature(Refusal::UnknownKey))?;
+        let bucket = if bucket == crate::s3::BUCKET {
+            &self.media_bucket
+        } else {
+            bucket
+        };
+        let resource = match key {
+            Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        self.authorize(principal, vec![self.request(action, resource)])
+    }
+
+    /// Checks one Secrets Manager `GetSecretValue` of the template's secret
+    /// `secret` (its logical id): the signature, then
+    /// `secretsmanager:GetSecretValue` on the secret's ARN ("Actions,
+    /// resources, and condition keys for AWS Secrets Manager", Service
+    /// Authorization Reference).
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_secret(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+        secret: &str,
+    ) -> Result<(), Refused> {
+        let Some(principal) = self.signer("secretsmanager", method, uri, headers, body, now)?
+        else {
+            return Ok(());
+        };
+        let resource = self.secrets.get(secret).cloned().unwrap_or_else(|| {
+            format!(
+                "arn:aws:secretsmanager:{}:{}:secret:{secret}",
+                self.region, self.account
+            )
+        });
+        self.authorize(
+            principal,
+            vec![self.request("secretsmanager:GetSecretValue", resource)],
+        )
+    }
+}
+
+/// Writes each function's key pair to `dir/<crate>.env`, as the
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` its Lambda role puts in
+/// its environment on AWS: `cargo lambda watch` starts each function with
+/// its file (the workspace's `[workspace.metadata.lambda.bin]`).
+pub fn write_credential_files(guard: &Guard, dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (function, key) in guard.function_keys() {
+        let path = dir.join(format!("{function}.env"));
+        let text = format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            key.access_key_id(),
+            key.secret_access_key()
+        );
+        // Written whole, then renamed: a function starting now reads the
+        // old file or the new one, never half of one.
+        let partial = dir.join(format!(".{function}.env.partial"));
+        std::fs::write(&partial, text)?;
+        std::fs::rename(&partial, &path)?;
+    }
+    Ok(())
 }
 
 fn stack_credentials() -> Credentials {

@@ -85,7 +85,15 @@ impl Resolver<'_> {
                 Ok(self.arn("secretsmanager", &format!("secret:{id}")))
             }
             "AWS::ApiGatewayV2::Api" => Ok(l.websocket_api.clone()),
-            "AWS::S3::Bucket" => Ok(format!("{}-media", l.stack)),
+            // Its `BucketName`, else the name CloudFormation would make.
+            "AWS::S3::Bucket" => match r["Properties"].get("BucketName") {
+                Some(name) => self
+                    .resolve(name)?
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("{id}'s BucketName is not a string"))),
+                None => Ok(format!("{}-{}", l.stack, id.to_lowercase())),
+            },
             other => Err(bad(format!("!Ref {id} ({other}) has no local value"))),
         }
     }
@@ -118,6 +126,7 @@ impl Resolver<'_> {
                 Ok(self.arn("lambda", &format!("function:{}", self.function(id, r)?)))
             }
             ("AWS::SQS::Queue", "Arn") => Ok(self.arn("sqs", id)),
+            ("AWS::S3::Bucket", "Arn") => Ok(format!("arn:aws:s3:::{}", self.reference(id)?)),
             _ => Err(bad(format!(
                 "!GetAtt {id}.{attribute} ({kind}) has no local value"
             ))),
@@ -232,6 +241,24 @@ impl Resolver<'_> {
             .map(|s| Statement::parse(s, &source))
             .collect()
     }
+}
+
+/// What `!Ref` gives for each resource of `kind` (e.g. a secret's ARN, a
+/// bucket's name), by logical id.
+pub fn references(
+    template: &Value,
+    locals: &Locals,
+    kind: &str,
+) -> Result<BTreeMap<String, String>, PolicyError> {
+    let resolver = Resolver { template, locals };
+    let Some(resources) = template["Resources"].as_object() else {
+        return Err(bad("the template has no Resources"));
+    };
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, _)| Ok((id.clone(), resolver.reference(id)?)))
+        .collect()
 }
 
 /// Each function crate's policy, by crate name.
