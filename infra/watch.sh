@@ -18,11 +18,16 @@ mkdir -p "$data_dir"
 # The word filter's list, as the template's ContentFilter parameter holds it.
 content_filter="$(grep -v '^[[:space:]]*#' infra/content-filter.txt | sed '/^[[:space:]]*$/d' | paste -sd, -)"
 
+# Each function's own key pair, as its Lambda role gives it on AWS: the
+# gateway writes one file per function here, and `cargo lambda watch` starts
+# each function with its file (`[workspace.metadata.lambda.bin]` in
+# Cargo.toml names them). Nothing below gives a key, so a function without
+# one fails loudly instead of calling with the stack's.
+credentials_dir=.local/function-credentials
+
 # What each function reads in production, pointed at the local stack.
 cat >"$data_dir/functions.env" <<ENV
 AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=local
-AWS_SECRET_ACCESS_KEY=local
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3_port
 MEDIA_BUCKET=chat-media
@@ -31,7 +36,7 @@ AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$http_port
 RELAY_FUNCTION=fan-out
 COGNITO_ISSUER=http://127.0.0.1:$http_port
 COGNITO_CLIENT_ID=local-dev-client
-PAGE_TOKEN_SECRET=local-watch-mode-secret-that-signs-next-tokens
+PAGE_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-east-1:000000000000:secret:PageTokenSecret
 CONNECTION_INIT_TIMEOUT_SECS=10
 AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$http_port
 PUSH_CREDENTIALS_SECRET=chat/push-credentials
@@ -58,4 +63,5 @@ cargo build -p chat-gateway
     --embedded-dynamodb-addr "127.0.0.1:$dynamodb_port" \
     --s3-addr "127.0.0.1:$s3_port" \
     --lambda-endpoint "http://127.0.0.1:$lambda_port" \
+    --function-credentials "$credentials_dir" \
     --data-dir "$data_dir" "$@"

@@ -81,6 +81,8 @@ struct Tweaks {
     rate_limits: RateLimits,
     /// The template whose policies are enforced; `None`: infra/template.yaml.
     policies: Option<String>,
+    /// How often the connection sweeper runs; `None`: the tests' 200 ms.
+    sweep_interval: Option<std::time::Duration>,
 }
 
 impl Default for Tweaks {
@@ -90,6 +92,7 @@ impl Default for Tweaks {
             content_filter: Default::default(),
             rate_limits: counted_never_reached(),
             policies: None,
+            sweep_interval: None,
         }
     }
 }
@@ -188,6 +191,17 @@ impl Stack {
         .await
     }
 
+    /// A stack whose connection sweeper waits an hour between runs, so
+    /// what it would close (an expired token's socket) is left to the
+    /// writers and to the socket's own next message.
+    pub async fn start_with_idle_sweeper() -> Stack {
+        Self::start_tweaked(Tweaks {
+            sweep_interval: Some(std::time::Duration::from_secs(3600)),
+            ..Tweaks::default()
+        })
+        .await
+    }
+
     async fn start_tweaked(tweaks: Tweaks) -> Stack {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         Self::start_full(
@@ -247,7 +261,9 @@ impl Stack {
             data_dir,
             realtime: RealtimeConfig {
                 init_timeout: std::time::Duration::from_secs(2),
-                sweep_interval: std::time::Duration::from_millis(200),
+                sweep_interval: tweaks
+                    .sweep_interval
+                    .unwrap_or(std::time::Duration::from_millis(200)),
                 stream_poll: std::time::Duration::from_millis(stream_poll_ms()),
                 ..realtime
             },

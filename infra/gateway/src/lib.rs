@@ -415,7 +415,10 @@ pub(crate) fn persisted(
 
 /// Starts the stack and returns once it serves requests.
 pub async fn start(config: Config) -> Result<Running, GatewayError> {
-    if let Some(dir) = &config.data_dir {
+    for dir in [&config.data_dir, &config.function_credentials_dir]
+        .into_iter()
+        .flatten()
+    {
         std::fs::create_dir_all(dir).map_err(GatewayError::DataDir)?;
     }
     let (stop_http, stop_http_rx) = watch::channel(false);

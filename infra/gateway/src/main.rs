@@ -64,7 +64,9 @@ struct Args {
     /// Keep the embedded database in memory only (nothing survives a restart).
     #[arg(long)]
     in_memory: bool,
-    /// Where the embedded DynamoDB engine listens (default: a free port).
+    /// Where the embedded DynamoDB engine is published (default: a free
+    /// port): with IAM enforced, the front that checks each call listens
+    /// there, and the engine on a port of its own.
     #[arg(
         long,
         env = "CHAT_EMBEDDED_DYNAMODB_ADDR",

@@ -407,9 +407,12 @@ async fn oversized_frames_close_the_connection() {
 /// token. After `exp` (and the verifier's leeway) the next push closes it
 /// with 4401 "Token expired" instead of delivering, and a `subscribe` on it
 /// is answered the same way; a client subscribes again, with a fresh token.
+/// The sweeper, which would close both sockets first, is kept idle: the
+/// writer closes the one it meets (an `@connections` DELETE its policy must
+/// allow), and the other closes at its own `subscribe`.
 #[tokio::test]
 async fn a_socket_does_not_outlive_its_token() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_with_idle_sweeper().await;
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
     let room = convo(&alice, "room", &[&bob]).await;
@@ -463,8 +466,7 @@ async fn a_socket_does_not_outlive_its_token() {
         pushed_to.next().await,
         WsEvent::Closed(4401, "Token expired".into())
     );
-    // And a subscribe on a connection whose token has expired (unless the
-    // sweeper closed it first, the same way).
+    // And a subscribe on a connection whose token has expired.
     idle.try_subscribe("late", doc, json!({ "c": room })).await;
     assert_eq!(
         idle.next().await,

@@ -1,14 +1,17 @@
 //! Local IAM: each function calls AWS with credentials of its own, and the
-//! DynamoDB endpoint the functions reach refuses what the function's policy
-//! in infra/template.yaml would not allow on AWS.
+//! endpoints the functions reach (DynamoDB, `@connections`, Invoke, S3,
+//! Secrets Manager) refuse what the function's policy in
+//! infra/template.yaml would not allow on AWS.
 //!
 //! - Every function crate has an access key that names it
-//!   (`local-<crate>`), with a secret derived for this run. In-process, a
-//!   function's invocation runs in its [`as_function`] scope, and the shared
-//!   SDK clients' credentials provider ([`FunctionCredentials`]) signs with
-//!   that function's key; outside any function (the gateway's own table
-//!   setup and stream pollers, which are Lambda's service on AWS) it signs
-//!   with the stack's key, which is not limited.
+//!   (`local-<crate>`), with a secret derived from a seed the data dir
+//!   keeps. In-process, a function's invocation runs in its
+//!   [`as_function`] scope, and the shared SDK clients' credentials
+//!   provider ([`FunctionCredentials`]) signs with that function's key;
+//!   outside any function (the gateway's own table setup and stream
+//!   pollers, which are Lambda's service on AWS) it signs with the stack's
+//!   key, which is not limited. Functions run apart (`make watch`) read
+//!   their pair from the file [`write_credential_files`] makes for each.
 //! - The DynamoDB front ([`front`]) verifies each request's SigV4 signature
 //!   (`crate::sigv4`), maps the call to IAM's actions and resources
 //!   ([`dynamodb`]), and evaluates the signer's policy ([`policy`]); a call
@@ -542,6 +545,41 @@ impl ProvideCredentials for FunctionCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `make watch` starts each function with its key pair: the workspace
+    /// names each function's file, where `infra/watch.sh` has the gateway
+    /// write it, and the file holds that function's key.
+    #[test]
+    fn every_function_under_watch_starts_with_its_own_key_file() {
+        let template = crate::wiring::template_json(crate::wiring::TEMPLATE).unwrap();
+        let guard = Guard::from_template(&template, crate::wiring::wiring().unwrap(), "").unwrap();
+        let manifest = include_str!("../../../../Cargo.toml");
+        let watch = include_str!("../../../watch.sh");
+        let dir = ".local/function-credentials";
+        assert!(watch.contains(&format!("credentials_dir={dir}\n")));
+        assert!(watch.contains("--function-credentials \"$credentials_dir\""));
+        let mut functions = 0;
+        for (function, _) in guard.function_keys() {
+            functions += 1;
+            let entry =
+                format!("\n{function} = {{ watch = {{ env_file = \"{dir}/{function}.env\" }} }}\n");
+            assert!(manifest.contains(&entry), "Cargo.toml lacks {entry}");
+        }
+        assert!(functions > 40);
+
+        let out = std::env::temp_dir().join(format!("chat-keys-{}", uuid::Uuid::new_v4()));
+        write_credential_files(&guard, &out).unwrap();
+        let file = std::fs::read_to_string(out.join("create-message.env")).unwrap();
+        let key = guard.credentials_of("create-message").unwrap();
+        assert_eq!(
+            file,
+            format!(
+                "AWS_ACCESS_KEY_ID=local-create-message\nAWS_SECRET_ACCESS_KEY={}\n",
+                key.secret_access_key()
+            )
+        );
+        std::fs::remove_dir_all(out).unwrap();
+    }
 
     #[tokio::test]
     async fn a_function_signs_with_its_own_key_and_the_gateway_with_the_stacks() {

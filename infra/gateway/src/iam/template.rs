@@ -356,6 +356,22 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_is_named_by_its_bucket_name_and_a_secret_by_its_arn() {
+        let template = crate::wiring::template_json(crate::wiring::TEMPLATE).unwrap();
+        let buckets = references(&template, &locals(), "AWS::S3::Bucket").unwrap();
+        assert_eq!(
+            buckets["MediaBucket"], "chat-media-000000000000-us-east-1",
+            "the template's `${{AWS::StackName}}-media-${{AWS::AccountId}}-${{AWS::Region}}`"
+        );
+        let secrets = references(&template, &locals(), "AWS::SecretsManager::Secret").unwrap();
+        assert_eq!(
+            secrets["PageTokenSecret"],
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:PageTokenSecret"
+        );
+        assert!(secrets.contains_key("PushCredentials"));
+    }
+
+    #[test]
     fn what_has_no_local_meaning_is_an_error_naming_it() {
         for (policies, says) in [
             (
