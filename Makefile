@@ -94,7 +94,7 @@ test: deps fmt-check rust-version doc-links types-check clippy lint-template uni
 iam-usage-reset:
 	rm -rf $(IAM_USAGE)
 
-## Each function's DynamoDB grants that no call recorded in target/iam-usage used.
+## Each function's grants that no call recorded in target/iam-usage used.
 iam-unused:
 	$(CARGO) run -q -p chat-gateway -- --iam-unused $(IAM_USAGE)
 

@@ -125,7 +125,7 @@ struct Args {
     /// there: functions run apart (`make watch`) sign with them.
     #[arg(long, env = "CHAT_FUNCTION_CREDENTIALS")]
     function_credentials: Option<PathBuf>,
-    /// Print, per function, the DynamoDB grants of its policy that no call
+    /// Print, per function, the grants of its policy that no call
     /// recorded in this directory used, and exit.
     #[arg(long)]
     iam_unused: Option<PathBuf>,
@@ -299,7 +299,7 @@ async fn wait_for_stop() {
     let _ = ctrl_c.await;
 }
 
-/// `--iam-unused`: each function's DynamoDB grants no recorded call used.
+/// `--iam-unused`: each function's grants no recorded call used.
 fn print_unused_grants(dir: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     let template = chat_gateway::wiring::template_json(chat_gateway::wiring::TEMPLATE)?;
     let policies = chat_gateway::iam::template::function_policies(
@@ -308,7 +308,7 @@ fn print_unused_grants(dir: &PathBuf) -> Result<(), Box<dyn std::error::Error>> 
     )?;
     let unused = chat_gateway::iam::usage::unused(dir, &policies)?;
     println!(
-        "DynamoDB grants no recorded call used ({} of {} functions have some):",
+        "Grants no recorded call used ({} of {} functions have some):",
         unused.len(),
         policies.len()
     );

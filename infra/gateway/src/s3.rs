@@ -141,6 +141,16 @@ struct RefusedKeys(Vec<s3s::dto::Error>);
 /// The functions' policies, checked on each call before it runs.
 struct Policies(Arc<Guard>);
 
+impl Policies {
+    /// A bucket as the policies name it: this stand-in's as the template's.
+    fn as_named<'b>(&'b self, bucket: &'b str) -> &'b str {
+        match self.0.media_bucket() {
+            Some(named) if bucket == BUCKET => named,
+            _ => bucket,
+        }
+    }
+}
+
 /// The IAM action an S3 operation needs: its own name for most, as the
 /// "Policy actions for Amazon S3" table lists them; reads of an object's
 /// metadata and of a bucket's listing need `s3:GetObject` and
@@ -175,7 +185,12 @@ impl S3Access for Policies {
             S3Path::Object { bucket, key } => (&**bucket, Some(&**key)),
         };
         self.0
-            .check_s3(&credentials.access_key, &action_of(operation), bucket, key)
+            .check_s3(
+                &credentials.access_key,
+                &action_of(operation),
+                self.as_named(bucket),
+                key,
+            )
             .map_err(denied)
     }
 
@@ -192,7 +207,7 @@ impl S3Access for Policies {
             match self.0.check_s3(
                 &credentials.access_key,
                 "s3:DeleteObject",
-                &req.input.bucket,
+                self.as_named(&req.input.bucket),
                 Some(&object.key),
             ) {
                 Ok(()) => req.input.delete.objects.push(object),

@@ -522,32 +522,39 @@ async fn the_sweeper_removes_uploads_never_attached_a_day_on_and_keeps_the_rest(
     }
     assert!(exists(&s3, &file_key(&room, &left)).await);
 
-    // The sweeper's use-case over the stack's own table and bucket.
-    let dynamodb = chat_gateway::dynamo::client(
+    // The sweeper's use-case over the stack's own table and bucket, signed
+    // as the upload-sweeper function: its policy must allow every call.
+    let credentials = stack.running.iam.as_ref().unwrap().credentials();
+    let dynamodb = chat_gateway::dynamo::functions_client(
         &stack.running.dynamodb_endpoint,
         RequestCounter::default(),
         Default::default(),
+        Some(&credentials),
     )
     .await;
+    let sweeper_s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(
+            &chat_gateway::dynamo::functions_sdk_config(&stack.running.s3_url, Some(&credentials))
+                .await,
+        )
+        .endpoint_url(&stack.running.s3_url)
+        .force_path_style(true)
+        .build(),
+    );
     let sweeper = ChatService::new(
         DynamoStore::new(dynamodb, stack.running.tables.clone()),
         PageTokens::new(b"the sweeper's own page token secret"),
     )
     .with_media(std::sync::Arc::new(chat_media::S3Media::new(
-        s3.clone(),
+        sweeper_s3,
         chat_gateway::s3::BUCKET,
     )));
+    let sweep =
+        |at| chat_gateway::iam::as_function("upload-sweeper", sweeper.sweep_uploads(at, 100));
     let now = chat_domain::clock::now_ms();
-    assert_eq!(
-        sweeper.sweep_uploads(now, 100).await.unwrap(),
-        0,
-        "not a day yet"
-    );
+    assert_eq!(sweep(now).await.unwrap(), 0, "not a day yet");
     let day = chat_domain::limits::UNATTACHED_UPLOAD_SECS * 1000;
-    assert_eq!(
-        sweeper.sweep_uploads(now + day + 1000, 100).await.unwrap(),
-        1
-    );
+    assert_eq!(sweep(now + day + 1000).await.unwrap(), 1);
     assert!(!exists(&s3, &file_key(&room, &left)).await);
     assert!(!exists(&s3, &thumbnail_key(&room, &left)).await);
     assert!(exists(&s3, &file_key(&room, &kept)).await, "attached: kept");

@@ -383,14 +383,21 @@ async fn connections_take_a_functions_key_only_for_what_its_policy_grants() {
             && message.contains(&format!("/POST/@connections/{connection_id}")),
         "{message}"
     );
-    // create-message's grant is for POST: it may not close the socket.
+    // create-message's grant is for POST and DELETE (a push, and closing
+    // an expired token's socket): it may not read a connection.
     let err = as_function("create-message")
-        .delete_connection()
+        .get_connection()
         .connection_id(&connection_id)
         .send()
         .await
-        .expect_err("create-message may not delete a connection");
+        .expect_err("create-message may not read a connection");
     assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains(&format!("/GET/@connections/{connection_id}")),
+        "{err:?}"
+    );
     // And nothing reached or closed the socket.
     ws.sync().await;
 }

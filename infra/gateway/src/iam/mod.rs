@@ -150,9 +150,9 @@ pub struct Guard {
     account: String,
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}`.
     connections_arn: String,
-    /// The template's bucket (its `BucketName`) that the S3 stand-in's
-    /// bucket ([`crate::s3::BUCKET`]) stands for.
-    media_bucket: String,
+    /// The template's bucket (its `BucketName`), which the S3 stand-in's
+    /// bucket stands for; `None` if the template has not exactly one.
+    media_bucket: Option<String>,
     /// Each secret's ARN, by the template's logical id.
     secrets: BTreeMap<String, String>,
     usage: Option<usage::Usage>,
@@ -185,10 +185,11 @@ impl Guard {
         let policies = template::function_policies(template, &locals)?;
         let buckets = template::references(template, &locals, "AWS::S3::Bucket")?;
         let media_bucket = match buckets.values().collect::<Vec<_>>()[..] {
-            [one] => one.clone(),
-            _ => crate::s3::BUCKET.to_string(),
+            [one] => Some(one.clone()),
+            _ => None,
         };
         let secrets = template::references(template, &locals, "AWS::SecretsManager::Secret")?;
+        let mappings = template::mapping_requests(template, &locals)?;
         let mut keys = Keys::local();
         let mut principals = HashMap::new();
         let mut by_function = HashMap::new();
@@ -216,7 +217,7 @@ impl Guard {
             principals.insert(access_key, principal.clone());
             by_function.insert(function, principal);
         }
-        Ok(Guard {
+        let guard = Guard {
             keys,
             principals,
             by_function,
@@ -235,7 +236,23 @@ impl Guard {
             media_bucket,
             secrets,
             usage,
-        })
+        };
+        // What Lambda checks when it creates each stream mapping: a role
+        // that lacks it fails here, as the deployment would.
+        for (function, action, resource) in mappings {
+            let principal = guard
+                .by_function
+                .get(&function)
+                .ok_or_else(|| PolicyError(format!("{function} has no policy")))?;
+            guard
+                .authorize(principal, vec![guard.request(&action, resource)])
+                .map_err(|refused| {
+                    PolicyError(format!(
+                        "{function}'s stream mapping cannot be created: {refused}"
+                    ))
+                })?;
+        }
+        Ok(guard)
     }
 
     /// A function's identity.
@@ -427,12 +444,16 @@ impl Guard {
 }
 
 impl Guard {
+    /// The template's bucket, which the S3 stand-in's bucket stands for.
+    pub fn media_bucket(&self) -> Option<&str> {
+        self.media_bucket.as_deref()
+    }
+
     /// Checks one S3 call whose signature the S3 stand-in has verified as
     /// `access_key`'s: `action` on the object `key` of `bucket`, or on the
     /// bucket. Object actions name `arn:aws:s3:::{bucket}/{key}`, bucket
     /// actions `arn:aws:s3:::{bucket}` ("Policy actions for Amazon S3",
-    /// Amazon S3 User Guide); the stand-in's bucket is named as the
-    /// template's.
+    /// Amazon S3 User Guide).
     pub fn check_s3(
         &self,
         access_key: &str,
@@ -447,11 +468,6 @@ impl Guard {
             .principals
             .get(access_key)
             .ok_or(Refused::Signature(Refusal::UnknownKey))?;
-        let bucket = if bucket == crate::s3::BUCKET {
-            &self.media_bucket
-        } else {
-            bucket
-        };
         let resource = match key {
             Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
             None => format!("arn:aws:s3:::{bucket}"),
@@ -579,6 +595,34 @@ mod tests {
             )
         );
         std::fs::remove_dir_all(out).unwrap();
+    }
+
+    /// Lambda checks a stream mapping's role when it creates the mapping:
+    /// a notifier that may not send to its failure queue stops the stack.
+    #[test]
+    fn a_stream_mapping_its_role_cannot_serve_stops_the_stack() {
+        let template = crate::wiring::template_json(crate::wiring::TEMPLATE).unwrap();
+        Guard::from_template(&template, crate::wiring::wiring().unwrap(), "")
+            .expect("the template's mappings are served");
+        let mut narrowed = template.clone();
+        for policy in narrowed["Resources"]["NotifierFunction"]["Properties"]["Policies"]
+            .as_array_mut()
+            .unwrap()
+        {
+            if let Some(statements) = policy["Statement"].as_array_mut() {
+                statements.retain(|s| s["Action"] != "sqs:SendMessage");
+            }
+        }
+        let err = Guard::from_template(&narrowed, crate::wiring::wiring().unwrap(), "")
+            .expect_err("refused");
+        assert!(
+            err.0.contains("notifier's stream mapping cannot be created")
+                && err.0.contains(
+                    "sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:NotifyFailures"
+                ),
+            "{}",
+            err.0
+        );
     }
 
     #[tokio::test]

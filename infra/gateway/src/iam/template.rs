@@ -103,6 +103,18 @@ impl Resolver<'_> {
         format!("{}{name}", self.locals.table_prefix)
     }
 
+    /// Each function resource: its logical id, itself, and its crate.
+    fn functions(&self) -> Result<Vec<(&str, &Value, String)>, PolicyError> {
+        let Some(resources) = self.template["Resources"].as_object() else {
+            return Err(bad("the template has no Resources"));
+        };
+        resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+            .map(|(id, r)| Ok((id.as_str(), r, self.function(id, r)?)))
+            .collect()
+    }
+
     fn function(&self, id: &str, r: &Value) -> Result<String, PolicyError> {
         r["Properties"]["CodeUri"]
             .as_str()
@@ -261,6 +273,55 @@ pub fn references(
         .collect()
 }
 
+/// What an event source mapping does with its function's role, by crate:
+/// per DynamoDB stream event, the four stream actions on the stream, and
+/// `sqs:SendMessage` (or `sns:Publish`) on its on-failure destination.
+/// Lambda checks these when the mapping is created ("Process DynamoDB
+/// records with Lambda" and "Retaining records from a stream event
+/// source", Lambda Developer Guide), so a role without them fails the
+/// deployment.
+pub fn mapping_requests(
+    template: &Value,
+    locals: &Locals,
+) -> Result<Vec<(String, String, String)>, PolicyError> {
+    let resolver = Resolver { template, locals };
+    let mut out = Vec::new();
+    for (id, r, krate) in resolver.functions()? {
+        for (event, e) in r["Properties"]["Events"].as_object().into_iter().flatten() {
+            if e["Type"] != "DynamoDB" {
+                continue;
+            }
+            let properties = &e["Properties"];
+            let stream = resolver.resolve(&properties["Stream"])?;
+            let stream = stream
+                .as_str()
+                .ok_or_else(|| bad(format!("{id}.{event}: Stream is not an ARN")))?;
+            for action in [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ] {
+                out.push((krate.clone(), action.into(), stream.into()));
+            }
+            let on_failure = &properties["DestinationConfig"]["OnFailure"];
+            if on_failure.is_null() {
+                continue;
+            }
+            let destination = resolver.resolve(&on_failure["Destination"])?;
+            let destination = destination
+                .as_str()
+                .ok_or_else(|| bad(format!("{id}.{event}: Destination is not an ARN")))?;
+            let action = match on_failure["Type"].as_str() {
+                Some("SNS") => "sns:Publish",
+                _ => "sqs:SendMessage",
+            };
+            out.push((krate.clone(), action.into(), destination.into()));
+        }
+    }
+    Ok(out)
+}
+
 /// Each function crate's policy, by crate name.
 pub fn function_policies(
     template: &Value,
@@ -268,14 +329,7 @@ pub fn function_policies(
 ) -> Result<BTreeMap<String, Policy>, PolicyError> {
     let resolver = Resolver { template, locals };
     let mut out = BTreeMap::new();
-    let Some(resources) = template["Resources"].as_object() else {
-        return Err(bad("the template has no Resources"));
-    };
-    for (id, r) in resources {
-        if r["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
-        let krate = resolver.function(id, r)?;
+    for (id, r, krate) in resolver.functions()? {
         let mut policy = Policy::default();
         for entry in r["Properties"]["Policies"].as_array().into_iter().flatten() {
             policy.statements.extend(resolver.policy_entry(id, entry)?);
