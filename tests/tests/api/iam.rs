@@ -479,9 +479,40 @@ async fn s3_takes_a_functions_key_only_for_the_objects_its_policy_names() {
     assert_eq!(denied.status(), 403);
     assert!(denied.text().await.unwrap().contains("AccessDenied"));
     // get-convo's reads (attachment links) are granted under media/.
-    let allowed = http.get(presign("get-convo").await).send().await.unwrap();
+    let link = presign("get-convo").await;
+    let allowed = http.get(&link).send().await.unwrap();
     assert_eq!(allowed.status(), 200);
     assert_eq!(allowed.bytes().await.unwrap().as_ref(), b"bytes");
+    // The same link with its signature changed, and no signature at all,
+    // are refused as S3 refuses them.
+    let (head, signature) = link.split_once("X-Amz-Signature=").unwrap();
+    let flipped: String = signature
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match (i, c) {
+            (0, '0') => '1',
+            (0, _) => '0',
+            (_, c) => c,
+        })
+        .collect();
+    let tampered = http
+        .get(format!("{head}X-Amz-Signature={flipped}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 403);
+    assert!(tampered
+        .text()
+        .await
+        .unwrap()
+        .contains("SignatureDoesNotMatch"));
+    let unsigned = http
+        .get(format!("{}/{bucket}/media/room/a", stack.running.s3_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    assert!(unsigned.text().await.unwrap().contains("AccessDenied"));
 
     // create-upload may delete nothing: both keys come back refused, and
     // both objects stay.
