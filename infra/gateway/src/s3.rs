@@ -368,3 +368,28 @@ pub fn serve(
     });
     Ok((addr, task))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::action_of;
+
+    /// "Policy actions for Amazon S3": most operations need the action of
+    /// their own name; HEAD of an object needs `s3:GetObject`, and the
+    /// listings and HEAD of a bucket `s3:ListBucket`.
+    #[test]
+    fn each_operation_needs_the_action_s3_documents() {
+        for (operation, action) in [
+            ("GetObject", "s3:GetObject"),
+            ("HeadObject", "s3:GetObject"),
+            ("PutObject", "s3:PutObject"),
+            ("DeleteObject", "s3:DeleteObject"),
+            ("ListObjectsV2", "s3:ListBucket"),
+            ("ListObjects", "s3:ListBucket"),
+            ("HeadBucket", "s3:ListBucket"),
+            ("ListBuckets", "s3:ListAllMyBuckets"),
+            ("CreateBucket", "s3:CreateBucket"),
+        ] {
+            assert_eq!(action_of(operation), action, "{operation}");
+        }
+    }
+}
