@@ -9,7 +9,6 @@
 //! secret's ARN as the template names it (`!Ref PushCredentials`).
 
 use std::sync::Arc;
-
 use std::time::SystemTime;
 
 use axum::extract::State;
@@ -19,8 +18,9 @@ use serde_json::{json, Value};
 
 use crate::AppState;
 
-/// The page-token secret's name here (what `PAGE_TOKEN_SECRET_ARN` says
-/// under `make watch`).
+/// The page-token secret's name here; it answers to the template's
+/// logical id too (`…:secret:PageTokenSecret`, what `make watch` gives
+/// the functions as `PAGE_TOKEN_SECRET_ARN`).
 pub const PAGE_TOKEN_SECRET_ID: &str = "chat/page-token-secret";
 
 /// The stack's secrets: the name each is served by, and the template's
