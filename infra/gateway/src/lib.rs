@@ -464,9 +464,6 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
             &seed,
             usage,
         )?);
-        if let Some(dir) = &config.function_credentials_dir {
-            iam::write_credential_files(&guard, dir).map_err(GatewayError::DataDir)?;
-        }
         let front_addr = match config.backend {
             Backend::Embedded { .. } => config.embedded_dynamodb_addr,
             Backend::External { .. } => loopback,
@@ -487,6 +484,22 @@ pub async fn start(config: Config) -> Result<Running, GatewayError> {
     } else {
         (dynamodb_endpoint, None, None)
     };
+    // Functions run apart (`make watch`) start with the key their file
+    // gives: their own, or without enforcement the stack's, the only one
+    // accepted then.
+    if let Some(dir) = &config.function_credentials_dir {
+        match &iam {
+            Some(guard) => iam::write_credential_files(guard.function_keys(), dir),
+            None => iam::write_credential_files(
+                wiring::wiring()?
+                    .functions
+                    .iter()
+                    .map(|f| (f.as_str(), iam::stack_credentials())),
+                dir,
+            ),
+        }
+        .map_err(GatewayError::DataDir)?;
+    }
     let requests = RequestCounter::default();
     let writes = dynamo::WriteSignal::default();
     let client = dynamo::functions_client(

@@ -441,9 +441,7 @@ impl Guard {
         );
         self.authorize(principal, vec![request])
     }
-}
 
-impl Guard {
     /// The template's bucket, which the S3 stand-in's bucket stands for.
     pub fn media_bucket(&self) -> Option<&str> {
         self.media_bucket.as_deref()
@@ -511,9 +509,12 @@ impl Guard {
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` its Lambda role puts in
 /// its environment on AWS: `cargo lambda watch` starts each function with
 /// its file (the workspace's `[workspace.metadata.lambda.bin]`).
-pub fn write_credential_files(guard: &Guard, dir: &std::path::Path) -> std::io::Result<()> {
+pub fn write_credential_files<'a>(
+    keys: impl IntoIterator<Item = (&'a str, Credentials)>,
+    dir: &std::path::Path,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for (function, key) in guard.function_keys() {
+    for (function, key) in keys {
         let path = dir.join(format!("{function}.env"));
         let text = format!(
             "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
@@ -529,7 +530,9 @@ pub fn write_credential_files(guard: &Guard, dir: &std::path::Path) -> std::io::
     Ok(())
 }
 
-fn stack_credentials() -> Credentials {
+/// The stack's own key, which is not limited (and, with IAM not enforced,
+/// the only one accepted).
+pub fn stack_credentials() -> Credentials {
     Credentials::new(
         sigv4::LOCAL_ACCESS_KEY,
         sigv4::LOCAL_SECRET_KEY,
@@ -584,7 +587,7 @@ mod tests {
         assert!(functions > 40);
 
         let out = std::env::temp_dir().join(format!("chat-keys-{}", uuid::Uuid::new_v4()));
-        write_credential_files(&guard, &out).unwrap();
+        write_credential_files(guard.function_keys(), &out).unwrap();
         let file = std::fs::read_to_string(out.join("create-message.env")).unwrap();
         let key = guard.credentials_of("create-message").unwrap();
         assert_eq!(
