@@ -63,10 +63,10 @@ pub async fn invoke(
     body: Bytes,
 ) -> Response {
     // Signed, and allowed by the caller's policy, before anything else.
-    let now = std::time::SystemTime::now();
+    let request = crate::iam::Signed::arriving(&method, &uri, &headers, &body);
     let checked = match &state.iam {
-        Some(guard) => guard.check_invoke(&method, &uri, &headers, &body, now, &name),
-        None => crate::iam::stack_key_only("lambda", &method, &uri, &headers, &body, now),
+        Some(guard) => guard.check_invoke(request, &name),
+        None => crate::iam::stack_key_only("lambda", request),
     };
     if let Err(refused) = checked {
         tracing::warn!(function = %name, error = %refused, "Invoke refused");

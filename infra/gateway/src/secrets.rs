@@ -9,7 +9,6 @@
 //! secret's ARN as the template names it (`!Ref PushCredentials`).
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -61,10 +60,10 @@ pub async fn get_secret_value(
         .into_iter()
         .find(|(name, logical_id)| asked == *name || asked == *logical_id)
         .unwrap_or((asked, asked));
-    let now = SystemTime::now();
+    let request = crate::iam::Signed::arriving(&method, &uri, &headers, &body);
     let checked = match &state.iam {
-        Some(guard) => guard.check_secret(&method, &uri, &headers, &body, now, logical_id),
-        None => crate::iam::stack_key_only("secretsmanager", &method, &uri, &headers, &body, now),
+        Some(guard) => guard.check_secret(request, logical_id),
+        None => crate::iam::stack_key_only("secretsmanager", request),
     };
     if let Err(refused) = checked {
         return aws_json(

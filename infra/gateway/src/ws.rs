@@ -548,17 +548,10 @@ pub async fn management(
     let connection_id = path
         .strip_prefix("/@connections/")
         .filter(|id| !id.is_empty() && !id.contains('/'));
-    let now = std::time::SystemTime::now();
+    let request = crate::iam::Signed::arriving(&method, &uri, &headers, &body);
     let checked = match &state.guard {
-        Some(guard) => guard.check_connections(
-            &method,
-            &uri,
-            &headers,
-            &body,
-            now,
-            connection_id.unwrap_or_default(),
-        ),
-        None => crate::iam::stack_key_only("execute-api", &method, &uri, &headers, &body, now),
+        Some(guard) => guard.check_connections(request, connection_id.unwrap_or_default()),
+        None => crate::iam::stack_key_only("execute-api", request),
     };
     if let Err(refused) = checked {
         tracing::warn!(%method, path = %uri.path(), error = %refused, "@connections request refused");

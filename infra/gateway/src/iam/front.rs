@@ -13,7 +13,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -99,11 +98,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) =
-        front
-            .guard
-            .check_dynamodb(&method, &uri, &headers, &body, SystemTime::now())
-    {
+    let request = super::Signed::arriving(&method, &uri, &headers, &body);
+    if let Err(refused) = front.guard.check_dynamodb(request) {
         // DynamoDB capitalizes the message of an access denial only.
         let field = if matches!(refused, Refused::Denied { .. }) {
             "Message"

@@ -121,21 +121,53 @@ impl Refused {
     }
 }
 
+/// A request as its signature covers it, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'r> {
+    pub method: &'r Method,
+    pub uri: &'r Uri,
+    pub headers: &'r HeaderMap,
+    pub body: &'r [u8],
+    pub now: SystemTime,
+}
+
+impl<'r> Signed<'r> {
+    /// A request arriving now.
+    pub fn arriving(
+        method: &'r Method,
+        uri: &'r Uri,
+        headers: &'r HeaderMap,
+        body: &'r [u8],
+    ) -> Signed<'r> {
+        Signed {
+            method,
+            uri,
+            headers,
+            body,
+            now: SystemTime::now(),
+        }
+    }
+
+    /// The access key whose signature over this request verifies, for
+    /// `service` in `region`.
+    fn verify(&self, keys: &Keys, region: &str, service: &str) -> Result<String, Refusal> {
+        let scope = Scope { region, service };
+        sigv4::verify(
+            keys,
+            scope,
+            self.method,
+            self.uri,
+            self.headers,
+            self.body,
+            self.now,
+        )
+    }
+}
+
 /// Where IAM is not enforced: only the stack's key is accepted, for
 /// `service`.
-pub fn stack_key_only(
-    service: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<(), Refused> {
-    let scope = Scope {
-        region: sigv4::LOCAL_REGION,
-        service,
-    };
-    sigv4::verify(&Keys::local(), scope, method, uri, headers, body, now)?;
+pub fn stack_key_only(service: &str, request: Signed<'_>) -> Result<(), Refused> {
+    request.verify(&Keys::local(), sigv4::LOCAL_REGION, service)?;
     Ok(())
 }
 
@@ -291,21 +323,12 @@ impl Guard {
 
     /// The principal whose key signed `request` for `service`, after its
     /// signature verifies; `None` for the stack's own key.
-    #[allow(clippy::too_many_arguments)]
     fn signer(
         &self,
         service: &str,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
+        request: Signed<'_>,
     ) -> Result<Option<&Arc<Principal>>, Refused> {
-        let scope = Scope {
-            region: &self.region,
-            service,
-        };
-        let access_key = sigv4::verify(&self.keys, scope, method, uri, headers, body, now)?;
+        let access_key = request.verify(&self.keys, &self.region, service)?;
         Ok(self.principals.get(&access_key))
     }
 
@@ -350,24 +373,18 @@ impl Guard {
 
     /// Checks one DynamoDB request: its signature, then the signer's policy.
     /// The stack's own key is not limited.
-    pub fn check_dynamodb(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<(), Refused> {
-        let Some(principal) = self.signer("dynamodb", method, uri, headers, body, now)? else {
+    pub fn check_dynamodb(&self, request: Signed<'_>) -> Result<(), Refused> {
+        let Some(principal) = self.signer("dynamodb", request)? else {
             return Ok(());
         };
-        let target = headers
+        let target = request
+            .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let operation = target.rsplit_once('.').map_or(target, |(_, op)| op);
         let body: Value =
-            serde_json::from_slice(body).map_err(|e| Refused::Unreadable(e.to_string()))?;
+            serde_json::from_slice(request.body).map_err(|e| Refused::Unreadable(e.to_string()))?;
         let requests =
             dynamodb::requests(operation, &body, &self.schemas, &self.region, &self.account)
                 .map_err(|e| Refused::Unreadable(e.0))?;
@@ -377,16 +394,8 @@ impl Guard {
     /// Checks one Lambda `Invoke` of `function` (a name or an ARN): its
     /// signature, then `lambda:InvokeFunction` on the function's ARN
     /// ("Identity-based IAM policies for Lambda", Lambda Developer Guide).
-    pub fn check_invoke(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-        function: &str,
-    ) -> Result<(), Refused> {
-        let Some(principal) = self.signer("lambda", method, uri, headers, body, now)? else {
+    pub fn check_invoke(&self, request: Signed<'_>, function: &str) -> Result<(), Refused> {
+        let Some(principal) = self.signer("lambda", request)? else {
             return Ok(());
         };
         let resource = if function.starts_with("arn:") {
@@ -422,21 +431,17 @@ impl Guard {
     /// Developer Guide).
     pub fn check_connections(
         &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
+        request: Signed<'_>,
         connection_id: &str,
     ) -> Result<(), Refused> {
-        let Some(principal) = self.signer("execute-api", method, uri, headers, body, now)? else {
+        let Some(principal) = self.signer("execute-api", request)? else {
             return Ok(());
         };
         let request = self.request(
             "execute-api:ManageConnections",
             format!(
-                "{}/{method}/@connections/{connection_id}",
-                self.connections_arn
+                "{}/{}/@connections/{connection_id}",
+                self.connections_arn, request.method
             ),
         );
         self.authorize(principal, vec![request])
@@ -478,18 +483,8 @@ impl Guard {
     /// `secretsmanager:GetSecretValue` on the secret's ARN ("Actions,
     /// resources, and condition keys for AWS Secrets Manager", Service
     /// Authorization Reference).
-    #[allow(clippy::too_many_arguments)]
-    pub fn check_secret(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-        secret: &str,
-    ) -> Result<(), Refused> {
-        let Some(principal) = self.signer("secretsmanager", method, uri, headers, body, now)?
-        else {
+    pub fn check_secret(&self, request: Signed<'_>, secret: &str) -> Result<(), Refused> {
+        let Some(principal) = self.signer("secretsmanager", request)? else {
             return Ok(());
         };
         let resource = self.secrets.get(secret).cloned().unwrap_or_else(|| {

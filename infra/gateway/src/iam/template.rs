@@ -103,14 +103,20 @@ impl Resolver<'_> {
         format!("{}{name}", self.locals.table_prefix)
     }
 
-    /// Each function resource: its logical id, itself, and its crate.
-    fn functions(&self) -> Result<Vec<(&str, &Value, String)>, PolicyError> {
+    /// The resources of type `kind`, by logical id.
+    fn of_type<'s>(
+        &'s self,
+        kind: &'s str,
+    ) -> Result<impl Iterator<Item = (&'s String, &'s Value)>, PolicyError> {
         let Some(resources) = self.template["Resources"].as_object() else {
             return Err(bad("the template has no Resources"));
         };
-        resources
-            .iter()
-            .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        Ok(resources.iter().filter(move |(_, r)| r["Type"] == kind))
+    }
+
+    /// Each function resource: its logical id, itself, and its crate.
+    fn functions(&self) -> Result<Vec<(&str, &Value, String)>, PolicyError> {
+        self.of_type("AWS::Serverless::Function")?
             .map(|(id, r)| Ok((id.as_str(), r, self.function(id, r)?)))
             .collect()
     }
@@ -263,14 +269,11 @@ pub fn references(
     kind: &str,
 ) -> Result<BTreeMap<String, String>, PolicyError> {
     let resolver = Resolver { template, locals };
-    let Some(resources) = template["Resources"].as_object() else {
-        return Err(bad("the template has no Resources"));
-    };
-    resources
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
+    let found = resolver
+        .of_type(kind)?
         .map(|(id, _)| Ok((id.clone(), resolver.reference(id)?)))
-        .collect()
+        .collect();
+    found
 }
 
 /// What an event source mapping does with its function's role, by crate:
