@@ -28,13 +28,41 @@ const DRAIN: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Case {
     pub conversations: usize,
+    /// Subscribed sockets per conversation.
     pub subscribers: usize,
     pub messages: usize,
+    /// Sockets per member, as a member on several devices: a conversation
+    /// has `subscribers / devices` members. Past `MAX_MEMBERS` sockets a
+    /// case can only be measured this way.
+    pub devices: usize,
+}
+
+impl Case {
+    /// Members per conversation.
+    pub fn members(&self) -> usize {
+        self.subscribers / self.devices.max(1)
+    }
+
+    /// `C × S`, with the members when each has several sockets.
+    pub fn label(&self) -> String {
+        if self.devices > 1 {
+            format!(
+                "{} × {} ({} members × {} sockets)",
+                self.conversations,
+                self.subscribers,
+                self.members(),
+                self.devices
+            )
+        } else {
+            format!("{} × {}", self.conversations, self.subscribers)
+        }
+    }
 }
 
 /// Conversations and their members, made once per case and used by both
 /// sides. Each conversation's first member creates it and sends; every member,
-/// the sender included (as on a second device), subscribes.
+/// the sender included (as on a second device), subscribes, `devices` times
+/// each. A room's list holds one entry per socket, the sender first.
 pub struct Rooms {
     pub rooms: Vec<(String, Vec<User>)>,
 }
@@ -43,19 +71,25 @@ impl Rooms {
     pub async fn make(world: &World, case: Case, pool: &[User]) -> Result<Rooms> {
         let mut rooms = Vec::new();
         for c in 0..case.conversations {
-            let start = (c * case.subscribers) % pool.len();
+            let start = (c * case.members()) % pool.len();
             let members: Vec<User> = pool
                 .iter()
                 .cycle()
                 .skip(start)
-                .take(case.subscribers)
+                .take(case.members())
                 .cloned()
                 .collect();
             let name = format!("fan-out {}x{} #{c}", case.conversations, case.subscribers);
             let id = world
                 .conversation(&members[0], &name, &members[1..])
                 .await?;
-            rooms.push((id, members));
+            let sockets = members
+                .iter()
+                .cycle()
+                .take(case.subscribers)
+                .cloned()
+                .collect();
+            rooms.push((id, sockets));
         }
         Ok(Rooms { rooms })
     }

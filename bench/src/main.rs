@@ -110,6 +110,12 @@ impl Plan {
             conversations,
             subscribers,
             messages,
+            devices: 1,
+        };
+        // Past MAX_MEMBERS (1,000) sockets, members on five devices each.
+        let devices = |conversations, subscribers, messages| fanout::Case {
+            devices: 5,
+            ..case(conversations, subscribers, messages)
         };
         let load = |conversations, subscribers, messages| sustained::Case {
             conversations,
@@ -125,6 +131,7 @@ impl Plan {
                     case(1, 10, 20),
                     case(1, 100, 10),
                     case(1, 1000, 3),
+                    devices(1, 5000, 2),
                     case(100, 10, 2),
                 ],
                 sustained: vec![load(50, 10, 2_000), load(1, 1000, 100)],
@@ -146,6 +153,7 @@ impl Plan {
                     case(1, 10, 200),
                     case(1, 100, 100),
                     case(1, 1000, 30),
+                    devices(1, 5000, 10),
                     case(100, 10, 10),
                 ],
                 sustained: vec![load(50, 10, 10_000), load(1, 1000, 500)],
@@ -270,7 +278,7 @@ async fn run(args: Args) -> Result<()> {
     let pool_size = plan
         .fan_out
         .iter()
-        .map(|c| c.conversations * c.subscribers)
+        .map(|c| c.conversations * c.members())
         .max()
         .unwrap_or(1);
     let pool = world.users("member", pool_size).await?;
@@ -321,7 +329,7 @@ async fn run(args: Args) -> Result<()> {
         .await?;
         let world = setup::World::new(http.clone(), &gateway.base_url);
         let pool = world
-            .users("member", case.conversations * case.subscribers)
+            .users("member", case.conversations * case.members())
             .await?;
         let rooms = fanout::Rooms::make(&world, case, &pool).await?;
         let target = gateway.target("project, no hand-off");

@@ -46,6 +46,7 @@ impl Case {
             conversations: self.conversations,
             subscribers: self.subscribers,
             messages: self.messages / self.conversations,
+            devices: 1,
         }
     }
 }

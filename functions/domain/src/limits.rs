@@ -7,10 +7,11 @@ use crate::error::{Error, Result};
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest conversation name, in characters.
 pub const MAX_CONVO_NAME_CHARS: usize = 100;
-/// Most members a conversation can have, the creator included. The member list
-/// lives on the conversation item: 1,000 ids of at most 128 bytes stay far
-/// inside DynamoDB's 400 KB item limit, and a message fans out to at most this
-/// many members' connections.
+/// Most members a conversation can have, the creator included. The member
+/// and owner lists live on the conversation item, which every write reads
+/// (2,000 ids of at most 128 bytes are about 260 KB of DynamoDB's 400 KB),
+/// and an inbox page answers 20 conversations with their lists (about 5 MB,
+/// near Lambda's 6 MB response): those, not the fan-out, bound it.
 pub const MAX_MEMBERS: usize = 1000;
 /// Most members `createConvo` takes at once, the creator included. It keeps
 /// `createConvo` inside one TransactWriteItems (1 + members actions, AWS allows
@@ -46,11 +47,14 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Longest `nextToken` accepted.
 pub const MAX_NEXT_TOKEN_CHARS: usize = 2048;
 
-/// Most distinct reactions (emojis) on one message. With
-/// [`MAX_REACTIONS_PER_USER`] and [`MAX_MEMBERS`] it bounds the reactions a
-/// message row stores (at most 3,000 user ids, about 120 KB) inside
-/// DynamoDB's 400 KB item limit.
+/// Most distinct reactions (emojis) on one message.
 pub const MAX_REACTION_KINDS: usize = 10;
+/// Most reactions on one message, all users and emojis together. The
+/// message row keeps each reaction's users: 2,500 ids of up to 128 bytes
+/// are about 325 KB, which leaves the rest of the largest message (its
+/// content, mentions and attachments, about 30 KB) inside DynamoDB's
+/// 400 KB item. So the reactions do not bound [`MAX_MEMBERS`].
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 2_500;
 /// Most reactions one user puts on one message.
 pub const MAX_REACTIONS_PER_USER: usize = 3;
 /// Longest reaction, in bytes: the longest emoji Unicode lists (a kiss of

@@ -16,7 +16,8 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     /// Puts the caller's reaction on a message of a conversation they
     /// belong to (`add`), or takes it off. Idempotent: a reaction the caller
     /// has put already, or has not, changes and pushes nothing. A message
-    /// holds at most [`limits::MAX_REACTION_KINDS`] different reactions, and
+    /// holds at most [`limits::MAX_REACTION_KINDS`] different reactions,
+    /// [`limits::MAX_REACTIONS_PER_MESSAGE`] in all, and
     /// [`limits::MAX_REACTIONS_PER_USER`] of any one user.
     #[instrument(skip(self, sel), fields(caller = %caller.id))]
     pub async fn react(
@@ -44,6 +45,12 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                         return Err(Error::LimitExceeded(format!(
                             "you have put {} reactions on this message, the most one user can; take one off first",
                             limits::MAX_REACTIONS_PER_USER
+                        )));
+                    }
+                    if reactions.iter().map(|r| r.users.len()).sum::<usize>() >= limits::MAX_REACTIONS_PER_MESSAGE {
+                        return Err(Error::LimitExceeded(format!(
+                            "this message has {} reactions, the most it can hold",
+                            limits::MAX_REACTIONS_PER_MESSAGE
                         )));
                     }
                     match at {

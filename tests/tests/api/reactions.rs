@@ -232,3 +232,73 @@ async fn a_page_of_messages_brings_its_reactions_at_no_request_per_message() {
     let (_, _, requests) = stack.cost(react(&bob, ADD, &room, &m, "🎉")).await;
     assert_eq!(requests, 2);
 }
+
+/// The largest row reactions make: a message of the longest content, with
+/// the most mentions, that users with the longest ids have reacted to one
+/// short of the cap. The last reaction it takes is still written (both
+/// engines refuse an item over 400 KB), and the next is `LimitExceeded`.
+#[tokio::test]
+async fn a_message_takes_at_most_max_reactions_in_all_and_its_row_still_fits() {
+    use chat_domain::limits::{
+        MAX_CONTENT_CHARS, MAX_ID_CHARS, MAX_MENTIONS, MAX_REACTIONS_PER_MESSAGE,
+    };
+    use chat_domain::MessageStore;
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "room", &[&bob, &carol]).await;
+    let longest = |i: usize| format!("{i:0>width$}", width = MAX_ID_CHARS);
+    let emojis = &EMOJIS[..MAX_REACTIONS_PER_USER];
+    let fans = (MAX_REACTIONS_PER_MESSAGE - 1) / emojis.len();
+    assert_eq!(fans * emojis.len(), MAX_REACTIONS_PER_MESSAGE - 1);
+    let seq = chat_domain::clock::next_seq();
+    let content = "𝄞".repeat(MAX_CONTENT_CHARS);
+    let mut change = chat_domain::MessageChange::created(
+        &room,
+        "m1",
+        &alice.id,
+        &content,
+        &seq,
+        &chat_domain::clock::now(),
+    );
+    change.message.mentions = (0..MAX_MENTIONS).map(longest).collect();
+    change.message.reactions = emojis
+        .iter()
+        .map(|emoji| chat_domain::Reaction {
+            emoji: emoji.to_string(),
+            users: (0..fans).map(longest).collect(),
+        })
+        .collect();
+    let store = chat_store::DynamoStore::new(
+        chat_gateway::dynamo::client(
+            &stack.running.dynamodb_endpoint,
+            chat_store::RequestCounter::default(),
+            chat_gateway::dynamo::WriteSignal::default(),
+        )
+        .await,
+        stack.running.tables.clone(),
+    );
+    store.put_message(&change, 0).await.unwrap();
+
+    let out = react(&bob, ADD, &room, "m1", EMOJIS[0]).await;
+    assert_eq!(error_type(&out), "none", "{out}");
+    let total: u64 = out["data"]["addReaction"]["reactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, MAX_REACTIONS_PER_MESSAGE as u64);
+    let out = react(&carol, ADD, &room, "m1", EMOJIS[0]).await;
+    assert_eq!(error_type(&out), "LimitExceeded", "{out}");
+    // Taking one off makes room for another.
+    let out = react(&bob, REMOVE, &room, "m1", EMOJIS[0]).await;
+    assert_eq!(error_type(&out), "none", "{out}");
+    let out = react(&carol, ADD, &room, "m1", EMOJIS[1]).await;
+    assert_eq!(error_type(&out), "none", "{out}");
+    assert_eq!(
+        reactions_seen_by(&carol, &room).await[1],
+        json!({ "emoji": EMOJIS[1], "count": fans + 1, "reacted": true })
+    );
+}
