@@ -1197,11 +1197,12 @@ fn cpu_model(s: &mut String, r: &Results) {
         let sockets = p.case.subscribers as f64;
         let _ = writeln!(
             s,
-            "**{} sockets** ({}), the largest case of section 1: on AWS at 256 MB, the writer and {:.0} hand-offs \
+            "**{} sockets** ({} members on {} devices each), the largest case of section 1: on AWS at 256 MB, the writer and {:.0} hand-offs \
              post them, the last copy about {:.0} ms after the posting starts{}, for about ${:.6} of Lambda and ${:.4} of API Gateway messages per message. \
              Here the last copy came {} ms p50 after the send, against Apollo's {} ms ({}×).\n",
             p.case.subscribers,
-            p.case.label(),
+            p.case.members(),
+            p.case.devices,
             ((sockets - chosen.threshold()).max(0.0) / chosen.threshold()).ceil(),
             chosen.last_copy_ms(sockets),
             if sockets <= ACCOUNT_BURST {

@@ -91,7 +91,18 @@ pub struct WsState {
     serving: tokio::sync::watch::Sender<usize>,
     /// Who may call `@connections`: requests are signed (SigV4) as on AWS.
     guard: Option<Arc<crate::iam::Guard>>,
+    /// Permits for the connection function's invocations
+    /// ([`MAX_CONCURRENT_CONNECTION_EVENTS`]).
+    running: tokio::sync::Semaphore,
 }
+
+/// Connection events (`$connect`, a message's route, `$disconnect`) whose
+/// function runs at once; the others wait their turn. On AWS each is an
+/// invocation of its own, up to the account's concurrency (1,000 by
+/// default). Here they share one process: 5,000 sockets closing together
+/// would otherwise each open a DynamoDB connection at once and run the
+/// process out of file descriptors.
+pub const MAX_CONCURRENT_CONNECTION_EVENTS: usize = 256;
 
 /// Counts a connection as served until it is dropped.
 struct Serving(Arc<WsState>);
@@ -127,6 +138,7 @@ impl WsState {
             closing: AtomicBool::new(false),
             serving: tokio::sync::watch::channel(0).0,
             guard: None,
+            running: tokio::sync::Semaphore::new(MAX_CONCURRENT_CONNECTION_EVENTS),
         }
     }
 
@@ -273,6 +285,7 @@ impl WsState {
     }
 
     async fn invoke(&self, event: Value) -> Option<Value> {
+        let _running = self.running.acquire().await.ok()?;
         match self.connection_fn.invoke(event).await {
             Ok(v) => Some(v),
             Err(d) => {
@@ -647,4 +660,58 @@ fn percent_decode(path: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A burst of connection events, as when thousands of sockets close at
+    /// once: every one runs, never more than the cap at a time.
+    #[tokio::test]
+    async fn a_burst_of_connection_events_runs_at_most_the_cap_at_once() {
+        #[derive(Default)]
+        struct Meter {
+            now: AtomicUsize,
+            most: AtomicUsize,
+            done: AtomicUsize,
+        }
+        let meter = Arc::new(Meter::default());
+        let invoke: crate::resolvers::Invoke = {
+            let meter = meter.clone();
+            Box::new(move |_event| {
+                let meter = meter.clone();
+                Box::pin(async move {
+                    let running = meter.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    meter.most.fetch_max(running, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    meter.now.fetch_sub(1, Ordering::SeqCst);
+                    meter.done.fetch_add(1, Ordering::SeqCst);
+                    Ok(json!({}))
+                })
+            })
+        };
+        let state = Arc::new(WsState::new(
+            Function::new("connection", invoke, &Default::default()),
+            Vec::new(),
+            Limits::default(),
+            "127.0.0.1".into(),
+            "local".into(),
+        ));
+        let events = 4 * MAX_CONCURRENT_CONNECTION_EVENTS;
+        let burst = (0..events).map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move { state.invoke(json!({})).await })
+        });
+        for answered in futures::future::join_all(burst).await {
+            assert_eq!(answered.unwrap(), Some(json!({})));
+        }
+        assert_eq!(meter.done.load(Ordering::SeqCst), events);
+        assert_eq!(
+            meter.most.load(Ordering::SeqCst),
+            MAX_CONCURRENT_CONNECTION_EVENTS
+        );
+    }
 }
