@@ -481,6 +481,31 @@ fn sustained(s: &mut String, r: &Results) {
                 ratio(p.posts_per_sec, a.posts_per_sec),
             );
         }
+        let lost: Vec<String> = sustained_pairs(r)
+            .into_iter()
+            .filter(|(p, _)| p.lost > 0)
+            .map(|(p, _)| {
+                format!(
+                    "{} at {} × {}, with `createMessage` at {} ms p99",
+                    p.lost,
+                    p.case.conversations,
+                    p.case.subscribers,
+                    ms(p.post_latency.p99_ms)
+                )
+            })
+            .collect();
+        if !lost.is_empty() {
+            let _ = writeln!(
+                s,
+                "**Copies the project lost**: {}. The gateway's log names each (`post failed … not answered within \
+                 its grace`): a post the writer had sent and that was not answered within its push window's grace \
+                 (`POST_GRACE`, 1 s) is never sent again, since it may have landed and a copy twice is worse than one \
+                 lost. That takes a machine past saturation: here 32 writers each have a message's thousand posts under way \
+                 on two cores that also run the database and the load. The message itself is stored: a client that \
+                 missed its copy gets it with its next catch-up (`messageChanges`), as after a reconnect.\n",
+                lost.join("; ")
+            );
+        }
     }
 }
 
