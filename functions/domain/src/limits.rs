@@ -50,8 +50,8 @@ pub const MAX_NEXT_TOKEN_CHARS: usize = 2048;
 /// Most distinct reactions (emojis) on one message.
 pub const MAX_REACTION_KINDS: usize = 10;
 /// Most reactions on one message, all users and emojis together. The
-/// message row keeps each reaction's users: 2,500 ids of up to 128 bytes
-/// are about 325 KB, which leaves the rest of the largest message (its
+/// message row keeps each reaction's users: by DynamoDB's size rules,
+/// 2,500 ids of up to 128 bytes are about 325 KB, which leaves the rest of the largest message (its
 /// content, mentions and attachments, about 30 KB) inside DynamoDB's
 /// 400 KB item. So the reactions do not bound [`MAX_MEMBERS`].
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 2_500;
