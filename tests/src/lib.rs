@@ -366,6 +366,20 @@ impl Stack {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The functions' store over the stack's tables, signed with the
+    /// stack's key: for a test that writes a row the API cannot make.
+    pub async fn store(&self) -> chat_store::DynamoStore {
+        chat_store::DynamoStore::new(
+            chat_gateway::dynamo::client(
+                &self.running.dynamodb_endpoint,
+                chat_store::RequestCounter::default(),
+                chat_gateway::dynamo::WriteSignal::default(),
+            )
+            .await,
+            self.running.tables.clone(),
+        )
+    }
+
     /// Function invocations and DynamoDB requests made while `f` ran.
     pub async fn cost<F, T>(&self, f: F) -> (T, u64, u64)
     where

@@ -350,15 +350,7 @@ async fn a_change_that_commits_late_still_comes_in_the_next_catch_up() {
     let now = chat_domain::clock::now();
     let slow =
         chat_domain::MessageChange::created(&room, "slow", &alice.id, "slow", &slow_key, &now);
-    let store = chat_store::DynamoStore::new(
-        chat_gateway::dynamo::client(
-            &stack.running.dynamodb_endpoint,
-            chat_store::RequestCounter::default(),
-            chat_gateway::dynamo::WriteSignal::default(),
-        )
-        .await,
-        stack.running.tables.clone(),
-    );
+    let store = stack.store().await;
     // Alice's read marker is on "fast", further than the slow message: the
     // write leaves it there, and stores the message all the same.
     store.put_message(&slow, 0).await.unwrap();

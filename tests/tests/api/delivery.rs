@@ -157,7 +157,7 @@ async fn dynamodb(stack: &Stack) -> aws_sdk_dynamodb::Client {
 /// The writer `createMessage` runs, over the stack's tables, with `publisher`.
 async fn writer<P: Publisher>(stack: &Stack, publisher: P) -> ChatService<DynamoStore, P> {
     ChatService::new(
-        DynamoStore::new(dynamodb(stack).await, stack.running.tables.clone()),
+        stack.store().await,
         PageTokens::new(b"a page token secret for this writer only"),
     )
     .with_publisher(publisher)

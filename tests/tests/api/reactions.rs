@@ -270,15 +270,7 @@ async fn a_message_takes_at_most_max_reactions_in_all() {
             users: (0..fans).map(longest).collect(),
         })
         .collect();
-    let store = chat_store::DynamoStore::new(
-        chat_gateway::dynamo::client(
-            &stack.running.dynamodb_endpoint,
-            chat_store::RequestCounter::default(),
-            chat_gateway::dynamo::WriteSignal::default(),
-        )
-        .await,
-        stack.running.tables.clone(),
-    );
+    let store = stack.store().await;
     store.put_message(&change, 0).await.unwrap();
 
     let out = react(&bob, ADD, &room, "m1", EMOJIS[0]).await;
