@@ -369,15 +369,58 @@ impl Stack {
     /// The functions' store over the stack's tables, signed with the
     /// stack's key: for a test that writes a row the API cannot make.
     pub async fn store(&self) -> chat_store::DynamoStore {
-        chat_store::DynamoStore::new(
-            chat_gateway::dynamo::client(
-                &self.running.dynamodb_endpoint,
-                chat_store::RequestCounter::default(),
-                chat_gateway::dynamo::WriteSignal::default(),
-            )
-            .await,
-            self.running.tables.clone(),
+        chat_store::DynamoStore::new(self.dynamodb().await, self.running.tables.clone())
+    }
+
+    /// A DynamoDB client of the stack's database, signed with the stack's
+    /// key, outside the API and the store.
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        chat_gateway::dynamo::client(
+            &self.running.dynamodb_endpoint,
+            chat_store::RequestCounter::default(),
+            chat_gateway::dynamo::WriteSignal::default(),
         )
+        .await
+    }
+
+    /// Adds new users to `conversation` (of which `owner` is a member)
+    /// until it has `count` members, through the functions' store: the
+    /// rows `createUser` and `createConvoLink` write, without a request
+    /// each, for a test of a conversation larger than it needs to build
+    /// through the API.
+    pub async fn fill(&self, owner: &Client, conversation: &str, count: usize) {
+        use chat_domain::ports::{AddMemberOutcome, ConversationStore, UserStore};
+        use futures::{stream, StreamExt};
+        let store = &self.store().await;
+        let (link, convo) = store
+            .membership(&owner.id, conversation, true)
+            .await
+            .expect("membership read");
+        assert!(link.is_some(), "{} is not a member", owner.id);
+        let have = convo.expect("the conversation").member_count;
+        let now = chat_domain::clock::now();
+        stream::iter(have..count)
+            .for_each_concurrent(16, |i| {
+                let now = now.clone();
+                async move {
+                    let user = chat_domain::User {
+                        id: format!("{conversation}-seeded-{i:05}"),
+                        username: format!("seeded{i:05}{}", &conversation[20..]),
+                        created_at: now.clone(),
+                        updated_at: now.clone(),
+                        online: false,
+                        last_seen_at: None,
+                    };
+                    store.create_user(&user).await.expect("seeded user");
+                    let link = chat_domain::ConvoLink::new(conversation, &user.id, &now);
+                    let added = store
+                        .add_member(&owner.id, &link, chat_domain::limits::MAX_MEMBERS)
+                        .await
+                        .expect("seeded member");
+                    assert_eq!(added, AddMemberOutcome::Added);
+                }
+            })
+            .await;
     }
 
     /// Function invocations and DynamoDB requests made while `f` ran.

@@ -15,7 +15,7 @@ export const Q = {
   user: gql`query User($id: ID!) { getUser(id: $id) { id username online lastSeenAt } }`,
   inbox: gql`query Inbox { inbox(limit: 20) { items { conversationId name members lastMessage { id authorId content deletedAt removedByModerator attachments { contentType } } unreadCount moreUnread lastReadMessageId notifications } } }`,
   createConvo: gql`mutation CreateConvo($n: String!, $m: [String!]!) { createConvo(input: { name: $n, members: $m }) { id } }`,
-  history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ...MessageFields } nextToken } } } ${MESSAGE}`,
+  history: gql`query History($c: ID!, $t: String) { getConvo(id: $c) { id name members memberCount messages(limit: 30, sortDirection: DESC, nextToken: $t) { items { ...MessageFields } nextToken } } } ${MESSAGE}`,
   changes: gql`query Changes($c: ID!, $a: String) { messageChanges(conversationId: $c, after: $a, limit: 100) { items { kind message { ...MessageFields } } cursor nextToken } } ${MESSAGE}`,
   send: gql`mutation Send($id: ID!, $c: ID!, $content: String!, $a: [ID!]) { createMessage(input: { id: $id, messageConversationId: $c, content: $content, attachments: $a }) { ...MessageFields } } ${MESSAGE}`,
   createUpload: gql`mutation CreateUpload($i: CreateUploadInput!) { createUpload(input: $i) { id method url headers { name value } expiresAt maxBytes } }`,

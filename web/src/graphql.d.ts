@@ -101,12 +101,14 @@ export type Conversation = {
   createdAt: Maybe<Scalars['AWSDateTime']['output']>;
   /** A ULID assigned by the server. */
   id: Scalars['ID']['output'];
-  /** User ids of the members, the creator first. */
+  /** How many members it has, listed or not. */
+  memberCount: Scalars['Int']['output'];
+  /** User ids of the members, the creator first, in the order they joined: every member up to 1,000; past that, the first 1,000 to find room on the list (memberCount says how many in all, and associated pages through every one). */
   members: Array<Scalars['String']['output']>;
   /** Messages in server order (ULID); ASC by default. */
   messages: Maybe<ModelMessageConnection>;
   name: Scalars['String']['output'];
-  /** User ids of the owners: the creator, and whoever an owner promoted. Owners remove members and promote others. */
+  /** User ids of the owners (at most 100): the creator, and whoever an owner promoted. Owners remove members and promote others. */
   owners: Array<Scalars['String']['output']>;
   updatedAt: Maybe<Scalars['AWSDateTime']['output']>;
 };
@@ -212,6 +214,9 @@ export type InboxEntry = {
   lastMessage: Maybe<Message>;
   /** The last message the caller marked read. */
   lastReadMessageId: Maybe<Scalars['ID']['output']>;
+  /** How many members it has, listed or not. */
+  memberCount: Scalars['Int']['output'];
+  /** As Conversation.members: every member up to 1,000. */
   members: Array<Scalars['String']['output']>;
   /** Whether there are more than 99 unread: show "99+". */
   moreUnread: Scalars['Boolean']['output'];
@@ -960,7 +965,7 @@ export type HistoryQueryVariables = Exact<{
 }>;
 
 
-export type HistoryQuery = { __typename?: 'Query', getConvo: { __typename?: 'Conversation', id: string, name: string, members: Array<string>, messages: { __typename?: 'ModelMessageConnection', nextToken: string | null, items: Array<{ __typename?: 'Message', id: string, authorId: string | null, content: string, seq: string, createdAt: string | null, editedAt: string | null, deletedAt: string | null, removedByModerator: boolean, version: number, mentions: Array<string>, reactions: Array<{ __typename?: 'Reaction', emoji: string, count: number, reacted: boolean }>, attachments: Array<{ __typename?: 'Attachment', id: string, name: string, contentType: string, size: number, state: AttachmentState, error: string | null, width: number | null, height: number | null, url: string | null, thumbnailUrl: string | null }> } | null> | null } | null } | null };
+export type HistoryQuery = { __typename?: 'Query', getConvo: { __typename?: 'Conversation', id: string, name: string, members: Array<string>, memberCount: number, messages: { __typename?: 'ModelMessageConnection', nextToken: string | null, items: Array<{ __typename?: 'Message', id: string, authorId: string | null, content: string, seq: string, createdAt: string | null, editedAt: string | null, deletedAt: string | null, removedByModerator: boolean, version: number, mentions: Array<string>, reactions: Array<{ __typename?: 'Reaction', emoji: string, count: number, reacted: boolean }>, attachments: Array<{ __typename?: 'Attachment', id: string, name: string, contentType: string, size: number, state: AttachmentState, error: string | null, width: number | null, height: number | null, url: string | null, thumbnailUrl: string | null }> } | null> | null } | null } | null };
 
 export type ChangesQueryVariables = Exact<{
   c: Scalars['ID']['input'];

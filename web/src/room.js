@@ -63,6 +63,7 @@ export async function loadOlder(room, first = false) {
     if (state.open !== room || !getConvo) return;
     room.name = getConvo.name;
     room.members = getConvo.members;
+    room.memberCount = getConvo.memberCount;
     for (const id of room.members) if (!state.users.has(id)) await userOf(id).catch(() => {});
     for (const m of getConvo.messages.items) upsert(room, m);
     room.nextToken = getConvo.messages.nextToken;
@@ -167,6 +168,14 @@ export function renderMembers() {
     }
     return span;
   }));
+  // A large conversation lists its first 1,000 members; say how many more.
+  const more = (room.memberCount ?? 0) - room.members.length;
+  if (more > 0) {
+    const span = document.createElement('span');
+    span.className = 'member';
+    span.textContent = `and ${more.toLocaleString()} more`;
+    $('room-members').append(span);
+  }
 }
 
 function renderMessages(room) {

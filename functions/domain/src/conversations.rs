@@ -69,6 +69,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             id: Ulid::new().to_string(),
             name,
             owners: vec![caller.id.clone()],
+            member_count: ids.len(),
             members: ids,
             created_at: now.clone(),
             updated_at: now.clone(),

@@ -17,7 +17,9 @@ use crate::service::ChatService;
 pub struct InboxEntry {
     pub conversation_id: String,
     pub name: String,
+    /// Its listed members (see [`crate::Conversation::members`]).
     pub members: Vec<String>,
+    pub member_count: usize,
     pub owners: Vec<String>,
     /// Its newest message (a tombstone when deleted), if any, leaving out
     /// users the caller blocks.
@@ -116,6 +118,7 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                     conversation_id: convo.id.clone(),
                     name: convo.name.clone(),
                     members: convo.members.clone(),
+                    member_count: convo.member_count,
                     owners: convo.owners.clone(),
                     last_message,
                     unread_count: unread.min(limits::MAX_UNREAD_COUNT),

@@ -7,12 +7,23 @@ use crate::error::{Error, Result};
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest conversation name, in characters.
 pub const MAX_CONVO_NAME_CHARS: usize = 100;
-/// Most members a conversation can have, the creator included. The member
-/// and owner lists live on the conversation item, which every write reads
-/// (2,000 ids of at most 128 bytes are about 260 KB of DynamoDB's 400 KB),
-/// and an inbox page answers 20 conversations with their lists (about 5 MB,
-/// near Lambda's 6 MB response): those, not the fan-out, bound it.
-pub const MAX_MEMBERS: usize = 1000;
+/// Most members a conversation can have, the creator included. Membership
+/// is one ConvoLinks row each; what grows with it is what a message costs:
+/// its copy to the subscribed sockets (measured at 5,000 in BENCHMARKS.md),
+/// the read of every other member's push row by the push function, and,
+/// once per [`ACTIVITY_WINDOW_MS`], one inbox UpdateItem per member.
+pub const MAX_MEMBERS: usize = 5000;
+/// Members listed on the conversation item (`members`): all of them up to
+/// this, the creator first, in the order they joined; past it, the first to
+/// join, and the rest are read from ConvoLinks (`associated`). With at most
+/// [`MAX_OWNERS`] owners beside them the item stays far inside DynamoDB's
+/// 400 KB (1,100 ids of at most 128 bytes are about 145 KB; every write
+/// reads it), and an inbox page of 20 conversations with their lists stays
+/// about 3 MB, inside Lambda's 6 MB response.
+pub const MAX_LISTED_MEMBERS: usize = 1000;
+/// Most owners a conversation can have: they are listed on the
+/// conversation item, which every write reads.
+pub const MAX_OWNERS: usize = 100;
 /// Most members `createConvo` takes at once, the creator included. It keeps
 /// `createConvo` inside one TransactWriteItems (1 + members actions, AWS allows
 /// 100); `createConvoLink` adds the rest.

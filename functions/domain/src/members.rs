@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::graph::{LinkSel, LinkView};
 use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink, MemberChange, MemberChangeKind};
-use crate::ports::{AddMemberOutcome, Change, ChatStore, Publisher};
+use crate::page::PageQuery;
+use crate::ports::{AddMemberOutcome, Change, ChatStore, ConversationStore, Publisher};
 use crate::rates::Action;
 use crate::service::{contended, owner_only, without, ChatService};
 
@@ -104,16 +105,14 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             user_id: caller.id.clone(),
             by: caller.id.clone(),
         };
-        self.change_membership(caller, &change, |convo| {
-            if !convo.members.contains(&caller.id) {
-                return Ok(None);
-            }
-            if convo.owners == [caller.id.clone()] && convo.members.len() > 1 {
+        // The caller's link, read with the conversation, says they are in it.
+        self.change_membership(caller, &change, |convo, _| {
+            if convo.owners == [caller.id.clone()] && convo.member_count > 1 {
                 return Err(Error::Conflict(
                     "you are the last owner: promote another member (promoteMember) before you leave".into(),
                 ));
             }
-            Ok(Some((without(&convo.members, &caller.id), without(&convo.owners, &caller.id))))
+            Ok(Some(Plan::without(convo, &caller.id)))
         })
         .await
     }
@@ -140,9 +139,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             user_id: user_id.clone(),
             by: caller.id.clone(),
         };
-        self.change_membership(caller, &change, |convo| {
+        self.change_membership(caller, &change, |convo, is_member| {
             owner_only(convo, caller, "remove members")?;
-            if !convo.members.contains(&user_id) {
+            if !is_member {
                 return Ok(None);
             }
             if convo.owners.contains(&user_id) {
@@ -150,10 +149,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     "an owner cannot be removed; an owner can leave".into(),
                 ));
             }
-            Ok(Some((
-                without(&convo.members, &user_id),
-                convo.owners.clone(),
-            )))
+            Ok(Some(Plan::without(convo, &user_id)))
         })
         .await
     }
@@ -175,9 +171,9 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             user_id: user_id.clone(),
             by: caller.id.clone(),
         };
-        self.change_membership(caller, &change, |convo| {
+        self.change_membership(caller, &change, |convo, is_member| {
             owner_only(convo, caller, "promote members")?;
-            if !convo.members.contains(&user_id) {
+            if !is_member {
                 return Err(Error::NotFound(format!(
                     "{user_id:?} is not a member of this conversation"
                 )));
@@ -185,23 +181,35 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
             if convo.owners.contains(&user_id) {
                 return Ok(None);
             }
+            if convo.owners.len() >= limits::MAX_OWNERS {
+                return Err(Error::LimitExceeded(format!(
+                    "the conversation has the maximum of {} owners",
+                    limits::MAX_OWNERS
+                )));
+            }
             let mut owners = convo.owners.clone();
             owners.push(user_id.clone());
-            Ok(Some((convo.members.clone(), owners)))
+            Ok(Some(Plan {
+                members: convo.members.clone(),
+                owners,
+                member_count: convo.member_count,
+                leaving: false,
+            }))
         })
         .await
     }
 
     /// Applies a membership change computed by `next` from the conversation
-    /// as read (new members and owners, or `None` for no change), over that
-    /// read, then pushes it and ends the live subscriptions of whoever is no
-    /// longer a member. A caller who is not a member learns nothing of the
-    /// conversation: leaving answers as if done, the rest are refused.
+    /// as read and whether the change's user is a member (a [`Plan`], or
+    /// `None` for no change), over that read, then pushes it and ends the
+    /// live subscriptions of whoever is no longer a member. A caller who is
+    /// not a member learns nothing of the conversation: leaving answers as
+    /// if done, the rest are refused.
     async fn change_membership(
         &self,
         caller: &Caller,
         change: &MemberChange,
-        next: impl Fn(&Conversation) -> Result<Option<(Vec<String>, Vec<String>)>>,
+        next: impl Fn(&Conversation, bool) -> Result<Option<Plan>>,
     ) -> Result<MemberChange> {
         let mut attempts = 0;
         loop {
@@ -215,13 +223,21 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     _ => Err(Error::not_member()),
                 };
             };
-            let Some((members, owners)) = next(&convo)? else {
+            let is_member = change.user_id == caller.id
+                || is_member(&self.store, &convo, &change.user_id).await?;
+            let Some(plan) = next(&convo, is_member)? else {
                 return self.settled(change).await;
             };
-            let leaving = (!members.contains(&change.user_id)).then_some(change.user_id.as_str());
+            let leaving = plan.leaving.then_some(change.user_id.as_str());
             if self
                 .store
-                .change_members(&convo, &members, &owners, leaving)
+                .change_members(
+                    &convo,
+                    &plan.members,
+                    &plan.owners,
+                    plan.member_count,
+                    leaving,
+                )
                 .await?
             {
                 self.push(Change::Member(change)).await;
@@ -251,5 +267,71 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                 .await?;
         }
         Ok(change.clone())
+    }
+}
+
+/// A conversation's membership after a change: its listed members, its
+/// owners, how many members in all, and whether the change's user leaves.
+struct Plan {
+    members: Vec<String>,
+    owners: Vec<String>,
+    member_count: usize,
+    leaving: bool,
+}
+
+impl Plan {
+    /// `convo` without the member `user_id`.
+    fn without(convo: &Conversation, user_id: &str) -> Plan {
+        Plan {
+            members: without(&convo.members, user_id),
+            owners: without(&convo.owners, user_id),
+            member_count: convo.member_count.saturating_sub(1),
+            leaving: true,
+        }
+    }
+}
+
+/// Whether `user_id` is a member of `convo`, as read: its list says, and
+/// past what it lists, the user's link.
+pub(crate) async fn is_member<S: ConversationStore>(
+    store: &S,
+    convo: &Conversation,
+    user_id: &str,
+) -> Result<bool> {
+    if convo.members.iter().any(|m| m == user_id) {
+        return Ok(true);
+    }
+    if convo.lists_all() {
+        return Ok(false);
+    }
+    Ok(store
+        .membership(user_id, &convo.id, false)
+        .await?
+        .0
+        .is_some())
+}
+
+/// Every member of `convo`: its list when that is whole, otherwise its
+/// links, a page at a time.
+pub(crate) async fn all_members<S: ConversationStore>(
+    store: &S,
+    convo: &Conversation,
+) -> Result<Vec<String>> {
+    if convo.lists_all() {
+        return Ok(convo.members.clone());
+    }
+    let mut ids = Vec::with_capacity(convo.member_count);
+    // A thousand links (about 200 KB) a read, inside a Query's 1 MB.
+    let mut page = PageQuery {
+        limit: 1000,
+        after: None,
+    };
+    loop {
+        let (links, next) = store.links_of_conversation(&convo.id, &page).await?;
+        ids.extend(links.into_iter().map(|l| l.convo_link_user_id));
+        match next {
+            Some(cursor) => page.after = Some(cursor),
+            None => return Ok(ids),
+        }
     }
 }

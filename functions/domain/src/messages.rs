@@ -205,13 +205,17 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
     ) -> Result<MessageView> {
         let content = self.filter.apply(&limits::content(&input.content)?)?;
         let named = self.named_users(&content).await?;
+        // By their links: the conversation is read below, with the message.
+        let named = self
+            .named_members(&input.conversation_id, None, named)
+            .await?;
         self.change_own_message(
             caller,
             &input.conversation_id,
             &input.id,
             sel,
             Editor::Author,
-            |convo, message| {
+            |_, message| {
                 if message.deleted_at.is_some() {
                     return Err(Error::Conflict("a deleted message cannot be edited".into()));
                 }
@@ -223,7 +227,7 @@ impl<S: ChatStore, P: Publisher> ChatService<S, P> {
                     ChangeKind::Edited,
                     Message {
                         content: content.clone(),
-                        mentions: members_named(&named, convo, &caller.id),
+                        mentions: others(&named, &caller.id),
                         edited_at: Some(now.clone()),
                         updated_at: now,
                         version: message.version + 1,
@@ -418,24 +422,41 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         convo: &Conversation,
         author: &str,
     ) -> Result<Vec<String>> {
-        Ok(members_named(
-            &self.named_users(content).await?,
-            convo,
-            author,
-        ))
+        let named = self.named_users(content).await?;
+        let named = self.named_members(&convo.id, Some(convo), named).await?;
+        Ok(others(&named, author))
+    }
+
+    /// Of the users named, those who are members of the conversation: by
+    /// `convo`'s list when it is whole, otherwise by their links. Naming
+    /// anyone else is plain text, so a mention says nothing of who exists.
+    async fn named_members(
+        &self,
+        conversation_id: &str,
+        convo: Option<&Conversation>,
+        named: Vec<(String, String)>,
+    ) -> Result<Vec<String>> {
+        let ids: Vec<String> = named.into_iter().map(|(_, id)| id).collect();
+        if let Some(convo) = convo.filter(|c| c.lists_all()) {
+            return Ok(ids
+                .into_iter()
+                .filter(|id| convo.members.contains(id))
+                .collect());
+        }
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        let links = self.store.links_of(conversation_id, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| links.iter().any(|l| l.convo_link_user_id == *id))
+            .collect())
     }
 }
 
-/// Of the users named, those who are members of `convo`, the author left
-/// out: naming anyone else is plain text, so a mention says nothing of who
-/// exists.
-fn members_named(named: &[(String, String)], convo: &Conversation, author: &str) -> Vec<String> {
-    named
-        .iter()
-        .map(|(_, id)| id)
-        .filter(|id| *id != author && convo.members.contains(id))
-        .cloned()
-        .collect()
+/// `named` without the author: nobody mentions themselves.
+fn others(named: &[String], author: &str) -> Vec<String> {
+    named.iter().filter(|id| *id != author).cloned().collect()
 }
 
 /// Reading the history.

@@ -65,7 +65,14 @@ pub struct Presence {
 pub struct Conversation {
     pub id: String,
     pub name: String,
+    /// The members the conversation lists: every member up to
+    /// `limits::MAX_LISTED_MEMBERS`, the creator first, in the order they
+    /// joined; past that, the first to join. `lists_all` says which.
     pub members: Vec<String>,
+    /// How many members it has, listed or not (absent on conversations
+    /// stored before it: their list was whole).
+    #[serde(default)]
+    pub member_count: usize,
     /// User ids of the owners: the creator, and whoever an owner promoted.
     /// Owners remove members and promote others; the last owner cannot
     /// leave while others remain.
@@ -82,6 +89,14 @@ pub struct Conversation {
     /// knows the window is claimed without asking.
     #[serde(skip)]
     pub activity_at: Option<i64>,
+}
+
+impl Conversation {
+    /// Whether `members` holds every member, so that a user it leaves out
+    /// is not one; otherwise their ConvoLinks row says.
+    pub fn lists_all(&self) -> bool {
+        self.members.len() >= self.member_count
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

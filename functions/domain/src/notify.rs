@@ -256,7 +256,8 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
     /// The conversation, the author's username, and the members (not the
     /// author, nor anyone who blocks them) who have a device and are not in
     /// do-not-disturb, each with their profile and link: two batch reads
-    /// (the conversation, the others' push rows), and three more (who of
+    /// (the conversation, the others' push rows; between them, past the
+    /// members it lists, its links, a Query per thousand), and three more (who of
     /// them blocks the author; their links; their profiles and the
     /// author's) only when someone has a device.
     async fn recipients(
@@ -273,7 +274,10 @@ impl<S: ChatStore + PushStore, X: Pusher> Notifier<S, X> {
         else {
             return Ok(None);
         };
-        let others = without(&convo.members, &message.author_id);
+        let others = without(
+            &crate::members::all_members(&self.store, &convo).await?,
+            &message.author_id,
+        );
         if others.is_empty() {
             return Ok(None);
         }

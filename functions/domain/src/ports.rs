@@ -199,7 +199,9 @@ pub trait ConversationStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Adds `link`'s user to its conversation, atomically checking that
-    /// `caller_id` is a member, the user exists and the conversation has room.
+    /// `caller_id` is a member, the user exists and the conversation has
+    /// fewer than `max_members`; the conversation lists them while it lists
+    /// fewer than `limits::MAX_LISTED_MEMBERS`, and counts them always.
     fn add_member(
         &self,
         caller_id: &str,
@@ -214,6 +216,14 @@ pub trait ConversationStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
 
+    /// The links of `user_ids` to a conversation, in one batch read;
+    /// non-members are left out.
+    fn links_of(
+        &self,
+        conversation_id: &str,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<ConvoLink>>> + Send;
+
     /// A conversation's links, ordered by user id.
     fn links_of_conversation(
         &self,
@@ -221,14 +231,16 @@ pub trait ConversationStore: Send + Sync {
         page: &PageQuery,
     ) -> impl Future<Output = Result<(Vec<ConvoLink>, Option<Cursor>)>> + Send;
 
-    /// Writes a conversation's new `members` and `owners` over the revision
-    /// `read.rev` it was read at, deleting `remove`'s link in the same
-    /// write; `false` if the conversation changed since (read it again).
+    /// Writes a conversation's new listed `members`, `owners` and
+    /// `member_count` over the revision `read.rev` it was read at, deleting
+    /// `remove`'s link in the same write; `false` if the conversation
+    /// changed since (read it again).
     fn change_members(
         &self,
         read: &Conversation,
         members: &[String],
         owners: &[String],
+        member_count: usize,
         remove: Option<&str>,
     ) -> impl Future<Output = Result<bool>> + Send;
 
@@ -420,14 +432,6 @@ pub trait PushStore: Send + Sync {
         conversation_id: &str,
         level: NotifyLevel,
     ) -> impl Future<Output = Result<bool>> + Send;
-
-    /// The links of `user_ids` to a conversation, in one batch read;
-    /// non-members are left out.
-    fn links_of(
-        &self,
-        conversation_id: &str,
-        user_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<ConvoLink>>> + Send;
 
     /// Takes the member's push slot for the conversation for `message_id`:
     /// `true` when their last push was at least `interval_ms` before

@@ -95,7 +95,12 @@ pub struct IdKey {
 pub struct ConversationItem {
     pub id: String,
     pub name: String,
+    /// The listed members (`limits::MAX_LISTED_MEMBERS` at most).
     pub members: Vec<String>,
+    /// How many members it has, listed or not. Absent on conversations
+    /// stored before it, whose `members` listed every member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<usize>,
     /// Absent on conversations stored before owners: their creator (the
     /// first member) is the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,6 +290,7 @@ impl From<&Conversation> for ConversationItem {
             id: c.id.clone(),
             name: c.name.clone(),
             members: c.members.clone(),
+            member_count: Some(c.member_count),
             owners: Some(c.owners.clone()),
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
@@ -302,6 +308,7 @@ impl From<ConversationItem> for Conversation {
         Conversation {
             id: c.id,
             name: c.name,
+            member_count: c.member_count.unwrap_or(c.members.len()),
             members: c.members,
             owners,
             created_at: c.created_at,

@@ -144,16 +144,6 @@ async fn never_returns() -> chat_domain::error::Result<Pushed> {
     std::future::pending().await
 }
 
-/// A DynamoDB client of the stack's database, outside the API.
-async fn dynamodb(stack: &Stack) -> aws_sdk_dynamodb::Client {
-    chat_gateway::dynamo::client(
-        &stack.running.dynamodb_endpoint,
-        RequestCounter::default(),
-        Default::default(),
-    )
-    .await
-}
-
 /// The writer `createMessage` runs, over the stack's tables, with `publisher`.
 async fn writer<P: Publisher>(stack: &Stack, publisher: P) -> ChatService<DynamoStore, P> {
     ChatService::new(
@@ -272,7 +262,8 @@ async fn stored(stack: &Stack, room: &str, id: &str) -> MessageItem {
         id: id.into(),
     })
     .unwrap();
-    let out = dynamodb(stack)
+    let out = stack
+        .dynamodb()
         .await
         .get_item()
         .table_name(&stack.running.tables.messages)
@@ -312,7 +303,7 @@ async fn rows_written_outside_the_api_are_pushed_by_the_stream_once() {
     let (alice, bob, room, mut alice_ws, mut bob_ws) = room_with_subscribers(&stack).await;
     let api = post(&alice, &room, "through the API").await;
     // An import, a script, the console: no writer to push it.
-    let client = dynamodb(&stack).await;
+    let client = stack.dynamodb().await;
     let item = MessageItem {
         message_conversation_id: room.clone(),
         id: "imported".into(),

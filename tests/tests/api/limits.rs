@@ -3,11 +3,11 @@
 //! changes nothing.
 
 use chat_domain::limits::{
-    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_INITIAL_MEMBERS, MAX_MEMBERS,
-    MAX_PAGE_SIZE, MAX_USERNAME_CHARS,
+    MAX_CONTENT_CHARS, MAX_CONVO_NAME_CHARS, MAX_ID_CHARS, MAX_INITIAL_MEMBERS, MAX_LISTED_MEMBERS,
+    MAX_MEMBERS, MAX_PAGE_SIZE, MAX_USERNAME_CHARS,
 };
 use chat_tests::{convo, Stack};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const SEND: &str = "mutation($id: ID, $c: String!, $cid: ID!) { createMessage(input: {id: $id, content: $c, messageConversationId: $cid}) { id } }";
 const CREATE: &str = "mutation($n: String!, $m: [String!]!) { createConvo(input: {name: $n, members: $m}) { id members } }";
@@ -152,16 +152,14 @@ async fn member_limit() {
     use futures::{stream, StreamExt};
     let stack = Stack::start().await;
     let owner = stack.user("owner").await;
-    // One more user than a conversation can hold next to its owner.
+    // createConvo: the caller counts, so MAX_INITIAL_MEMBERS - 1 others fit.
     let stack = &stack;
-    let others: Vec<_> = stream::iter(0..MAX_MEMBERS)
+    let others: Vec<_> = stream::iter(0..MAX_INITIAL_MEMBERS + 2)
         .map(|i| async move { stack.user(&format!("member{i:04}")).await })
         .buffered(16)
         .collect()
         .await;
     let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
-
-    // createConvo: the caller counts, so MAX_INITIAL_MEMBERS - 1 others fit.
     let out = owner
         .ok(
             CREATE,
@@ -182,26 +180,25 @@ async fn member_limit() {
         "ValidationError"
     );
 
-    // createConvoLink fills the conversation up to MAX_MEMBERS...
+    // Filled to one short of MAX_MEMBERS with the rows createConvoLink
+    // writes, then createConvoLink adds the last...
     let room = out["createConvo"]["id"].as_str().unwrap().to_string();
+    stack.fill(&owner, &room, MAX_MEMBERS - 1).await;
     let add = "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }";
-    let owner = &owner;
-    let room = &room;
-    stream::iter(&ids[MAX_INITIAL_MEMBERS - 1..MAX_MEMBERS - 1])
-        .for_each_concurrent(8, |u| async move {
-            owner.ok(add, json!({ "c": room, "u": u })).await;
-        })
+    owner
+        .ok(add, json!({ "c": room, "u": ids[MAX_INITIAL_MEMBERS] }))
         .await;
-    let get = "query($c: ID!) { getConvo(id: $c) { members } }";
+    let get = "query($c: ID!) { getConvo(id: $c) { members memberCount owners } }";
     let members = owner.ok(get, json!({ "c": room })).await;
     assert_eq!(
         members["getConvo"]["members"].as_array().unwrap().len(),
-        MAX_MEMBERS
+        MAX_LISTED_MEMBERS
     );
+    assert_eq!(members["getConvo"]["memberCount"], MAX_MEMBERS);
     // ...and refuses one more, adding nothing.
     assert_eq!(
         owner
-            .error_type(add, json!({ "c": room, "u": ids[MAX_MEMBERS - 1] }))
+            .error_type(add, json!({ "c": room, "u": ids[MAX_INITIAL_MEMBERS + 1] }))
             .await,
         "LimitExceeded"
     );
@@ -209,6 +206,22 @@ async fn member_limit() {
     assert_eq!(after, members);
     // A member already in is still confirmed, full or not.
     owner.ok(add, json!({ "c": room, "u": ids[0] })).await;
+    // `associated` pages through every member, listed or not.
+    let page = "query($c: ID!, $t: String) { getConvo(id: $c) { associated(limit: 100, nextToken: $t) { items { convoLinkUserId } nextToken } } }";
+    let mut everyone = std::collections::BTreeSet::new();
+    let mut token = Value::Null;
+    loop {
+        let out = owner.ok(page, json!({ "c": room, "t": token })).await;
+        let links = &out["getConvo"]["associated"];
+        for item in links["items"].as_array().unwrap() {
+            everyone.insert(item["convoLinkUserId"].as_str().unwrap().to_string());
+        }
+        token = links["nextToken"].clone();
+        if token.is_null() {
+            break;
+        }
+    }
+    assert_eq!(everyone.len(), MAX_MEMBERS);
 }
 
 #[tokio::test]

@@ -431,3 +431,124 @@ async fn nothing_follows_the_error_of_a_removed_members_subscription_while_other
         assert_eq!(bob_got, 2 * total, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_member_past_the_listed_thousand_is_a_member_in_every_way() {
+    use chat_domain::limits::MAX_LISTED_MEMBERS;
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let room = convo(&alice, "room", &[]).await;
+    stack.fill(&alice, &room, MAX_LISTED_MEMBERS).await;
+    let add = "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }";
+    for who in [&bob, &carol] {
+        alice.ok(add, json!({ "c": room, "u": who.id })).await;
+    }
+    // The list is full: Bob is counted, not listed, and reads as a member.
+    let read = "query($c: ID!) { getConvo(id: $c) { members memberCount messages(limit: 5) { items { id } } } }";
+    let convo = bob.ok(read, json!({ "c": room })).await["getConvo"].clone();
+    assert_eq!(convo["memberCount"], MAX_LISTED_MEMBERS + 2);
+    let listed = convo["members"].as_array().unwrap();
+    assert_eq!(listed.len(), MAX_LISTED_MEMBERS);
+    assert!(!listed.contains(&json!(bob.id)));
+    // He posts to it; naming Carol, who is not listed either, mentions her.
+    let sent = bob
+        .ok(
+            "mutation($c: ID!) { createMessage(input: {content: \"hi @carol\", messageConversationId: $c}) { id mentions } }",
+            json!({ "c": room }),
+        )
+        .await;
+    assert_eq!(sent["createMessage"]["mentions"], json!([carol.id]));
+    let id = sent["createMessage"]["id"].clone();
+    let edited = bob
+        .ok(
+            "mutation($c: ID!, $m: ID!) { updateMessage(input: {id: $m, messageConversationId: $c, content: \"now @carol\"}) { mentions } }",
+            json!({ "c": room, "m": id }),
+        )
+        .await;
+    assert_eq!(edited["updateMessage"]["mentions"], json!([carol.id]));
+    // An owner promotes Carol, who is not listed either.
+    alice.ok(PROMOTE, json!({ "c": room, "u": carol.id })).await;
+    let owners = owners(&alice, &room).await;
+    assert_eq!(owners["owners"], json!([alice.id, carol.id]));
+    // He hears the room live (his socket kept busy: the test client
+    // answers the stack's pings only as it reads).
+    let mut bob_ws = stack.ws(&bob).await;
+    bob_ws
+        .subscribe("new", ON_CREATE_MESSAGE, json!({ "c": room }))
+        .await;
+    bob_ws.sync().await;
+    post(&alice, &room, "to everyone").await;
+    match bob_ws.next().await {
+        WsEvent::Message(m) if m["type"] == "next" => {
+            assert_eq!(
+                m["payload"]["data"]["onCreateMessage"]["content"],
+                "to everyone"
+            );
+        }
+        other => panic!("expected the message, got {other:?}"),
+    }
+    // Removed, his subscription ends and his access with it; Carol leaves.
+    alice.ok(REMOVE, json!({ "c": room, "u": bob.id })).await;
+    loop {
+        match bob_ws.next().await {
+            WsEvent::Message(m) if m["type"] == "next" => continue,
+            WsEvent::Message(m) if m["type"] == "error" => {
+                assert_eq!(m["payload"][0]["errorType"], "Unauthorized");
+                break;
+            }
+            other => panic!("expected the end of his subscription, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        error_type(&bob.send(read, json!({ "c": room })).await),
+        "Unauthorized"
+    );
+    carol.ok(LEAVE, json!({ "c": room })).await;
+    let convo = alice.ok(read, json!({ "c": room })).await["getConvo"].clone();
+    assert_eq!(convo["memberCount"], MAX_LISTED_MEMBERS);
+}
+
+#[tokio::test]
+async fn a_conversation_stored_before_its_member_count_gains_one_as_it_changes() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let carol = stack.user("carol").await;
+    let dave = stack.user("dave").await;
+    let room = convo(&alice, "room", &[&bob]).await;
+    let old = convo(&alice, "old", &[&bob, &carol]).await;
+    // As stored before member counts: its list was every member.
+    let db = stack.dynamodb().await;
+    for id in [&room, &old] {
+        db.update_item()
+            .table_name(&stack.running.tables.conversations)
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::S(id.to_string()),
+            )
+            .update_expression("REMOVE memberCount")
+            .send()
+            .await
+            .expect("an item as stored before");
+    }
+    let read = "query($c: ID!) { getConvo(id: $c) { members memberCount } }";
+    assert_eq!(
+        alice.ok(read, json!({ "c": room })).await["getConvo"]["memberCount"],
+        2
+    );
+    // Adding a member counts from the list; so does a member leaving.
+    let add = "mutation($c: ID!, $u: ID) { createConvoLink(input: {convoLinkConversationId: $c, convoLinkUserId: $u}) { id } }";
+    alice.ok(add, json!({ "c": room, "u": dave.id })).await;
+    let convo = alice.ok(read, json!({ "c": room })).await["getConvo"].clone();
+    assert_eq!(convo["memberCount"], 3);
+    assert_eq!(convo["members"], json!([alice.id, bob.id, dave.id]));
+    carol.ok(LEAVE, json!({ "c": old })).await;
+    let convo = alice.ok(read, json!({ "c": old })).await["getConvo"].clone();
+    assert_eq!(convo["memberCount"], 2);
+    alice.ok(add, json!({ "c": old, "u": dave.id })).await;
+    let convo = alice.ok(read, json!({ "c": old })).await["getConvo"].clone();
+    assert_eq!(convo["memberCount"], 3);
+    assert_eq!(convo["members"], json!([alice.id, bob.id, dave.id]));
+}

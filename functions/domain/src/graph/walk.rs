@@ -45,6 +45,10 @@ pub(crate) struct Known {
     viewer: String,
     users: HashMap<String, Option<User>>,
     convos: HashMap<String, Option<Conversation>>,
+    /// Conversations the viewer is known to be in, past what their lists
+    /// say: the root's (each root checks its caller's link), and those of
+    /// the viewer's own links read on the way.
+    joined: HashSet<String>,
     links: HashMap<(usize, String), std::result::Result<Links, Refusal>>,
     messages: HashMap<(usize, String), std::result::Result<Messages, Refusal>>,
     /// The users the viewer blocks, read once per walk at the first level
@@ -53,8 +57,10 @@ pub(crate) struct Known {
 }
 
 impl Known {
-    /// A conversation the caller already holds (the root's, say).
+    /// A conversation the caller already holds and is a member of (the
+    /// root's, say).
     pub(crate) fn with_conversation(mut self, convo: Conversation) -> Self {
+        self.joined.insert(convo.id.clone());
         self.convos.insert(convo.id.clone(), Some(convo));
         self
     }
@@ -303,6 +309,11 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
                 match outcome? {
                     Done::Links(c, key, result) => {
                         if let Ok((items, _)) = &result {
+                            for link in items {
+                                if link.convo_link_user_id == known.viewer {
+                                    known.joined.insert(link.convo_link_conversation_id.clone());
+                                }
+                            }
                             next.extend(items.iter().map(|l| Task::Link(&c.items, l.clone())));
                         }
                         known.links.insert(key, result);
@@ -366,10 +377,15 @@ impl<S: ChatStore, P: Send + Sync> ChatService<S, P> {
         self.tokens.open(scope, request, "limit")
     }
 
-    /// Members only: the conversation row lists them.
+    /// Members only: the conversation row lists them, or, past what it
+    /// lists, the walk has seen the caller's link.
     fn member(&self, caller: &Caller, known: &Known, convo_id: &str) -> Result<()> {
         match known.convos.get(convo_id) {
-            Some(Some(convo)) if convo.members.contains(&caller.id) => Ok(()),
+            Some(Some(convo))
+                if known.joined.contains(convo_id) || convo.members.contains(&caller.id) =>
+            {
+                Ok(())
+            }
             _ => Err(Error::not_member()),
         }
     }

@@ -1,6 +1,7 @@
 //! The Conversations and ConvoLinks tables, in memory.
 
 use super::*;
+use crate::limits;
 
 impl ConversationStore for MemoryStore {
     async fn batch_get(&self, user_ids: &[String], conversation_ids: &[String]) -> Result<Batch> {
@@ -76,8 +77,11 @@ impl ConversationStore for MemoryStore {
                 return AddMemberOutcome::AlreadyMember;
             }
             match t.conversations.get_mut(convo_id) {
-                Some(c) if c.members.len() < max_members && !c.members.contains(user_id) => {
-                    c.members.push(user_id.clone());
+                Some(c) if c.member_count < max_members => {
+                    if c.members.len() < limits::MAX_LISTED_MEMBERS {
+                        c.members.push(user_id.clone());
+                    }
+                    c.member_count += 1;
                     c.updated_at = link.created_at.clone();
                     c.rev += 1;
                 }
@@ -101,6 +105,15 @@ impl ConversationStore for MemoryStore {
         }))
     }
 
+    async fn links_of(&self, conversation_id: &str, user_ids: &[String]) -> Result<Vec<ConvoLink>> {
+        Ok(self.with(|t| {
+            user_ids
+                .iter()
+                .filter_map(|u| t.links.get(&key(u, conversation_id)).cloned())
+                .collect()
+        }))
+    }
+
     async fn links_of_conversation(
         &self,
         conversation_id: &str,
@@ -120,6 +133,7 @@ impl ConversationStore for MemoryStore {
         read: &Conversation,
         members: &[String],
         owners: &[String],
+        member_count: usize,
         remove: Option<&str>,
     ) -> Result<bool> {
         Ok(self.with(|t| {
@@ -132,6 +146,7 @@ impl ConversationStore for MemoryStore {
             };
             convo.members = members.to_vec();
             convo.owners = owners.to_vec();
+            convo.member_count = member_count;
             convo.rev = read.rev + 1;
             convo.updated_at = now();
             if let Some(user) = remove {
@@ -184,12 +199,12 @@ impl ConversationStore for MemoryStore {
                 }
             }
             let mut moved = 0;
-            for member in &conversation.members {
-                if let Some(link) = t.links.get_mut(&key(member, &conversation.id)) {
-                    if link.activity.as_deref().is_none_or(|a| a < seq) {
-                        link.activity = Some(seq.to_string());
-                        moved += 1;
-                    }
+            for link in t.links.values_mut() {
+                if link.convo_link_conversation_id == conversation.id
+                    && link.activity.as_deref().is_none_or(|a| a < seq)
+                {
+                    link.activity = Some(seq.to_string());
+                    moved += 1;
                 }
             }
             moved

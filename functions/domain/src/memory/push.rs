@@ -96,15 +96,6 @@ impl PushStore for MemoryStore {
         )
     }
 
-    async fn links_of(&self, conversation_id: &str, user_ids: &[String]) -> Result<Vec<ConvoLink>> {
-        Ok(self.with(|t| {
-            user_ids
-                .iter()
-                .filter_map(|u| t.links.get(&key(u, conversation_id)).cloned())
-                .collect()
-        }))
-    }
-
     async fn claim_push(
         &self,
         user_id: &str,

@@ -191,6 +191,7 @@ fn a_message_of_attachments_only_says_what_it_carries() {
         id: "c".into(),
         name: "room".into(),
         members: Vec::new(),
+        member_count: 0,
         owners: Vec::new(),
         created_at: String::new(),
         updated_at: String::new(),

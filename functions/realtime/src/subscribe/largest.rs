@@ -11,12 +11,12 @@ fn longest_id() -> String {
 const LONGEST_TIME: &str = "2026-12-02T01:10:33.123456789+00:00";
 
 /// The largest message: every string at its length limit, of the
-/// character JSON escapes longest, with as many reactions as it can hold,
-/// each put by every member.
+/// character JSON escapes longest, with as many reactions as it can hold
+/// (`MAX_REACTIONS_PER_MESSAGE`, spread over every kind).
 fn largest_message() -> chat_domain::Message {
     use chat_domain::limits::{
-        MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_FILE_NAME_CHARS, MAX_LINK_CHARS, MAX_MEMBERS,
-        MAX_MENTIONS, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
+        MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_FILE_NAME_CHARS, MAX_LINK_CHARS, MAX_MENTIONS,
+        MAX_REACTIONS_PER_MESSAGE, MAX_REACTION_BYTES, MAX_REACTION_KINDS,
     };
     let id = longest_id();
     let time = LONGEST_TIME.to_string();
@@ -34,7 +34,7 @@ fn largest_message() -> chat_domain::Message {
         reactions: (0..MAX_REACTION_KINDS)
             .map(|_| chat_domain::Reaction {
                 emoji: "\u{1}".repeat(MAX_REACTION_BYTES),
-                users: vec![id.clone(); MAX_MEMBERS],
+                users: vec![id.clone(); MAX_REACTIONS_PER_MESSAGE / MAX_REACTION_KINDS],
             })
             .collect(),
         mentions: vec![id.clone(); MAX_MENTIONS],
@@ -59,8 +59,8 @@ fn largest_message() -> chat_domain::Message {
 }
 
 /// The largest payloads `topic` can push. They depend only on the kind of
-/// topic, and building them takes megabytes (every reaction put by every
-/// member), so each kind's are built once.
+/// topic, and building them takes a while (every reaction a message
+/// holds), so each kind's are built once.
 pub(super) fn largest_payloads(topic: &Topic) -> &'static Payloads {
     static MESSAGES: OnceLock<Payloads> = OnceLock::new();
     static USERS: OnceLock<Payloads> = OnceLock::new();

@@ -3,6 +3,7 @@
 //! inbox activity and read marker.
 
 use super::*;
+use chat_domain::limits::MAX_LISTED_MEMBERS;
 
 impl ConversationStore for DynamoStore {
     async fn batch_get(
@@ -105,70 +106,98 @@ impl ConversationStore for DynamoStore {
     ) -> chat_domain::error::Result<AddMemberOutcome> {
         let conversation_id = &link.convo_link_conversation_id;
         let user_id = &link.convo_link_user_id;
-        let caller_is_member = ConditionCheck::builder()
-            .table_name(&self.tables.convo_links)
-            .set_key(Some(to_attrs(&LinkKey::new(caller_id, conversation_id))?))
-            .condition_expression("attribute_exists(convoLinkUserId)")
-            .build()
-            .expect("table, key and condition are set");
-        let user_exists = ConditionCheck::builder()
-            .table_name(&self.tables.users)
-            .set_key(Some(to_attrs(&IdKey {
-                id: user_id.clone(),
-            })?))
-            .condition_expression("attribute_exists(id)")
-            .build()
-            .expect("table, key and condition are set");
-        let append_member = Update::builder()
-            .table_name(&self.tables.conversations)
-            .set_key(Some(to_attrs(&IdKey {
-                id: conversation_id.clone(),
-            })?))
-            .update_expression(
-                "SET members = list_append(members, :new), updatedAt = :now, rev = if_not_exists(rev, :zero) + :one",
-            )
-            .condition_expression(
-                "attribute_exists(id) AND size(members) < :max AND NOT contains(members, :uid)",
-            )
-            .expression_attribute_values(":new", to_av(&vec![user_id.clone()])?)
-            .expression_attribute_values(":now", to_av(&link.created_at)?)
-            .expression_attribute_values(":max", to_av(&max_members)?)
-            .expression_attribute_values(":uid", to_av(user_id)?)
-            .expression_attribute_values(":zero", to_av(&0)?)
-            .expression_attribute_values(":one", to_av(&1)?)
-            .build()
-            .expect("table, key and expression are set");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(caller_is_member)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(user_exists)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().update(append_member).build())
-            .transact_items(self.put(
-                &self.tables.convo_links,
-                to_attrs(&link_item(link))?,
-                "attribute_not_exists(convoLinkUserId)",
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(AddMemberOutcome::Added),
-            Err(err) => match failed_conditions(&err) {
-                Some(r) if failed(&r, 0) => Ok(AddMemberOutcome::CallerNotMember),
-                Some(r) if failed(&r, 1) => Ok(AddMemberOutcome::UserMissing),
-                Some(r) if failed(&r, 3) => Ok(AddMemberOutcome::AlreadyMember),
-                Some(r) if failed(&r, 2) => Ok(AddMemberOutcome::Full),
-                _ => Err(StoreError::from(err).into()),
-            },
+        let key = to_attrs(&IdKey {
+            id: conversation_id.clone(),
+        })?;
+        // Appending to the list while it has room, then counting only: the
+        // conversation is not read first (it may list a thousand ids). A
+        // failed condition on it reads it once to say why: full, listing
+        // no more, or stored before its count (which it then gains).
+        let mut append = true;
+        for _ in 0..MAX_ADD_ATTEMPTS {
+            let (list, listed) = if append {
+                ("members = list_append(members, :new), ", "<")
+            } else {
+                ("", ">=")
+            };
+            let mut update = Update::builder()
+                .table_name(&self.tables.conversations)
+                .set_key(Some(key.clone()))
+                .update_expression(format!(
+                    "SET {list}memberCount = if_not_exists(memberCount, :zero) + :one, updatedAt = :now, rev = if_not_exists(rev, :zero) + :one"
+                ))
+                .condition_expression(format!(
+                    "attribute_exists(id) AND size(members) {listed} :listed AND memberCount < :max"
+                ))
+                .expression_attribute_values(":listed", to_av(&MAX_LISTED_MEMBERS)?)
+                .expression_attribute_values(":max", to_av(&max_members)?)
+                .expression_attribute_values(":now", to_av(&link.created_at)?)
+                .expression_attribute_values(":zero", to_av(&0)?)
+                .expression_attribute_values(":one", to_av(&1)?);
+            if append {
+                update = update.expression_attribute_values(":new", to_av(&vec![user_id.clone()])?);
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .condition_check(self.link_exists(caller_id, conversation_id)?)
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .condition_check(self.user_exists(user_id)?)
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .update(update.build().map_err(StoreError::from)?)
+                        .build(),
+                )
+                .transact_items(self.put(
+                    &self.tables.convo_links,
+                    to_attrs(&link_item(link))?,
+                    "attribute_not_exists(convoLinkUserId)",
+                ))
+                .send()
+                .await;
+            let reasons = match result {
+                Ok(_) => return Ok(AddMemberOutcome::Added),
+                Err(err) => match failed_conditions(&err) {
+                    Some(r) => r,
+                    None => return Err(StoreError::from(err).into()),
+                },
+            };
+            if failed(&reasons, 0) {
+                return Ok(AddMemberOutcome::CallerNotMember);
+            }
+            if failed(&reasons, 1) {
+                return Ok(AddMemberOutcome::UserMissing);
+            }
+            if failed(&reasons, 3) {
+                return Ok(AddMemberOutcome::AlreadyMember);
+            }
+            if !failed(&reasons, 2) {
+                // Cancelled for another reason (a conflicting transaction).
+                continue;
+            }
+            let Some(read) = self
+                .get::<ConversationItem>(&self.tables.conversations, key.clone())
+                .await?
+            else {
+                return Ok(AddMemberOutcome::CallerNotMember);
+            };
+            match read.member_count {
+                Some(count) if count >= max_members => return Ok(AddMemberOutcome::Full),
+                Some(_) => {}
+                None => self.count_members(&key, read.members.len()).await?,
+            }
+            append = read.members.len() < MAX_LISTED_MEMBERS;
         }
+        Err(chat_domain::Error::Conflict(
+            "the conversation's members are changing too fast; try again".into(),
+        ))
     }
 
     async fn links_of_user(
@@ -188,6 +217,19 @@ impl ConversationStore for DynamoStore {
             )
             .await?;
         Ok((items.into_iter().map(ConvoLink::from).collect(), cursor))
+    }
+
+    async fn links_of(
+        &self,
+        conversation_id: &str,
+        user_ids: &[String],
+    ) -> chat_domain::error::Result<Vec<ConvoLink>> {
+        let keys = user_ids
+            .iter()
+            .map(|id| LinkKey::new(id, conversation_id))
+            .collect::<Vec<_>>();
+        let items: Vec<LinkItem> = self.batch_items(&self.tables.convo_links, &keys).await?;
+        Ok(items.into_iter().map(ConvoLink::from).collect())
     }
 
     async fn links_of_conversation(
@@ -214,6 +256,7 @@ impl ConversationStore for DynamoStore {
         read: &Conversation,
         members: &[String],
         owners: &[String],
+        member_count: usize,
         remove: Option<&str>,
     ) -> chat_domain::error::Result<bool> {
         let update = Update::builder()
@@ -222,7 +265,7 @@ impl ConversationStore for DynamoStore {
                 id: read.id.clone(),
             })?))
             .update_expression(
-                "SET members = :members, owners = :owners, rev = :next, updatedAt = :now",
+                "SET members = :members, owners = :owners, memberCount = :count, rev = :next, updatedAt = :now",
             )
             .condition_expression(if read.rev == 0 {
                 "attribute_exists(id) AND (attribute_not_exists(rev) OR rev = :read)"
@@ -231,6 +274,7 @@ impl ConversationStore for DynamoStore {
             })
             .expression_attribute_values(":members", to_av(&members)?)
             .expression_attribute_values(":owners", to_av(&owners)?)
+            .expression_attribute_values(":count", to_av(&member_count)?)
             .expression_attribute_values(":next", to_av(&(read.rev + 1))?)
             .expression_attribute_values(":read", to_av(&read.rev)?)
             .expression_attribute_values(":now", to_av(&chat_domain::clock::now())?)
@@ -327,10 +371,14 @@ impl ConversationStore for DynamoStore {
                 return Ok(0);
             }
         }
-        let updates: Vec<_> = conversation
-            .members
-            .iter()
-            .map(|member| self.touch_link(member.clone(), conversation.id.clone(), seq.to_string()))
+        let members = if conversation.lists_all() {
+            conversation.members.clone()
+        } else {
+            self.member_ids(&conversation.id).await?
+        };
+        let updates: Vec<_> = members
+            .into_iter()
+            .map(|member| self.touch_link(member, conversation.id.clone(), seq.to_string()))
             .collect();
         let updated: Vec<usize> = futures::stream::iter(updates)
             .buffer_unordered(16)
@@ -338,4 +386,80 @@ impl ConversationStore for DynamoStore {
             .await?;
         Ok(updated.into_iter().sum())
     }
+}
+
+/// Tries of one `add_member` against changes racing it.
+const MAX_ADD_ATTEMPTS: usize = 8;
+
+impl DynamoStore {
+    /// Gives a conversation stored before its member count one: its list,
+    /// then whole, says how many (unless it changed since: read again).
+    async fn count_members(&self, key: &Attrs, listed: usize) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.conversations)
+            .set_key(Some(key.clone()))
+            .update_expression("SET memberCount = :n")
+            .condition_expression("attribute_not_exists(memberCount) AND size(members) = :n")
+            .expression_attribute_values(":n", to_av(&listed)?)
+            .send()
+            .await;
+        updated(result)?;
+        Ok(())
+    }
+
+    /// Holds a transaction to `user_id` being a member of the conversation.
+    fn link_exists(&self, user_id: &str, conversation_id: &str) -> Result<ConditionCheck> {
+        Ok(ConditionCheck::builder()
+            .table_name(&self.tables.convo_links)
+            .set_key(Some(to_attrs(&LinkKey::new(user_id, conversation_id))?))
+            .condition_expression("attribute_exists(convoLinkUserId)")
+            .build()?)
+    }
+
+    /// Holds a transaction to the user existing.
+    fn user_exists(&self, user_id: &str) -> Result<ConditionCheck> {
+        Ok(ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .set_key(Some(to_attrs(&IdKey {
+                id: user_id.to_string(),
+            })?))
+            .condition_expression("attribute_exists(id)")
+            .build()?)
+    }
+
+    /// Every member of a conversation, from its links (`byConversation`,
+    /// keys only), a page of a thousand at a time.
+    async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.convo_links)
+                .index_name(LINKS_BY_CONVERSATION)
+                .key_condition_expression("convoLinkConversationId = :c")
+                .expression_attribute_values(":c", to_av(&conversation_id)?)
+                .projection_expression("convoLinkUserId")
+                .limit(1000)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                ids.push(from_attrs::<MemberId>(item)?.convo_link_user_id);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberId {
+    convo_link_user_id: String,
 }

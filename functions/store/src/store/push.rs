@@ -209,19 +209,6 @@ impl PushStore for DynamoStore {
         Ok(updated(result)?)
     }
 
-    async fn links_of(
-        &self,
-        conversation_id: &str,
-        user_ids: &[String],
-    ) -> chat_domain::error::Result<Vec<ConvoLink>> {
-        let keys = user_ids
-            .iter()
-            .map(|id| LinkKey::new(id, conversation_id))
-            .collect::<Vec<_>>();
-        let items: Vec<LinkItem> = self.batch_items(&self.tables.convo_links, &keys).await?;
-        Ok(items.into_iter().map(ConvoLink::from).collect())
-    }
-
     async fn claim_push(
         &self,
         user_id: &str,
