@@ -33,7 +33,8 @@ pub struct Case {
     pub messages: usize,
     /// Sockets per member, as a member on several devices: a conversation
     /// has `subscribers / devices` members. Past `MAX_MEMBERS` sockets a
-    /// case can only be measured this way.
+    /// case can only be measured this way (up to `MAX_CONNECTIONS_PER_USER`
+    /// each).
     pub devices: usize,
 }
 

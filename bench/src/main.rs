@@ -112,11 +112,6 @@ impl Plan {
             messages,
             devices: 1,
         };
-        // Past MAX_MEMBERS (1,000) sockets, members on five devices each.
-        let devices = |conversations, subscribers, messages| fanout::Case {
-            devices: 5,
-            ..case(conversations, subscribers, messages)
-        };
         let load = |conversations, subscribers, messages| sustained::Case {
             conversations,
             subscribers,
@@ -131,7 +126,8 @@ impl Plan {
                     case(1, 10, 20),
                     case(1, 100, 10),
                     case(1, 1000, 3),
-                    devices(1, 5000, 2),
+                    // MAX_MEMBERS members, each on one socket.
+                    case(1, 5000, 2),
                     case(100, 10, 2),
                 ],
                 sustained: vec![load(50, 10, 2_000), load(1, 1000, 100)],
@@ -153,7 +149,8 @@ impl Plan {
                     case(1, 10, 200),
                     case(1, 100, 100),
                     case(1, 1000, 30),
-                    devices(1, 5000, 10),
+                    // MAX_MEMBERS members, each on one socket.
+                    case(1, 5000, 10),
                     case(100, 10, 10),
                 ],
                 sustained: vec![load(50, 10, 10_000), load(1, 1000, 500)],

@@ -162,12 +162,12 @@ impl ConversationStore for DynamoStore {
                 ))
                 .send()
                 .await;
-            let reasons = match result {
+            let err = match result {
                 Ok(_) => return Ok(AddMemberOutcome::Added),
-                Err(err) => match failed_conditions(&err) {
-                    Some(r) => r,
-                    None => return Err(StoreError::from(err).into()),
-                },
+                Err(err) => err,
+            };
+            let Some(reasons) = failed_conditions(&err) else {
+                return Err(StoreError::from(err).into());
             };
             if failed(&reasons, 0) {
                 return Ok(AddMemberOutcome::CallerNotMember);
@@ -179,8 +179,9 @@ impl ConversationStore for DynamoStore {
                 return Ok(AddMemberOutcome::AlreadyMember);
             }
             if !failed(&reasons, 2) {
-                // Cancelled for another reason (a conflicting transaction).
-                continue;
+                // Cancelled for another reason: a conflicting transaction,
+                // a throttle; the caller's retry policy decides.
+                return Err(StoreError::from(err).into());
             }
             let Some(read) = self
                 .get::<ConversationItem>(&self.tables.conversations, key.clone())
