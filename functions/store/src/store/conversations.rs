@@ -110,9 +110,10 @@ impl ConversationStore for DynamoStore {
             id: conversation_id.clone(),
         })?;
         // Appending to the list while it has room, then counting only: the
-        // conversation is not read first (it may list a thousand ids). A
-        // failed condition on it reads it once to say why: full, listing
-        // no more, or stored before its count (which it then gains).
+        // conversation (up to a thousand ids) is not read first. A failed
+        // condition on it reads it once to say why: full, listing no more
+        // (so past the list each add reads it, then counts), or stored
+        // before its count (which it then gains).
         let mut append = true;
         for _ in 0..MAX_ADD_ATTEMPTS {
             let (list, listed) = if append {
