@@ -14,6 +14,7 @@
 
 pub mod proxy;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use serde_json::{json, Value};
@@ -384,43 +385,99 @@ impl Stack {
     }
 
     /// Adds new users to `conversation` (of which `owner` is a member)
-    /// until it has `count` members, through the functions' store: the
-    /// rows `createUser` and `createConvoLink` write, without a request
-    /// each, for a test of a conversation larger than it needs to build
-    /// through the API.
+    /// until it has `count` members: the user and link rows, written 25 at
+    /// a time, then the conversation's list (while it has room) and count,
+    /// for a test of a conversation larger than it needs to build one
+    /// request at a time. Each row is marked pushed by its writer, as the
+    /// API's are, so the stream's fan-out leaves them alone.
     pub async fn fill(&self, owner: &Client, conversation: &str, count: usize) {
-        use chat_domain::ports::{AddMemberOutcome, ConversationStore, UserStore};
+        use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+        use chat_domain::limits::MAX_LISTED_MEMBERS;
+        use chat_domain::ports::ConversationStore;
+        use chat_store::items::{LinkItem, UserItem};
         use futures::{stream, StreamExt};
-        let store = &self.store().await;
-        let (link, convo) = store
+        let (link, convo) = self
+            .store()
+            .await
             .membership(&owner.id, conversation, true)
             .await
             .expect("membership read");
         assert!(link.is_some(), "{} is not a member", owner.id);
-        let have = convo.expect("the conversation").member_count;
+        let convo = convo.expect("the conversation");
         let now = chat_domain::clock::now();
-        stream::iter(have..count)
-            .for_each_concurrent(16, |i| {
-                let now = now.clone();
-                async move {
-                    let user = chat_domain::User {
-                        id: format!("{conversation}-seeded-{i:05}"),
-                        username: format!("seeded{i:05}{}", &conversation[20..]),
-                        created_at: now.clone(),
-                        updated_at: now.clone(),
-                        online: false,
-                        last_seen_at: None,
-                    };
-                    store.create_user(&user).await.expect("seeded user");
-                    let link = chat_domain::ConvoLink::new(conversation, &user.id, &now);
-                    let added = store
-                        .add_member(&owner.id, &link, chat_domain::limits::MAX_MEMBERS)
+        let pushed = Some(chat_domain::lease::push_lease());
+        let users: Vec<chat_domain::User> = (convo.member_count..count)
+            .map(|i| chat_domain::User {
+                id: format!("{conversation}-seeded-{i:05}"),
+                username: format!("seeded{i:05}{}", &conversation[20..]),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                online: false,
+                last_seen_at: None,
+            })
+            .collect();
+        let tables = &self.running.tables;
+        let put = |table: &str, item: HashMap<String, AttributeValue>| {
+            let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+            (
+                table.to_string(),
+                WriteRequest::builder().put_request(put).build(),
+            )
+        };
+        let mut rows = Vec::new();
+        for user in &users {
+            let link = chat_domain::ConvoLink::new(conversation, &user.id, &now);
+            let user = UserItem {
+                push_until: pushed,
+                ..UserItem::from(user)
+            };
+            let link = LinkItem {
+                push_until: pushed,
+                ..LinkItem::from(&link)
+            };
+            rows.push(put(&tables.users, serde_dynamo::to_item(user).unwrap()));
+            rows.push(put(
+                &tables.convo_links,
+                serde_dynamo::to_item(link).unwrap(),
+            ));
+        }
+        let db = &self.dynamodb().await;
+        stream::iter(rows.chunks(25))
+            .for_each_concurrent(4, |chunk| async move {
+                let mut items: HashMap<String, Vec<WriteRequest>> = HashMap::new();
+                for (table, request) in chunk {
+                    items
+                        .entry(table.clone())
+                        .or_default()
+                        .push(request.clone());
+                }
+                while !items.is_empty() {
+                    let out = db
+                        .batch_write_item()
+                        .set_request_items(Some(items))
+                        .send()
                         .await
-                        .expect("seeded member");
-                    assert_eq!(added, AddMemberOutcome::Added);
+                        .expect("seeded rows");
+                    items = out.unprocessed_items.unwrap_or_default();
                 }
             })
             .await;
+        let room = MAX_LISTED_MEMBERS.saturating_sub(convo.members.len());
+        let listed: Vec<&str> = users.iter().take(room).map(|u| u.id.as_str()).collect();
+        let av = |v: serde_json::Value| serde_dynamo::to_attribute_value(v).unwrap();
+        db.update_item()
+            .table_name(&tables.conversations)
+            .key("id", av(json!(conversation)))
+            .update_expression(
+                "SET members = list_append(members, :listed), memberCount = :count, rev = if_not_exists(rev, :zero) + :one",
+            )
+            .expression_attribute_values(":listed", av(json!(listed)))
+            .expression_attribute_values(":count", av(json!(count)))
+            .expression_attribute_values(":zero", av(json!(0)))
+            .expression_attribute_values(":one", av(json!(1)))
+            .send()
+            .await
+            .expect("the seeded conversation");
     }
 
     /// Function invocations and DynamoDB requests made while `f` ran.

@@ -68,14 +68,32 @@ async fn messages_meet_the_burst_cap_then_the_sustained_cap_and_go_through_after
     let stack = Stack::start_with_rates(RateLimits::off().with_messages(3, 2_000, 5, 6_000)).await;
     let alice = stack.user("alice").await;
     let bob = stack.user("bob").await;
-    let room = convo(&alice, "room", &[&bob]).await;
+    // On an engine loaded by the rest of the suite, a slot's four requests
+    // may not all be answered within it: such a try proves nothing, and the
+    // next window tries again, in a room of its own.
+    for _ in 0..3 {
+        let room = convo(&alice, "room", &[&bob]).await;
+        if burst_then_window(&alice, &bob, &room).await {
+            return;
+        }
+    }
+    panic!("three windows in a row too slow for a slot's four requests");
+}
+
+/// The burst cap, then the window's, in one 6-second window of `room`;
+/// `false` if the first slot ended before its four requests were answered.
+async fn burst_then_window(alice: &Client, bob: &Client, room: &str) -> bool {
     room_in_window(6_000, 5_900).await;
+    let slot_ends = (now_ms() / 2_000 + 1) * 2_000;
     for i in 0..3 {
         alice
             .ok(CREATE, json!({ "c": format!("m{i}"), "cid": room }))
             .await;
     }
     let over = alice.send(CREATE, json!({ "c": "m3", "cid": room })).await;
+    if now_ms() >= slot_ends {
+        return false;
+    }
     assert!(
         (1..=2).contains(&retry_after(&over)),
         "the slot's end: {over}"
@@ -91,11 +109,12 @@ async fn messages_meet_the_burst_cap_then_the_sustained_cap_and_go_through_after
         (3..=4).contains(&retry_after(&over)),
         "the window's end: {over}"
     );
-    assert_eq!(stored(&bob, &room).await, 6, "nothing refused was stored");
+    assert_eq!(stored(bob, room).await, 6, "nothing refused was stored");
     // Once the window turns, the same message goes through.
     room_in_window(6_000, 6_000).await;
     alice.ok(CREATE, json!({ "c": "m5", "cid": room })).await;
-    assert_eq!(stored(&bob, &room).await, 7);
+    assert_eq!(stored(bob, room).await, 7);
+    true
 }
 
 #[tokio::test]
