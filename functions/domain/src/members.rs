@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::graph::{LinkSel, LinkView};
 use crate::limits;
 use crate::model::{Caller, Conversation, ConvoLink, MemberChange, MemberChangeKind};
-use crate::page::PageQuery;
 use crate::ports::{AddMemberOutcome, Change, ChatStore, ConversationStore, Publisher};
 use crate::rates::Action;
 use crate::service::{contended, owner_only, without, ChatService};
@@ -312,7 +311,7 @@ pub(crate) async fn is_member<S: ConversationStore>(
 }
 
 /// Every member of `convo`: its list when that is whole, otherwise its
-/// links, a page at a time.
+/// links.
 pub(crate) async fn all_members<S: ConversationStore>(
     store: &S,
     convo: &Conversation,
@@ -320,18 +319,5 @@ pub(crate) async fn all_members<S: ConversationStore>(
     if convo.lists_all() {
         return Ok(convo.members.clone());
     }
-    let mut ids = Vec::with_capacity(convo.member_count);
-    // A thousand links (about 200 KB) a read, inside a Query's 1 MB.
-    let mut page = PageQuery {
-        limit: 1000,
-        after: None,
-    };
-    loop {
-        let (links, next) = store.links_of_conversation(&convo.id, &page).await?;
-        ids.extend(links.into_iter().map(|l| l.convo_link_user_id));
-        match next {
-            Some(cursor) => page.after = Some(cursor),
-            None => return Ok(ids),
-        }
-    }
+    store.member_ids(&convo.id).await
 }

@@ -224,6 +224,10 @@ pub trait ConversationStore: Send + Sync {
         user_ids: &[String],
     ) -> impl Future<Output = Result<Vec<ConvoLink>>> + Send;
 
+    /// Every member's id, from their links.
+    fn member_ids(&self, conversation_id: &str)
+        -> impl Future<Output = Result<Vec<String>>> + Send;
+
     /// A conversation's links, ordered by user id.
     fn links_of_conversation(
         &self,

@@ -114,6 +114,16 @@ impl ConversationStore for MemoryStore {
         }))
     }
 
+    async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>> {
+        Ok(self.with(|t| {
+            t.links
+                .values()
+                .filter(|l| l.convo_link_conversation_id == conversation_id)
+                .map(|l| l.convo_link_user_id.clone())
+                .collect()
+        }))
+    }
+
     async fn links_of_conversation(
         &self,
         conversation_id: &str,

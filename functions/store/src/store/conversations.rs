@@ -234,6 +234,34 @@ impl ConversationStore for DynamoStore {
         Ok(items.into_iter().map(ConvoLink::from).collect())
     }
 
+    /// `byConversation`, keys only, a thousand a page (inside a Query's 1 MB).
+    async fn member_ids(&self, conversation_id: &str) -> chat_domain::error::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.convo_links)
+                .index_name(LINKS_BY_CONVERSATION)
+                .key_condition_expression("convoLinkConversationId = :c")
+                .expression_attribute_values(":c", to_av(&conversation_id)?)
+                .projection_expression("convoLinkUserId, convoLinkConversationId")
+                .limit(1000)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from)?;
+            for item in out.items.unwrap_or_default() {
+                ids.push(from_attrs::<LinkKey>(item)?.convo_link_user_id);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
     async fn links_of_conversation(
         &self,
         conversation_id: &str,
@@ -430,38 +458,4 @@ impl DynamoStore {
             .condition_expression("attribute_exists(id)")
             .build()?)
     }
-
-    /// Every member of a conversation, from its links (`byConversation`,
-    /// keys only), a page of a thousand at a time.
-    async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.convo_links)
-                .index_name(LINKS_BY_CONVERSATION)
-                .key_condition_expression("convoLinkConversationId = :c")
-                .expression_attribute_values(":c", to_av(&conversation_id)?)
-                .projection_expression("convoLinkUserId")
-                .limit(1000)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                ids.push(from_attrs::<MemberId>(item)?.convo_link_user_id);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MemberId {
-    convo_link_user_id: String,
 }
