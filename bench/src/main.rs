@@ -66,6 +66,11 @@ struct Args {
     /// and arm64 artifact (`make build`); the report says it was left out.
     #[arg(long)]
     skip_cold_start: bool,
+    /// With `--only fan-out`: only the cases with this many subscribers per
+    /// conversation, and not the largest case again without the hand-off
+    /// (e.g. to profile one case).
+    #[arg(long, requires = "only")]
+    subscribers: Option<usize>,
 }
 
 /// The parts `--only` can pick.
@@ -217,7 +222,13 @@ async fn run(args: Args) -> Result<()> {
     }
     let work = root.join("target/bench");
     std::fs::create_dir_all(&work)?;
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if let Some(subscribers) = args.subscribers {
+        plan.fan_out.retain(|case| case.subscribers == subscribers);
+        if plan.fan_out.is_empty() {
+            return Err(format!("no fan-out case has {subscribers} subscribers").into());
+        }
+    }
     let http = client::Http::new();
 
     // One post and one frame, alone, on a machine nothing else loads yet.
@@ -314,7 +325,7 @@ async fn run(args: Args) -> Result<()> {
     if let Some(&case) = plan
         .fan_out
         .iter()
-        .filter(|_| wants(Part::FanOut))
+        .filter(|_| wants(Part::FanOut) && args.subscribers.is_none())
         .max_by_key(|c| c.subscribers)
     {
         let gateway = procs::Gateway::start(

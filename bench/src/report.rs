@@ -242,7 +242,8 @@ fn fan_out(s: &mut String, r: &Results) {
              pair of `--only fan-out` runs. What remains is the embedded engine's, from a `perf` profile of a gateway \
              built with symbols (`CHAT_BENCH_GATEWAY`) over 10 s of the 1 × 1000 case, its connections' setup \
              included: the engine's threads took 56 % of the gateway's samples and its Query 27 %, most of that (17 %) \
-             parsing each stored index item's JSON into an attribute map before projecting it, then SQLite's reads \
+             parsing each stored index item's JSON into an attribute map before projecting it (through the engine's \
+             request parser; it now reads stored items in one pass, vendor/README.md), then SQLite's reads \
              (4 %) and the projection (4 %); the SDK's parsing of the answer, in the function, took 6 %. The Query is \
              what Apollo does not do: it keeps its subscribers in memory, which no Lambda function can. On AWS the \
              same Query is DynamoDB's, one partition read, counted in section 5.\n"

@@ -108,8 +108,10 @@ pub(crate) mod handoff_mutex;
 mod server_options;
 #[cfg(feature = "mcp-server")]
 pub(crate) mod snapshots;
+// Items read back from storage (vendor/README.md).
 pub mod storage;
 pub mod storage_backend;
+pub(crate) mod stored;
 pub mod streams;
 pub mod ttl;
 pub mod types;

@@ -291,6 +291,10 @@ pub struct Storage {
 }
 
 #[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
+/// Prepared statements kept per connection: enough for every table, index
+/// and request kind of a few dozen tables (rusqlite keeps 16 by default).
+const STATEMENT_CACHE_CAPACITY: usize = 512;
+
 impl Storage {
     /// Open a persistent database at the given path.
     pub fn new(path: &str) -> Result<Self> {
@@ -426,6 +430,10 @@ impl Storage {
         // Ahead of everything here that writes, the journal mode included, so
         // a file a newer build wrote is refused as it was found.
         refuse_newer_schema(&self.conn)?;
+        // Every read and write prepares its statement through the cache, one
+        // per table and index and kind of request, so it holds them all.
+        self.conn
+            .set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         // Enable WAL mode for better concurrency
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         Self::register_functions(&self.conn)?;
@@ -800,7 +808,7 @@ impl Storage {
         }
 
         let (sql, params) = sql_builders::get_table_metadata(table_name);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
 
         let result = stmt.query_row(rusqlite::params_from_iter(params.iter()), row_to_metadata);
 
@@ -1006,7 +1014,7 @@ impl Storage {
     /// List all table names.
     pub fn list_table_names(&self) -> Result<Vec<String>> {
         let (sql, params) = sql_builders::list_table_names();
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let names = stmt
             .query_map(rusqlite::params_from_iter(params.iter()), |row| row.get(0))?
             .collect::<std::result::Result<Vec<String>, _>>()?;
@@ -1139,7 +1147,7 @@ impl Storage {
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) =
             sql_builders::query_gsi_items(table_name, index_name, gsi_pk, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1157,7 +1165,7 @@ impl Storage {
         params: &ScanParams,
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) = sql_builders::scan_gsi_items(table_name, index_name, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1238,7 +1246,7 @@ impl Storage {
     ) -> Result<Vec<crate::storage_backend::VectorCandidateRow>> {
         let (sql, params) =
             sql_builders::query_vector_candidates(table_name, index_name, hash_value);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params.iter()), |row| {
                 Ok(crate::storage_backend::VectorCandidateRow {
@@ -1264,7 +1272,7 @@ impl Storage {
             return Ok(Vec::new());
         }
         let (sql, params) = sql_builders::vector_items_for_keys(table_name, index_name, keys);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1337,7 +1345,7 @@ impl Storage {
         params: &QueryParams,
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) = sql_builders::query_lsi_items(table_name, index_name, pk, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1355,7 +1363,7 @@ impl Storage {
         params: &ScanParams,
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) = sql_builders::scan_lsi_items(table_name, index_name, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1467,7 +1475,8 @@ impl Storage {
         let (sql, params) =
             sql_builders::put_item_with_hash(table_name, pk, sk, item_json, item_size, hash_prefix);
         self.conn
-            .execute(&sql, rusqlite::params_from_iter(params.iter()))?;
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
 
         Ok(old_item)
     }
@@ -1505,9 +1514,8 @@ impl Storage {
         let (sql, params) = sql_builders::get_item(table_name, pk, sk);
         let result = self
             .conn
-            .query_row(&sql, rusqlite::params_from_iter(params.iter()), |row| {
-                row.get(0)
-            });
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(params.iter()), |row| row.get(0));
 
         match result {
             Ok(json) => Ok(Some(json)),
@@ -1550,7 +1558,8 @@ impl Storage {
 
         let (sql, params) = sql_builders::delete_item(table_name, pk, sk);
         self.conn
-            .execute(&sql, rusqlite::params_from_iter(params.iter()))?;
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
 
         Ok(old_item)
     }
@@ -1566,7 +1575,7 @@ impl Storage {
         params: &QueryParams,
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) = sql_builders::query_items(table_name, pk, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1586,7 +1595,7 @@ impl Storage {
         params: &ScanParams,
     ) -> Result<Vec<(String, String, String)>> {
         let (sql, params_vec) = sql_builders::scan_items(table_name, params);
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params_vec.iter()), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1695,7 +1704,7 @@ impl Storage {
         &self,
         (sql, params): (String, Vec<sql_builders::SqlParam<'static>>),
     ) -> Result<(i64, i64)> {
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let (mut count, mut bytes) = (0i64, 0i64);
         while let Some(row) = rows.next()? {
@@ -1977,9 +1986,10 @@ impl Storage {
     ) -> Result<()> {
         // Globally unique, as DynamoDB's eventID is: 32 lowercase hex digits.
         let event_id = uuid::Uuid::new_v4().simple().to_string();
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT INTO _stream_records (table_name, event_name, keys_json, new_image, old_image, sequence_number, shard_id, created_at, user_identity, event_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?.execute(
             params![table_name, event_name, keys_json, new_image, old_image, sequence_number, shard_id, created_at, user_identity, event_id],
         )?;
         Ok(())
@@ -1988,11 +1998,12 @@ impl Storage {
     /// Get the next sequence number for a table's stream: one past the last,
     /// and never below the clock's floor.
     pub fn next_stream_sequence_number(&self, table_name: &str) -> Result<i64> {
-        let result: std::result::Result<i64, _> = self.conn.query_row(
-            "SELECT COALESCE(MAX(CAST(sequence_number AS INTEGER)), 0) + 1 FROM _stream_records WHERE table_name = ?1",
-            params![table_name],
-            |row| row.get(0),
-        );
+        let result: std::result::Result<i64, _> = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(CAST(sequence_number AS INTEGER)), 0) + 1 FROM _stream_records WHERE table_name = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![table_name], |row| row.get(0)));
         let next = result.unwrap_or(1);
         Ok(next.max(crate::streams::sequence_number_floor(self.clock())))
     }
@@ -2022,7 +2033,7 @@ impl Storage {
         after_sequence: i64,
         limit: usize,
     ) -> Result<Vec<(StreamRecord, Option<String>)>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT event_name, keys_json, new_image, old_image, sequence_number, created_at, user_identity, event_id
              FROM _stream_records
              WHERE table_name = ?1 AND shard_id = ?2 AND CAST(sequence_number AS INTEGER) > ?3
@@ -2055,7 +2066,7 @@ impl Storage {
             "SELECT {} FROM _tables WHERE stream_enabled = 1 ORDER BY table_name",
             sql_builders::TABLE_METADATA_COLUMNS
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map([], row_to_metadata)?
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -2087,7 +2098,7 @@ impl Storage {
             "SELECT {} FROM _tables WHERE ttl_enabled = 1 ORDER BY table_name",
             sql_builders::TABLE_METADATA_COLUMNS
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map([], row_to_metadata)?
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -2149,7 +2160,7 @@ impl Storage {
             "SELECT pk, sk, item_size FROM \"{}\" WHERE cached_at IS NOT NULL ORDER BY cached_at ASC LIMIT ?1",
             escape_table_name(table_name)
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![limit as i64], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
