@@ -290,11 +290,12 @@ pub struct Storage {
     item_size_fault: RefCell<Option<u32>>,
 }
 
-#[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
 /// Prepared statements kept per connection: enough for every table, index
 /// and request kind of a few dozen tables (rusqlite keeps 16 by default).
+#[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
 const STATEMENT_CACHE_CAPACITY: usize = 512;
 
+#[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
 impl Storage {
     /// Open a persistent database at the given path.
     pub fn new(path: &str) -> Result<Self> {
