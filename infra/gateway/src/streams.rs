@@ -5,9 +5,11 @@
 //! - **Position.** A mapping created on a data dir for the first time starts
 //!   at the end of each shard (`StartingPosition: LATEST`). From then on its
 //!   position in every shard is a checkpoint file under
-//!   `<data dir>/streams/`, written after each batch, so a restart resumes
-//!   after the last record delivered: nothing is skipped and nothing is sent
-//!   twice. A shard that appears later is read from its start. A shard is
+//!   `<data dir>/streams/`, written after each batch the function gets, so a
+//!   restart resumes after the last record delivered: nothing is skipped and
+//!   nothing is sent twice. Progress over records the filter drops is
+//!   written with the next batch, the next shard refresh or the stop: a
+//!   crash before that only reads them again, and drops them again. A shard that appears later is read from its start. A shard is
 //!   done only when GetRecords says so (no next iterator); the listing's
 //!   `EndingSequenceNumber` is not trusted for that, since the embedded
 //!   engine reports one on its only, ever-open shard.
@@ -20,9 +22,11 @@
 //!   earlier one in its shard.
 //! - **Polling.** A full batch is followed at once by the next read; a shard
 //!   read to its end is polled again every `poll_interval`. Any write
-//!   through the gateway's DynamoDB clients wakes the mappings at once; with
-//!   no writes the interval doubles up to [`IDLE_POLL`], so an idle stack
-//!   does next to nothing.
+//!   through the gateway's DynamoDB clients wakes the mappings, at once after
+//!   a quiet spell and otherwise `poll_interval` after their last read, so
+//!   that under load one read takes in many writes; with no writes the
+//!   interval doubles up to [`IDLE_POLL`], so an idle stack does next to
+//!   nothing.
 //! - **Stopping.** On stop, a mapping drains what is already in its shards
 //!   (bounded by [`DRAIN_LIMIT`]) before it returns, so what was accepted
 //!   before a stop reaches the connections still open. A batch cut off by
@@ -265,6 +269,7 @@ impl Mapping {
                 refreshed = Some(Instant::now());
             }
             writes.borrow_and_update();
+            let read_at = Instant::now();
             let mut got_any = false;
             let mut more_waiting = false;
             let mut interrupted = false;
@@ -333,7 +338,8 @@ impl Mapping {
                     .filter(|r| self.filter.admits(r))
                     .collect();
                 // All filtered out: done, without an invocation.
-                let delivered = if batch.is_empty() {
+                let invoked = !batch.is_empty();
+                let delivered = if !invoked {
                     Delivered::All
                 } else {
                     self.deliver(&stream_arn, shard_id, batch, &stop, &drain)
@@ -354,7 +360,13 @@ impl Mapping {
                         interrupted = true;
                     }
                 }
-                self.save_checkpoint(&stream_arn, &shards);
+                // Records the filter dropped are read again after a crash
+                // and dropped again, so their progress waits for the next
+                // save: the next invocation, the next shard refresh (every
+                // few seconds) or the stop. What was invoked is saved now.
+                if invoked {
+                    self.save_checkpoint(&stream_arn, &shards);
+                }
                 if interrupted {
                     break;
                 }
@@ -385,7 +397,22 @@ impl Mapping {
                 _ = tokio::time::sleep(interval) => {
                     interval = (interval * 2).min(IDLE_POLL.max(self.poll_interval));
                 }
-                _ = writes.changed() => interval = self.poll_interval,
+                _ = writes.changed() => {
+                    interval = self.poll_interval;
+                    // While writes keep coming, a shard is read at most once
+                    // per interval, so that one read takes in the records of
+                    // several writes, as Lambda's poller reads a shard a few
+                    // times a second rather than once per write. After a
+                    // quiet spell the first write is read at once.
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(read_at + self.poll_interval) => {}
+                        changed = stop.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
                 changed = stop.changed() => {
                     if changed.is_err() {
                         // The stack was dropped without stopping.

@@ -74,8 +74,13 @@ impl ApiGatewayNotifier {
         endpoint: &str,
         each_call: bool,
     ) -> Result<Self, NotifyError> {
+        // As the SDK's own HTTP client: no proxy from the environment, and
+        // no redirects (a signed post goes to its endpoint or nowhere). Each
+        // also cost every post a lookup or a URL parse.
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let connections =
             reqwest::Url::parse(&format!("{}/@connections/", endpoint.trim_end_matches('/')))
