@@ -136,16 +136,20 @@ struct Conversation {
 }
 
 /// Runs one case against one target. `counters` is the project's gateway (to
-/// count requests) or `None` for the peer.
+/// count requests) or `None` for the peer; `log`, the gateway's log, whose
+/// `delivery timing` lines for the measured messages make the profile.
 pub async fn run(
     http: &Http,
     target: &Target,
     rooms: &Rooms,
     case: Case,
     counters: Option<&str>,
+    log: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let (sockets, mut inboxes) = connect(target, rooms).await?;
     warm_all(http, target, rooms, &mut inboxes).await?;
+    // After the warm-up, whose pushes reach part of the room at most.
+    let mark = log.map(crate::profile::mark);
 
     let meter = crate::cpu::Meter::start(&target.servers)?;
     let before = match counters {
@@ -221,7 +225,9 @@ pub async fn run(
         deliveries_per_sec: round(delivered as f64 / (end - start).as_secs_f64().max(1e-9)),
         dynamodb_per_message: per_message(|c| c.dynamodb + c.realtime_dynamodb),
         invocations_per_message: per_message(|c| c.invocations + c.realtime_invocations),
-        profile: None,
+        profile: log
+            .zip(mark)
+            .and_then(|(log, mark)| crate::profile::since(log, mark)),
         server_cpu_ms: round(cpu.as_secs_f64() * 1e3),
         cpu_per_delivery_us: crate::cpu::micros_per(cpu, delivered),
     })

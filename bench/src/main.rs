@@ -297,12 +297,10 @@ async fn run(args: Args) -> Result<()> {
     for &case in plan.fan_out.iter().filter(|_| wants(Part::FanOut)) {
         let rooms = fanout::Rooms::make(&world, case, &pool).await?;
         for target in [&project, &apollo] {
-            let counters = (target.name == "project").then_some(gateway.base_url.as_str());
-            let mark = profile::mark(&gateway.log);
-            let mut outcome = fanout::run(&http, target, &rooms, case, counters).await?;
-            if counters.is_some() {
-                outcome.profile = profile::since(&gateway.log, mark);
-            }
+            let project = target.name == "project";
+            let counters = project.then_some(gateway.base_url.as_str());
+            let log = project.then_some(gateway.log.as_path());
+            let outcome = fanout::run(&http, target, &rooms, case, counters, log).await?;
             say(
                 &format!(
                     "fan-out C={} S={} M={} on {}: p50 {} ms, lost {}, duplicated {}",
@@ -341,7 +339,8 @@ async fn run(args: Args) -> Result<()> {
             .await?;
         let rooms = fanout::Rooms::make(&world, case, &pool).await?;
         let target = gateway.target("project, no hand-off");
-        let outcome = fanout::run(&http, &target, &rooms, case, Some(&gateway.base_url)).await?;
+        let outcome =
+            fanout::run(&http, &target, &rooms, case, Some(&gateway.base_url), None).await?;
         say(
             &format!(
                 "fan-out C={} S={} without the hand-off: p50 {} ms, createMessage p50 {} ms",

@@ -18,7 +18,8 @@
 //! signature `InvalidSignatureException`. A signature is good for five
 //! minutes either side of its `x-amz-date`, as API Gateway allows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, Method, Uri};
@@ -221,16 +222,40 @@ pub fn verify(
         "{ALGORITHM}\n{amz_date}\n{credential_scope}\n{}",
         hex(&Sha256::digest(canonical.as_bytes()))
     );
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), auth.date.as_bytes());
-    for part in [auth.region, auth.service, "aws4_request"] {
-        key = hmac(&key, part.as_bytes());
-    }
+    let key = signing_key(secret, auth.date, auth.region, auth.service);
     let expected = hex(&hmac(&key, string_to_sign.as_bytes()));
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(auth.access_key.to_string())
     } else {
         Err(Refusal::Mismatch)
     }
+}
+
+/// Signing keys derived already, by secret and scope. A key depends on
+/// nothing else and holds for its scope's day, and deriving one takes four
+/// HMACs: every `@connections` post is verified, and the same few keys
+/// would be derived thousands of times a second. The scope reaching here
+/// has passed the region, service and clock checks, so a caller cannot fill
+/// this with scopes of its choosing; it is emptied at [`MAX_SIGNING_KEYS`]
+/// all the same.
+static SIGNING_KEYS: LazyLock<Mutex<HashMap<String, Vec<u8>>>> = LazyLock::new(Mutex::default);
+const MAX_SIGNING_KEYS: usize = 256;
+
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let id = format!("{secret}\n{date}\n{region}\n{service}");
+    if let Some(key) = SIGNING_KEYS.lock().expect("signing keys").get(&id) {
+        return key.clone();
+    }
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in [region, service, "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    let mut keys = SIGNING_KEYS.lock().expect("signing keys");
+    if keys.len() >= MAX_SIGNING_KEYS {
+        keys.clear();
+    }
+    keys.insert(id, key.clone());
+    key
 }
 
 fn check_time(signed_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
@@ -461,6 +486,28 @@ mod tests {
     #[test]
     fn the_suites_get_vanilla_query_order_key_case_verifies() {
         assert_eq!(Suite::new().verify(), Ok(SUITE_KEY.to_string()));
+    }
+
+    #[test]
+    fn a_derived_signing_key_serves_its_own_secret_and_scope_only() {
+        // Derived by the first, found by the second.
+        assert_eq!(Suite::new().verify(), Ok(SUITE_KEY.to_string()));
+        assert_eq!(Suite::new().verify(), Ok(SUITE_KEY.to_string()));
+        let mut other = Suite::new();
+        other.keys = Keys(BTreeMap::from([(SUITE_KEY.into(), "other".into())]));
+        assert_eq!(other.verify(), Err(Refusal::Mismatch));
+        assert_eq!(Suite::new().verify(), Ok(SUITE_KEY.to_string()));
+        let key = |secret, date, region, service| signing_key(secret, date, region, service);
+        let base = key(SUITE_SECRET, "20150830", "us-east-1", "service");
+        assert_eq!(base, key(SUITE_SECRET, "20150830", "us-east-1", "service"));
+        for other in [
+            key("other", "20150830", "us-east-1", "service"),
+            key(SUITE_SECRET, "20150831", "us-east-1", "service"),
+            key(SUITE_SECRET, "20150830", "eu-west-1", "service"),
+            key(SUITE_SECRET, "20150830", "us-east-1", "execute-api"),
+        ] {
+            assert_ne!(base, other);
+        }
     }
 
     #[test]
