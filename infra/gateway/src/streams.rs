@@ -9,7 +9,8 @@
 //!   restart resumes after the last record delivered: nothing is skipped and
 //!   nothing is sent twice. Progress over records the filter drops is
 //!   written with the next batch, the next shard refresh or the stop: a
-//!   crash before that only reads them again, and drops them again. A shard that appears later is read from its start. A shard is
+//!   crash before that only reads them again, and drops them again. A shard
+//!   that appears later is read from its start. A shard is
 //!   done only when GetRecords says so (no next iterator); the listing's
 //!   `EndingSequenceNumber` is not trusted for that, since the embedded
 //!   engine reports one on its only, ever-open shard.
