@@ -347,6 +347,53 @@ async fn a_mapping_resumes_after_its_checkpoint_across_restarts() {
 }
 
 #[tokio::test]
+async fn a_mapping_killed_after_rows_its_filter_drops_drops_them_again_and_sends_nothing_twice() {
+    let setup = Setup::new("filtered");
+    let Setup {
+        dir,
+        recorder,
+        failures,
+        ..
+    } = &setup;
+    let engine = Engine::start(dir).await;
+    let age = Duration::from_secs(3600);
+    let rig = MappingRig::start(&setup, &engine.endpoint, age).await;
+    rig.put(&["u1"]).await;
+    recorder.wait_for(&["u1"]).await;
+    // Rows the API writes carry `pushUntil`, which the fan-out's filter
+    // drops: read, passed over without an invocation, their position not
+    // saved yet.
+    for id in ["m1", "m2", "m3"] {
+        rig.users
+            .put_item()
+            .table_name(&rig.table)
+            .set_item(Some(
+                serde_dynamo::to_item(json!({ "id": id, "username": id, "pushUntil": 1 })).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Killed, not stopped: it saves nothing on the way out.
+    rig.task.abort();
+    let _ = rig.task.await;
+
+    let rig = MappingRig::start(&setup, &engine.endpoint, age).await;
+    rig.put(&["u2"]).await;
+    recorder.wait_for(&["u1", "u2"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        recorder.seen(),
+        ["u1", "u2"],
+        "the dropped rows are dropped again, and nothing is delivered twice"
+    );
+    rig.stop().await;
+    engine.stop().await;
+    assert!(failures.list().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_failing_batch_is_retried_past_the_old_window_then_sent_to_the_destination() {
     let setup = Setup::new("retries");
     let Setup {
