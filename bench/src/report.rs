@@ -235,7 +235,8 @@ fn fan_out(s: &mut String, r: &Results) {
         let _ = writeln!(
             s,
             "**Where a push's time goes** (project, from the writer's own timing of each push of the measured \
-             messages, p50 / p99 in ms; the posts include the hand-offs', which the writer waits for): reading the subscribers (one Query), shaping the payloads, and posting to every subscriber (64 at a time, \
+             messages, p50 / p99 in ms; the posts include the hand-offs', which the writer waits for): reading \
+             the subscribers (one Query), shaping the payloads, and posting to every subscriber (64 at a time, \
              each an HTTP POST to `@connections` that the gateway writes to the socket). The Query reads each \
              subscription without its document, which is most of a row: a row's key holds its document's hash, and \
              the writer keeps the documents it has read. At S = 1000 that took the Query from 41.6 to 33.3 ms p50 in a \
