@@ -38,8 +38,12 @@ if grep -q $'\x1b\[' "$log"; then fail "the log has terminal colour codes though
 
 # The web client, as `make dev` serves it.
 base="http://127.0.0.1:$port"
-curl -fsS "$base/" | grep -q '<script type="importmap">' || fail "the web app is not served at /"
-curl -fsS "$base/config.json" | grep -q "\"graphql\":\"$base/graphql\"" || fail "config.json does not point at this stack"
+# Read whole before matching: `grep -q` stops at its first match, and under
+# pipefail the curl it cut off would fail the check.
+page=$(curl -fsS "$base/") || fail "the web app is not served at /"
+grep -q '<script type="importmap">' <<<"$page" || fail "the web app is not served at /"
+config=$(curl -fsS "$base/config.json") || fail "config.json is not served"
+grep -q "\"graphql\":\"$base/graphql\"" <<<"$config" || fail "config.json does not point at this stack"
 curl -fsS -o /dev/null "$base/vendor/graphql-ws/dist/client.js" || fail "the app's packages are not served"
 [ "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$base/vendor/../../Cargo.toml")" = 404 ] || fail "a path outside the app is served"
 # Served as a production host would: HEAD answered, the page's policy
